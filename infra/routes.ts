@@ -21,11 +21,21 @@ export interface RouteDef {
   auth: readonly Role[];
   access: readonly TableAccess[];
   summary: string;
-  /** Served as a response stream (Lambda function URL in RESPONSE_STREAM mode when deployed). */
+  /** Served as a response stream (deployed: API Gateway REST response streaming, see stacks/Api.ts). */
   streaming?: boolean;
   /** Money-moving: honours Idempotency-Key. */
   idempotent?: boolean;
   timeoutSeconds?: number;
+  /**
+   * Queues (infra/queues.ts names) this route sends to: stacks/Api.ts grants it sqs:SendMessage on exactly
+   * those queues and sets their QueueDef.urlEnv. Optional, additive (e.g. the capacity webhook).
+   */
+  sends?: readonly string[];
+  /**
+   * Workflows (infra/workflows.ts names) this route starts: stacks/Api.ts grants it states:StartExecution
+   * on exactly those state machines and sets their WorkflowDef.arnEnv. Optional, additive.
+   */
+  starts?: readonly string[];
   body?: z.ZodType;
   query?: z.ZodType;
   reply?: z.ZodType;
