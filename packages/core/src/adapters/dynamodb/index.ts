@@ -1,0 +1,14 @@
+/** DynamoDB adapter: the only place in core that imports the AWS SDK. */
+import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+export { DynamoCreditStore, ContentionError } from './store.js';
+export { BadCursorError } from './cursor.js';
+export { transact, MAX_ATTEMPTS } from './transact.js';
+
+/** Endpoints come from the SDK's own AWS_ENDPOINT_URL_DYNAMODB, so local and AWS share this code path. */
+export function documentClient(config: DynamoDBClientConfig = {}): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(new DynamoDBClient({ maxAttempts: 3, ...config }), {
+    marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
+  });
+}

@@ -1,0 +1,448 @@
+/**
+ * CreditStore on one DynamoDB table. Every money-moving method is a single TransactWriteItems:
+ * the posting, its lines, the cached balances (with their conditions) and the record it belongs to
+ * (hold, facility, idempotency reply) commit together or not at all.
+ */
+import { BatchGetCommand, GetCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import type { RecoveryStatement, Facility } from '../../facilities.js';
+import type { Hold } from '../../holds.js';
+import type { AccountSpec, Posting, PostingLine } from '../../ledger.js';
+import { InvariantError } from '../../money.js';
+import type {
+  ApiKeyRecord, Balance, CloseResult, CreditStore, Idempotent, IdempotencyClaim, Lender, LedgerLine, Page, PostResult, ReserveResult, Startup,
+} from '../../store.js';
+import { accountItem, accountKey, toBalance } from './entities/account.js';
+import { apiKeyItem, apiKeyKey, toApiKey } from './entities/api-key.js';
+import { facilityItem, facilityKey, toFacility } from './entities/facility.js';
+import { holdItem, holdKey, openHoldShardKey, toHold } from './entities/hold.js';
+import { idempotencyItem, idempotencyKey } from './entities/idempotency.js';
+import { hourOf, type Key } from './entities/keys.js';
+import { LINE_PREFIX, lineItem, toLine } from './entities/line.js';
+import { postingItem, postingKey, toPosting } from './entities/posting.js';
+import { recoveryItem, recoveryKey, toRecovery } from './entities/recovery.js';
+import { spendBucketKey } from './entities/spend-bucket.js';
+import { lenderItem, lenderKey, startupItem, startupKey, toLender, toStartup } from './entities/tenant.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import { transact, type TransactItem } from './transact.js';
+
+/** Raised when retries are exhausted on a non-money write (money writes return `contention` instead). */
+export class ContentionError extends Error {
+  override name = 'ContentionError';
+}
+
+const MAX_LINES_SUMMED = 5_000_000;
+const MAX_BATCH_GET_ROUNDS = 10;
+
+type Tagged = { item: TransactItem; tag: string; line?: PostingLine };
+
+export class DynamoCreditStore implements CreditStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  // ---------- building blocks ----------
+
+  private put(item: Record<string, unknown>, createOnly = true): TransactItem {
+    return {
+      Put: {
+        TableName: this.tableName,
+        Item: item,
+        ...(createOnly ? { ConditionExpression: 'attribute_not_exists(pk)' } : {}),
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    };
+  }
+
+  /**
+   * The posting, one balance update per line, one line item per line. The balance conditions carry
+   * I4 (non_negative accounts never below zero) and the freeze check, evaluated atomically.
+   */
+  private postingItems(p: Posting, expectBalance: Map<string, number> = new Map()): Tagged[] {
+    const out: Tagged[] = [{ item: this.put(postingItem(p)), tag: 'posting' }];
+    for (const line of p.lines) {
+      const conds = ['attribute_exists(pk)'];
+      const values: Record<string, unknown> = { ':a': line.amount_micros, ':one': 1, ':at': p.created_at };
+      if (line.amount_micros < 0) {
+        conds.push('(non_negative = :f OR balance_micros >= :abs)');
+        values[':f'] = false;
+        values[':abs'] = -line.amount_micros;
+        if (line.requires_unfrozen) conds.push('frozen = :f');
+      }
+      const expected = expectBalance.get(line.account);
+      if (expected !== undefined) {
+        conds.push('balance_micros = :expected');
+        values[':expected'] = expected;
+      }
+      out.push({
+        tag: 'balance',
+        line,
+        item: {
+          Update: {
+            TableName: this.tableName,
+            Key: accountKey(line.account),
+            UpdateExpression: 'SET balance_micros = balance_micros + :a, line_count = line_count + :one, updated_at = :at',
+            ConditionExpression: conds.join(' AND '),
+            ExpressionAttributeValues: values,
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
+        },
+      });
+    }
+    for (const line of p.lines) out.push({ item: this.put(lineItem(p, line)), tag: 'line' });
+    return out;
+  }
+
+  private idemItem(claim: IdempotencyClaim, at: string): Tagged {
+    return { item: this.put(idempotencyItem(claim, at)), tag: 'idempotency' };
+  }
+
+  private async get(key: Key): Promise<Record<string, unknown> | null> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
+    return (out.Item as Record<string, unknown> | undefined) ?? null;
+  }
+
+  private async replayOf(claim: IdempotencyClaim): Promise<Idempotent<never>> {
+    const rec = await this.get(idempotencyKey(claim.scope, claim.key));
+    if (!rec) throw new InvariantError(`idempotency record ${claim.scope}/${claim.key} vanished`);
+    if (rec.request_hash !== claim.request_hash) return { ok: false, code: 'idempotency_conflict' };
+    return { ok: true, replayed: true, status_code: rec.status_code as number, reply: JSON.parse(rec.reply as string) };
+  }
+
+  /** A create guarded by an optional idempotency claim: first wins, replays get the stored reply. */
+  private async create<T>(value: T, tagged: Tagged[], idem: IdempotencyClaim | undefined, at: string): Promise<Idempotent<T>> {
+    const all = idem ? [this.idemItem(idem, at), ...tagged] : tagged;
+    const out = await transact(this.doc, all.map((t) => t.item));
+    if (out.ok) return { ok: true, replayed: false, value };
+    if (out.reason === 'contention') throw new ContentionError('the store is busy; retry');
+    if (idem && out.failed.has(0)) return this.replayOf(idem);
+    throw new InvariantError(`create failed on ${[...out.failed.keys()].map((i) => all[i]?.tag).join(', ')}`);
+  }
+
+  /** Why a balance condition failed, read from the old item DynamoDB returned (or, failing that, read now). */
+  private async balanceFailure(t: Tagged, old: Record<string, unknown> | null): Promise<'exceeds_credit' | 'facility_frozen' | 'balance_changed'> {
+    const item = old ?? (await this.get(accountKey(t.line!.account)));
+    if (!item) throw new InvariantError(`account ${t.line!.account} does not exist`);
+    if (t.line!.requires_unfrozen && item.frozen === true) return 'facility_frozen';
+    if ((item.balance_micros as number) + t.line!.amount_micros < 0) return 'exceeds_credit';
+    return 'balance_changed';
+  }
+
+  // ---------- tenants and keys ----------
+
+  async createStartup(s: Startup, idem?: IdempotencyClaim) {
+    return this.create(s, [{ item: this.put(startupItem(s)), tag: 'startup' }], idem, s.created_at);
+  }
+
+  async getStartup(id: string) {
+    const i = await this.get(startupKey(id));
+    return i ? toStartup(i) : null;
+  }
+
+  async createLender(l: Lender, key: ApiKeyRecord, idem?: IdempotencyClaim) {
+    return this.create(l, [{ item: this.put(lenderItem(l)), tag: 'lender' }, { item: this.put(apiKeyItem(key)), tag: 'key' }], idem, l.created_at);
+  }
+
+  async getLender(id: string) {
+    const i = await this.get(lenderKey(id));
+    return i ? toLender(i) : null;
+  }
+
+  async createApiKey(k: ApiKeyRecord, idem?: IdempotencyClaim) {
+    return this.create(k, [{ item: this.put(apiKeyItem(k)), tag: 'key' }], idem, k.created_at);
+  }
+
+  async findApiKeyByHash(keySha256: string) {
+    const i = await this.get(apiKeyKey(keySha256));
+    return i ? toApiKey(i) : null;
+  }
+
+  // ---------- facilities ----------
+
+  async openFacility(f: Facility, accounts: AccountSpec[], grant: Posting, idem?: IdempotencyClaim) {
+    const tagged: Tagged[] = [
+      { item: this.put(facilityItem(f)), tag: 'facility' },
+      ...accounts.map((a) => ({ item: this.put(accountItem(a, f.created_at)), tag: 'account' })),
+    ];
+    // The accounts must exist before the grant's balance updates are conditioned on them, and a
+    // transaction may not touch one item twice: so the grant's balances start at their final value.
+    const granted = new Map(grant.lines.map((l) => [l.account, l.amount_micros]));
+    for (const t of tagged) {
+      const put = t.item.Put?.Item as Record<string, unknown> | undefined;
+      if (put?.type === 'account') {
+        const amount = granted.get(put.account as string);
+        if (amount !== undefined) Object.assign(put, { balance_micros: amount, line_count: 1 });
+      }
+    }
+    tagged.push({ item: this.put(postingItem(grant)), tag: 'posting' });
+    for (const line of grant.lines) tagged.push({ item: this.put(lineItem(grant, line)), tag: 'line' });
+    return this.create(f, tagged, idem, f.created_at);
+  }
+
+  async getFacility(id: string) {
+    const i = await this.get(facilityKey(id));
+    return i ? toFacility(i) : null;
+  }
+
+  private async queryPage(input: Omit<QueryCommandInput, 'TableName'>): Promise<{ items: Record<string, unknown>[]; cursor: string | null }> {
+    const out = await this.doc.send(new QueryCommand({ TableName: this.tableName, ...input }));
+    return { items: (out.Items ?? []) as Record<string, unknown>[], cursor: encodeCursor(out.LastEvaluatedKey) };
+  }
+
+  async listFacilitiesByLender(lenderId: string | null, limit: number, cursor?: string): Promise<Page<Facility>> {
+    if (lenderId === null) throw new InvariantError('listing facilities needs a lender');
+    const pk = `LENDER#${lenderId}`;
+    const page = await this.queryPage({
+      IndexName: 'byLender',
+      KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :p)',
+      ExpressionAttributeValues: { ':pk': pk, ':p': 'FACILITY#' },
+      ScanIndexForward: false,
+      Limit: limit,
+      ExclusiveStartKey: decodeCursor(cursor, { field: 'gsi1pk', value: pk }),
+    });
+    return { items: page.items.map(toFacility), cursor: page.cursor };
+  }
+
+  async listFacilitiesByStartup(startupId: string, limit: number): Promise<Facility[]> {
+    const page = await this.queryPage({
+      IndexName: 'byStartup',
+      KeyConditionExpression: 'gsi2pk = :pk AND begins_with(gsi2sk, :p)',
+      ExpressionAttributeValues: { ':pk': `STARTUP#${startupId}`, ':p': 'FACILITY#' },
+      Limit: limit,
+    });
+    return page.items.map(toFacility);
+  }
+
+  async setFacilityFrozen(id: string, frozen: boolean, reason: string | null, at: string): Promise<Facility | null> {
+    const f = await this.getFacility(id);
+    if (!f) return null;
+    if (f.status === 'recovered') return f;
+    const out = await transact(this.doc, [
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: facilityKey(id),
+          UpdateExpression: 'SET #s = :s, frozen_reason = :r, frozen_at = :at',
+          ConditionExpression: 'attribute_exists(pk) AND #s <> :recovered',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':s': frozen ? 'frozen' : 'active', ':r': reason, ':at': frozen ? at : null, ':recovered': 'recovered' },
+        },
+      },
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: accountKey(`facility:${id}:available`),
+          UpdateExpression: 'SET frozen = :b, updated_at = :at',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':b': frozen, ':at': at },
+        },
+      },
+    ]);
+    if (!out.ok && out.reason === 'contention') throw new ContentionError('the store is busy; retry');
+    return this.getFacility(id);
+  }
+
+  async recoverFacility(f: Facility, posting: Posting | null, expectedAvailable: number, statement: RecoveryStatement, idem?: IdempotencyClaim): Promise<PostResult> {
+    const tagged: Tagged[] = [];
+    if (idem) tagged.push(this.idemItem(idem, statement.recovered_at));
+    tagged.push({
+      tag: 'facility',
+      item: {
+        Update: {
+          TableName: this.tableName,
+          Key: facilityKey(f.id),
+          UpdateExpression: 'SET #s = :recovered, recovered_at = :at',
+          ConditionExpression: '#s = :frozen',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':recovered': 'recovered', ':frozen': 'frozen', ':at': statement.recovered_at },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
+    });
+    tagged.push({ item: this.put(recoveryItem(statement)), tag: 'recovery' });
+    if (posting) tagged.push(...this.postingItems(posting, new Map([[`facility:${f.id}:available`, expectedAvailable]])));
+    const out = await transact(this.doc, tagged.map((t) => t.item));
+    if (out.ok) return { ok: true, replayed: false };
+    if (out.reason === 'contention') return { ok: false, code: 'contention' };
+    if (idem && out.failed.has(0)) {
+      const r = await this.replayOf(idem);
+      return r.ok ? { ok: true, replayed: true } : r;
+    }
+    return { ok: false, code: 'balance_changed' };
+  }
+
+  async getRecovery(facilityId: string) {
+    const i = await this.get(recoveryKey(facilityId));
+    return i ? toRecovery(i) : null;
+  }
+
+  // ---------- ledger reads ----------
+
+  async getBalances(accounts: readonly string[]): Promise<Map<string, Balance>> {
+    const out = new Map<string, Balance>();
+    for (let i = 0; i < accounts.length; i += 100) {
+      let keys: Record<string, unknown>[] | undefined = accounts.slice(i, i + 100).map(accountKey);
+      for (let round = 0; keys && keys.length > 0; round++) {
+        if (round >= MAX_BATCH_GET_ROUNDS) throw new ContentionError('batch read kept returning unprocessed keys');
+        const res = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }));
+        for (const item of res.Responses?.[this.tableName] ?? []) out.set(item.account as string, toBalance(item));
+        keys = res.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
+      }
+    }
+    return out;
+  }
+
+  async listLines(account: string, limit: number, cursor?: string): Promise<Page<LedgerLine>> {
+    const pk = accountKey(account).pk;
+    const page = await this.queryPage({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
+      ExpressionAttributeValues: { ':pk': pk, ':p': LINE_PREFIX },
+      Limit: limit,
+      ConsistentRead: true,
+      ExclusiveStartKey: decodeCursor(cursor, { field: 'pk', value: pk }),
+    });
+    return { items: page.items.map(toLine), cursor: page.cursor };
+  }
+
+  async sumLines(account: string): Promise<{ sum_micros: number; lines: number }> {
+    let sum = 0;
+    let lines = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await this.listLines(account, 1_000, cursor);
+      for (const l of page.items) sum += l.amount_micros;
+      lines += page.items.length;
+      if (lines > MAX_LINES_SUMMED) throw new InvariantError(`account ${account} has more than ${MAX_LINES_SUMMED} lines to sum`);
+      cursor = page.cursor ?? undefined;
+    } while (cursor);
+    return { sum_micros: sum, lines };
+  }
+
+  async spendBetween(facilityId: string, fromIso: string, toIso: string): Promise<number> {
+    const out = await this.queryPage({
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+      ExpressionAttributeValues: { ':pk': spendBucketKey(facilityId, fromIso).pk, ':from': `H#${hourOf(fromIso)}`, ':to': `H#${hourOf(toIso)}` },
+      // 7 days of hours is 168 buckets; the bound keeps one call one page.
+      Limit: 24 * 31,
+    });
+    return out.items.reduce((s, i) => s + (i.spent_micros as number), 0);
+  }
+
+  async getPosting(id: string) {
+    const i = await this.get(postingKey(id));
+    return i ? toPosting(i) : null;
+  }
+
+  async post(p: Posting): Promise<PostResult> {
+    const tagged = this.postingItems(p);
+    const out = await transact(this.doc, tagged.map((t) => t.item));
+    if (out.ok) return { ok: true, replayed: false };
+    if (out.reason === 'contention') return { ok: false, code: 'contention' };
+    if (out.failed.has(0)) {
+      const first = await this.getPosting(p.id);
+      const same = first && JSON.stringify(first.lines) === JSON.stringify(p.lines);
+      return same ? { ok: true, replayed: true } : { ok: false, code: 'idempotency_conflict' };
+    }
+    for (const [i, old] of out.failed) if (tagged[i]?.tag === 'balance') return { ok: false, code: await this.balanceFailure(tagged[i]!, old) };
+    throw new InvariantError('posting failed on a line item: lines are never overwritten');
+  }
+
+  // ---------- holds ----------
+
+  async reserve(hold: Hold, posting: Posting): Promise<ReserveResult> {
+    const tagged: Tagged[] = [{ item: this.put(holdItem(hold)), tag: 'hold' }, ...this.postingItems(posting)];
+    const out = await transact(this.doc, tagged.map((t) => t.item));
+    if (out.ok) return { ok: true, hold, replayed: false };
+    if (out.reason === 'contention') return { ok: false, code: 'contention' };
+    if (out.failed.has(0) || out.failed.has(1)) {
+      // The hold id derives from the idempotency key: the first request with this key got here before.
+      const first = await this.getHold(hold.id);
+      if (!first) throw new InvariantError(`hold ${hold.id} reported as existing but not found`);
+      return first.request_hash === hold.request_hash ? { ok: true, hold: first, replayed: true } : { ok: false, code: 'idempotency_conflict' };
+    }
+    let frozen = false;
+    for (const [i, old] of out.failed) {
+      const t = tagged[i];
+      if (t?.tag === 'balance' && (await this.balanceFailure(t, old)) === 'facility_frozen') frozen = true;
+    }
+    return { ok: false, code: frozen ? 'facility_frozen' : 'exceeds_credit' };
+  }
+
+  async closeHold(hold: Hold, posting: Posting, status: 'settled' | 'released' | 'expired', settledMicros: number, at: string): Promise<CloseResult> {
+    const tagged: Tagged[] = [
+      {
+        tag: 'hold',
+        item: {
+          Update: {
+            TableName: this.tableName,
+            Key: holdKey(hold.id),
+            UpdateExpression: 'SET #s = :s, settled_micros = :settled, closed_at = :at REMOVE gsi3pk, gsi3sk',
+            ConditionExpression: '#s = :open',
+            ExpressionAttributeNames: { '#s': 'status' },
+            ExpressionAttributeValues: { ':s': status, ':settled': settledMicros, ':at': at, ':open': 'open' },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
+        },
+      },
+      ...this.postingItems(posting),
+    ];
+    for (const l of posting.lines) {
+      const m = /^facility:(.+):spent$/.exec(l.account);
+      if (m && l.amount_micros > 0) {
+        tagged.push({
+          tag: 'spend',
+          item: {
+            Update: {
+              TableName: this.tableName,
+              Key: spendBucketKey(m[1]!, at),
+              UpdateExpression: 'ADD spent_micros :s SET #t = :t, updated_at = :at',
+              ExpressionAttributeNames: { '#t': 'type' },
+              ExpressionAttributeValues: { ':s': l.amount_micros, ':t': 'spend_bucket', ':at': at },
+            },
+          },
+        });
+      }
+    }
+    const out = await transact(this.doc, tagged.map((t) => t.item));
+    const closed: Hold = { ...hold, status, settled_micros: settledMicros, closed_at: at };
+    if (out.ok) return { ok: true, hold: closed, replayed: false };
+    if (out.reason === 'contention') return { ok: false, code: 'contention' };
+    if (out.failed.has(0) || out.failed.has(1)) {
+      const now = await this.getHold(hold.id);
+      if (!now) return { ok: false, code: 'hold_not_found' };
+      // Same close asked again (a retry after a lost reply): the first result stands.
+      if (now.status === status && now.settled_micros === settledMicros) return { ok: true, hold: now, replayed: true };
+      return { ok: false, code: 'hold_closed' };
+    }
+    throw new InvariantError(`closing hold ${hold.id} failed on ${[...out.failed.keys()].map((i) => tagged[i]?.tag).join(', ')}`);
+  }
+
+  async getHold(id: string) {
+    const i = await this.get(holdKey(id));
+    return i ? toHold(i) : null;
+  }
+
+  async listExpiredHolds(shard: number, nowIso: string, limit: number): Promise<Hold[]> {
+    const page = await this.queryPage({
+      IndexName: 'openHoldsByExpiry',
+      KeyConditionExpression: 'gsi3pk = :pk AND gsi3sk < :now',
+      ExpressionAttributeValues: { ':pk': openHoldShardKey(shard), ':now': nowIso },
+      Limit: limit,
+    });
+    return page.items.map(toHold);
+  }
+
+  // ---------- audit ----------
+
+  async listAccounts(shard: number, limit: number, cursor?: string): Promise<Page<Balance>> {
+    const pk = `ACCOUNTS#${shard}`;
+    const page = await this.queryPage({
+      IndexName: 'accountsForAudit',
+      KeyConditionExpression: 'gsi4pk = :pk',
+      ExpressionAttributeValues: { ':pk': pk },
+      Limit: limit,
+      ExclusiveStartKey: decodeCursor(cursor, { field: 'gsi4pk', value: pk }),
+    });
+    return { items: page.items.map(toBalance), cursor: page.cursor };
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * Spending credits: reserve → settle (≤ the hold) → release, and the sweeper for holds that were
+ * never settled (SPEC §2). A startup's available credit never goes below zero: the store applies
+ * every reservation as one conditional transaction; this module only plans and retries.
+ */
+import { derivedId } from './ids.js';
+import { MAX_FACILITIES_PER_STARTUP } from './facilities.js';
+import { DEFAULT_HOLD_TTL_S, MAX_HOLD_TTL_S, closePosting, planAllocation, reservePosting, type Hold } from './holds.js';
+import { facilityAccount } from './ledger.js';
+import { assert, assertMicros } from './money.js';
+import type { CloseResult, CreditStore, ReserveResult } from './store.js';
+import { OPEN_HOLD_SHARDS } from '../../../infra/table.js';
+
+/** Re-plans after a lost race (a balance changed between reading and writing). */
+const MAX_PLAN_ATTEMPTS = 4;
+export const MAX_SWEEP_PER_SHARD = 100;
+
+export interface ReserveRequest {
+  startup_id: string;
+  amount_micros: number;
+  /** Scoped by the caller: the same key always lands on the same hold. */
+  idempotency_key: string;
+  request_hash: string;
+  ttl_s?: number;
+  refs?: Record<string, string>;
+}
+
+export type Clock = () => Date;
+
+export class Credits {
+  constructor(
+    private readonly store: CreditStore,
+    private readonly clock: Clock = () => new Date(),
+  ) {}
+
+  holdIdFor(startupId: string, idempotencyKey: string): string {
+    return derivedId('hold', startupId, idempotencyKey);
+  }
+
+  async reserve(req: ReserveRequest): Promise<ReserveResult> {
+    assertMicros(req.amount_micros);
+    assert(req.amount_micros > 0, 'reserve a positive amount');
+    const ttl = req.ttl_s ?? DEFAULT_HOLD_TTL_S;
+    assert(ttl > 0 && ttl <= MAX_HOLD_TTL_S, `hold ttl must be in (0, ${MAX_HOLD_TTL_S}] s`);
+    const holdId = this.holdIdFor(req.startup_id, req.idempotency_key);
+
+    let last: ReserveResult = { ok: false, code: 'exceeds_credit' };
+    for (let attempt = 0; attempt < MAX_PLAN_ATTEMPTS; attempt++) {
+      const facilities = await this.store.listFacilitiesByStartup(req.startup_id, MAX_FACILITIES_PER_STARTUP);
+      const balances = await this.store.getBalances(facilities.map((f) => facilityAccount(f.id, 'available')));
+      const plan = planAllocation(
+        facilities.map((f) => ({ facility: f, available_micros: balances.get(facilityAccount(f.id, 'available'))?.balance_micros ?? 0 })),
+        req.amount_micros,
+      );
+      if (!plan.ok) {
+        // A replay of a key that already holds credit must get its hold back, not a refusal.
+        const existing = await this.store.getHold(holdId);
+        if (existing) return existing.request_hash === req.request_hash ? { ok: true, hold: existing, replayed: true } : { ok: false, code: 'idempotency_conflict' };
+        return { ok: false, code: plan.code };
+      }
+      const now = this.clock();
+      const hold: Hold = {
+        id: holdId,
+        startup_id: req.startup_id,
+        amount_micros: req.amount_micros,
+        allocations: plan.allocations,
+        status: 'open',
+        created_at: now.toISOString(),
+        expires_at: new Date(now.getTime() + ttl * 1000).toISOString(),
+        request_hash: req.request_hash,
+        settled_micros: null,
+        closed_at: null,
+        refs: req.refs ?? {},
+      };
+      last = await this.store.reserve(hold, reservePosting(hold, derivedId('pst', holdId, 'reserve')));
+      // Refused on balances read a moment ago: read again and re-plan (another request won the race).
+      if (last.ok || last.code === 'idempotency_conflict' || last.code === 'contention') return last;
+    }
+    return last;
+  }
+
+  /** Settles a hold to the metered amount (≤ the hold); the rest goes back to available. */
+  async settle(holdId: string, amountMicros: number): Promise<CloseResult | { ok: false; code: 'exceeds_hold' }> {
+    assertMicros(amountMicros);
+    const hold = await this.store.getHold(holdId);
+    if (!hold) return { ok: false, code: 'hold_not_found' };
+    if (amountMicros < 0 || amountMicros > hold.amount_micros) return { ok: false, code: 'exceeds_hold' };
+    return this.close(hold, 'settled', amountMicros);
+  }
+
+  async release(holdId: string): Promise<CloseResult> {
+    const hold = await this.store.getHold(holdId);
+    if (!hold) return { ok: false, code: 'hold_not_found' };
+    return this.close(hold, 'released', 0);
+  }
+
+  private close(hold: Hold, status: 'settled' | 'released' | 'expired', settled: number): Promise<CloseResult> {
+    const at = this.clock().toISOString();
+    const kind = status === 'settled' ? 'settle' : status === 'released' ? 'release' : 'expire';
+    // One close per hold: its posting id derives from the hold, so a retried close cannot post twice.
+    return this.store.closeHold(hold, closePosting(hold, settled, kind, derivedId('pst', hold.id, 'close'), at), status, settled, at);
+  }
+
+  /** Releases every hold past its expiry (a request that crashed before settling). Bounded per run. */
+  async sweepExpired(limitPerShard = MAX_SWEEP_PER_SHARD): Promise<{ expired: number; skipped: number }> {
+    const now = this.clock().toISOString();
+    let expired = 0;
+    let skipped = 0;
+    for (let shard = 0; shard < OPEN_HOLD_SHARDS; shard++) {
+      for (const hold of await this.store.listExpiredHolds(shard, now, limitPerShard)) {
+        // The index is eventually consistent: the hold may have closed since; closeHold's condition decides.
+        const r = await this.close(hold, 'expired', 0);
+        if (r.ok && !r.replayed) expired++;
+        else skipped++;
+      }
+    }
+    return { expired, skipped };
+  }
+}

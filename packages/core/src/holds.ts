@@ -1,0 +1,126 @@
+/**
+ * Holds (reservations): spend is reserved before work goes upstream, settled to the metered amount
+ * after, and the rest released (SPEC §2). A hold may draw on several facilities, in SPEC §3 order:
+ * earliest term end first.
+ */
+import { assert, assertMicros, sum } from './money.js';
+import { checkPosting, facilityAccount, mergeLines, transfer, type Posting, type PostingKind } from './ledger.js';
+import type { Facility } from './facilities.js';
+
+/** A hold never lives longer than this: the sweeper releases it after expiry (a crashed request). */
+export const MAX_HOLD_TTL_S = 3_600;
+export const DEFAULT_HOLD_TTL_S = 600;
+
+export interface Allocation {
+  facility_id: string;
+  amount_micros: number;
+}
+
+export type HoldStatus = 'open' | 'settled' | 'released' | 'expired';
+
+export interface Hold {
+  id: string;
+  startup_id: string;
+  amount_micros: number;
+  allocations: Allocation[];
+  status: HoldStatus;
+  created_at: string;
+  expires_at: string;
+  /** Hash of what was asked for, so a replayed key with another body is told apart (409). */
+  request_hash: string;
+  settled_micros: number | null;
+  closed_at: string | null;
+  refs: Record<string, string>;
+}
+
+export interface DrawableFacility {
+  facility: Facility;
+  available_micros: number;
+}
+
+export type PlanResult =
+  | { ok: true; allocations: Allocation[] }
+  | { ok: false; code: 'exceeds_credit' | 'facility_frozen'; available_micros: number; frozen_micros: number };
+
+/** SPEC §3 draw order: earliest term end first; ties by creation then id, so the order is total. */
+export function drawOrder(a: Facility, b: Facility): number {
+  return a.term_end.localeCompare(b.term_end) || a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id);
+}
+
+/**
+ * Plans which facilities pay for `amount`. Frozen and recovered facilities are skipped. When the
+ * unfrozen credit is short but frozen credit would have covered it, the answer is facility_frozen
+ * (the caller is blocked by a freeze, not by being out of credit).
+ */
+export function planAllocation(facilities: readonly DrawableFacility[], amount: number): PlanResult {
+  assertMicros(amount);
+  assert(amount > 0, 'a hold is for a positive amount');
+  const ordered = [...facilities].sort((x, y) => drawOrder(x.facility, y.facility));
+  const allocations: Allocation[] = [];
+  let remaining = amount;
+  let available = 0;
+  let frozen = 0;
+  for (const { facility, available_micros } of ordered) {
+    if (available_micros <= 0) continue;
+    if (facility.status !== 'active') {
+      if (facility.status === 'frozen') frozen += available_micros;
+      continue;
+    }
+    available += available_micros;
+    if (remaining === 0) continue;
+    const take = Math.min(available_micros, remaining);
+    allocations.push({ facility_id: facility.id, amount_micros: take });
+    remaining -= take;
+  }
+  if (remaining > 0) {
+    return { ok: false, code: available + frozen >= amount && frozen > 0 ? 'facility_frozen' : 'exceeds_credit', available_micros: available, frozen_micros: frozen };
+  }
+  return { ok: true, allocations };
+}
+
+export function reservePosting(hold: Hold, postingId: string): Posting {
+  return checkPosting({
+    id: postingId,
+    kind: 'reserve',
+    lines: mergeLines(
+      hold.allocations.flatMap((a) =>
+        transfer(facilityAccount(a.facility_id, 'available'), facilityAccount(a.facility_id, 'reserved'), a.amount_micros, { requiresUnfrozen: true }),
+      ),
+    ),
+    created_at: hold.created_at,
+    refs: { hold_id: hold.id, startup_id: hold.startup_id },
+  });
+}
+
+/** Splits a settled amount across the hold's allocations in draw order. */
+export function splitSettlement(allocations: readonly Allocation[], settledMicros: number): Allocation[] {
+  const total = sum(allocations.map((a) => a.amount_micros));
+  assert(settledMicros >= 0 && settledMicros <= total, `settle ${settledMicros} outside [0, ${total}]`);
+  let remaining = settledMicros;
+  return allocations.map((a) => {
+    const take = Math.min(a.amount_micros, remaining);
+    remaining -= take;
+    return { facility_id: a.facility_id, amount_micros: take };
+  });
+}
+
+/**
+ * Closing a hold: the settled part moves reserved → spent, the rest reserved → available.
+ * Returns null when nothing moves (cannot happen for a positive hold, kept for safety).
+ */
+export function closePosting(hold: Hold, settledMicros: number, kind: Extract<PostingKind, 'settle' | 'release' | 'expire'>, postingId: string, at: string): Posting {
+  const spent = splitSettlement(hold.allocations, settledMicros);
+  const lines = hold.allocations.flatMap((a, i) => {
+    const s = spent[i]!.amount_micros;
+    return [
+      ...transfer(facilityAccount(a.facility_id, 'reserved'), facilityAccount(a.facility_id, 'spent'), s),
+      ...transfer(facilityAccount(a.facility_id, 'reserved'), facilityAccount(a.facility_id, 'available'), a.amount_micros - s),
+    ];
+  });
+  return checkPosting({ id: postingId, kind, lines: mergeLines(lines), created_at: at, refs: { hold_id: hold.id, startup_id: hold.startup_id } });
+}
+
+/** Spend per facility of a closing, for burn buckets and usage records. */
+export function spendByFacility(hold: Hold, settledMicros: number): Allocation[] {
+  return splitSettlement(hold.allocations, settledMicros).filter((a) => a.amount_micros > 0);
+}

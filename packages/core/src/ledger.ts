@@ -1,0 +1,102 @@
+/**
+ * Double-entry, append-only ledger (SPEC §2).
+ *
+ * Invariants (asserted here, and re-checked against storage by the audit):
+ *  I1. Every posting's lines sum to zero, and no line is zero.
+ *  I2. An account's cached balance equals the sum of its lines.
+ *  I3. All accounts together sum to zero.
+ *  I4. An account flagged non_negative never goes below zero (enforced atomically by the store).
+ *  I5. Entries are never updated or deleted; corrections are reversing postings.
+ */
+import { assert, assertMicros } from './money.js';
+
+/** Named accounts. Facility accounts carry the startup's credit; the funding account is the lender's side. */
+export type AccountKind = 'funding' | 'available' | 'reserved' | 'spent' | 'recovered';
+
+export interface AccountSpec {
+  id: string;
+  kind: AccountKind;
+  /** I4: debits may not take the balance below zero. */
+  non_negative: boolean;
+}
+
+export const facilityAccount = (facilityId: string, kind: AccountKind): string => `facility:${facilityId}:${kind}`;
+
+export function facilityAccounts(facilityId: string): Record<AccountKind, AccountSpec> {
+  const spec = (kind: AccountKind, non_negative: boolean): AccountSpec => ({ id: facilityAccount(facilityId, kind), kind, non_negative });
+  return {
+    // The funding account goes negative by the amount granted: it is the lender's contribution.
+    funding: spec('funding', false),
+    available: spec('available', true),
+    reserved: spec('reserved', true),
+    spent: spec('spent', true),
+    recovered: spec('recovered', true),
+  };
+}
+
+export type PostingKind = 'grant' | 'reserve' | 'settle' | 'release' | 'expire' | 'recover' | 'reversal';
+
+export interface PostingLine {
+  account: string;
+  amount_micros: number;
+  /** A debit of this line fails with facility_frozen while the account is frozen (reservations only). */
+  requires_unfrozen?: boolean;
+}
+
+export interface Posting {
+  id: string;
+  kind: PostingKind;
+  lines: PostingLine[];
+  created_at: string;
+  /** Free-form references (hold id, facility id) for reading the ledger back. */
+  refs: Record<string, string>;
+}
+
+/** A transaction in DynamoDB holds at most 100 items; a posting writes 2 items a line plus a few more. */
+export const MAX_LINES_PER_POSTING = 32;
+
+/** Checks I1 and the limits; returns the posting unchanged so callers can build-and-check in one go. */
+export function checkPosting(p: Posting): Posting {
+  assert(p.lines.length >= 2, `posting ${p.id}: at least two lines`);
+  assert(p.lines.length <= MAX_LINES_PER_POSTING, `posting ${p.id}: at most ${MAX_LINES_PER_POSTING} lines`);
+  let total = 0;
+  const seen = new Set<string>();
+  for (const line of p.lines) {
+    assertMicros(line.amount_micros, `posting ${p.id} line ${line.account}`);
+    assert(line.amount_micros !== 0, `posting ${p.id}: zero line on ${line.account}`);
+    assert(!seen.has(line.account), `posting ${p.id}: account ${line.account} appears twice`);
+    seen.add(line.account);
+    total += line.amount_micros;
+  }
+  assert(total === 0, `posting ${p.id}: lines sum to ${total}, not zero`);
+  return p;
+}
+
+/** Moves `amount` from one account to another; a zero amount yields no lines. */
+export function transfer(from: string, to: string, amount: number, opts: { requiresUnfrozen?: boolean } = {}): PostingLine[] {
+  assertMicros(amount);
+  assert(amount >= 0, 'transfer amount must be non-negative');
+  if (amount === 0) return [];
+  return [
+    { account: from, amount_micros: -amount, ...(opts.requiresUnfrozen ? { requires_unfrozen: true } : {}) },
+    { account: to, amount_micros: amount },
+  ];
+}
+
+/** Merges lines on the same account (a posting names each account once). Drops lines that net to zero. */
+export function mergeLines(lines: readonly PostingLine[]): PostingLine[] {
+  const byAccount = new Map<string, PostingLine>();
+  for (const l of lines) {
+    const prev = byAccount.get(l.account);
+    if (prev) {
+      prev.amount_micros += l.amount_micros;
+      prev.requires_unfrozen = prev.requires_unfrozen || l.requires_unfrozen;
+    } else byAccount.set(l.account, { ...l });
+  }
+  return [...byAccount.values()].filter((l) => l.amount_micros !== 0);
+}
+
+/** The reversal of a posting: same accounts, opposite amounts (I5: mistakes are corrected, not erased). */
+export function reversalLines(p: Posting): PostingLine[] {
+  return p.lines.map((l) => ({ account: l.account, amount_micros: -l.amount_micros }));
+}

@@ -1,0 +1,127 @@
+/**
+ * Lender operations on facilities (SPEC §3): open, read figures, freeze, unfreeze, recover.
+ * Tenancy: a facility is visible only to its lender (or an operator); anyone else gets not_found,
+ * exactly as if it did not exist.
+ */
+import { derivedId, newId } from './ids.js';
+import {
+  MAX_FACILITIES_PER_STARTUP, facilityFigures, newFacility, recoveryPosting, recoveryStatement,
+  type Facility, type FacilityFigures, type FacilityTerms, type RecoveryStatement,
+} from './facilities.js';
+import { facilityAccount, facilityAccounts } from './ledger.js';
+import type { Clock } from './credits.js';
+import type { CreditStore, IdempotencyClaim, Idempotent, Page } from './store.js';
+
+export interface Caller {
+  role: 'operator' | 'lender';
+  /** The lender's id; null for an operator. */
+  lender_id: string | null;
+}
+
+export type FacilityView = Facility & FacilityFigures;
+
+const HOUR_MS = 3_600_000;
+/** Recovery retries when a hold closes between reading the balance and moving it. */
+const MAX_RECOVERY_ATTEMPTS = 5;
+
+export class Lending {
+  constructor(
+    private readonly store: CreditStore,
+    private readonly clock: Clock = () => new Date(),
+  ) {}
+
+  private visible(f: Facility | null, caller: Caller): Facility | null {
+    if (!f) return null;
+    return caller.role === 'operator' || f.lender_id === caller.lender_id ? f : null;
+  }
+
+  async open(caller: Caller, terms: Omit<FacilityTerms, 'lender_id'> & { lender_id?: string }, idem?: IdempotencyClaim): Promise<Idempotent<Facility> | { ok: false; code: 'startup_not_found' | 'lender_not_found' | 'too_many_facilities' }> {
+    const lenderId = caller.role === 'lender' ? caller.lender_id! : terms.lender_id;
+    if (!lenderId || !(await this.store.getLender(lenderId))) return { ok: false, code: 'lender_not_found' };
+    if (!(await this.store.getStartup(terms.startup_id))) return { ok: false, code: 'startup_not_found' };
+    const existing = await this.store.listFacilitiesByStartup(terms.startup_id, MAX_FACILITIES_PER_STARTUP);
+    const at = this.clock().toISOString();
+    const id = idem ? derivedId('fac', idem.scope, idem.key) : newId('fac');
+    const { facility, grant } = newFacility(id, { ...terms, lender_id: lenderId }, at);
+    if (existing.length >= MAX_FACILITIES_PER_STARTUP && !existing.some((f) => f.id === id)) return { ok: false, code: 'too_many_facilities' };
+    return this.store.openFacility(facility, Object.values(facilityAccounts(id)), grant, idem);
+  }
+
+  async get(caller: Caller, id: string): Promise<Facility | null> {
+    return this.visible(await this.store.getFacility(id), caller);
+  }
+
+  async list(caller: Caller, lenderId: string | null, limit: number, cursor?: string): Promise<Page<Facility>> {
+    const target = caller.role === 'lender' ? caller.lender_id : lenderId;
+    return this.store.listFacilitiesByLender(target, limit, cursor);
+  }
+
+  /** The visibility figures: balances read consistently, burn from hourly spend buckets. */
+  async view(f: Facility): Promise<FacilityView> {
+    const names = facilityAccounts(f.id);
+    const balances = await this.store.getBalances(Object.values(names).map((a) => a.id));
+    const bal = (k: keyof typeof names) => balances.get(names[k].id)?.balance_micros ?? 0;
+    const now = this.clock();
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const [burn24h, burn7d] = await Promise.all([
+      this.store.spendBetween(f.id, iso(now.getTime() - 23 * HOUR_MS), now.toISOString()),
+      this.store.spendBetween(f.id, iso(now.getTime() - (7 * 24 - 1) * HOUR_MS), now.toISOString()),
+    ]);
+    const figures = facilityFigures(
+      f,
+      { available_micros: bal('available'), reserved_micros: bal('reserved'), spent_micros: bal('spent'), recovered_micros: bal('recovered'), granted_micros: -bal('funding') },
+      burn24h,
+      burn7d,
+    );
+    return { ...f, ...figures };
+  }
+
+  async freeze(caller: Caller, id: string, reason: string): Promise<Facility | null | { code: 'facility_recovered' }> {
+    const f = await this.get(caller, id);
+    if (!f) return null;
+    if (f.status === 'recovered') return { code: 'facility_recovered' };
+    // Freezing a frozen facility changes nothing (the first reason and time stand).
+    if (f.status === 'frozen') return f;
+    return this.store.setFacilityFrozen(id, true, reason, this.clock().toISOString());
+  }
+
+  async unfreeze(caller: Caller, id: string): Promise<Facility | null | { code: 'facility_recovered' }> {
+    const f = await this.get(caller, id);
+    if (!f) return null;
+    if (f.status === 'recovered') return { code: 'facility_recovered' };
+    if (f.status === 'active') return f;
+    return this.store.setFacilityFrozen(id, false, null, this.clock().toISOString());
+  }
+
+  /**
+   * Recovery on default: the facility must be frozen first (so no new reservation races the
+   * recovery); open holds still settle afterwards, and what they release stays in available.
+   */
+  async recover(caller: Caller, id: string, idem?: IdempotencyClaim): Promise<
+    { ok: true; replayed: boolean; statement: RecoveryStatement } | { ok: false; code: 'not_found' | 'facility_not_frozen' | 'already_recovered' | 'idempotency_conflict' | 'contention' }
+  > {
+    for (let attempt = 0; attempt < MAX_RECOVERY_ATTEMPTS; attempt++) {
+      const f = await this.get(caller, id);
+      if (!f) return { ok: false, code: 'not_found' };
+      if (f.status === 'recovered') {
+        const statement = await this.store.getRecovery(id);
+        // A replay of the same request gets the same statement; a new request is told it is done.
+        if (idem && statement) {
+          const r = await this.store.recoverFacility(f, null, 0, statement, idem);
+          if (r.ok && r.replayed) return { ok: true, replayed: true, statement };
+          if (!r.ok && r.code === 'idempotency_conflict') return { ok: false, code: 'idempotency_conflict' };
+        }
+        return { ok: false, code: 'already_recovered' };
+      }
+      if (f.status !== 'frozen') return { ok: false, code: 'facility_not_frozen' };
+      const available = (await this.store.getBalances([facilityAccount(id, 'available')])).get(facilityAccount(id, 'available'))?.balance_micros ?? 0;
+      const at = this.clock().toISOString();
+      const statement = recoveryStatement(f, available, at);
+      const posting = available > 0 ? recoveryPosting(f, available, at, derivedId('pst', id, 'recover')) : null;
+      const r = await this.store.recoverFacility(f, posting, available, statement, idem);
+      if (r.ok) return { ok: true, replayed: r.replayed, statement };
+      if (r.code !== 'balance_changed') return { ok: false, code: r.code === 'idempotency_conflict' ? 'idempotency_conflict' : 'contention' };
+    }
+    return { ok: false, code: 'contention' };
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The small interface the domain needs from storage. The DynamoDB adapter (src/adapters/dynamodb)
+ * implements it; each money-moving method is ONE atomic conditional transaction.
+ * Expected failures are result codes, not exceptions (TIGER_STYLE).
+ */
+import type { Facility, RecoveryStatement } from './facilities.js';
+import type { Hold } from './holds.js';
+import type { AccountSpec, Posting, PostingLine } from './ledger.js';
+
+export interface Startup { id: string; name: string; segment: string; created_at: string }
+export interface Lender { id: string; name: string; created_at: string }
+
+export type Role = 'operator' | 'lender' | 'startup' | 'provider';
+
+export interface ApiKeyRecord {
+  id: string;
+  role: Exclude<Role, 'operator'>;
+  tenant_id: string;
+  name: string;
+  key_sha256: string;
+  budget_micros: number | null;
+  models: string[] | null;
+  rpm: number | null;
+  tpm: number | null;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+/** An idempotency claim: the key is scoped to the caller and route; the reply is stored with the write. */
+export interface IdempotencyClaim {
+  scope: string;
+  key: string;
+  request_hash: string;
+  status_code: number;
+  reply: unknown;
+}
+
+export type Idempotent<T> =
+  | { ok: true; replayed: false; value: T }
+  | { ok: true; replayed: true; status_code: number; reply: unknown }
+  | { ok: false; code: 'idempotency_conflict' };
+
+export interface Balance {
+  account: string;
+  balance_micros: number;
+  frozen: boolean;
+  non_negative: boolean;
+}
+
+export interface LedgerLine {
+  account: string;
+  posting_id: string;
+  kind: string;
+  amount_micros: number;
+  created_at: string;
+}
+
+export interface Page<T> { items: T[]; cursor: string | null }
+
+export type ReserveResult =
+  | { ok: true; hold: Hold; replayed: boolean }
+  | { ok: false; code: 'exceeds_credit' | 'facility_frozen' | 'idempotency_conflict' | 'contention' };
+
+export type CloseResult =
+  | { ok: true; hold: Hold; replayed: boolean }
+  | { ok: false; code: 'hold_not_found' | 'hold_closed' | 'idempotency_conflict' | 'contention' };
+
+export type PostResult =
+  | { ok: true; replayed: boolean }
+  | { ok: false; code: 'exceeds_credit' | 'facility_frozen' | 'balance_changed' | 'idempotency_conflict' | 'contention' };
+
+export interface CreditStore {
+  createStartup(s: Startup, idem?: IdempotencyClaim): Promise<Idempotent<Startup>>;
+  getStartup(id: string): Promise<Startup | null>;
+  createLender(l: Lender, key: ApiKeyRecord, idem?: IdempotencyClaim): Promise<Idempotent<Lender>>;
+  getLender(id: string): Promise<Lender | null>;
+  createApiKey(k: ApiKeyRecord, idem?: IdempotencyClaim): Promise<Idempotent<ApiKeyRecord>>;
+  findApiKeyByHash(keySha256: string): Promise<ApiKeyRecord | null>;
+
+  openFacility(f: Facility, accounts: AccountSpec[], grant: Posting, idem?: IdempotencyClaim): Promise<Idempotent<Facility>>;
+  getFacility(id: string): Promise<Facility | null>;
+  listFacilitiesByLender(lenderId: string | null, limit: number, cursor?: string): Promise<Page<Facility>>;
+  listFacilitiesByStartup(startupId: string, limit: number): Promise<Facility[]>;
+  /** Sets or clears the freeze on the facility record and its available account, atomically. */
+  setFacilityFrozen(id: string, frozen: boolean, reason: string | null, at: string): Promise<Facility | null>;
+  /** Marks a frozen facility recovered and moves exactly `posting` (available → recovered, null when nothing is left) provided the available balance still equals `expectedAvailable`. */
+  recoverFacility(f: Facility, posting: Posting | null, expectedAvailable: number, statement: RecoveryStatement, idem?: IdempotencyClaim): Promise<PostResult>;
+  getRecovery(facilityId: string): Promise<RecoveryStatement | null>;
+
+  getBalances(accounts: readonly string[]): Promise<Map<string, Balance>>;
+  listLines(account: string, limit: number, cursor?: string): Promise<Page<LedgerLine>>;
+  /** Sum of the facility's spend in whole UTC hours [fromHour, toHour]. */
+  spendBetween(facilityId: string, fromIso: string, toIso: string): Promise<number>;
+  getPosting(id: string): Promise<Posting | null>;
+  /** A general posting (reversals, corrections). */
+  post(p: Posting): Promise<PostResult>;
+
+  reserve(hold: Hold, posting: Posting): Promise<ReserveResult>;
+  closeHold(hold: Hold, posting: Posting, status: 'settled' | 'released' | 'expired', settledMicros: number, at: string): Promise<CloseResult>;
+  getHold(id: string): Promise<Hold | null>;
+  listExpiredHolds(shard: number, nowIso: string, limit: number): Promise<Hold[]>;
+
+  /** Audit: accounts in one shard, paged. */
+  listAccounts(shard: number, limit: number, cursor?: string): Promise<Page<Balance>>;
+  sumLines(account: string): Promise<{ sum_micros: number; lines: number }>;
+}
+
+export type { PostingLine };

@@ -1,0 +1,82 @@
+/**
+ * Tenants and keys. A key is shown once at creation; only its sha256 is stored. The operator key is
+ * configured (its sha256 in COMPUX_ADMIN_KEY_SHA256), never stored in the table.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { newId, newSecretKey, sha256Hex } from './ids.js';
+import type { Clock } from './credits.js';
+import type { ApiKeyRecord, CreditStore, IdempotencyClaim, Idempotent, Lender, Role, Startup } from './store.js';
+
+export interface Principal {
+  role: Role;
+  /** The startup, lender or provider id; null for the operator. */
+  tenant_id: string | null;
+  key_id: string | null;
+  key: ApiKeyRecord | null;
+}
+
+/** Longest bearer token we will hash: anything longer is not one of ours. */
+export const MAX_KEY_CHARS = 200;
+
+export class Tenants {
+  constructor(
+    private readonly store: CreditStore,
+    private readonly operatorKeySha256: string | undefined,
+    private readonly clock: Clock = () => new Date(),
+  ) {}
+
+  /** Resolves a bearer token to a principal, or null (unknown, revoked or malformed: all look the same). */
+  async authenticate(bearer: string | undefined): Promise<Principal | null> {
+    if (!bearer || bearer.length > MAX_KEY_CHARS) return null;
+    const digest = sha256Hex(bearer);
+    if (this.operatorKeySha256 && this.operatorKeySha256.length === 64) {
+      if (timingSafeEqual(Buffer.from(digest, 'hex'), Buffer.from(this.operatorKeySha256, 'hex'))) return { role: 'operator', tenant_id: null, key_id: null, key: null };
+    }
+    const rec = await this.store.findApiKeyByHash(digest);
+    if (!rec || rec.revoked_at) return null;
+    return { role: rec.role, tenant_id: rec.tenant_id, key_id: rec.id, key: rec };
+  }
+
+  async createStartup(input: { name: string; segment: string }, idem?: IdempotencyClaim): Promise<Idempotent<Startup>> {
+    const s: Startup = { id: newId('stu'), name: input.name, segment: input.segment, created_at: this.clock().toISOString() };
+    return this.store.createStartup(s, idem && { ...idem, reply: s });
+  }
+
+  async createLender(input: { name: string }, idem?: IdempotencyClaim): Promise<Idempotent<Lender & { key: string }>> {
+    const at = this.clock().toISOString();
+    const l: Lender = { id: newId('len'), name: input.name, created_at: at };
+    const secret = newSecretKey('cx_lender');
+    const key: ApiKeyRecord = {
+      id: newId('key'), role: 'lender', tenant_id: l.id, name: `${input.name} (primary)`, key_sha256: sha256Hex(secret),
+      budget_micros: null, models: null, rpm: null, tpm: null, created_at: at, revoked_at: null,
+    };
+    const reply = { ...l, key: secret };
+    // The stored replay carries the secret so a retried create returns the same usable key; it lives
+    // only in the idempotency record, which is as protected as the rest of the table.
+    const r = await this.store.createLender(l, key, idem && { ...idem, reply });
+    return r.ok && !r.replayed ? { ok: true, replayed: false, value: reply } : (r as Idempotent<never>);
+  }
+
+  async createStartupKey(
+    startupId: string,
+    input: { name: string; budget_micros?: number; models?: string[]; rpm?: number; tpm?: number },
+    idem?: IdempotencyClaim,
+  ): Promise<Idempotent<ApiKeyRecord & { key: string }> | { ok: false; code: 'startup_not_found' }> {
+    if (!(await this.store.getStartup(startupId))) return { ok: false, code: 'startup_not_found' };
+    const secret = newSecretKey('cx_startup');
+    const rec: ApiKeyRecord = {
+      id: newId('key'), role: 'startup', tenant_id: startupId, name: input.name, key_sha256: sha256Hex(secret),
+      budget_micros: input.budget_micros ?? null, models: input.models ?? null, rpm: input.rpm ?? null, tpm: input.tpm ?? null,
+      created_at: this.clock().toISOString(), revoked_at: null,
+    };
+    const reply = { ...publicKey(rec), key: secret };
+    const r = await this.store.createApiKey(rec, idem && { ...idem, reply });
+    return r.ok && !r.replayed ? { ok: true, replayed: false, value: { ...rec, key: secret } } : (r as Idempotent<never>);
+  }
+}
+
+/** What a key looks like to its owner: never the hash. */
+export function publicKey(k: ApiKeyRecord) {
+  const { key_sha256: _hash, role: _role, tenant_id: _tenant, ...rest } = k;
+  return rest;
+}
