@@ -67,7 +67,7 @@ export const ROUTES: readonly RouteDef[] = [
   },
   {
     method: 'GET', path: '/v1/facilities', handler: 'functions/facilities.list', auth: LENDER_OR_OPERATOR,
-    access: ['read', 'query'], summary: "List the caller's facilities with visibility figures", query: S.ListQuery, reply: S.Page(S.FacilityReply),
+    access: ['read', 'query'], summary: "List the caller's facilities with visibility figures (an operator names lender_id)", query: S.FacilityListQuery, reply: S.Page(S.FacilityReply),
   },
   {
     method: 'GET', path: '/v1/facilities/{id}', handler: 'functions/facilities.get', auth: LENDER_OR_OPERATOR,

@@ -51,6 +51,8 @@ export const Multiplier = z
 
 export const OpenFacilityBody = z.strictObject({
   startup_id: Id,
+  /** Operators only: the lender the facility is opened for. A lender's own id is implied. */
+  lender_id: Id.optional(),
   principal_micros: Micros.min(1_000_000, 'principal_micros must be at least 1,000,000 (1 USD)').max(100_000_000_000_000, 'principal_micros must be at most 10^14 (100 million USD)'),
   multiplier: Multiplier,
   term_months: z.number().int().min(1).max(120),
@@ -101,5 +103,7 @@ export const ListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().max(2000).optional(),
 });
+
+export const FacilityListQuery = ListQuery.extend({ lender_id: Id.optional() });
 
 export const Page = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item), next_cursor: z.string().nullable() });

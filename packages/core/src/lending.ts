@@ -35,7 +35,12 @@ export class Lending {
     return caller.role === 'operator' || f.lender_id === caller.lender_id ? f : null;
   }
 
-  async open(caller: Caller, terms: Omit<FacilityTerms, 'lender_id'> & { lender_id?: string }, idem?: IdempotencyClaim): Promise<Idempotent<Facility> | { ok: false; code: 'startup_not_found' | 'lender_not_found' | 'too_many_facilities' }> {
+  /** `idem.replyOf` shapes the reply stored for replays from the facility created. */
+  async open(
+    caller: Caller,
+    terms: Omit<FacilityTerms, 'lender_id'> & { lender_id?: string },
+    idem?: Omit<IdempotencyClaim, 'reply'> & { replyOf: (f: Facility) => unknown },
+  ): Promise<Idempotent<Facility> | { ok: false; code: 'startup_not_found' | 'lender_not_found' | 'too_many_facilities' }> {
     const lenderId = caller.role === 'lender' ? caller.lender_id! : terms.lender_id;
     if (!lenderId || !(await this.store.getLender(lenderId))) return { ok: false, code: 'lender_not_found' };
     if (!(await this.store.getStartup(terms.startup_id))) return { ok: false, code: 'startup_not_found' };
@@ -44,7 +49,8 @@ export class Lending {
     const id = idem ? derivedId('fac', idem.scope, idem.key) : newId('fac');
     const { facility, grant } = newFacility(id, { ...terms, lender_id: lenderId }, at);
     if (existing.length >= MAX_FACILITIES_PER_STARTUP && !existing.some((f) => f.id === id)) return { ok: false, code: 'too_many_facilities' };
-    return this.store.openFacility(facility, Object.values(facilityAccounts(id)), grant, idem);
+    const claim = idem && { scope: idem.scope, key: idem.key, request_hash: idem.request_hash, status_code: idem.status_code, reply: idem.replyOf(facility) };
+    return this.store.openFacility(facility, Object.values(facilityAccounts(id)), grant, claim);
   }
 
   async get(caller: Caller, id: string): Promise<Facility | null> {
@@ -118,7 +124,7 @@ export class Lending {
       const at = this.clock().toISOString();
       const statement = recoveryStatement(f, available, at);
       const posting = available > 0 ? recoveryPosting(f, available, at, derivedId('pst', id, 'recover')) : null;
-      const r = await this.store.recoverFacility(f, posting, available, statement, idem);
+      const r = await this.store.recoverFacility(f, posting, available, statement, idem && { ...idem, reply: statement });
       if (r.ok) return { ok: true, replayed: r.replayed, statement };
       if (r.code !== 'balance_changed') return { ok: false, code: r.code === 'idempotency_conflict' ? 'idempotency_conflict' : 'contention' };
     }

@@ -5,6 +5,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 export { DynamoCreditStore, ContentionError } from './store.js';
 export { BadCursorError } from './cursor.js';
 export { transact, MAX_ATTEMPTS } from './transact.js';
+export { storeCapacityReport } from './capacity.js';
 
 /** Endpoints come from the SDK's own AWS_ENDPOINT_URL_DYNAMODB, so local and AWS share this code path. */
 export function documentClient(config: DynamoDBClientConfig = {}): DynamoDBDocumentClient {

@@ -1,0 +1,115 @@
+/** Lender routes on credit facilities (SPEC §3, §10). Only the facility's lender or an operator sees it; anyone else gets 404. */
+import type { z } from 'zod';
+import { rateToBps, type Caller, type Principal } from '../packages/core/src/index.js';
+import { apiRoute, idempotentReply, type ApiRequest } from './lib/api.js';
+import { deps } from './lib/deps.js';
+import { HttpError, badRequest, busy, conflict, notFound } from './lib/errors.js';
+import type { FacilityListQuery, FreezeBody, OpenFacilityBody } from './lib/schemas.js';
+import { facilityJson, freshFacilityView } from './lib/views.js';
+import { sseFrame, streamRoute } from './lib/stream.js';
+
+export function callerOf(p: Principal | null): Caller {
+  if (p?.role === 'lender') return { role: 'lender', lender_id: p.tenant_id };
+  if (p?.role === 'operator') return { role: 'operator', lender_id: null };
+  throw new Error('facility routes are for lenders and operators');
+}
+
+async function visibleFacility(req: ApiRequest<unknown, unknown>) {
+  const f = await deps().lending.get(callerOf(req.principal), req.params.id!);
+  if (!f) throw notFound('facility');
+  return f;
+}
+
+export const open = apiRoute<z.infer<typeof OpenFacilityBody>>('functions/facilities.open', async (req) => {
+  const caller = callerOf(req.principal);
+  if (caller.role === 'lender' && req.body.lender_id !== undefined && req.body.lender_id !== caller.lender_id) {
+    throw badRequest('lender_id is for operators; a lender opens facilities for itself.', 'lender_id', 'invalid_request');
+  }
+  const { multiplier, ...terms } = req.body;
+  const r = await deps().lending.open(
+    caller,
+    { ...terms, multiplier_bps: rateToBps(multiplier) },
+    req.idempotency && { ...req.idempotency, status_code: 201, replyOf: (f) => facilityJson(freshFacilityView(f)) },
+  );
+  if (!r.ok && r.code === 'startup_not_found') throw notFound('startup');
+  if (!r.ok && r.code === 'lender_not_found') throw badRequest('An operator opening a facility must act for an existing lender.', 'lender_id', 'lender_not_found');
+  if (!r.ok && r.code === 'too_many_facilities') throw conflict('This startup already holds the maximum number of facilities (8).', 'too_many_facilities');
+  return idempotentReply(r as Exclude<typeof r, { code: 'startup_not_found' | 'lender_not_found' | 'too_many_facilities' }>, (f) => ({
+    status: 201,
+    body: facilityJson(freshFacilityView(f)),
+  }));
+});
+
+export const list = apiRoute<unknown, z.infer<typeof FacilityListQuery>>('functions/facilities.list', async (req) => {
+  const caller = callerOf(req.principal);
+  if (caller.role === 'lender' && req.query.lender_id && req.query.lender_id !== caller.lender_id) {
+    throw badRequest('lender_id is for operators; a lender lists its own facilities.', 'lender_id', 'invalid_request');
+  }
+  if (caller.role === 'operator' && !req.query.lender_id) throw badRequest('An operator lists facilities of one lender: add lender_id.', 'lender_id', 'missing_param');
+  const page = await deps().lending.list(caller, req.query.lender_id ?? null, req.query.limit, req.query.cursor);
+  const data = await Promise.all(page.items.map(async (f) => facilityJson(await deps().lending.view(f))));
+  return { status: 200, body: { data, next_cursor: page.cursor } };
+});
+
+export const get = apiRoute('functions/facilities.get', async (req) => {
+  return { status: 200, body: facilityJson(await deps().lending.view(await visibleFacility(req))) };
+});
+
+export const freeze = apiRoute<z.infer<typeof FreezeBody>>('functions/facilities.freeze', async (req) => {
+  const r = await deps().lending.freeze(callerOf(req.principal), req.params.id!, req.body.reason);
+  if (!r) throw notFound('facility');
+  if ('code' in r) throw conflict('This facility was recovered; it can no longer be frozen or unfrozen.', r.code);
+  return { status: 200, body: facilityJson(await deps().lending.view(r)) };
+});
+
+export const unfreeze = apiRoute('functions/facilities.unfreeze', async (req) => {
+  const r = await deps().lending.unfreeze(callerOf(req.principal), req.params.id!);
+  if (!r) throw notFound('facility');
+  if ('code' in r) throw conflict('This facility was recovered; it can no longer be frozen or unfrozen.', r.code);
+  return { status: 200, body: facilityJson(await deps().lending.view(r)) };
+});
+
+export const recover = apiRoute('functions/facilities.recover', async (req) => {
+  const r = await deps().lending.recover(callerOf(req.principal), req.params.id!, req.idempotency && { ...req.idempotency, status_code: 200, reply: null });
+  if (r.ok) return { status: 200, body: r.statement, ...(r.replayed ? { headers: { 'idempotent-replayed': 'true' } } : {}) };
+  switch (r.code) {
+    case 'not_found':
+      throw notFound('facility');
+    case 'facility_not_frozen':
+      throw conflict('Freeze the facility before recovering it, so no new spend races the recovery.', r.code);
+    case 'already_recovered':
+      throw conflict('This facility was already recovered.', r.code);
+    case 'idempotency_conflict':
+      throw new HttpError(409, 'This Idempotency-Key was already used with a different request.', r.code, 'conflict_error');
+    case 'contention':
+      throw busy();
+  }
+});
+
+/** How long one SSE connection lives, how often figures are re-read, and the keep-alive interval. */
+export const STREAM_MAX_MS = 60_000;
+export const STREAM_POLL_MS = 1_000;
+const STREAM_PING_MS = 15_000;
+
+/** Real-time visibility: the facility's figures as server-sent events, pushed when they change. */
+export const stream = streamRoute('functions/facilities.stream', async function* (req) {
+  const lending = deps().lending;
+  const f = await visibleFacility(req);
+  const started = Date.now();
+  let last = '';
+  let lastSent = 0;
+  while (Date.now() - started < STREAM_MAX_MS) {
+    const current = (await lending.get(callerOf(req.principal), f.id)) ?? f;
+    const json = JSON.stringify(facilityJson(await lending.view(current)));
+    if (json !== last) {
+      last = json;
+      lastSent = Date.now();
+      yield `event: figures\ndata: ${json}\n\n`;
+    } else if (Date.now() - lastSent >= STREAM_PING_MS) {
+      lastSent = Date.now();
+      yield `: keep-alive\n\n`;
+    }
+    await new Promise((r) => setTimeout(r, STREAM_POLL_MS));
+  }
+  yield sseFrame('end', { reason: 'max_duration', reconnect: true });
+});

@@ -1,0 +1,163 @@
+/**
+ * The wrapper every HTTP handler goes through: middy + Powertools, then — from the handler's row in
+ * infra/routes.ts, the single source — authentication, role check, strict body and query parsing with
+ * the row's zod schemas, and the idempotency claim. Handlers only call core and shape the reply.
+ */
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { z } from 'zod';
+import { ROUTES, type RouteDef } from '../../infra/routes.js';
+import { requestHash, type Principal } from '../../packages/core/src/index.js';
+import { BadCursorError, ContentionError } from '../../packages/core/src/adapters/dynamodb/index.js';
+import { deps } from './deps.js';
+import { HttpError, badRequest, busy, errorBody, forbidden, fromZod, internalErrorBody, unauthorized } from './errors.js';
+import { logger, metrics } from './powertools.js';
+
+/** Largest JSON body a management route reads. */
+export const MAX_BODY_BYTES = 64 * 1024;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+export interface ApiRequest<B = unknown, Q = unknown> {
+  event: APIGatewayProxyEvent;
+  context: Context;
+  route: RouteDef;
+  /** null on public routes. */
+  principal: Principal | null;
+  params: Record<string, string>;
+  body: B;
+  query: Q;
+  requestId: string;
+  headers: Record<string, string>;
+  /** Present on idempotent routes: where the first reply is stored. */
+  idempotency?: { scope: string; key: string; request_hash: string };
+}
+
+export interface ApiReply {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+export function routeFor(handler: string): RouteDef {
+  const row = ROUTES.find((r) => r.handler === handler);
+  if (!row) throw new Error(`no route row has handler ${handler}`);
+  return row;
+}
+
+export function lowerHeaders(h: Record<string, string | undefined> | null | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h ?? {})) if (v !== undefined) out[k.toLowerCase()] = v;
+  return out;
+}
+
+export function requestIdOf(event: APIGatewayProxyEvent, context: Context): string {
+  return event.requestContext?.requestId || context.awsRequestId;
+}
+
+export function bearer(headers: Record<string, string>): string | undefined {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(headers.authorization ?? '');
+  return m?.[1];
+}
+
+export async function authenticate(route: RouteDef, headers: Record<string, string>): Promise<Principal | null> {
+  if (route.auth.includes('public')) return null;
+  const principal = await deps().tenants.authenticate(bearer(headers));
+  if (!principal) throw unauthorized();
+  if (!route.auth.includes(principal.role)) throw forbidden();
+  return principal;
+}
+
+function parseBody(route: RouteDef, event: APIGatewayProxyEvent): unknown {
+  const raw = event.body ? (event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) : '';
+  if (Buffer.byteLength(raw) > MAX_BODY_BYTES) throw new HttpError(413, `Request body over ${MAX_BODY_BYTES} bytes.`, 'body_too_large');
+  let json: unknown = undefined;
+  if (raw.trim() !== '') {
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      throw badRequest('Request body is not valid JSON.', null, 'invalid_json');
+    }
+  }
+  if (!route.body) {
+    // A route without a body takes nothing or {}: anything else is a mistake worth telling.
+    if (json !== undefined && !(typeof json === 'object' && json !== null && !Array.isArray(json) && Object.keys(json).length === 0)) {
+      throw badRequest('This route takes no request body.', null, 'unexpected_body');
+    }
+    return undefined;
+  }
+  if (json === undefined) throw badRequest('A JSON request body is required.', null, 'missing_body');
+  const parsed = (route.body as z.ZodType).safeParse(json);
+  if (!parsed.success) throw fromZod(parsed.error, 'body');
+  return parsed.data;
+}
+
+function parseQuery(route: RouteDef, event: APIGatewayProxyEvent): unknown {
+  const q = event.queryStringParameters ?? {};
+  if (!route.query) {
+    if (Object.keys(q).length > 0) throw badRequest(`This route takes no query parameters (got ${Object.keys(q).slice(0, 5).join(', ')}).`, Object.keys(q)[0] ?? null, 'unexpected_query');
+    return {};
+  }
+  const parsed = (route.query as z.ZodType).safeParse(q);
+  if (!parsed.success) throw fromZod(parsed.error, 'query');
+  return parsed.data;
+}
+
+function reply(status: number, body: unknown, requestId: string, extra: Record<string, string> = {}): APIGatewayProxyResult {
+  return {
+    statusCode: status,
+    headers: { 'content-type': 'application/json', 'x-request-id': requestId, 'cache-control': 'no-store', ...extra },
+    body: JSON.stringify(body),
+  };
+}
+
+export function errorResult(err: unknown, requestId: string): APIGatewayProxyResult {
+  if (err instanceof HttpError && err.expose) return reply(err.status, errorBody(err), requestId, err.headers);
+  if (err instanceof BadCursorError) return reply(400, errorBody(badRequest(err.message, 'cursor', 'invalid_cursor')), requestId);
+  if (err instanceof ContentionError) {
+    const e = busy();
+    return reply(e.status, errorBody(e), requestId, e.headers);
+  }
+  logger.error('unhandled error', { error: err as Error, requestId });
+  return reply(500, internalErrorBody, requestId);
+}
+
+/** Builds the Lambda handler of one route row. */
+export function apiRoute<B = unknown, Q = unknown>(handlerId: string, fn: (req: ApiRequest<B, Q>) => Promise<ApiReply>) {
+  const route = routeFor(handlerId);
+  const core = async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
+    const requestId = requestIdOf(event, context);
+    try {
+      const headers = lowerHeaders(event.headers);
+      const principal = await authenticate(route, headers);
+      const body = parseBody(route, event) as B;
+      const query = parseQuery(route, event) as Q;
+      const req: ApiRequest<B, Q> = { event, context, route, principal, params: (event.pathParameters ?? {}) as Record<string, string>, body, query, requestId, headers };
+      if (route.idempotent) {
+        const key = headers['idempotency-key'] ?? `req:${requestId}`;
+        if (!IDEMPOTENCY_KEY.test(key)) throw badRequest('Idempotency-Key must be 1–255 printable ASCII characters.', 'Idempotency-Key', 'invalid_idempotency_key');
+        req.idempotency = {
+          scope: `${principal?.role ?? 'public'}:${principal?.tenant_id ?? '-'}:${route.method} ${route.path}`,
+          key,
+          request_hash: requestHash({ path: event.path, body: body ?? null }),
+        };
+      }
+      const out = await fn(req);
+      return reply(out.status, out.body, requestId, out.headers);
+    } catch (err) {
+      return errorResult(err, requestId);
+    }
+  };
+  return middy(core).use(injectLambdaContext(logger)).use(logMetrics(metrics));
+}
+
+/** Maps a store's idempotent outcome to a reply: first time → fresh; replay → the stored reply; other body → 409. */
+export function idempotentReply<T>(
+  r: { ok: true; replayed: false; value: T } | { ok: true; replayed: true; status_code: number; reply: unknown } | { ok: false; code: 'idempotency_conflict' },
+  fresh: (v: T) => ApiReply,
+): ApiReply {
+  if (!r.ok) throw new HttpError(409, 'This Idempotency-Key was already used with a different request.', 'idempotency_conflict', 'conflict_error');
+  if (r.replayed) return { status: r.status_code, body: r.reply, headers: { 'idempotent-replayed': 'true' } };
+  return fresh(r.value);
+}

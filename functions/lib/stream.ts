@@ -1,0 +1,52 @@
+/**
+ * Streaming routes (SSE). Same auth and parsing as apiRoute, run in middy's streamifyResponse mode:
+ * deployed, API Gateway REST response streaming invokes it; locally the awslambda shim writes to the
+ * Node ServerResponse. A client that goes away destroys the body stream, which ends the producer.
+ */
+import middy from '@middy/core';
+import { executionModeStreamifyResponse } from '@middy/core/StreamifyResponse';
+import { Readable } from 'node:stream';
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import { type ApiRequest, authenticate, errorResult, lowerHeaders, requestIdOf, routeFor } from './api.js';
+import { badRequest } from './errors.js';
+
+export interface StreamReply {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: Readable | string;
+}
+
+export function sseFrame(event: string, data: unknown): string {
+  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+export function streamRoute(handlerId: string, fn: (req: ApiRequest<undefined, Record<string, never>>) => AsyncGenerator<string>) {
+  const route = routeFor(handlerId);
+  const core = async (event: APIGatewayProxyEvent, context: Context): Promise<StreamReply> => {
+    const requestId = requestIdOf(event, context);
+    try {
+      const headers = lowerHeaders(event.headers);
+      const principal = await authenticate(route, headers);
+      if (event.queryStringParameters && Object.keys(event.queryStringParameters).length > 0) throw badRequest('This route takes no query parameters.', null, 'unexpected_query');
+      const req: ApiRequest<undefined, Record<string, never>> = {
+        event, context, route, principal, params: (event.pathParameters ?? {}) as Record<string, string>, body: undefined, query: {}, requestId, headers,
+      };
+      // Pull the first frame before answering 200, so a missing facility is a plain 404, not a broken stream.
+      const gen = fn(req);
+      const first = await gen.next();
+      async function* all() {
+        if (!first.done) yield first.value;
+        yield* gen;
+      }
+      return {
+        statusCode: 200,
+        headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-request-id': requestId, connection: 'keep-alive' },
+        body: Readable.from(all(), { objectMode: false }),
+      };
+    } catch (err) {
+      const r = errorResult(err, requestId);
+      return { statusCode: r.statusCode, headers: r.headers as Record<string, string>, body: r.body };
+    }
+  };
+  return middy(core, { executionMode: executionModeStreamifyResponse });
+}

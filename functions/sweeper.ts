@@ -1,0 +1,17 @@
+/** Scheduled (infra/schedules.ts "hold-sweeper"): releases holds whose expiry passed without a settlement. */
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { ScheduledEvent } from 'aws-lambda';
+import { deps } from './lib/deps.js';
+import { logger, metrics } from './lib/powertools.js';
+
+export const sweepHolds = middy(async (_event: ScheduledEvent) => {
+  const result = await deps().credits.sweepExpired();
+  metrics.addMetric('holds_expired', MetricUnit.Count, result.expired);
+  if (result.expired > 0) logger.info('released expired holds', { ...result });
+  return result;
+})
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics));
