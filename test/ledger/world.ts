@@ -1,0 +1,93 @@
+/**
+ * Test world for the ledger tests connected to DynamoDB Local: a fresh table, the real DynamoDB store,
+ * and an optional fault injector (DynamoDB Local never throttles nor raises TransactionConflict).
+ */
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { freshTable } from '../setup/table.js';
+import { DynamoCreditStore } from '../../packages/core/src/adapters/dynamodb/index.js';
+import { Credits, Lending, Tenants, type Clock } from '../../packages/core/src/index.js';
+
+export interface Faults {
+  /** Probability a TransactWriteItems is refused with TransactionConflict before it reaches the table. */
+  conflictBefore: number;
+  /** Probability it is throttled before it reaches the table. */
+  throttleBefore: number;
+  /** Probability it IS applied but the caller sees an error (a lost response): the retry must replay, not re-apply. */
+  lostReplyAfter: number;
+}
+
+export interface FaultCounts { conflicts: number; throttles: number; lostReplies: number }
+
+/** Deterministic PRNG so a failing run can be replayed with the same seed. */
+export function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function injectFaults(doc: DynamoDBDocumentClient, faults: Faults, seed = 42): FaultCounts {
+  const counts: FaultCounts = { conflicts: 0, throttles: 0, lostReplies: 0 };
+  const rand = prng(seed);
+  doc.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName !== 'TransactWriteItemsCommand' && context.commandName !== 'TransactWriteCommand') return next(args);
+      const r = rand();
+      if (r < faults.conflictBefore) {
+        counts.conflicts++;
+        throw new TransactionCanceledException({
+          message: 'Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict]',
+          $metadata: {},
+          CancellationReasons: [{ Code: 'TransactionConflict', Message: 'Transaction is ongoing for the item' }],
+        });
+      }
+      if (r < faults.conflictBefore + faults.throttleBefore) {
+        counts.throttles++;
+        throw Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), { name: 'ThrottlingException', $metadata: {} });
+      }
+      const out = await next(args);
+      if (r < faults.conflictBefore + faults.throttleBefore + faults.lostReplyAfter) {
+        counts.lostReplies++;
+        throw Object.assign(new Error('We encountered an internal error. Please try again.'), { name: 'InternalServerError', $metadata: {} });
+      }
+      return out;
+    },
+    { step: 'initialize', name: 'compuxFaultInjector', override: true },
+  );
+  return counts;
+}
+
+export async function world(prefix: string, opts: { faults?: Faults; seed?: number; clock?: Clock } = {}) {
+  const t = await freshTable(prefix);
+  const counts = opts.faults ? injectFaults(t.doc, opts.faults, opts.seed) : { conflicts: 0, throttles: 0, lostReplies: 0 };
+  const store = new DynamoCreditStore(t.doc, t.tableName);
+  const clock = opts.clock ?? (() => new Date());
+  const tenants = new Tenants(store, undefined, clock);
+  const lending = new Lending(store, clock);
+  const credits = new Credits(store, clock);
+
+  /** A startup funded by one or more facilities from one lender. */
+  async function fundedStartup(facilities: { principal_micros: number; multiplier_bps?: number; term_months?: number }[]) {
+    const s = await tenants.createStartup({ name: `${prefix} startup`, segment: 'seed' });
+    const l = await tenants.createLender({ name: `${prefix} lender` });
+    if (!s.ok || s.replayed || !l.ok || l.replayed) throw new Error('setup failed');
+    const caller = { role: 'lender' as const, lender_id: l.value.id };
+    const opened = [];
+    for (const f of facilities) {
+      const r = await lending.open(caller, {
+        startup_id: s.value.id, principal_micros: f.principal_micros, multiplier_bps: f.multiplier_bps ?? 12_500, term_months: f.term_months ?? 12,
+        origination_fee_bps: 200, servicing_fee_bps: 50,
+      });
+      if (!r.ok || r.replayed) throw new Error('open failed');
+      opened.push(r.value);
+    }
+    return { startup: s.value, lender: l.value, caller, facilities: opened };
+  }
+
+  return { ...t, store, tenants, lending, credits, counts, fundedStartup };
+}
