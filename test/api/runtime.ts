@@ -1,0 +1,29 @@
+/**
+ * One whole local runtime per test file (process.env is global, and vitest forks a process per file):
+ * the real HTTP server and handlers on a free port, on its own table in the run's shared DynamoDB Local.
+ * The test also gets core services on the same table, to drive spend the way the API of issue 3 will.
+ */
+import { randomBytes } from 'node:crypto';
+import { startRuntime, type Runtime } from '../../local/runtime.js';
+import { Credits, Lending } from '../../packages/core/src/index.js';
+import { DynamoCreditStore } from '../../packages/core/src/adapters/dynamodb/index.js';
+import { dynamodbEndpoint, freshTable } from '../setup/table.js';
+
+export interface TestRuntime extends Runtime {
+  store: DynamoCreditStore;
+  credits: Credits;
+  lending: Lending;
+}
+
+export async function startTestRuntime(prefix: string, opts: { scheduler?: boolean } = {}): Promise<TestRuntime> {
+  const t = await freshTable(prefix);
+  const rt = await startRuntime({
+    port: 0,
+    dynamodbEndpoint: dynamodbEndpoint(),
+    tableName: t.tableName,
+    adminKey: `cx_op_test_${randomBytes(16).toString('hex')}`,
+    scheduler: opts.scheduler ?? false,
+  });
+  const store = new DynamoCreditStore(t.doc, t.tableName);
+  return Object.assign(rt, { store, credits: new Credits(store), lending: new Lending(store) });
+}
