@@ -1,0 +1,35 @@
+/**
+ * CompuX on AWS (SST v2). One isolated stack set per stage: `npx sst deploy --stage <name>`.
+ * Every stack is generated from the tables in infra/ — see docs/stacks.md.
+ */
+import type { SSTConfig } from 'sst';
+import { Storage } from './stacks/Storage.js';
+import { Queues } from './stacks/Queues.js';
+import { Workflows } from './stacks/Workflows.js';
+import { Api } from './stacks/Api.js';
+import { Schedules } from './stacks/Schedules.js';
+
+export default {
+  config() {
+    return { name: 'compux', region: 'us-east-1' };
+  },
+  stacks(app) {
+    app.setDefaultFunctionProps({
+      runtime: 'nodejs22.x',
+      architecture: 'arm_64',
+      memorySize: 1024,
+      timeout: 10,
+      tracing: 'active',
+      logRetention: app.stage === 'prod' ? 'one_year' : 'two_weeks',
+      nodejs: { format: 'esm' },
+      environment: {
+        POWERTOOLS_SERVICE_NAME: 'compux',
+        POWERTOOLS_METRICS_NAMESPACE: 'compux',
+        POWERTOOLS_LOG_LEVEL: app.stage === 'prod' ? 'INFO' : 'DEBUG',
+        COMPUX_STAGE: app.stage,
+      },
+    });
+    // TABLE_NAME is set on every function by stacks/common.ts#tableFunction (the table lives in Storage).
+    app.stack(Storage).stack(Queues).stack(Workflows).stack(Api).stack(Schedules);
+  },
+} satisfies SSTConfig;

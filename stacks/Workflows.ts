@@ -1,0 +1,74 @@
+/**
+ * One Step Functions state machine per row of infra/workflows.ts. The definition is the ASL file's body,
+ * unchanged; its "${TaskName}" placeholders are filled with DefinitionSubstitutions pointing at one Lambda
+ * per `tasks` entry (each with only its table access). The state machine may invoke exactly those Lambdas.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { use, type StackContext, type Function as SstFunction } from 'sst/constructs';
+import { useProject } from 'sst/project.js';
+import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { WORKFLOWS, type WorkflowDef } from '../infra/workflows.js';
+import { Storage } from './Storage.js';
+import { constructId, tableFunction } from './common.js';
+
+export interface DeployedWorkflow {
+  def: WorkflowDef;
+  stateMachine: sfn.StateMachine;
+  tasks: Record<string, SstFunction>;
+}
+
+/** The "${Name}" placeholders of an ASL document (DefinitionSubstitutions syntax). */
+export function aslPlaceholders(asl: string): string[] {
+  return [...new Set([...asl.matchAll(/\$\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1] as string))].sort();
+}
+
+export function readAsl(def: WorkflowDef, root: string): string {
+  const body = fs.readFileSync(path.resolve(root, def.asl), 'utf8');
+  JSON.parse(body); // fail the synth on a malformed file
+  return body;
+}
+
+export function Workflows({ stack, app }: StackContext) {
+  const { cdkTable } = use(Storage);
+  const root = useProject().paths.root;
+  const workflows: Record<string, DeployedWorkflow> = {};
+
+  for (const def of WORKFLOWS) {
+    const asl = readAsl(def, root);
+    const declared = Object.keys(def.tasks).sort();
+    const used = aslPlaceholders(asl);
+    const undeclared = used.filter((p) => !declared.includes(p));
+    if (undeclared.length > 0) {
+      throw new Error(`${def.asl} uses placeholders with no task in infra/workflows.ts: ${undeclared.join(', ')}`);
+    }
+
+    const tasks: Record<string, SstFunction> = {};
+    for (const [taskName, task] of Object.entries(def.tasks)) {
+      tasks[taskName] = tableFunction(stack, constructId('Task', def.name, taskName), {
+        handler: task.handler,
+        access: task.access,
+        table: cdkTable,
+      });
+    }
+
+    const stateMachine = new sfn.StateMachine(stack, constructId('StateMachine', def.name), {
+      stateMachineName: app.logicalPrefixedName(def.name),
+      definitionBody: sfn.DefinitionBody.fromString(asl),
+      definitionSubstitutions: Object.fromEntries(Object.entries(tasks).map(([name, fn]) => [name, fn.functionArn])),
+      tracingEnabled: true,
+    });
+    const functionArns = Object.values(tasks).map((fn) => fn.functionArn);
+    if (functionArns.length > 0) {
+      stateMachine.addToRolePolicy(
+        new PolicyStatement({ effect: Effect.ALLOW, actions: ['lambda:InvokeFunction'], resources: functionArns }),
+      );
+    }
+
+    workflows[def.name] = { def, stateMachine, tasks };
+    stack.addOutputs({ [constructId(def.name, 'arn')]: stateMachine.stateMachineArn });
+  }
+
+  return { workflows };
+}
