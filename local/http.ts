@@ -1,0 +1,439 @@
+/**
+ * The API, locally: a Node http server serving every row of infra/routes.ts through its handler, as API
+ * Gateway (REST API, Lambda proxy integration, payload v1) does when deployed (stacks/Api.ts).
+ *
+ * - Matching: method + path template ("/v1/facilities/{id}", "{name+}" greedy); a literal segment beats a
+ *   parameter. Unknown path: 404; known path, other method: 405 (with Allow). A trailing slash is ignored.
+ * - Event: APIGatewayProxyEvent v1 — resource (the template), path, httpMethod, headers and
+ *   multiValueHeaders with names as the client sent them (API Gateway passes them through; Node's rawHeaders
+ *   keep the case), queryStringParameters / multiValueQueryStringParameters / pathParameters (null when
+ *   none; values URL-decoded), body (UTF-8 text as is; anything else base64 with isBase64Encoded), and
+ *   requestContext (requestId, stage "local", identity.sourceIp, requestTimeEpoch, ...).
+ * - Context: awsRequestId (= requestContext.requestId), functionName, getRemainingTimeInMillis from the
+ *   row's timeoutSeconds (default 29 s, API Gateway's cap for a buffered integration).
+ * - Result: statusCode, headers + multiValueHeaders, body (base64-decoded when isBase64Encoded); no
+ *   Content-Type means application/json (API Gateway's default). A malformed result is a 502.
+ * - Limits: request body 1 MiB (413). A handler that throws gives a plain 500 with no stack (the error is
+ *   logged); one that outlives its timeout gives 504.
+ * - Streaming rows: a handler wrapped in awslambda.streamifyResponse gets a LocalResponseStream over the
+ *   ServerResponse (see local/awslambda-shim.ts for the status/headers prelude and client disconnects).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isUtf8 } from 'node:buffer';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { RouteDef } from '../infra/routes.js';
+import { LOCAL_ACCOUNT_ID, LOCAL_HOST } from './aws.js';
+import { LocalResponseStream, installAwslambdaShim, isStreamingHandler } from './awslambda-shim.js';
+import { LambdaTimeoutError, createLambdaContext, functionNameFor, invokeHandler, logInvokeError, type HandlerResolver } from './lambda.js';
+
+/** Largest request body accepted. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+/** API Gateway's cap for a buffered REST integration; the default timeout of a row. */
+export const DEFAULT_ROUTE_TIMEOUT_SECONDS = 29;
+/** Headers and request line must arrive within this (slowloris guard); does not limit streamed responses. */
+const HEADERS_TIMEOUT_MS = 10_000;
+/** Whole request (headers + body) must arrive within this. */
+const REQUEST_TIMEOUT_MS = 30_000;
+
+export type HttpRoute = Pick<RouteDef, 'method' | 'path' | 'handler' | 'streaming' | 'timeoutSeconds'>;
+
+export interface HttpServerOptions {
+  routes: readonly HttpRoute[];
+  resolveHandler: HandlerResolver;
+  /** Default: $PORT, else 3000. 0 picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  stage?: string;
+  bodyLimitBytes?: number;
+}
+
+export interface LocalHttpServer {
+  server: Server;
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+type ErrorType = 'invalid_request_error' | 'api_error';
+function errorBody(message: string, type: ErrorType, code: string): string {
+  return JSON.stringify({ error: { message, type, code } });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Route matching
+
+interface CompiledRoute {
+  route: HttpRoute;
+  segments: Array<{ literal: string } | { param: string; greedy: boolean }>;
+}
+
+function compile(route: HttpRoute): CompiledRoute {
+  if (!route.path.startsWith('/')) throw new Error(`route path must start with "/": ${route.path}`);
+  const parts = route.path.split('/').filter(Boolean);
+  const segments = parts.map((p, i) => {
+    const m = /^\{([A-Za-z0-9_]+)(\+)?\}$/.exec(p);
+    if (!m) {
+      if (/[{}]/.test(p)) throw new Error(`bad path segment "${p}" in ${route.path}`);
+      return { literal: p };
+    }
+    if (m[2] && i !== parts.length - 1) throw new Error(`greedy parameter must be last: ${route.path}`);
+    return { param: m[1] as string, greedy: Boolean(m[2]) };
+  });
+  return { route, segments };
+}
+
+/** Matches decoded segments against a template; returns params, or null. */
+function matchSegments(c: CompiledRoute, segs: readonly string[]): Record<string, string> | null {
+  const params: Record<string, string> = {};
+  for (let i = 0; i < c.segments.length; i++) {
+    const s = c.segments[i]!;
+    if ('literal' in s) {
+      if (segs[i] !== s.literal) return null;
+    } else if (s.greedy) {
+      if (i >= segs.length) return null;
+      params[s.param] = segs.slice(i).join('/');
+      return params;
+    } else {
+      if (i >= segs.length || segs[i] === '') return null;
+      params[s.param] = segs[i] as string;
+    }
+  }
+  return segs.length === c.segments.length ? params : null;
+}
+
+/** Specificity: more literal segments first, then fewer greedy ones (API Gateway prefers the most specific resource). */
+function specificity(c: CompiledRoute): number {
+  return c.segments.reduce((n, s) => n + ('literal' in s ? 100 : s.greedy ? 0 : 1), 0);
+}
+
+export function createRouter(routes: readonly HttpRoute[]) {
+  const compiled = routes.map(compile).sort((a, b) => specificity(b) - specificity(a));
+  const seen = new Set<string>();
+  for (const r of routes) {
+    const key = `${r.method} ${r.path}`;
+    if (seen.has(key)) throw new Error(`duplicate route ${key}`);
+    seen.add(key);
+  }
+  return (method: string, segs: readonly string[]) => {
+    let pathMatched = false;
+    const allowed = new Set<string>();
+    for (const c of compiled) {
+      const params = matchSegments(c, segs);
+      if (!params) continue;
+      pathMatched = true;
+      allowed.add(c.route.method);
+      if (c.route.method === method) return { kind: 'ok' as const, route: c.route, params };
+    }
+    return pathMatched ? { kind: 'method' as const, allowed: [...allowed].sort() } : { kind: 'none' as const };
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Event building
+
+const TEXT_TYPES = /^(text\/|application\/(json|([\w.+-]+\+json)|xml|([\w.+-]+\+xml)|javascript|x-www-form-urlencoded|graphql|x-ndjson|yaml|x-yaml|csv)\b)/i;
+
+/** A body is passed as a string when it is UTF-8 text (by content type, or undeclared but valid UTF-8); else base64. */
+export function encodeBody(buf: Buffer, contentType: string | undefined): { body: string | null; isBase64Encoded: boolean } {
+  if (buf.length === 0) return { body: null, isBase64Encoded: false };
+  const textual = contentType ? TEXT_TYPES.test(contentType.trim()) : true;
+  if (textual && isUtf8(buf)) return { body: buf.toString('utf8'), isBase64Encoded: false };
+  return { body: buf.toString('base64'), isBase64Encoded: true };
+}
+
+function requestTime(d: Date): string {
+  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${p(d.getUTCDate())}/${months[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
+}
+
+export interface BuildEventInput {
+  req: IncomingMessage;
+  route: HttpRoute;
+  path: string;
+  params: Record<string, string>;
+  search: URLSearchParams;
+  body: Buffer;
+  requestId: string;
+  stage: string;
+  now: Date;
+}
+
+export function buildProxyEvent(i: BuildEventInput): APIGatewayProxyEvent {
+  // Headers as sent (rawHeaders keeps names and order); the same name in any case is one header.
+  const multiValueHeaders: Record<string, string[]> = {};
+  const canonical = new Map<string, string>();
+  const raw = i.req.rawHeaders;
+  for (let n = 0; n + 1 < raw.length; n += 2) {
+    const name = raw[n] as string;
+    const key = canonical.get(name.toLowerCase()) ?? name;
+    canonical.set(name.toLowerCase(), key);
+    (multiValueHeaders[key] ??= []).push(raw[n + 1] as string);
+  }
+  const sourceIp = i.req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1';
+  // API Gateway appends the caller to X-Forwarded-For and sets the forwarding headers.
+  const xff = canonical.get('x-forwarded-for');
+  if (xff) multiValueHeaders[xff] = [`${(multiValueHeaders[xff] ?? []).join(', ')}, ${sourceIp}`];
+  else multiValueHeaders['X-Forwarded-For'] = [sourceIp];
+  if (!canonical.has('x-forwarded-proto')) multiValueHeaders['X-Forwarded-Proto'] = ['http'];
+  if (!canonical.has('x-forwarded-port')) multiValueHeaders['X-Forwarded-Port'] = [String(i.req.socket.localPort ?? '')];
+  const headers = Object.fromEntries(Object.entries(multiValueHeaders).map(([k, v]) => [k, v.at(-1) as string]));
+
+  const mvq: Record<string, string[]> = {};
+  for (const [k, v] of i.search) (mvq[k] ??= []).push(v);
+  const hasQuery = Object.keys(mvq).length > 0;
+  const query = hasQuery ? Object.fromEntries(Object.entries(mvq).map(([k, v]) => [k, v.at(-1) as string])) : null;
+  const hasParams = Object.keys(i.params).length > 0;
+
+  const contentType = headers[canonical.get('content-type') ?? 'Content-Type'];
+  const { body, isBase64Encoded } = encodeBody(i.body, contentType);
+  const host = headers[canonical.get('host') ?? 'Host'] ?? 'localhost';
+  const userAgent = headers[canonical.get('user-agent') ?? 'User-Agent'] ?? null;
+
+  return {
+    resource: i.route.path,
+    path: i.path,
+    httpMethod: i.route.method,
+    headers,
+    multiValueHeaders,
+    queryStringParameters: query,
+    multiValueQueryStringParameters: hasQuery ? mvq : null,
+    pathParameters: hasParams ? { ...i.params } : null,
+    stageVariables: null,
+    body,
+    isBase64Encoded,
+    requestContext: {
+      accountId: LOCAL_ACCOUNT_ID,
+      apiId: 'local',
+      authorizer: undefined,
+      domainName: host,
+      domainPrefix: host.split('.')[0] ?? host,
+      extendedRequestId: i.requestId,
+      httpMethod: i.route.method,
+      path: `/${i.stage}${i.path}`,
+      protocol: `HTTP/${i.req.httpVersion}`,
+      requestId: i.requestId,
+      requestTime: requestTime(i.now),
+      requestTimeEpoch: i.now.getTime(),
+      resourceId: 'local',
+      resourcePath: i.route.path,
+      stage: i.stage,
+      identity: {
+        accessKey: null,
+        accountId: null,
+        apiKey: null,
+        apiKeyId: null,
+        caller: null,
+        clientCert: null,
+        cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null,
+        cognitoIdentityId: null,
+        cognitoIdentityPoolId: null,
+        principalOrgId: null,
+        sourceIp,
+        user: null,
+        userAgent,
+        userArn: null,
+      },
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) return reject(new BodyTooLarge());
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        req.off('data', onData);
+        req.pause();
+        reject(new BodyTooLarge());
+      } else chunks.push(c);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: string, extra: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(status, { 'content-type': 'application/json', ...extra });
+  res.end(body);
+}
+
+export async function startHttpServer(opts: HttpServerOptions): Promise<LocalHttpServer> {
+  installAwslambdaShim();
+  const route = createRouter(opts.routes);
+  const stage = opts.stage ?? 'local';
+  const limit = opts.bodyLimitBytes ?? MAX_BODY_BYTES;
+  const host = opts.host ?? LOCAL_HOST;
+  const port = opts.port ?? (process.env.PORT ? Number(process.env.PORT) : 3000);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port ${String(port)}`);
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      logInvokeError('http', err);
+      if (!res.headersSent) sendJson(res, 500, errorBody('Internal server error', 'api_error', 'internal_error'));
+      else res.destroy();
+    });
+  });
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const now = new Date();
+    const requestId = randomUUID();
+    res.setHeader('x-amzn-RequestId', requestId);
+    // A write to a socket the client closed must not crash the process.
+    res.on('error', () => {});
+
+    const url = new URL(req.url ?? '/', 'http://local');
+    let segs: string[];
+    try {
+      segs = url.pathname.split('/').filter((s, idx, all) => !(s === '' && (idx === 0 || idx === all.length - 1))).map(decodeURIComponent);
+    } catch {
+      return sendJson(res, 400, errorBody('Malformed percent-encoding in the path', 'invalid_request_error', 'bad_request'));
+    }
+    const path = `/${segs.join('/')}`;
+    const m = route(req.method ?? 'GET', segs);
+    if (m.kind === 'none') {
+      return sendJson(res, 404, errorBody(`No route for ${req.method} ${path}`, 'invalid_request_error', 'not_found'));
+    }
+    if (m.kind === 'method') {
+      return sendJson(res, 405, errorBody(`Method ${req.method} is not allowed on ${path}`, 'invalid_request_error', 'method_not_allowed'), {
+        allow: m.allowed.join(', '),
+      });
+    }
+
+    let body: Buffer;
+    try {
+      body = await readBody(req, limit);
+    } catch (err) {
+      if (err instanceof BodyTooLarge) {
+        // Close after answering: the rest of the oversized body is not read.
+        sendJson(res, 413, errorBody(`Request body exceeds ${limit} bytes`, 'invalid_request_error', 'payload_too_large'), { connection: 'close' });
+        res.once('finish', () => req.destroy());
+        return;
+      }
+      throw err;
+    }
+
+    const event = buildProxyEvent({ req, route: m.route, path, params: m.params, search: url.searchParams, body, requestId, stage, now });
+    const timeoutSeconds = m.route.timeoutSeconds ?? DEFAULT_ROUTE_TIMEOUT_SECONDS;
+    const timeoutMs = timeoutSeconds * 1000;
+    const context = createLambdaContext({ functionName: functionNameFor(m.route.handler), timeoutMs, requestId });
+    const handler = await opts.resolveHandler(m.route.handler);
+
+    if (isStreamingHandler(handler)) return streamResponse(handler, event, context, timeoutMs, res);
+    if (m.route.streaming) console.warn(`[http] ${m.route.method} ${m.route.path} is a streaming row but its handler is not wrapped in awslambda.streamifyResponse; answering buffered`);
+
+    let result: unknown;
+    try {
+      result = await invokeHandler(handler, event, context, timeoutMs);
+    } catch (err) {
+      logInvokeError(`http ${m.route.method} ${m.route.path}`, err);
+      if (err instanceof LambdaTimeoutError) return sendJson(res, 504, errorBody('Endpoint request timed out', 'api_error', 'timeout'));
+      return sendJson(res, 500, errorBody('Internal server error', 'api_error', 'internal_error'));
+    }
+    writeProxyResult(res, result, `${m.route.method} ${m.route.path}`);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const actual = (server.address() as AddressInfo).port;
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    port: actual,
+    url: `http://${host}:${actual}`,
+    close: () => {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Open streams and keep-alive sockets would hold close() forever; their handlers see 'close'.
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
+
+/** Writes an APIGatewayProxyResult as API Gateway would; 502 for a malformed one. */
+export function writeProxyResult(res: ServerResponse, result: unknown, where: string): void {
+  const r = result as Partial<APIGatewayProxyResult> | null | undefined;
+  const status = r && typeof r === 'object' ? r.statusCode : undefined;
+  if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599 || (r?.body !== undefined && typeof r.body !== 'string')) {
+    console.error(`[http] ${where}: malformed Lambda proxy response (needs an integer statusCode and a string body): ${JSON.stringify(result)?.slice(0, 500)}`);
+    return sendJson(res, 502, errorBody('Internal server error', 'api_error', 'bad_gateway'));
+  }
+  const headers: Record<string, string[]> = {};
+  const canonical = new Map<string, string>();
+  const add = (name: string, value: unknown) => {
+    const key = canonical.get(name.toLowerCase()) ?? name;
+    canonical.set(name.toLowerCase(), key);
+    (headers[key] ??= []).push(String(value));
+  };
+  for (const [k, v] of Object.entries(r?.headers ?? {})) add(k, v);
+  for (const [k, vs] of Object.entries(r?.multiValueHeaders ?? {})) for (const v of vs ?? []) add(k, v);
+  if (!canonical.has('content-type')) headers['Content-Type'] = ['application/json'];
+  const body = r?.body === undefined ? Buffer.alloc(0) : r.isBase64Encoded ? Buffer.from(r.body, 'base64') : Buffer.from(r.body, 'utf8');
+  if (res.destroyed) return;
+  res.writeHead(status, Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, v.length === 1 ? (v[0] as string) : v])));
+  res.end(body);
+}
+
+/** Runs a streamify handler against the ServerResponse, bounded by the row's timeout. */
+async function streamResponse(
+  handler: (...args: never[]) => unknown,
+  event: APIGatewayProxyEvent,
+  context: ReturnType<typeof createLambdaContext>,
+  timeoutMs: number,
+  res: ServerResponse,
+): Promise<void> {
+  const stream = new LocalResponseStream(res);
+  const where = `${event.httpMethod} ${event.resource}`;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    timer.unref();
+  });
+  try {
+    const run = Promise.resolve().then(() => (handler as (e: unknown, s: unknown, c: unknown) => unknown)(event, stream, context));
+    const outcome = await Promise.race([run, timedOut]);
+    if (outcome === 'timeout') {
+      logInvokeError(`http ${where}`, new LambdaTimeoutError(timeoutMs / 1000));
+      if (!stream.headersSent && !res.headersSent) {
+        stream.abandon();
+        sendJson(res, 504, errorBody('Endpoint request timed out', 'api_error', 'timeout'));
+      } else stream.destroy(); // cut the response, as Lambda does at its timeout
+      return;
+    }
+    // The handler's promise settled: end the body if the handler did not (so the connection is not left open).
+    if (!stream.writableEnded && !stream.destroyed) stream.end();
+  } catch (err) {
+    logInvokeError(`http ${where}`, err);
+    if (!stream.headersSent && !res.headersSent) {
+      // The stream must not write anything more to this response; we answer on it ourselves.
+      stream.abandon();
+      sendJson(res, 500, errorBody('Internal server error', 'api_error', 'internal_error'));
+    } else stream.destroy(); // mid-body: cut the response so the client sees it incomplete
+  } finally {
+    clearTimeout(timer);
+  }
+}
