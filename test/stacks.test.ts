@@ -1,0 +1,408 @@
+/**
+ * The SST v2 stacks, synthesized offline for a dev stage and for prod, checked against the tables in infra/
+ * (never against hard-coded counts). Real AWS deployment is not exercised here.
+ */
+import fs from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { TABLE } from '../infra/table.js';
+import { ROUTES, routeKey } from '../infra/routes.js';
+import { QUEUES } from '../infra/queues.js';
+import { WORKFLOWS } from '../infra/workflows.js';
+import { SCHEDULES } from '../infra/schedules.js';
+import { tableActions, type TableAccess } from '../infra/access.js';
+import { adminKeySha256 } from '../stacks/Api.js';
+import { synthesize, type Json, type Synth } from './stacks/synth.js';
+import {
+  actionsOf,
+  allStatements,
+  apiPath,
+  dynamoActions,
+  functionStatements,
+  lambdaByHandler,
+  placeholders,
+  refId,
+  resolveImport,
+  resource,
+  resources,
+  resourcesOf,
+  target,
+  taskStates,
+  type Res,
+  type Statement,
+} from './stacks/cfn.js';
+
+const ADMIN_KEY_SHA256 = 'a'.repeat(64);
+const STAGES = ['dev', 'prod'] as const;
+type Stage = (typeof STAGES)[number];
+
+const synths = {} as Record<Stage, Synth>;
+
+beforeAll(async () => {
+  // Sequential: SST keeps one current app per process.
+  synths.dev = await synthesize('dev', { COMPUX_ADMIN_KEY_SHA256: undefined });
+  synths.prod = await synthesize('prod', { COMPUX_ADMIN_KEY_SHA256: ADMIN_KEY_SHA256 });
+  console.info(`stacks synthesized offline: dev ${synths.dev.ms} ms, prod ${synths.prod.ms} ms`);
+}, 300_000);
+
+/** The one Lambda with this handler string (SST v2 keeps "functions/file.export" as the Lambda handler). */
+function lambdaFor(synth: Synth, handler: string): Res {
+  const found = lambdaByHandler(synth, handler);
+  expect(found, `exactly one Lambda runs ${handler}`).toHaveLength(1);
+  return found[0] as Res;
+}
+
+function tableLogicalId(synth: Synth): string {
+  const tables = resources(synth, 'AWS::DynamoDB::Table');
+  expect(tables).toHaveLength(1);
+  return (tables[0] as Res).id;
+}
+
+/** The function's DynamoDB grant is exactly tableActions(access), on the table ARN and its indexes only. */
+function expectTableAccess(synth: Synth, fn: Res, access: readonly TableAccess[]): void {
+  const statements = functionStatements(synth, fn);
+  expect(dynamoActions(statements), `${fn.id} DynamoDB actions`).toEqual(tableActions(access));
+
+  const tableId = tableLogicalId(synth);
+  for (const s of statements.filter((st) => actionsOf(st).some((a) => a.startsWith('dynamodb:')))) {
+    const [arn, indexes, ...rest] = resourcesOf(s);
+    expect(rest).toEqual([]);
+    const table = resolveImport(synth, arn, fn.stack);
+    expect(table.value).toEqual({ 'Fn::GetAtt': [tableId, 'Arn'] });
+    expect(indexes).toEqual({ 'Fn::Join': ['', [arn, '/index/*']] });
+  }
+}
+
+function nonTableStatements(synth: Synth, fn: Res): Statement[] {
+  return functionStatements(synth, fn).filter(
+    (s) => !actionsOf(s).some((a) => a.startsWith('dynamodb:') || a.startsWith('xray:')),
+  );
+}
+
+describe.each(STAGES)('stage %s: Storage', (stage) => {
+  it('deploys the table of infra/table.ts: keys, GSIs, TTL, PITR, on demand', () => {
+    // Prepare
+    const synth = synths[stage];
+
+    // Act
+    const [table] = resources(synth, 'AWS::DynamoDB::Table', 'Storage');
+    const p = (table as Res).props;
+
+    // Assess
+    expect(p.KeySchema).toEqual([
+      { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
+      { AttributeName: TABLE.sortKey, KeyType: 'RANGE' },
+    ]);
+    expect(p.BillingMode).toBe('PAY_PER_REQUEST');
+    expect(p.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+    expect(p.TimeToLiveSpecification).toEqual({ AttributeName: TABLE.ttlAttribute, Enabled: true });
+    const gsis = Object.fromEntries((p.GlobalSecondaryIndexes as Json[]).map((g) => [g.IndexName, g.KeySchema]));
+    expect(gsis).toEqual(
+      Object.fromEntries(
+        Object.entries(TABLE.indexes).map(([name, ix]) => [
+          name,
+          [
+            { AttributeName: ix.partitionKey, KeyType: 'HASH' },
+            { AttributeName: ix.sortKey, KeyType: 'RANGE' },
+          ],
+        ]),
+      ),
+    );
+    const keyAttributes = [TABLE.partitionKey, TABLE.sortKey, ...Object.values(TABLE.indexes).flatMap((ix) => [ix.partitionKey, ix.sortKey])];
+    expect(p.AttributeDefinitions).toEqual(expect.arrayContaining(keyAttributes.map((name) => ({ AttributeName: name, AttributeType: 'S' }))));
+    expect(p.AttributeDefinitions).toHaveLength(keyAttributes.length);
+  });
+
+  it('protects the table on prod only', () => {
+    // Prepare
+    const synth = synths[stage];
+
+    // Act
+    const [table] = resources(synth, 'AWS::DynamoDB::Table', 'Storage');
+
+    // Assess
+    const { raw, props } = table as Res;
+    if (stage === 'prod') {
+      expect(props.DeletionProtectionEnabled).toBe(true);
+      expect(raw.DeletionPolicy).toBe('Retain');
+      expect(raw.UpdateReplacePolicy).toBe('Retain');
+    } else {
+      expect(props.DeletionProtectionEnabled ?? false).toBe(false);
+      expect(raw.DeletionPolicy).toBe('Delete');
+      expect(raw.UpdateReplacePolicy).toBe('Delete');
+    }
+  });
+});
+
+describe.each(STAGES)('stage %s: Api', (stage) => {
+  it('is a REST API with one method per route row, at its path, backed by the row handler', () => {
+    // Prepare
+    const synth = synths[stage];
+
+    // Act
+    expect(resources(synth, 'AWS::ApiGateway::RestApi', 'Api')).toHaveLength(1);
+    const methods = resources(synth, 'AWS::ApiGateway::Method', 'Api').filter((m) => m.props.HttpMethod !== 'OPTIONS');
+    const byKey = new Map(methods.map((m) => [`${m.props.HttpMethod} ${apiPath(synth, 'Api', m.props.ResourceId)}`, m]));
+
+    // Assess
+    expect(methods).toHaveLength(ROUTES.length);
+    expect([...byKey.keys()].sort()).toEqual(ROUTES.map(routeKey).sort());
+    for (const row of ROUTES) {
+      const method = byKey.get(routeKey(row)) as Res;
+      expect(method.props.Integration.Type).toBe('AWS_PROXY'); // REST proxy event, payload v1
+      const uri = JSON.stringify(method.props.Integration.Uri);
+      const fnId = /"Fn::GetAtt":\["([^"]+)","Arn"\]/.exec(uri)?.[1];
+      expect(resource(synth, 'Api', fnId as string).props.Handler, routeKey(row)).toBe(row.handler);
+    }
+    expect(synth.json.Api?.Outputs?.ApiUrl).toBeDefined();
+  });
+
+  it('streams the rows marked streaming (REST response streaming), buffers the others', () => {
+    // Prepare
+    const synth = synths[stage];
+    const methods = resources(synth, 'AWS::ApiGateway::Method', 'Api').filter((m) => m.props.HttpMethod !== 'OPTIONS');
+    const byKey = new Map(methods.map((m) => [`${m.props.HttpMethod} ${apiPath(synth, 'Api', m.props.ResourceId)}`, m]));
+
+    for (const row of ROUTES) {
+      // Act
+      const integration = (byKey.get(routeKey(row)) as Res).props.Integration as Json;
+      const uri = JSON.stringify(integration.Uri);
+      const fn = lambdaFor(synth, row.handler);
+
+      // Assess
+      expect(uri).toContain(`{"Fn::GetAtt":["${fn.id}","Arn"]}`);
+      if (row.streaming) {
+        expect(integration.ResponseTransferMode, routeKey(row)).toBe('STREAM');
+        expect(uri).toContain(':apigateway:us-east-1:lambda:path/2021-11-15/functions/');
+        expect(uri).toContain('/response-streaming-invocations');
+        expect(integration.TimeoutInMillis).toBe((row.timeoutSeconds as number) * 1000);
+        expect(fn.props.Timeout).toBe(row.timeoutSeconds);
+      } else {
+        expect(integration.ResponseTransferMode ?? 'BUFFERED', routeKey(row)).toBe('BUFFERED');
+        expect(uri).toContain('/2015-03-31/functions/');
+        expect(integration.TimeoutInMillis).toBeLessThanOrEqual(29_000);
+      }
+    }
+  });
+
+  it("grants each route function exactly its row's table actions, and sends/starts only what the row names", () => {
+    // Prepare
+    const synth = synths[stage];
+
+    for (const row of ROUTES) {
+      // Act
+      const fn = lambdaFor(synth, row.handler);
+      const env = fn.props.Environment.Variables as Json;
+
+      // Assess
+      expectTableAccess(synth, fn, row.access);
+      const expectedExtra = [
+        ...(row.sends ?? []).map((q) => ['sqs:SendMessage', q]),
+        ...(row.starts ?? []).map((w) => ['states:StartExecution', w]),
+      ];
+      const extra = nonTableStatements(synth, fn);
+      expect(extra.map((s) => actionsOf(s).join(',')).sort(), routeKey(row)).toEqual(expectedExtra.map(([a]) => a).sort());
+      for (const name of row.sends ?? []) {
+        const def = QUEUES.find((q) => q.name === name);
+        expect(def, `queue ${name}`).toBeDefined();
+        expect(env[def!.urlEnv]).toBeDefined();
+      }
+      for (const name of row.starts ?? []) {
+        const def = WORKFLOWS.find((w) => w.name === name);
+        expect(def, `workflow ${name}`).toBeDefined();
+        expect(env[def!.arnEnv]).toBeDefined();
+      }
+      expect(env.COMPUX_ADMIN_KEY_SHA256).toBe(stage === 'prod' ? ADMIN_KEY_SHA256 : '');
+    }
+  });
+});
+
+describe.each(STAGES)('stage %s: every stack', (stage) => {
+  it('runs every Lambda on nodejs22.x, with TABLE_NAME and the Powertools service name on ours', () => {
+    // Prepare
+    const synth = synths[stage];
+    const handlers = [
+      ...ROUTES.map((r) => r.handler),
+      ...QUEUES.map((q) => q.consumer),
+      ...WORKFLOWS.flatMap((w) => Object.values(w.tasks).map((t) => t.handler)),
+      ...SCHEDULES.flatMap((s) => ('handler' in s.target ? [s.target.handler] : [])),
+    ];
+
+    // Act
+    const lambdas = resources(synth, 'AWS::Lambda::Function');
+
+    // Assess
+    for (const fn of lambdas) expect(fn.props.Runtime, `${fn.stack}/${fn.id}`).toBe('nodejs22.x');
+    const tableRef = { stack: 'Storage', value: { Ref: tableLogicalId(synth) } };
+    for (const handler of handlers) {
+      const fn = lambdaFor(synth, handler);
+      const env = fn.props.Environment.Variables as Json;
+      expect(env.POWERTOOLS_SERVICE_NAME).toBe('compux');
+      expect(resolveImport(synth, env.TABLE_NAME, fn.stack)).toEqual(tableRef);
+    }
+  });
+
+  it('never grants dynamodb:* nor a DynamoDB action on Resource "*"', () => {
+    // Prepare
+    const synth = synths[stage];
+
+    // Act
+    const statements = allStatements(synth);
+
+    // Assess
+    expect(statements.length).toBeGreaterThan(0);
+    for (const { where, statement } of statements) {
+      const actions = actionsOf(statement);
+      expect(actions, where).not.toContain('dynamodb:*');
+      expect(actions, where).not.toContain('*');
+      if (actions.some((a) => a.toLowerCase().startsWith('dynamodb:'))) {
+        expect(resourcesOf(statement), where).not.toContain('*');
+      }
+    }
+  });
+});
+
+describe.each(STAGES)('stage %s: Queues', (stage) => {
+  it('deploys each queue with its DLQ, redrive, FIFO mode and a partial-batch consumer', () => {
+    // Prepare
+    const synth = synths[stage];
+    const queues = resources(synth, 'AWS::SQS::Queue', 'Queues');
+
+    for (const def of QUEUES) {
+      // Act
+      const name = `${stage}-compux-${def.name}${def.fifo ? '.fifo' : ''}`;
+      const queue = queues.find((q) => q.props.QueueName === name);
+      expect(queue, name).toBeDefined();
+      const q = (queue as Res).props;
+      const dlq = resource(synth, 'Queues', refId(q.RedrivePolicy.deadLetterTargetArn) as string).props;
+      const mappings = resources(synth, 'AWS::Lambda::EventSourceMapping', 'Queues').filter(
+        (m) => refId(m.props.EventSourceArn) === (queue as Res).id,
+      );
+
+      // Assess
+      expect(q.FifoQueue ?? false).toBe(def.fifo);
+      expect(dlq.FifoQueue ?? false).toBe(def.fifo);
+      if (def.fifo) expect(q.ContentBasedDeduplication).toBe(false);
+      expect(q.VisibilityTimeout).toBe(def.visibilityTimeoutSeconds);
+      expect(q.RedrivePolicy.maxReceiveCount).toBe(def.maxReceiveCount);
+      expect(mappings).toHaveLength(1);
+      const mapping = (mappings[0] as Res).props;
+      expect(mapping.BatchSize).toBe(def.batchSize);
+      expect(mapping.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+      const consumer = lambdaFor(synth, def.consumer);
+      expect(refId(mapping.FunctionName)).toBe(consumer.id);
+      expect(consumer.props.Timeout).toBeLessThanOrEqual(def.visibilityTimeoutSeconds);
+      expectTableAccess(synth, consumer, def.access);
+    }
+    expect(queues).toHaveLength(QUEUES.length * 2);
+  });
+});
+
+describe('ASL files', () => {
+  it.each(WORKFLOWS.map((w) => [w.name, w] as const))('%s parses and every Task resource is a declared task', (_name, def) => {
+    // Prepare
+    const text = fs.readFileSync(def.asl, 'utf8');
+
+    // Act
+    const asl = JSON.parse(text) as Json;
+    const tasks = taskStates(asl);
+
+    // Assess
+    expect(tasks.length).toBeGreaterThan(0);
+    for (const { name, state } of tasks) {
+      const match = /^\$\{([A-Za-z0-9_]+)\}$/.exec(state.Resource);
+      expect(match, `${def.asl} ${name}.Resource`).not.toBeNull();
+      expect(Object.keys(def.tasks)).toContain(match?.[1]);
+    }
+    expect(placeholders(text).every((p) => p in def.tasks)).toBe(true);
+  });
+});
+
+describe.each(STAGES)('stage %s: Workflows', (stage) => {
+  it('deploys each ASL file unchanged, with a substitution per placeholder and invoke rights on exactly its tasks', () => {
+    // Prepare
+    const synth = synths[stage];
+    const machines = resources(synth, 'AWS::StepFunctions::StateMachine', 'Workflows');
+    expect(machines).toHaveLength(WORKFLOWS.length);
+
+    for (const def of WORKFLOWS) {
+      // Act
+      const sm = machines.find((m) => m.props.StateMachineName === `${stage}-compux-${def.name}`) as Res;
+      const asl = fs.readFileSync(def.asl, 'utf8');
+      const subs = sm.props.DefinitionSubstitutions as Json;
+      const roleStatements = resources(synth, 'AWS::IAM::Policy', 'Workflows')
+        .filter((p) => (p.props.Roles as unknown[]).some((r) => refId(r) === refId(sm.props.RoleArn)))
+        .flatMap((p) => p.props.PolicyDocument.Statement as Statement[]);
+      const invoke = roleStatements.filter((s) => actionsOf(s).some((a) => a.startsWith('lambda:')));
+
+      // Assess
+      expect(sm.props.DefinitionString).toBe(asl);
+      expect(Object.keys(subs).sort()).toEqual(Object.keys(def.tasks).sort());
+      for (const p of placeholders(asl)) expect(subs, `${def.asl} \${${p}}`).toHaveProperty(p);
+      const taskFnIds: string[] = [];
+      for (const [taskName, task] of Object.entries(def.tasks)) {
+        const fn = lambdaFor(synth, task.handler);
+        expect(subs[taskName]).toEqual({ 'Fn::GetAtt': [fn.id, 'Arn'] });
+        expectTableAccess(synth, fn, task.access);
+        taskFnIds.push(fn.id);
+      }
+      expect(invoke).toHaveLength(1);
+      expect(actionsOf(invoke[0] as Statement)).toEqual(['lambda:InvokeFunction']);
+      expect(resourcesOf(invoke[0] as Statement).map(refId).sort()).toEqual(taskFnIds.sort());
+    }
+  });
+});
+
+describe.each(STAGES)('stage %s: Schedules', (stage) => {
+  it('deploys one rule per schedule with the exact expression and its target', () => {
+    // Prepare
+    const synth = synths[stage];
+    const rules = resources(synth, 'AWS::Events::Rule', 'Schedules');
+    expect(rules).toHaveLength(SCHEDULES.length);
+
+    for (const def of SCHEDULES) {
+      // Act
+      const rule = rules.find((r) => r.props.Name === `${stage}-compux-${def.name}`) as Res;
+      const targets = rule.props.Targets as Json[];
+      expect(targets).toHaveLength(1);
+      const t = targets[0] as Json;
+      const pointsAt = target(synth, t.Arn, 'Schedules') as Res;
+
+      // Assess
+      expect(rule.props.ScheduleExpression).toBe(def.expression);
+      if ('workflow' in def.target) {
+        expect(pointsAt.type).toBe('AWS::StepFunctions::StateMachine');
+        expect(pointsAt.props.StateMachineName).toBe(`${stage}-compux-${def.target.workflow}`);
+        const role = target(synth, t.RoleArn, 'Schedules') as Res;
+        const statements = resources(synth, 'AWS::IAM::Policy', role.stack)
+          .filter((p) => (p.props.Roles as unknown[]).some((r) => refId(r) === role.id))
+          .flatMap((p) => p.props.PolicyDocument.Statement as Statement[]);
+        expect(statements.flatMap(actionsOf)).toEqual(['states:StartExecution']);
+        expect(statements.flatMap(resourcesOf).map(refId)).toEqual([pointsAt.id]);
+      } else {
+        expect(pointsAt.type).toBe('AWS::Lambda::Function');
+        expect(pointsAt.props.Handler).toBe(def.target.handler);
+        expectTableAccess(synth, pointsAt, def.target.access);
+      }
+    }
+  });
+});
+
+describe('operator key configuration', () => {
+  it('refuses to synthesize prod without COMPUX_ADMIN_KEY_SHA256, and any malformed value', () => {
+    // Prepare
+    const saved = process.env.COMPUX_ADMIN_KEY_SHA256;
+    try {
+      // Act + Assess
+      delete process.env.COMPUX_ADMIN_KEY_SHA256;
+      expect(() => adminKeySha256('prod')).toThrow(/must be set/);
+      expect(adminKeySha256('dev')).toBe('');
+      process.env.COMPUX_ADMIN_KEY_SHA256 = 'not-a-hash';
+      expect(() => adminKeySha256('dev')).toThrow(/64 hex/);
+      process.env.COMPUX_ADMIN_KEY_SHA256 = 'AB'.repeat(32);
+      expect(adminKeySha256('prod')).toBe('ab'.repeat(32));
+    } finally {
+      if (saved === undefined) delete process.env.COMPUX_ADMIN_KEY_SHA256;
+      else process.env.COMPUX_ADMIN_KEY_SHA256 = saved;
+    }
+  });
+});
