@@ -199,8 +199,15 @@ function streamifyResponse<T extends (...args: never[]) => unknown>(handler: T):
 
 export const localAwslambda = { streamifyResponse, HttpResponseStream } as const;
 
-/** Installs the shim as globalThis.awslambda unless a real one exists (inside Lambda). Idempotent. */
+/**
+ * Installs streamifyResponse and HttpResponseStream on globalThis.awslambda, unless real ones exist (inside
+ * Lambda). The object itself may already exist: the AWS SDK's @aws/lambda-invoke-store creates
+ * `globalThis.awslambda = {}` to hang its InvokeStore on, so the shim adds to it rather than replacing it.
+ * Idempotent.
+ */
 export function installAwslambdaShim(): void {
-  const g = globalThis as { awslambda?: unknown };
-  if (g.awslambda === undefined) g.awslambda = localAwslambda;
+  const g = globalThis as { awslambda?: Record<string, unknown> };
+  const target = (g.awslambda ??= {});
+  if (typeof target.streamifyResponse !== 'function') target.streamifyResponse = localAwslambda.streamifyResponse;
+  if (target.HttpResponseStream === undefined) target.HttpResponseStream = localAwslambda.HttpResponseStream;
 }

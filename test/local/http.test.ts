@@ -267,6 +267,24 @@ describe('errors and limits', () => {
 });
 
 describe('streaming through the awslambda shim', () => {
+  it('adds itself to an awslambda object that already exists (the AWS SDK invoke store makes one)', () => {
+    // Prepare
+    const g = globalThis as { awslambda?: Record<string, unknown> };
+    const saved = g.awslambda;
+    const store = { marker: true };
+    g.awslambda = { InvokeStore: store };
+    try {
+      // Act
+      installAwslambdaShim();
+      // Assess
+      expect(g.awslambda.InvokeStore).toBe(store);
+      expect(typeof g.awslambda.streamifyResponse).toBe('function');
+      expect(g.awslambda.HttpResponseStream).toBeDefined();
+    } finally {
+      g.awslambda = saved;
+    }
+  });
+
   it('delivers chunks as they are written and lets the handler see the client disconnect', async () => {
     // Prepare
     const abort = new AbortController();

@@ -1,0 +1,227 @@
+/**
+ * The whole of CompuX on one machine, from the same tables the AWS stacks are generated from:
+ * infra/table.ts (DynamoDB Local), infra/queues.ts (local SQS + poller), infra/workflows.ts (ASL interpreter
+ * + Step Functions endpoint), infra/schedules.ts (scheduler), infra/routes.ts (HTTP server).
+ *
+ * Order matters: the engines start first, then the environment the handlers read is set (TABLE_NAME,
+ * AWS_ENDPOINT_URL_*, queue URLs, workflow ARNs, COMPUX_ADMIN_KEY_SHA256, region, fake credentials), and only
+ * then are handler modules imported (SDK clients read the environment when created). process.env is global,
+ * so run one runtime per process.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { ROUTES } from '../infra/routes.js';
+import { QUEUES, type QueueDef } from '../infra/queues.js';
+import { SCHEDULES, type ScheduleDef } from '../infra/schedules.js';
+import { WORKFLOWS, type WorkflowDef } from '../infra/workflows.js';
+import { REPO_ROOT, localClientConfig, setLocalAwsEnv } from './aws.js';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createTable, startDynamoDbLocal } from './dynamodb.js';
+import { startLocalSqs, startSqsPoller, type LocalQueue } from './sqs.js';
+import { LocalStepFunctions, startSfnEndpoint } from './stepfunctions.js';
+import { startScheduler, type Scheduler } from './scheduler.js';
+import { startHttpServer, type HttpRoute } from './http.js';
+import { createHandlerResolver, type HandlerResolver } from './lambda.js';
+
+export const DEFAULT_TABLE_NAME = 'compux-local';
+export const DEFAULT_DATA_DIR = path.join(REPO_ROOT, '.compux-data');
+
+export interface RuntimeTables {
+  routes: readonly HttpRoute[];
+  queues: readonly QueueDef[];
+  schedules: readonly ScheduleDef[];
+  workflows: readonly WorkflowDef[];
+}
+
+export interface RuntimeOptions {
+  /** HTTP port; default $PORT, else 3000; 0 picks a free one. */
+  port?: number;
+  /** Bind address of every local server; default 127.0.0.1. */
+  host?: string;
+  /** DynamoDB Local in memory (nothing kept). Default: $COMPUX_IN_MEMORY === '1'. */
+  inMemory?: boolean;
+  /** Where DynamoDB Local keeps its file when not in memory. Default <repo>/.compux-data. */
+  dataDir?: string;
+  /** Use this DynamoDB endpoint instead of starting DynamoDB Local (e.g. the test run's shared one). */
+  dynamodbEndpoint?: string;
+  tableName?: string;
+  /** The operator key; default $COMPUX_ADMIN_KEY, else a generated one (returned and printed by start.ts). */
+  adminKey?: string;
+  /** Run the schedules. Default true. */
+  scheduler?: boolean;
+  /** Import every handler at start so a missing file or export fails now, not on first request. Default true. */
+  preloadHandlers?: boolean;
+  /** The tables to serve; default the infra/ ones. Handler references resolve against `root`. */
+  tables?: Partial<RuntimeTables>;
+  /** Repo root for handler references and ASL files. Default this repository. */
+  root?: string;
+  /** Called once everything is up (the demo world will be seeded here; no-op by default). */
+  seed?: (rt: Runtime) => Promise<void>;
+}
+
+export interface Runtime {
+  baseUrl: string;
+  port: number;
+  adminKey: string;
+  /** True when the admin key was generated (start.ts prints it). */
+  adminKeyGenerated: boolean;
+  tableName: string;
+  endpoints: { dynamodb: string; sqs: string; sfn: string };
+  /** Where DynamoDB data lives, or null when in memory / external. */
+  dataDir: string | null;
+  queues: ReadonlyMap<string, LocalQueue>;
+  stepFunctions: LocalStepFunctions;
+  scheduler: Scheduler | null;
+  /** The environment set for the handlers (the keys the runtime owns). */
+  env: Readonly<Record<string, string>>;
+  resolveHandler: HandlerResolver;
+  stop(): Promise<void>;
+}
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+/** A strong operator key in the product's secret format: "cx_op_" + 43 base62 characters (~256 bits). */
+export function generateAdminKey(): string {
+  let out = '';
+  while (out.length < 43) {
+    for (const b of randomBytes(64)) {
+      // Rejection sampling keeps the alphabet uniform (248 = 62 × 4).
+      if (b < 248 && out.length < 43) out += BASE62[b % 62];
+    }
+  }
+  return `cx_op_${out}`;
+}
+
+export function sha256Hex(value: string): string {
+  return createHash('sha256').update(value, 'utf8').digest('hex');
+}
+
+export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+  const root = options.root ?? REPO_ROOT;
+  const tables: RuntimeTables = {
+    routes: options.tables?.routes ?? ROUTES,
+    queues: options.tables?.queues ?? QUEUES,
+    schedules: options.tables?.schedules ?? SCHEDULES,
+    workflows: options.tables?.workflows ?? WORKFLOWS,
+  };
+  const inMemory = options.inMemory ?? process.env.COMPUX_IN_MEMORY === '1';
+  const tableName = options.tableName ?? DEFAULT_TABLE_NAME;
+  const envKey = process.env.COMPUX_ADMIN_KEY?.trim();
+  const adminKey = options.adminKey ?? (envKey ? envKey : generateAdminKey());
+  const adminKeyGenerated = options.adminKey === undefined && !envKey;
+  const resolveHandler = createHandlerResolver(root);
+
+  // Everything started so far, stopped in reverse on failure or stop().
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const stop of stops.splice(0).reverse()) {
+      try {
+        await stop();
+      } catch (err) {
+        console.error('[runtime] error while stopping:', err);
+      }
+    }
+  };
+
+  try {
+    // 1. DynamoDB
+    let dynamodbEndpoint = options.dynamodbEndpoint;
+    let dataDir: string | null = null;
+    let ddbClient: DynamoDBClient;
+    if (dynamodbEndpoint) {
+      ddbClient = new DynamoDBClient(localClientConfig(dynamodbEndpoint));
+      stops.push(async () => ddbClient.destroy());
+    } else {
+      dataDir = inMemory ? null : path.resolve(options.dataDir ?? DEFAULT_DATA_DIR);
+      const ddb = await startDynamoDbLocal(inMemory ? { inMemory: true } : { dbPath: dataDir as string });
+      stops.push(ddb.stop);
+      dynamodbEndpoint = ddb.endpoint;
+      ddbClient = ddb.client;
+    }
+    await createTable(ddbClient, tableName);
+
+    // 2. SQS
+    const sqs = await startLocalSqs({ queues: tables.queues, ...(options.host ? { host: options.host } : {}) });
+    stops.push(sqs.stop);
+
+    // 3. Step Functions (ASL validated here)
+    const stepFunctions = new LocalStepFunctions({ workflows: tables.workflows, resolveHandler, root });
+    stops.push(() => stepFunctions.stop());
+    const sfnEndpoint = await startSfnEndpoint(stepFunctions, options.host ? { host: options.host } : {});
+    stops.push(sfnEndpoint.close);
+
+    // 4. The handlers' environment, before any handler is imported.
+    setLocalAwsEnv({ dynamodb: dynamodbEndpoint, sqs: sqs.endpoint, sfn: sfnEndpoint.endpoint });
+    const env: Record<string, string> = {
+      TABLE_NAME: tableName,
+      COMPUX_ADMIN_KEY_SHA256: sha256Hex(adminKey),
+      AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
+      AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+      AWS_ENDPOINT_URL_SFN: sfnEndpoint.endpoint,
+    };
+    for (const q of sqs.queues.values()) env[q.def.urlEnv] = q.url;
+    for (const w of tables.workflows) env[w.arnEnv] = stepFunctions.arnOf(w.name);
+    Object.assign(process.env, env);
+
+    if (options.preloadHandlers ?? true) await preload(tables, resolveHandler);
+
+    // 5. Consumers, schedules, then the API last (it is what announces readiness).
+    const poller = startSqsPoller({ client: sqs.client, queues: sqs.queues.values(), resolveHandler });
+    stops.push(poller.stop);
+    let scheduler: Scheduler | null = null;
+    if (options.scheduler ?? true) {
+      const s = startScheduler({
+        schedules: tables.schedules,
+        resolveHandler,
+        runWorkflow: async (name, input) => {
+          const exec = await stepFunctions.runToCompletion(name, input);
+          if (exec.status !== 'SUCCEEDED') throw new Error(`workflow ${name} ended ${exec.status}: ${exec.error ?? ''} ${exec.cause ?? ''}`.trim());
+        },
+      });
+      scheduler = s;
+      stops.push(s.stop);
+    }
+    const http = await startHttpServer({
+      routes: tables.routes,
+      resolveHandler,
+      ...(options.port !== undefined ? { port: options.port } : {}),
+      ...(options.host ? { host: options.host } : {}),
+    });
+    stops.push(http.close);
+
+    let stopping: Promise<void> | undefined;
+    const rt: Runtime = {
+      baseUrl: http.url,
+      port: http.port,
+      adminKey,
+      adminKeyGenerated,
+      tableName,
+      endpoints: { dynamodb: dynamodbEndpoint, sqs: sqs.endpoint, sfn: sfnEndpoint.endpoint },
+      dataDir,
+      queues: sqs.queues,
+      stepFunctions,
+      scheduler,
+      env,
+      resolveHandler,
+      stop: () => (stopping ??= stopAll()),
+    };
+    if (options.seed) await options.seed(rt);
+    return rt;
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+/** Imports every handler the tables name; reports all the missing ones at once. */
+async function preload(tables: RuntimeTables, resolve: HandlerResolver): Promise<void> {
+  const refs = new Set<string>([
+    ...tables.routes.map((r) => r.handler),
+    ...tables.queues.map((q) => q.consumer),
+    ...tables.schedules.flatMap((s) => ('handler' in s.target ? [s.target.handler] : [])),
+    ...tables.workflows.flatMap((w) => Object.values(w.tasks).map((t) => t.handler)),
+  ]);
+  const results = await Promise.allSettled([...refs].map((ref) => resolve(ref)));
+  const failures = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
+  if (failures.length > 0) throw new Error(`cannot load ${failures.length} handler(s):\n  ${failures.join('\n  ')}`);
+}
