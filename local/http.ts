@@ -408,6 +408,11 @@ async function streamResponse(
 ): Promise<void> {
   const stream = new LocalResponseStream(res);
   const where = `${event.httpMethod} ${event.resource}`;
+  // A client that leaves makes stream writes fail (e.g. pipeline's "Premature close"); that is not a handler bug.
+  let clientGone = false;
+  res.once('close', () => {
+    if (!res.writableFinished) clientGone = true;
+  });
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<'timeout'>((resolve) => {
     timer = setTimeout(() => resolve('timeout'), timeoutMs);
@@ -427,6 +432,10 @@ async function streamResponse(
     // The handler's promise settled: end the body if the handler did not (so the connection is not left open).
     if (!stream.writableEnded && !stream.destroyed) stream.end();
   } catch (err) {
+    if (clientGone) {
+      console.log(`[http] ${where}: client disconnected (${(err as Error)?.message ?? String(err)})`);
+      return;
+    }
     logInvokeError(`http ${where}`, err);
     if (!stream.headersSent && !res.headersSent) {
       // The stream must not write anything more to this response; we answer on it ourselves.

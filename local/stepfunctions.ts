@@ -460,6 +460,9 @@ async function serve(sfn: LocalStepFunctions, req: IncomingMessage, res: ServerR
   try {
     text = await readBody(req, MAX_REQUEST_BYTES);
   } catch {
+    // Answer, then drop the connection: the rest of the oversized body is not read.
+    res.setHeader('connection', 'close');
+    res.once('finish', () => req.destroy());
     return fail(413, 'ValidationException', `request body exceeds ${MAX_REQUEST_BYTES} bytes`);
   }
   let body: Body;
@@ -482,13 +485,15 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (c: Buffer) => {
+    const onData = (c: Buffer) => {
       size += c.length;
       if (size > limit) {
-        req.destroy();
+        req.off('data', onData);
+        req.pause();
         reject(new Error('too large'));
       } else chunks.push(c);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
