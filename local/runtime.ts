@@ -221,7 +221,12 @@ async function preload(tables: RuntimeTables, resolve: HandlerResolver): Promise
     ...tables.schedules.flatMap((s) => ('handler' in s.target ? [s.target.handler] : [])),
     ...tables.workflows.flatMap((w) => Object.values(w.tasks).map((t) => t.handler)),
   ]);
-  const results = await Promise.allSettled([...refs].map((ref) => resolve(ref)));
-  const failures = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
+  const list = [...refs];
+  const results = await Promise.allSettled(list.map((ref) => resolve(ref)));
+  const failures = results.flatMap((r, i) => {
+    if (r.status === 'fulfilled') return [];
+    const message = (r.reason as Error)?.message ?? String(r.reason);
+    return [message.includes(list[i] as string) ? message : `${list[i]}: ${message}`];
+  });
   if (failures.length > 0) throw new Error(`cannot load ${failures.length} handler(s):\n  ${failures.join('\n  ')}`);
 }

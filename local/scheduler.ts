@@ -32,6 +32,8 @@ const UNIT_MS = { minute: MINUTE_MS, hour: 60 * MINUTE_MS, day: 24 * 60 * MINUTE
 const MAX_RATE_MS = 3650 * UNIT_MS.day;
 /** Longest single timer; setTimeout overflows past 2^31-1 ms, and shorter steps tolerate clock changes. */
 const MAX_TIMER_MS = 60 * MINUTE_MS;
+/** How long stop() waits for runs in progress. */
+const STOP_GRACE_MS = DEFAULT_FUNCTION_TIMEOUT_SECONDS * 1000;
 
 export class ScheduleExpressionError extends Error {
   constructor(expression: string, reason: string) {
@@ -226,8 +228,10 @@ export function startScheduler(opts: SchedulerOptions): Scheduler {
       stopped = true;
       for (const t of timers.values()) clearTimeout(t);
       timers.clear();
-      // Let runs in progress finish (they are bounded by their own timeouts).
-      await Promise.allSettled([...running.values()]);
+      // Let runs in progress finish, but not for longer than a handler may run (a workflow run may take
+      // longer; the runtime aborts its execution when it stops Step Functions next).
+      const grace = new Promise<void>((r) => setTimeout(r, STOP_GRACE_MS).unref());
+      await Promise.race([Promise.allSettled([...running.values()]), grace]);
     },
   };
 }
