@@ -6,6 +6,7 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { ROUTES, type RouteDef } from '../../infra/routes.js';
@@ -123,31 +124,45 @@ export function errorResult(err: unknown, requestId: string): APIGatewayProxyRes
   return reply(500, internalErrorBody, requestId);
 }
 
+/** What every route (buffered or streamed) resolves before its handler runs: who calls, with what. */
+export async function prepareRequest(route: RouteDef, event: APIGatewayProxyEvent, context: Context): Promise<ApiRequest<undefined, Record<string, never>>> {
+  const headers = lowerHeaders(event.headers);
+  const principal = await authenticate(route, headers);
+  return {
+    event, context, route, principal, params: (event.pathParameters ?? {}) as Record<string, string>, body: undefined, query: {}, requestId: requestIdOf(event, context), headers,
+  };
+}
+
+/** One metric a request, by status class: the dashboards' request and error rates. */
+export function countRequest(route: RouteDef, status: number): void {
+  metrics.addMetric(status >= 500 ? 'api_5xx' : status >= 400 ? 'api_4xx' : 'api_2xx', MetricUnit.Count, 1);
+}
+
 /** Builds the Lambda handler of one route row. */
 export function apiRoute<B = unknown, Q = unknown>(handlerId: string, fn: (req: ApiRequest<B, Q>) => Promise<ApiReply>) {
   const route = routeFor(handlerId);
   const core = async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
     const requestId = requestIdOf(event, context);
+    let result: APIGatewayProxyResult;
     try {
-      const headers = lowerHeaders(event.headers);
-      const principal = await authenticate(route, headers);
-      const body = parseBody(route, event) as B;
-      const query = parseQuery(route, event) as Q;
-      const req: ApiRequest<B, Q> = { event, context, route, principal, params: (event.pathParameters ?? {}) as Record<string, string>, body, query, requestId, headers };
+      const base = await prepareRequest(route, event, context);
+      const req: ApiRequest<B, Q> = { ...base, body: parseBody(route, event) as B, query: parseQuery(route, event) as Q };
       if (route.idempotent) {
-        const key = headers['idempotency-key'] ?? `req:${requestId}`;
+        const key = req.headers['idempotency-key'] ?? `req:${requestId}`;
         if (!IDEMPOTENCY_KEY.test(key)) throw badRequest('Idempotency-Key must be 1–255 printable ASCII characters.', 'Idempotency-Key', 'invalid_idempotency_key');
         req.idempotency = {
-          scope: `${principal?.role ?? 'public'}:${principal?.tenant_id ?? '-'}:${route.method} ${route.path}`,
+          scope: `${req.principal?.role ?? 'public'}:${req.principal?.tenant_id ?? '-'}:${route.method} ${route.path}`,
           key,
-          request_hash: requestHash({ path: event.path, body: body ?? null }),
+          request_hash: requestHash({ path: event.path, body: req.body ?? null }),
         };
       }
       const out = await fn(req);
-      return reply(out.status, out.body, requestId, out.headers);
+      result = reply(out.status, out.body, requestId, out.headers);
     } catch (err) {
-      return errorResult(err, requestId);
+      result = errorResult(err, requestId);
     }
+    countRequest(route, result.statusCode);
+    return result;
   };
   return middy(core).use(injectLambdaContext(logger)).use(logMetrics(metrics));
 }

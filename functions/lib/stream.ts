@@ -7,8 +7,11 @@ import middy from '@middy/core';
 import { executionModeStreamifyResponse } from '@middy/core/StreamifyResponse';
 import { Readable } from 'node:stream';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
-import { type ApiRequest, authenticate, errorResult, lowerHeaders, requestIdOf, routeFor } from './api.js';
+import { type ApiRequest, countRequest, errorResult, prepareRequest, requestIdOf, routeFor } from './api.js';
 import { badRequest } from './errors.js';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { logger, metrics } from './powertools.js';
 
 export interface StreamReply {
   statusCode: number;
@@ -25,12 +28,8 @@ export function streamRoute(handlerId: string, fn: (req: ApiRequest<undefined, R
   const core = async (event: APIGatewayProxyEvent, context: Context): Promise<StreamReply> => {
     const requestId = requestIdOf(event, context);
     try {
-      const headers = lowerHeaders(event.headers);
-      const principal = await authenticate(route, headers);
+      const req = await prepareRequest(route, event, context);
       if (event.queryStringParameters && Object.keys(event.queryStringParameters).length > 0) throw badRequest('This route takes no query parameters.', null, 'unexpected_query');
-      const req: ApiRequest<undefined, Record<string, never>> = {
-        event, context, route, principal, params: (event.pathParameters ?? {}) as Record<string, string>, body: undefined, query: {}, requestId, headers,
-      };
       // Pull the first frame before answering 200, so a missing facility is a plain 404, not a broken stream.
       const gen = fn(req);
       const first = await gen.next();
@@ -38,6 +37,7 @@ export function streamRoute(handlerId: string, fn: (req: ApiRequest<undefined, R
         if (!first.done) yield first.value;
         yield* gen;
       }
+      countRequest(route, 200);
       return {
         statusCode: 200,
         headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-request-id': requestId, connection: 'keep-alive' },
@@ -45,8 +45,9 @@ export function streamRoute(handlerId: string, fn: (req: ApiRequest<undefined, R
       };
     } catch (err) {
       const r = errorResult(err, requestId);
+      countRequest(route, r.statusCode);
       return { statusCode: r.statusCode, headers: r.headers as Record<string, string>, body: r.body };
     }
   };
-  return middy(core, { executionMode: executionModeStreamifyResponse });
+  return middy(core, { executionMode: executionModeStreamifyResponse }).use(injectLambdaContext(logger)).use(logMetrics(metrics));
 }
