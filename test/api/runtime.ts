@@ -4,12 +4,15 @@
  * The test also gets core services on the same table, to drive spend the way the API of issue 3 will.
  */
 import { randomBytes } from 'node:crypto';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { startRuntime, type Runtime } from '../../local/runtime.js';
 import { Credits, Lending } from '../../packages/core/src/index.js';
 import { DynamoCreditStore } from '../../packages/core/src/adapters/dynamodb/index.js';
 import { dynamodbEndpoint, freshTable } from '../setup/table.js';
 
 export interface TestRuntime extends Runtime {
+  /** A document client on the runtime's table, for reading (and, in tamper tests, writing) items directly. */
+  doc: DynamoDBDocumentClient;
   store: DynamoCreditStore;
   credits: Credits;
   lending: Lending;
@@ -25,5 +28,5 @@ export async function startTestRuntime(prefix: string, opts: { scheduler?: boole
     scheduler: opts.scheduler ?? false,
   });
   const store = new DynamoCreditStore(t.doc, t.tableName);
-  return Object.assign(rt, { store, credits: new Credits(store), lending: new Lending(store) });
+  return Object.assign(rt, { doc: t.doc, store, credits: new Credits(store), lending: new Lending(store) });
 }
