@@ -84,29 +84,33 @@ describe('concurrent reservations on one startup', () => {
     const { startup, facilities, caller } = await w.fundedStartup([{ principal_micros: 100_000_000 }]);
     const f = facilities[0]!;
     let frozenReturnedAt = Number.POSITIVE_INFINITY;
+    let stop = false;
     const attempts: { startedAt: number; r: ReserveResult }[] = [];
     let n = 0;
+    const reserveOnce = async () => {
+      const startedAt = performance.now();
+      const r = await w.credits.reserve({ startup_id: startup.id, amount_micros: 1_000, idempotency_key: `k-${n++}`, request_hash: 'h' });
+      attempts.push({ startedAt, r });
+    };
     const reserveLoop = async () => {
-      // Each worker keeps reserving until well after the freeze returned.
-      while (performance.now() < frozenReturnedAt + 150) {
-        const startedAt = performance.now();
-        const r = await w.credits.reserve({ startup_id: startup.id, amount_micros: 1_000, idempotency_key: `k-${n++}`, request_hash: 'h' });
-        attempts.push({ startedAt, r });
-      }
+      while (!stop) await reserveOnce();
     };
 
-    // Act: 64 workers reserving; the freeze lands in the middle.
+    // Act: 64 workers keep reserving; once some have succeeded, the freeze lands among them. Then a second
+    // wave of 64 starts strictly after the freeze returned, while the workers are still going.
     const workers = Array.from({ length: 64 }, reserveLoop);
-    await new Promise((r) => setTimeout(r, 150));
+    for (let i = 0; i < 200 && attempts.filter((a) => a.r.ok).length < 5; i++) await new Promise((r) => setTimeout(r, 50));
     const frozen = await w.lending.freeze(caller, f.id, 'default');
     frozenReturnedAt = performance.now();
+    await Promise.all(Array.from({ length: 64 }, reserveOnce));
+    stop = true;
     await Promise.all(workers);
 
     // Assess
     expect(frozen).toMatchObject({ status: 'frozen' });
     const after = attempts.filter((a) => a.startedAt > frozenReturnedAt);
     const before = attempts.filter((a) => a.startedAt <= frozenReturnedAt);
-    expect(after.length).toBeGreaterThan(0);
+    expect(after.length).toBeGreaterThanOrEqual(64);
     expect(before.some((a) => a.r.ok)).toBe(true);
     for (const a of after) expect(a.r).toMatchObject({ ok: false });
     for (const a of after) expect(['facility_frozen', 'contention']).toContain((a.r as { code: string }).code);
