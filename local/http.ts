@@ -296,6 +296,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<LocalHtt
     const now = new Date();
     const requestId = randomUUID();
     res.setHeader('x-amzn-RequestId', requestId);
+    // SPEC §4: every response carries x-request-id, the runtime's own 404/405/413 included.
+    res.setHeader('x-request-id', requestId);
     // A write to a socket the client closed must not crash the process.
     res.on('error', () => {});
 

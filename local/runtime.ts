@@ -158,6 +158,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
       AWS_ENDPOINT_URL_SQS: sqs.endpoint,
       AWS_ENDPOINT_URL_SFN: sfnEndpoint.endpoint,
+      // Powertools would print every request's EMF metrics to the console; opt back in by setting it to false.
+      POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
     };
     for (const q of sqs.queues.values()) env[q.def.urlEnv] = q.url;
     for (const w of tables.workflows) env[w.arnEnv] = stepFunctions.arnOf(w.name);

@@ -57,6 +57,13 @@ describe('meta', () => {
     expect(r.body).toEqual({ error: { message: expect.any(String), type: 'authentication_error', param: null, code } });
   });
 
+  it('answers an unknown route with a 404 in the error shape, carrying x-request-id', async () => {
+    const r = await call('GET', '/v1/nothing-here');
+    expect(r.status).toBe(404);
+    expect(r.body.error).toMatchObject({ type: 'invalid_request_error', code: 'not_found' });
+    expect(r.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
   it('refuses a lender key on an operator route with 403', async () => {
     const l = await lender();
     const r = await call('POST', '/v1/admin/startups', { key: l.key, body: { name: 'x', segment: 'seed' } });
