@@ -1,0 +1,24 @@
+/** Offline: every sample event in events/samples parses with its schema, and the schema refuses the obvious mistakes. */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { CapacityReport } from '../../events/capacity.js';
+
+const sample = () => JSON.parse(readFileSync(new URL('../../events/samples/capacity-report.json', import.meta.url), 'utf8'));
+
+describe('capacity report messages', () => {
+  it('the sample parses', () => expect(CapacityReport.safeParse(sample()).success).toBe(true));
+
+  it.each([
+    ['an unknown accelerator', (s: any) => (s.capacity[0].accelerator = 'TPUv5')],
+    ['negative GPU-hours', (s: any) => (s.capacity[0].available_gpu_hours = -1)],
+    ['fractional GPU-hours', (s: any) => (s.capacity[0].available_gpu_hours = 1.5)],
+    ['a window that ends before it starts', (s: any) => (s.maintenance_windows = [{ start: '2026-11-23T04:00:00.000Z', end: '2026-11-23T02:00:00.000Z' }])],
+    ['no event id', (s: any) => delete s.event_id],
+    ['an unknown field', (s: any) => (s.extra = true)],
+    ['a timestamp that is not ISO 8601', (s: any) => (s.reported_at = 'yesterday')],
+  ])('refuses %s', (_n, mutate) => {
+    const s = sample();
+    mutate(s);
+    expect(CapacityReport.safeParse(s).success).toBe(false);
+  });
+});
