@@ -24,7 +24,7 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { RouteDef } from '../infra/routes.js';
-import { LOCAL_ACCOUNT_ID, LOCAL_HOST } from './aws.js';
+import { BodyTooLarge, LOCAL_ACCOUNT_ID, LOCAL_HOST, readBody } from './aws.js';
 import { LocalResponseStream, installAwslambdaShim, isStreamingHandler } from './awslambda-shim.js';
 import { LambdaTimeoutError, createLambdaContext, functionNameFor, invokeHandler, logInvokeError, type HandlerResolver } from './lambda.js';
 
@@ -244,28 +244,6 @@ export function buildProxyEvent(i: BuildEventInput): APIGatewayProxyEvent {
 
 // ---------------------------------------------------------------------------------------------
 // Server
-
-class BodyTooLarge extends Error {}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) return reject(new BodyTooLarge());
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        req.off('data', onData);
-        req.pause();
-        reject(new BodyTooLarge());
-      } else chunks.push(c);
-    };
-    req.on('data', onData);
-    req.once('end', () => resolve(Buffer.concat(chunks)));
-    req.once('error', reject);
-  });
-}
 
 function sendJson(res: ServerResponse, status: number, body: string, extra: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;

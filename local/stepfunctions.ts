@@ -30,7 +30,7 @@ import { StateMachine, ExecutionAbortedError, ExecutionTimeoutError, type RunOpt
 type TaskHandlers = NonNullable<NonNullable<RunOptions['overrides']>['taskResourceLocalHandlers']>;
 type JsonValue = Parameters<TaskHandlers[string]>[0];
 import type { WorkflowDef } from '../infra/workflows.js';
-import { LOCAL_ACCOUNT_ID, LOCAL_HOST, LOCAL_REGION, REPO_ROOT } from './aws.js';
+import { LOCAL_ACCOUNT_ID, LOCAL_HOST, LOCAL_REGION, REPO_ROOT, readBody } from './aws.js';
 import {
   DEFAULT_FUNCTION_TIMEOUT_SECONDS,
   createLambdaContext,
@@ -458,7 +458,7 @@ async function serve(sfn: LocalStepFunctions, req: IncomingMessage, res: ServerR
   }
   let text: string;
   try {
-    text = await readBody(req, MAX_REQUEST_BYTES);
+    text = (await readBody(req, MAX_REQUEST_BYTES)).toString('utf8');
   } catch {
     // Answer, then drop the connection: the rest of the oversized body is not read.
     res.setHeader('connection', 'close');
@@ -481,20 +481,3 @@ async function serve(sfn: LocalStepFunctions, req: IncomingMessage, res: ServerR
   }
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        req.off('data', onData);
-        req.pause();
-        reject(new Error('too large'));
-      } else chunks.push(c);
-    };
-    req.on('data', onData);
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
