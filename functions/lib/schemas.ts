@@ -21,7 +21,8 @@ export const CreateStartupBody = z.strictObject({ name: Name, segment: Segment }
 export const CreateStartupReply = z.object({ id: Id, name: z.string(), segment: Segment, created_at: z.string() });
 
 export const CreateLenderBody = z.strictObject({ name: Name });
-export const CreateLenderReply = z.object({ id: Id, name: z.string(), key: z.string(), created_at: z.string() });
+/** `key` is the secret, shown once; a replayed request gets `key: null`. */
+export const CreateLenderReply = z.object({ id: Id, name: z.string(), key: z.string().nullable(), created_at: z.string() });
 
 export const CreateKeyBody = z.strictObject({
   name: Name,
@@ -33,7 +34,8 @@ export const CreateKeyBody = z.strictObject({
 export const KeyReply = z.object({
   id: Id,
   name: z.string(),
-  key: z.string().optional(),
+  /** The secret, shown once at creation; null on a replayed request. */
+  key: z.string().nullable().optional(),
   budget_micros: Micros.nullable(),
   models: z.array(z.string()).nullable(),
   rpm: z.number().int().nullable(),

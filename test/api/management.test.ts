@@ -72,6 +72,37 @@ describe('meta', () => {
   });
 });
 
+describe('keys are shown once and stored only as a hash', () => {
+  it('a replayed lender or key creation returns the same object without the secret; no item holds a secret', async () => {
+    // Prepare
+    const headers = { 'idempotency-key': 'lender-once' };
+    const s = await startup();
+    // Act
+    const first = await call('POST', '/v1/admin/lenders', { key: op(), body: { name: 'Once' }, headers });
+    const again = await call('POST', '/v1/admin/lenders', { key: op(), body: { name: 'Once' }, headers });
+    const k1 = await call('POST', `/v1/admin/startups/${s}/keys`, { key: op(), body: { name: 'ci', rpm: 60 }, headers: { 'idempotency-key': 'key-once' } });
+    const k2 = await call('POST', `/v1/admin/startups/${s}/keys`, { key: op(), body: { name: 'ci', rpm: 60 }, headers: { 'idempotency-key': 'key-once' } });
+    // Assess
+    expect(first.body.key).toMatch(/^cx_lender_[A-Za-z0-9]{32}$/);
+    expect(again.status).toBe(201);
+    expect(again.body).toEqual({ ...first.body, key: null });
+    expect(k1.body).toMatchObject({ name: 'ci', rpm: 60, budget_micros: null, key: expect.stringMatching(/^cx_startup_/) });
+    expect(k1.body).not.toHaveProperty('key_sha256');
+    expect(k2.body).toEqual({ ...k1.body, key: null });
+    const { ScanCommand } = await import('@aws-sdk/lib-dynamodb');
+    const dump = JSON.stringify((await rt.doc.send(new ScanCommand({ TableName: rt.tableName }))).Items);
+    expect(dump).not.toContain(first.body.key);
+    expect(dump).not.toContain(k1.body.key);
+    // The secret works; the lender's id in the replay is the same lender.
+    expect((await call('GET', '/v1/facilities', { key: first.body.key })).status).toBe(200);
+  });
+
+  it('refuses a key for an unknown startup with 404', async () => {
+    const r = await call('POST', '/v1/admin/startups/stu_doesnotexist00000/keys', { key: op(), body: { name: 'x' } });
+    expect(r.status).toBe(404);
+  });
+});
+
 describe('facilities', () => {
   it('opens a facility granting floor(principal × multiplier) and shows the figures', async () => {
     // Prepare

@@ -50,11 +50,10 @@ export class Tenants {
       id: newId('key'), role: 'lender', tenant_id: l.id, name: `${input.name} (primary)`, key_sha256: sha256Hex(secret),
       budget_micros: null, models: null, rpm: null, tpm: null, created_at: at, revoked_at: null,
     };
-    const reply = { ...l, key: secret };
-    // The stored replay carries the secret so a retried create returns the same usable key; it lives
-    // only in the idempotency record, which is as protected as the rest of the table.
-    const r = await this.store.createLender(l, key, idem && { ...idem, reply });
-    return r.ok && !r.replayed ? { ok: true, replayed: false, value: reply } : (r as Idempotent<never>);
+    // Keys are shown once and stored only as a hash: the reply kept for replays has no secret, so a
+    // replay returns the lender with `key: null` (the caller that lost the first reply makes a new key).
+    const r = await this.store.createLender(l, key, idem && { ...idem, reply: { ...l, key: null } });
+    return r.ok && !r.replayed ? { ok: true, replayed: false, value: { ...l, key: secret } } : (r as Idempotent<never>);
   }
 
   async createStartupKey(
@@ -69,8 +68,8 @@ export class Tenants {
       budget_micros: input.budget_micros ?? null, models: input.models ?? null, rpm: input.rpm ?? null, tpm: input.tpm ?? null,
       created_at: this.clock().toISOString(), revoked_at: null,
     };
-    const reply = { ...publicKey(rec), key: secret };
-    const r = await this.store.createApiKey(rec, idem && { ...idem, reply });
+    // As for lenders: the replayed reply never holds the secret (it is shown once, stored only hashed).
+    const r = await this.store.createApiKey(rec, idem && { ...idem, reply: { ...publicKey(rec), key: null } });
     return r.ok && !r.replayed ? { ok: true, replayed: false, value: { ...rec, key: secret } } : (r as Idempotent<never>);
   }
 }
