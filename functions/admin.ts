@@ -1,9 +1,8 @@
 /** Operator routes: startups, their keys, lenders (SPEC §10). */
 import type { z } from 'zod';
-import { publicKey } from '../packages/core/src/index.js';
 import { apiRoute, idempotentReply } from './lib/api.js';
 import { deps } from './lib/deps.js';
-import { notFound } from './lib/errors.js';
+import { createKeyReply } from './keys.js';
 import type { CreateKeyBody, CreateLenderBody, CreateStartupBody } from './lib/schemas.js';
 
 export const createStartup = apiRoute<z.infer<typeof CreateStartupBody>>('functions/admin.createStartup', async (req) => {
@@ -16,8 +15,6 @@ export const createLender = apiRoute<z.infer<typeof CreateLenderBody>>('function
   return idempotentReply(r, (l) => ({ status: 201, body: l }));
 });
 
-export const createStartupKey = apiRoute<z.infer<typeof CreateKeyBody>>('functions/admin.createStartupKey', async (req) => {
-  const r = await deps().tenants.createStartupKey(req.params.id!, req.body, req.idempotency && { ...req.idempotency, status_code: 201, reply: null });
-  if (!r.ok && r.code === 'startup_not_found') throw notFound('startup');
-  return idempotentReply(r as Exclude<typeof r, { code: 'startup_not_found' }>, (k) => ({ status: 201, body: { ...publicKey(k), key: k.key } }));
-});
+export const createStartupKey = apiRoute<z.infer<typeof CreateKeyBody>>('functions/admin.createStartupKey', async (req) =>
+  createKeyReply(req.params.id!, req.body, req.idempotency),
+);

@@ -55,11 +55,27 @@ export const ROUTES: readonly RouteDef[] = [
   },
   {
     method: 'POST', path: '/v1/admin/startups/{id}/keys', handler: 'functions/admin.createStartupKey', auth: ['operator'],
-    access: ['read', 'transact'], summary: 'Create an API key for a startup (shown once)', body: S.CreateKeyBody, reply: S.KeyReply, replyStatus: 201, idempotent: true,
+    access: ['read', 'query', 'transact'], summary: 'Create an API key for a startup (shown once)', body: S.CreateKeyBody, reply: S.KeyReply, replyStatus: 201, idempotent: true,
   },
   {
     method: 'POST', path: '/v1/admin/lenders', handler: 'functions/admin.createLender', auth: ['operator'],
     access: ['transact'], summary: 'Create a lender and its API key (shown once)', body: S.CreateLenderBody, reply: S.CreateLenderReply, replyStatus: 201, idempotent: true,
+  },
+  {
+    method: 'POST', path: '/v1/keys', handler: 'functions/keys.create', auth: ['startup'],
+    access: ['read', 'query', 'transact'], summary: 'Create one of your keys (shown once)', body: S.CreateKeyBody, reply: S.KeyReply, replyStatus: 201, idempotent: true,
+  },
+  {
+    method: 'GET', path: '/v1/keys', handler: 'functions/keys.list', auth: ['startup'],
+    access: ['query'], summary: 'List your keys (never the secrets)', query: S.ListQuery, reply: S.Page(S.KeyReply),
+  },
+  {
+    method: 'DELETE', path: '/v1/keys/{id}', handler: 'functions/keys.revoke', auth: ['startup'],
+    access: ['read', 'query', 'transact'], summary: 'Revoke one of your keys: it stops working at once', reply: S.KeyReply,
+  },
+  {
+    method: 'GET', path: '/v1/credits', handler: 'functions/credits.get', auth: ['startup'],
+    access: ['read', 'query'], summary: 'Your credits: available, reserved, frozen, granted and spent, per facility', reply: S.CreditsReply,
   },
   {
     method: 'POST', path: '/v1/facilities', handler: 'functions/facilities.open', auth: LENDER_OR_OPERATOR,

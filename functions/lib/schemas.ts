@@ -106,6 +106,19 @@ export const ListQuery = z.strictObject({
   cursor: z.string().max(2000).optional(),
 });
 
+const CreditFigures = {
+  granted_micros: Micros,
+  spent_micros: Micros,
+  reserved_micros: Micros,
+  available_micros: Micros,
+  frozen_micros: Micros,
+};
+export const CreditsReply = z.object({
+  object: z.literal('credits'),
+  ...CreditFigures,
+  facilities: z.array(z.object({ id: Id, status: z.enum(['active', 'frozen', 'recovered']), term_end: z.string(), ...CreditFigures, burn_24h_micros: Micros, burn_7d_micros: Micros })),
+});
+
 export const FacilityListQuery = ListQuery.extend({ lender_id: Id.optional() });
 
 export const Page = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item), next_cursor: z.string().nullable() });

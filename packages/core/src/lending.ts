@@ -82,6 +82,22 @@ export class Lending {
     return { ...f, ...figures };
   }
 
+  /** A startup's credits (SPEC §4 GET /v1/credits): each facility's figures in draw order, and the totals. */
+  async creditsOf(startupId: string) {
+    const facilities = await this.store.listFacilitiesByStartup(startupId, MAX_FACILITIES_PER_STARTUP);
+    const views = await Promise.all(facilities.map((f) => this.view(f)));
+    const total = (k: 'granted_micros' | 'spent_micros' | 'reserved_micros' | 'available_micros' | 'frozen_micros') => views.reduce((s, v) => s + v[k], 0);
+    return {
+      granted_micros: total('granted_micros'),
+      spent_micros: total('spent_micros'),
+      reserved_micros: total('reserved_micros'),
+      frozen_micros: total('frozen_micros'),
+      // What new requests can draw on: available on facilities that are neither frozen nor recovered.
+      available_micros: views.filter((v) => v.status === 'active').reduce((s, v) => s + v.available_micros, 0),
+      facilities: views,
+    };
+  }
+
   async freeze(caller: Caller, id: string, reason: string): Promise<Facility | null | { code: 'facility_recovered' }> {
     const f = await this.get(caller, id);
     if (!f) return null;

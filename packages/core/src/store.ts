@@ -76,6 +76,10 @@ export interface CreditStore {
   getLender(id: string): Promise<Lender | null>;
   createApiKey(k: ApiKeyRecord, idem?: IdempotencyClaim): Promise<Idempotent<ApiKeyRecord>>;
   findApiKeyByHash(keySha256: string): Promise<ApiKeyRecord | null>;
+  /** A startup's keys, newest first. */
+  listStartupKeys(startupId: string, limit: number, cursor?: string): Promise<Page<ApiKeyRecord>>;
+  /** Marks a startup's key revoked (idempotent: revoking twice keeps the first time). Null when the startup has no such key. */
+  revokeStartupKey(startupId: string, keyId: string, at: string): Promise<ApiKeyRecord | null>;
 
   openFacility(f: Facility, accounts: AccountSpec[], grant: Posting, idem?: IdempotencyClaim): Promise<Idempotent<Facility>>;
   getFacility(id: string): Promise<Facility | null>;

@@ -17,6 +17,8 @@ export interface Principal {
 
 /** Longest bearer token we will hash: anything longer is not one of ours. */
 export const MAX_KEY_CHARS = 200;
+/** Keys one startup may hold (revoked ones included): bounds the walk that finds a key by id. */
+export const MAX_KEYS_PER_STARTUP = 100;
 
 export class Tenants {
   constructor(
@@ -60,8 +62,11 @@ export class Tenants {
     startupId: string,
     input: { name: string; budget_micros?: number; models?: string[]; rpm?: number; tpm?: number },
     idem?: IdempotencyClaim,
-  ): Promise<Idempotent<ApiKeyRecord & { key: string }> | { ok: false; code: 'startup_not_found' }> {
+  ): Promise<Idempotent<ApiKeyRecord & { key: string }> | { ok: false; code: 'startup_not_found' | 'too_many_keys' }> {
     if (!(await this.store.getStartup(startupId))) return { ok: false, code: 'startup_not_found' };
+    // A soft bound (two racing creates may both pass it): it keeps key lookups by id bounded, not exact.
+    const existing = await this.store.listStartupKeys(startupId, MAX_KEYS_PER_STARTUP);
+    if (existing.items.length >= MAX_KEYS_PER_STARTUP) return { ok: false, code: 'too_many_keys' };
     const secret = newSecretKey('cx_startup');
     const rec: ApiKeyRecord = {
       id: newId('key'), role: 'startup', tenant_id: startupId, name: input.name, key_sha256: sha256Hex(secret),
@@ -71,6 +76,14 @@ export class Tenants {
     // As for lenders: the replayed reply never holds the secret (it is shown once, stored only hashed).
     const r = await this.store.createApiKey(rec, idem && { ...idem, reply: { ...publicKey(rec), key: null } });
     return r.ok && !r.replayed ? { ok: true, replayed: false, value: { ...rec, key: secret } } : (r as Idempotent<never>);
+  }
+
+  listStartupKeys(startupId: string, limit: number, cursor?: string) {
+    return this.store.listStartupKeys(startupId, limit, cursor);
+  }
+
+  revokeStartupKey(startupId: string, keyId: string) {
+    return this.store.revokeStartupKey(startupId, keyId, this.clock().toISOString());
   }
 }
 

@@ -157,6 +157,47 @@ export class DynamoCreditStore implements CreditStore {
     return i ? toApiKey(i) : null;
   }
 
+  async listStartupKeys(startupId: string, limit: number, cursor?: string): Promise<Page<ApiKeyRecord>> {
+    const pk = `STARTUP#${startupId}`;
+    const page = await this.queryPage({
+      IndexName: 'byStartup',
+      KeyConditionExpression: 'gsi2pk = :pk AND begins_with(gsi2sk, :p)',
+      ExpressionAttributeValues: { ':pk': pk, ':p': 'KEY#' },
+      ScanIndexForward: false,
+      Limit: limit,
+      ExclusiveStartKey: decodeCursor(cursor, { field: 'gsi2pk', value: pk }),
+    });
+    return { items: page.items.map(toApiKey), cursor: page.cursor };
+  }
+
+  async revokeStartupKey(startupId: string, keyId: string, at: string): Promise<ApiKeyRecord | null> {
+    // A startup holds at most MAX_KEYS_PER_STARTUP keys, so finding one by id is a bounded walk of its list.
+    let cursor: string | undefined;
+    let found: ApiKeyRecord | undefined;
+    do {
+      const page = await this.listStartupKeys(startupId, 100, cursor);
+      found = page.items.find((k) => k.id === keyId);
+      cursor = page.cursor ?? undefined;
+    } while (!found && cursor);
+    if (!found) return null;
+    if (found.revoked_at) return found;
+    const out = await transact(this.doc, [
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: apiKeyKey(found.key_sha256),
+          // revoked_at is stored as NULL until revoked; the first revocation's time stands.
+          UpdateExpression: 'SET revoked_at = :at',
+          ConditionExpression: 'attribute_exists(pk) AND tenant_id = :t AND (attribute_not_exists(revoked_at) OR revoked_at = :null)',
+          ExpressionAttributeValues: { ':at': at, ':t': startupId, ':null': null },
+        },
+      },
+    ]);
+    if (!out.ok && out.reason === 'contention') throw new ContentionError('the store is busy; retry');
+    const now = await this.get(apiKeyKey(found.key_sha256));
+    return now ? toApiKey(now) : null;
+  }
+
   // ---------- facilities ----------
 
   async openFacility(f: Facility, accounts: AccountSpec[], grant: Posting, idem?: IdempotencyClaim) {

@@ -1,0 +1,32 @@
+/** GET /v1/credits: the calling startup's credits, per facility in draw order (SPEC §4). */
+import { apiRoute } from './lib/api.js';
+import { deps } from './lib/deps.js';
+import { forbidden } from './lib/errors.js';
+
+export const get = apiRoute('functions/credits.get', async (req) => {
+  if (req.principal?.role !== 'startup' || !req.principal.tenant_id) throw forbidden();
+  const c = await deps().lending.creditsOf(req.principal.tenant_id);
+  return {
+    status: 200,
+    body: {
+      object: 'credits',
+      available_micros: c.available_micros,
+      reserved_micros: c.reserved_micros,
+      frozen_micros: c.frozen_micros,
+      granted_micros: c.granted_micros,
+      spent_micros: c.spent_micros,
+      facilities: c.facilities.map((f) => ({
+        id: f.id,
+        status: f.status,
+        term_end: f.term_end,
+        granted_micros: f.granted_micros,
+        spent_micros: f.spent_micros,
+        reserved_micros: f.reserved_micros,
+        available_micros: f.available_micros,
+        frozen_micros: f.frozen_micros,
+        burn_24h_micros: f.burn_24h_micros,
+        burn_7d_micros: f.burn_7d_micros,
+      })),
+    },
+  };
+});
