@@ -8,3 +8,4 @@ export * from './credits.js';
 export * from './lending.js';
 export * from './tenants.js';
 export * from './audit.js';
+export * from './pricing.js';
