@@ -9,3 +9,4 @@ export * from './lending.js';
 export * from './tenants.js';
 export * from './audit.js';
 export * from './pricing.js';
+export * from './routing.js';
