@@ -290,12 +290,15 @@ describe('simulator: faults as the client sees them', () => {
     // Act
     const { chunks, error } = await drain(await ai.chat.completions.create(streamBody, fault('reset_after_frames:3')));
     const plain = await caught(ai.chat.completions.create({ model: CHAT, messages }, fault('reset_after_frames')));
+    const atOnce = await drain(await ai.chat.completions.create(streamBody, fault('reset_after_frames:0')));
 
     // Assess
     expect(chunks).toHaveLength(3);
     expect(error).toBeInstanceOf(Error);
     expect(plain).toBeInstanceOf(Error);
-    await until(() => sim.stats().streams.reset === 1);
+    expect(atOnce.chunks).toHaveLength(0);
+    expect(atOnce.error).toBeInstanceOf(Error);
+    await until(() => sim.stats().streams.reset === 2);
     // The role frame carries no token: 2 content tokens went out before the reset.
     expect(sim.stats().tokens.completion).toBe(2 + 12);
   });

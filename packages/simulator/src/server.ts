@@ -229,9 +229,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (fault?.name === 'reset_after_frames') {
       res.writeHead(status, headers);
       stats.tokens.completion += completionTokens;
-      const socket = res.socket;
-      closedByUs.add(res);
-      res.write(body.subarray(0, Math.floor(body.length / 2)), () => socket?.destroy());
+      res.write(body.subarray(0, Math.floor(body.length / 2)), () => closeAbruptly(res));
       return;
     }
     if (fault?.name === 'malformed_chunk') {
@@ -245,6 +243,19 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     res.writeHead(status, headers);
     stats.tokens.completion += completionTokens;
     res.end(body);
+  }
+
+  /**
+   * Ends the connection mid-response: whatever was written is flushed, then the socket closes with no
+   * chunked terminator (or short of Content-Length), so the client sees the body cut off.
+   */
+  function closeAbruptly(res: ServerResponse): void {
+    closedByUs.add(res);
+    const socket = res.socket;
+    if (!socket || socket.destroyed) return;
+    const timer = setTimeout(() => socket.destroy(), 1000);
+    socket.once('close', () => clearTimeout(timer));
+    socket.end(() => socket.destroy());
   }
 
   // ---------- request pieces ----------
@@ -570,8 +581,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       }
       if (resetAt >= 0) {
         outcome = 'reset';
-        closedByUs.add(res);
-        res.socket?.destroy();
+        closeAbruptly(res);
         return;
       }
       if (malformedAt >= 0 && !malformedSent && !(await write(malformed))) return;
