@@ -474,8 +474,9 @@ describe('simulator: timing, bounds, auth, stop', () => {
 
   it('stop() closes held requests, live streams and idle connections, and leaves no handle open', async () => {
     // Prepare
-    const handles = () => process.getActiveResourcesInfo().filter((r) => r.startsWith('TCP')).length;
+    const handles = (kind = 'TCP') => process.getActiveResourcesInfo().filter((r) => r.startsWith(kind)).length;
     const before = handles();
+    const listenersBefore = handles('TCPServerWrap');
     const sim = await startSimulator({ tokensPerSecond: 20, completionTokens: 1000 });
     const ai = client(sim);
     await ai.models.list(); // leaves an idle keep-alive connection
@@ -488,9 +489,11 @@ describe('simulator: timing, bounds, auth, stop', () => {
     const t0 = Date.now();
     await sim.stop();
     const stoppedMs = Date.now() - t0;
+    const listenersAfter = handles('TCPServerWrap');
 
     // Assess
     expect(stoppedMs).toBeLessThan(5000); // not the 30 s hold, not the 50 s stream
+    expect(listenersAfter).toBe(listenersBefore);
     expect(await held).toBeInstanceOf(OpenAI.APIConnectionError);
     const streamEnd = await reading;
     expect(streamEnd.error).toBeInstanceOf(Error);

@@ -893,7 +893,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       stopped ??= new Promise<void>((resolve) => {
         stopping = true;
         for (const ac of inflight) ac.abort();
-        server.close(() => resolve());
+        // Resolve on the next loop turn, after libuv has run the handles' close callbacks.
+        server.close(() => setTimeout(resolve, 0));
         server.closeAllConnections();
         for (const s of sockets) s.destroy();
       });
