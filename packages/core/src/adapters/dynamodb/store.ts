@@ -158,15 +158,7 @@ export class DynamoCreditStore implements CreditStore {
   }
 
   async listStartupKeys(startupId: string, limit: number, cursor?: string): Promise<Page<ApiKeyRecord>> {
-    const pk = `STARTUP#${startupId}`;
-    const page = await this.queryPage({
-      IndexName: 'byStartup',
-      KeyConditionExpression: 'gsi2pk = :pk AND begins_with(gsi2sk, :p)',
-      ExpressionAttributeValues: { ':pk': pk, ':p': 'KEY#' },
-      ScanIndexForward: false,
-      Limit: limit,
-      ExclusiveStartKey: decodeCursor(cursor, { field: 'gsi2pk', value: pk }),
-    });
+    const page = await this.listIndex('byStartup', 'gsi2', `STARTUP#${startupId}`, 'KEY#', { limit, cursor, newestFirst: true });
     return { items: page.items.map(toApiKey), cursor: page.cursor };
   }
 
@@ -232,26 +224,25 @@ export class DynamoCreditStore implements CreditStore {
 
   async listFacilitiesByLender(lenderId: string | null, limit: number, cursor?: string): Promise<Page<Facility>> {
     if (lenderId === null) throw new InvariantError('listing facilities needs a lender');
-    const pk = `LENDER#${lenderId}`;
-    const page = await this.queryPage({
-      IndexName: 'byLender',
-      KeyConditionExpression: 'gsi1pk = :pk AND begins_with(gsi1sk, :p)',
-      ExpressionAttributeValues: { ':pk': pk, ':p': 'FACILITY#' },
-      ScanIndexForward: false,
-      Limit: limit,
-      ExclusiveStartKey: decodeCursor(cursor, { field: 'gsi1pk', value: pk }),
-    });
+    const page = await this.listIndex('byLender', 'gsi1', `LENDER#${lenderId}`, 'FACILITY#', { limit, cursor, newestFirst: true });
     return { items: page.items.map(toFacility), cursor: page.cursor };
   }
 
-  async listFacilitiesByStartup(startupId: string, limit: number): Promise<Facility[]> {
-    const page = await this.queryPage({
-      IndexName: 'byStartup',
-      KeyConditionExpression: 'gsi2pk = :pk AND begins_with(gsi2sk, :p)',
-      ExpressionAttributeValues: { ':pk': `STARTUP#${startupId}`, ':p': 'FACILITY#' },
-      Limit: limit,
+  /** One page of an index partition whose sort keys start with `prefix`; the cursor is tied to that partition. */
+  private listIndex(index: string, gsi: 'gsi1' | 'gsi2', pk: string, prefix: string, o: { limit: number; cursor?: string; newestFirst?: boolean }) {
+    return this.queryPage({
+      IndexName: index,
+      KeyConditionExpression: `${gsi}pk = :pk AND begins_with(${gsi}sk, :p)`,
+      ExpressionAttributeValues: { ':pk': pk, ':p': prefix },
+      ScanIndexForward: !o.newestFirst,
+      Limit: o.limit,
+      ExclusiveStartKey: decodeCursor(o.cursor, { field: `${gsi}pk`, value: pk }),
     });
-    return page.items.map(toFacility);
+  }
+
+  async listFacilitiesByStartup(startupId: string, limit: number): Promise<Facility[]> {
+    // Earliest term end first: the SPEC §3 draw order.
+    return (await this.listIndex('byStartup', 'gsi2', `STARTUP#${startupId}`, 'FACILITY#', { limit })).items.map(toFacility);
   }
 
   async setFacilityFrozen(id: string, frozen: boolean, reason: string | null, at: string): Promise<Facility | null> {
