@@ -19,9 +19,10 @@ export const AUDIT_PAGE = 200;
 export async function auditPage(store: CreditStore, state: ShardAudit): Promise<ShardAudit> {
   const page = await store.listAccounts(state.shard, AUDIT_PAGE, state.cursor);
   const next: ShardAudit = { shard: state.shard, accounts_checked: state.accounts_checked, balance_sum_micros: state.balance_sum_micros, mismatches: [...state.mismatches] };
+  // Read the cached balances consistently, one batch a page: the index copy may lag the table.
+  const balances = await store.getBalances(page.items.map((a) => a.account));
   for (const acct of page.items) {
-    // Read the cached balance consistently: the index copy may lag the table.
-    const cached = (await store.getBalances([acct.account])).get(acct.account)?.balance_micros ?? 0;
+    const cached = balances.get(acct.account)?.balance_micros ?? 0;
     const { sum_micros } = await store.sumLines(acct.account);
     next.accounts_checked++;
     next.balance_sum_micros += cached;

@@ -126,13 +126,10 @@ export class Lending {
       const f = await this.get(caller, id);
       if (!f) return { ok: false, code: 'not_found' };
       if (f.status === 'recovered') {
-        const statement = await this.store.getRecovery(id);
         // A replay of the same request gets the same statement; a new request is told it is done.
-        if (idem && statement) {
-          const r = await this.store.recoverFacility(f, null, 0, statement, idem);
-          if (r.ok && r.replayed) return { ok: true, replayed: true, statement };
-          if (!r.ok && r.code === 'idempotency_conflict') return { ok: false, code: 'idempotency_conflict' };
-        }
+        const replay = idem ? await this.store.findReplay(idem) : null;
+        if (replay?.ok && replay.replayed) return { ok: true, replayed: true, statement: replay.reply as RecoveryStatement };
+        if (replay) return { ok: false, code: 'idempotency_conflict' };
         return { ok: false, code: 'already_recovered' };
       }
       if (f.status !== 'frozen') return { ok: false, code: 'facility_not_frozen' };

@@ -70,6 +70,8 @@ export type PostResult =
   | { ok: false; code: 'exceeds_credit' | 'facility_frozen' | 'balance_changed' | 'idempotency_conflict' | 'contention' };
 
 export interface CreditStore {
+  /** The stored outcome of an idempotency key: its first reply, a conflict (other body), or null if unused. */
+  findReplay(claim: Omit<IdempotencyClaim, 'status_code' | 'reply'>): Promise<Idempotent<never> | null>;
   createStartup(s: Startup, idem?: IdempotencyClaim): Promise<Idempotent<Startup>>;
   getStartup(id: string): Promise<Startup | null>;
   createLender(l: Lender, key: ApiKeyRecord, idem?: IdempotencyClaim): Promise<Idempotent<Lender>>;
@@ -89,7 +91,6 @@ export interface CreditStore {
   setFacilityFrozen(id: string, frozen: boolean, reason: string | null, at: string): Promise<Facility | null>;
   /** Marks a frozen facility recovered and moves exactly `posting` (available → recovered, null when nothing is left) provided the available balance still equals `expectedAvailable`. */
   recoverFacility(f: Facility, posting: Posting | null, expectedAvailable: number, statement: RecoveryStatement, idem?: IdempotencyClaim): Promise<PostResult>;
-  getRecovery(facilityId: string): Promise<RecoveryStatement | null>;
 
   getBalances(accounts: readonly string[]): Promise<Map<string, Balance>>;
   listLines(account: string, limit: number, cursor?: string): Promise<Page<LedgerLine>>;

@@ -19,7 +19,7 @@ import { idempotencyItem, idempotencyKey } from './entities/idempotency.js';
 import { hourOf, type Key } from './entities/keys.js';
 import { LINE_PREFIX, lineItem, toLine } from './entities/line.js';
 import { postingItem, postingKey, toPosting } from './entities/posting.js';
-import { recoveryItem, recoveryKey, toRecovery } from './entities/recovery.js';
+import { recoveryItem } from './entities/recovery.js';
 import { spendBucketKey } from './entities/spend-bucket.js';
 import { lenderItem, lenderKey, startupItem, startupKey, toLender, toStartup } from './entities/tenant.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
@@ -103,8 +103,14 @@ export class DynamoCreditStore implements CreditStore {
   }
 
   private async replayOf(claim: IdempotencyClaim): Promise<Idempotent<never>> {
+    const found = await this.findReplay(claim);
+    if (!found) throw new InvariantError(`idempotency record ${claim.scope}/${claim.key} vanished`);
+    return found;
+  }
+
+  async findReplay(claim: Omit<IdempotencyClaim, 'status_code' | 'reply'>): Promise<Idempotent<never> | null> {
     const rec = await this.get(idempotencyKey(claim.scope, claim.key));
-    if (!rec) throw new InvariantError(`idempotency record ${claim.scope}/${claim.key} vanished`);
+    if (!rec) return null;
     if (rec.request_hash !== claim.request_hash) return { ok: false, code: 'idempotency_conflict' };
     return { ok: true, replayed: true, status_code: rec.status_code as number, reply: JSON.parse(rec.reply as string) };
   }
@@ -193,22 +199,19 @@ export class DynamoCreditStore implements CreditStore {
   // ---------- facilities ----------
 
   async openFacility(f: Facility, accounts: AccountSpec[], grant: Posting, idem?: IdempotencyClaim) {
+    // A transaction may not touch one item twice, so the accounts are created with the grant already in
+    // their balance (and its one line counted), beside the grant's posting and line items.
+    const granted = new Map(grant.lines.map((l) => [l.account, l.amount_micros]));
+    const opening = (a: AccountSpec) => {
+      const amount = granted.get(a.id);
+      return amount === undefined ? accountItem(a, f.created_at) : { ...accountItem(a, f.created_at), balance_micros: amount, line_count: 1 };
+    };
     const tagged: Tagged[] = [
       { item: this.put(facilityItem(f)), tag: 'facility' },
-      ...accounts.map((a) => ({ item: this.put(accountItem(a, f.created_at)), tag: 'account' })),
+      ...accounts.map((a) => ({ item: this.put(opening(a)), tag: 'account' })),
+      { item: this.put(postingItem(grant)), tag: 'posting' },
+      ...grant.lines.map((line) => ({ item: this.put(lineItem(grant, line)), tag: 'line' })),
     ];
-    // The accounts must exist before the grant's balance updates are conditioned on them, and a
-    // transaction may not touch one item twice: so the grant's balances start at their final value.
-    const granted = new Map(grant.lines.map((l) => [l.account, l.amount_micros]));
-    for (const t of tagged) {
-      const put = t.item.Put?.Item as Record<string, unknown> | undefined;
-      if (put?.type === 'account') {
-        const amount = granted.get(put.account as string);
-        if (amount !== undefined) Object.assign(put, { balance_micros: amount, line_count: 1 });
-      }
-    }
-    tagged.push({ item: this.put(postingItem(grant)), tag: 'posting' });
-    for (const line of grant.lines) tagged.push({ item: this.put(lineItem(grant, line)), tag: 'line' });
     return this.create(f, tagged, idem, f.created_at);
   }
 
@@ -301,11 +304,6 @@ export class DynamoCreditStore implements CreditStore {
       return r.ok ? { ok: true, replayed: true } : r;
     }
     return { ok: false, code: 'balance_changed' };
-  }
-
-  async getRecovery(facilityId: string) {
-    const i = await this.get(recoveryKey(facilityId));
-    return i ? toRecovery(i) : null;
   }
 
   // ---------- ledger reads ----------
