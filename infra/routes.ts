@@ -8,6 +8,7 @@
 import type { z } from 'zod';
 import type { TableAccess } from './access.js';
 import * as S from '../functions/lib/schemas.js';
+import * as O from '../functions/lib/openai.js';
 
 export type Role = 'operator' | 'lender' | 'startup' | 'provider' | 'public';
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -43,6 +44,10 @@ export interface RouteDef {
 }
 
 const LENDER_OR_OPERATOR = ['lender', 'operator'] as const;
+/** What a paid inference route touches: the key (read), facilities and catalog (query), the key's rate window (write), hold and settle (transact). */
+const INFERENCE_ACCESS = ['read', 'query', 'write', 'transact'] as const;
+/** Streams may run long; API Gateway REST streaming allows up to 15 minutes. The hold (600 s) outlives this. */
+const INFERENCE_TIMEOUT_S = 300;
 
 export const ROUTES: readonly RouteDef[] = [
   {
@@ -105,6 +110,33 @@ export const ROUTES: readonly RouteDef[] = [
   {
     method: 'POST', path: '/v1/facilities/{id}/recover', handler: 'functions/facilities.recover', auth: LENDER_OR_OPERATOR,
     access: ['read', 'query', 'transact'], summary: "Recover a defaulted facility's unspent credits, valued at principal", reply: S.RecoveryReply, idempotent: true,
+  },
+  {
+    method: 'POST', path: '/v1/chat/completions', handler: 'functions/inference.chat', auth: ['startup'], access: INFERENCE_ACCESS,
+    streaming: true, timeoutSeconds: INFERENCE_TIMEOUT_S, body: O.ChatBody,
+    summary: "OpenAI chat completions (stream: true for server-sent events): held, routed, metered and billed to the caller's credits",
+  },
+  {
+    method: 'POST', path: '/v1/completions', handler: 'functions/inference.completions', auth: ['startup'], access: INFERENCE_ACCESS,
+    streaming: true, timeoutSeconds: INFERENCE_TIMEOUT_S, body: O.CompletionBody,
+    summary: 'OpenAI (legacy) completions, streamed or not, billed like chat',
+  },
+  {
+    method: 'POST', path: '/v1/embeddings', handler: 'functions/inference.embeddings', auth: ['startup'], access: INFERENCE_ACCESS,
+    streaming: true, timeoutSeconds: 60, body: O.EmbeddingBody,
+    summary: 'OpenAI embeddings, billed for their input tokens',
+  },
+  {
+    method: 'GET', path: '/v1/models', handler: 'functions/inference.listModels', auth: ['startup'], access: ['query'],
+    summary: 'Models served by at least one live provider (OpenAI list shape)', reply: O.ModelList,
+  },
+  {
+    method: 'GET', path: '/v1/models/{id+}', handler: 'functions/inference.getModel', auth: ['startup'], access: ['query'],
+    summary: 'One model (ids may contain "/")', reply: O.ModelObject,
+  },
+  {
+    method: 'GET', path: '/v1/usage', handler: 'functions/inference.usage', auth: ['startup'], access: ['query'],
+    summary: 'Your usage and cost over [from, to] (whole UTC days), grouped by model, provider, day or key', query: O.UsageQuery, reply: O.UsageReply,
   },
 ];
 

@@ -55,8 +55,8 @@ export interface RuntimeOptions {
   tables?: Partial<RuntimeTables>;
   /** Repo root for handler references and ASL files. Default this repository. */
   root?: string;
-  /** Called once everything is up (the demo world will be seeded here; no-op by default). */
-  seed?: (rt: Runtime) => Promise<void>;
+  /** Called once everything is up (scripts/start.ts seeds the demo world here); what it returns is stopped with the runtime. */
+  seed?: (rt: Runtime) => Promise<{ stop?: () => Promise<void> } | void>;
 }
 
 export interface Runtime {
@@ -207,7 +207,10 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       resolveHandler,
       stop: () => (stopping ??= stopAll()),
     };
-    if (options.seed) await options.seed(rt);
+    if (options.seed) {
+      const seeded = await options.seed(rt);
+      if (seeded?.stop) stops.push(seeded.stop);
+    }
     return rt;
   } catch (err) {
     await stopAll();

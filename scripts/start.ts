@@ -5,13 +5,16 @@
  *   npm start -- --in-memory       nothing kept (also COMPUX_IN_MEMORY=1)
  *   PORT=8080 npm start            another port
  *   COMPUX_ADMIN_KEY=... npm start the operator key to accept (else one is generated and printed)
+ *   npm start -- --no-seed         no demo world (by default: three simulated providers, a lender, a funded startup and its key)
  *
  * SIGINT / SIGTERM stop everything that was started (DynamoDB Local's java process included), then exit.
  */
 import { startRuntime, type Runtime } from '../local/runtime.js';
+import { seedDemoWorld, type DemoWorld } from '../local/demo.js';
 
-const USAGE = `usage: npm start [-- --in-memory]
+const USAGE = `usage: npm start [-- --in-memory] [-- --no-seed]
   --in-memory   keep DynamoDB data in memory only (default: ./.compux-data/)
+  --no-seed     do not seed the demo world (simulated providers, lender, funded startup, key)
 env: PORT (default 3000), HOST (default 127.0.0.1), COMPUX_ADMIN_KEY, COMPUX_IN_MEMORY=1`;
 
 async function main(): Promise<void> {
@@ -21,7 +24,7 @@ async function main(): Promise<void> {
       console.log(USAGE);
       return;
     }
-    if (a !== '--in-memory') {
+    if (a !== '--in-memory' && a !== '--no-seed') {
       console.error(`unknown argument ${a}\n${USAGE}`);
       process.exitCode = 2;
       return;
@@ -49,7 +52,13 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 
-  rt = await startRuntime({ inMemory, ...(process.env.HOST ? { host: process.env.HOST } : {}) });
+  const seed = !args.includes('--no-seed');
+  let world: DemoWorld | undefined;
+  rt = await startRuntime({
+    inMemory,
+    ...(process.env.HOST ? { host: process.env.HOST } : {}),
+    ...(seed ? { seed: async (r: Runtime) => (world = await seedDemoWorld(r, { simulator: { ttftMs: 120, tokensPerSecond: 60, completionTokens: { min: 20, max: 80 } } })) } : {}),
+  });
   if (stopping) return; // a signal arrived while starting; shutdown() is already stopping it
 
   console.log(`CompuX is running at ${rt.baseUrl}`);
@@ -64,6 +73,17 @@ async function main(): Promise<void> {
     console.log(`\n  Operator key (generated for this run; set COMPUX_ADMIN_KEY to choose one):\n  ${rt.adminKey}\n`);
   } else {
     console.log('  operator key: from COMPUX_ADMIN_KEY');
+  }
+  if (world) {
+    console.log('\nDemo world:');
+    for (const p of world.providers) console.log(`  provider      ${p.id}  ${p.name}  ${p.models.map((m) => m.model).join(', ')}  → ${p.endpoints[0]?.url}`);
+    console.log(`  lender        ${world.lenderId}${world.lenderKey ? `  key ${world.lenderKey}` : ' (kept from an earlier run)'}`);
+    console.log(`  startup       ${world.startupId}  facility ${world.facilityId}`);
+    console.log(`\n  Startup key (made for this run):\n  ${world.startupKey}\n`);
+    console.log('  Try it:');
+    console.log(`  curl -s ${rt.baseUrl}/v1/chat/completions -H "Authorization: Bearer ${world.startupKey}" -H 'content-type: application/json' \\`);
+    console.log(`    -d '{"model":"llama-3.1-70b-instruct","max_tokens":50,"messages":[{"role":"user","content":"Hello"}]}'`);
+    console.log(`  or the openai client with baseURL ${rt.baseUrl}/v1\n`);
   }
   console.log('Press Ctrl-C to stop.');
 }

@@ -2,10 +2,11 @@
  * What handlers need, built once per Lambda container from the environment. The DynamoDB endpoint
  * comes from the SDK's own AWS_ENDPOINT_URL_DYNAMODB, so the local runtime and AWS run this same code.
  */
-import { Credits, Lending, Tenants } from '../../packages/core/src/index.js';
-import { DynamoCreditStore, documentClient } from '../../packages/core/src/adapters/dynamodb/index.js';
+import { Credits, Gateway, Lending, Tenants } from '../../packages/core/src/index.js';
+import { DynamoCatalog, DynamoCreditStore, DynamoRateLimiter, documentClient } from '../../packages/core/src/adapters/dynamodb/index.js';
+import { HttpUpstream } from '../../packages/core/src/adapters/http/upstream.js';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { tracer } from './powertools.js';
+import { logger, tracer } from './powertools.js';
 
 export interface Deps {
   doc: DynamoDBDocumentClient;
@@ -14,6 +15,14 @@ export interface Deps {
   credits: Credits;
   lending: Lending;
   tenants: Tenants;
+  catalog: DynamoCatalog;
+  gateway: Gateway;
+}
+
+/** A positive integer from the environment, or the default. */
+function envMs(name: string, fallback: number): number {
+  const v = Number(process.env[name]);
+  return Number.isSafeInteger(v) && v > 0 ? v : fallback;
 }
 
 let cached: Deps | undefined;
@@ -25,7 +34,13 @@ export function deps(): Deps {
   const doc = documentClient();
   tracer.captureAWSv3Client(doc);
   const store = new DynamoCreditStore(doc, table);
-  cached = { doc, table, store, credits: new Credits(store), lending: new Lending(store), tenants: new Tenants(store, process.env.COMPUX_ADMIN_KEY_SHA256) };
+  const credits = new Credits(store);
+  const catalog = new DynamoCatalog(doc, table);
+  const gateway = new Gateway(
+    { credits, catalog, limiter: new DynamoRateLimiter(doc, table), upstream: new HttpUpstream(), log: (level, message, data) => logger[level](message, data) },
+    { first_byte_timeout_ms: envMs('COMPUX_UPSTREAM_FIRST_BYTE_TIMEOUT_MS', 30_000), idle_timeout_ms: envMs('COMPUX_UPSTREAM_IDLE_TIMEOUT_MS', 60_000) },
+  );
+  cached = { doc, table, store, credits, lending: new Lending(store), tenants: new Tenants(store, process.env.COMPUX_ADMIN_KEY_SHA256), catalog, gateway };
   return cached;
 }
 

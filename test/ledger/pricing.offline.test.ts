@@ -38,8 +38,11 @@ describe('maxCostMicros (the hold)', () => {
     const spot = 2_700_000;
     const hold = maxCostMicros(1_200, 800, 8_192, H100, spot);
     for (const completion of [0, 1, 399, 800]) expect(requestEconomics(1_200, completion, H100, spot).cost_micros).toBeLessThanOrEqual(hold);
-    // max_tokens beyond the context is capped by it.
-    expect(maxCostMicros(8_000, 100_000, 8_192, H100, spot)).toBe(maxCostMicros(8_000, 192, 8_192, H100, spot));
+    // Prompt bound and max_tokens beyond the context are each capped by it.
+    expect(maxCostMicros(8_000, 100_000, 8_192, H100, spot)).toBe(maxCostMicros(8_000, 8_192, 8_192, H100, spot));
+    expect(maxCostMicros(50_000, 10, 8_192, H100, spot)).toBe(maxCostMicros(8_192, 10, 8_192, H100, spot));
+    // The prompt figure is only a bound: a shorter real prompt may leave room for all of max_tokens.
+    expect(requestEconomics(100, 8_000, H100, spot).cost_micros).toBeLessThanOrEqual(maxCostMicros(8_000, 8_000, 8_192, H100, spot));
     // Rounded up: a cost of 11.11 micros holds 12.
     expect(maxCostMicros(0, 1, 8_192, H100, 2_000_000)).toBe(12);
   });

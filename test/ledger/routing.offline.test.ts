@@ -4,7 +4,7 @@ import { CircuitBreaker, rankCandidates, type ProviderOffer } from '../../packag
 
 const offer = (id: string, over: Partial<ProviderOffer> = {}): ProviderOffer => ({
   provider_id: `prv_${id}`, endpoint_id: `ep_${id}`, status: 'live', models: ['llama'], accelerator: 'H100', region: 'us-east-1',
-  available_gpu_hours: 100, listed_gpu_hours_month: 5_000, maintenance: [], sla_meeting: true, recent_error_ppm: 0, price_micros_per_gpu_hour: 2_000_000, ...over,
+  available_gpu_hours: 100, listed_gpu_hours_month: 5_000, maintenance: [], sla_meeting: true, recent_error_ppm: 0, price_micros: 2_000_000, ...over,
 });
 const now = '2026-11-21T12:00:00.000Z';
 const closed = () => 'closed' as const;
@@ -34,11 +34,11 @@ describe('candidates', () => {
 
 describe('ranking', () => {
   it.each([
-    ['SLA standing before price', [offer('cheap_breach', { sla_meeting: false, price_micros_per_gpu_hour: 1 }), offer('meets')], ['ep_meets', 'ep_cheap_breach']],
-    ['fewer recent errors before price', [offer('flaky', { recent_error_ppm: 50_000, price_micros_per_gpu_hour: 1 }), offer('steady')], ['ep_steady', 'ep_flaky']],
-    ['price', [offer('dear', { price_micros_per_gpu_hour: 3_000_000 }), offer('cheap', { price_micros_per_gpu_hour: 1_500_000 })], ['ep_cheap', 'ep_dear']],
+    ['SLA standing before price', [offer('cheap_breach', { sla_meeting: false, price_micros: 1 }), offer('meets')], ['ep_meets', 'ep_cheap_breach']],
+    ['fewer recent errors before price', [offer('flaky', { recent_error_ppm: 50_000, price_micros: 1 }), offer('steady')], ['ep_steady', 'ep_flaky']],
+    ['price', [offer('dear', { price_micros: 3_000_000 }), offer('cheap', { price_micros: 1_500_000 })], ['ep_cheap', 'ep_dear']],
     ['spare capacity last', [offer('small', { available_gpu_hours: 5 }), offer('big', { available_gpu_hours: 500 })], ['ep_big', 'ep_small']],
-    ['limited providers (under 500 GPU-hours a month) after all others', [offer('limited', { listed_gpu_hours_month: 499, price_micros_per_gpu_hour: 1 }), offer('full', { listed_gpu_hours_month: 500 })], ['ep_full', 'ep_limited']],
+    ['limited providers (under 500 GPU-hours a month) after all others', [offer('limited', { listed_gpu_hours_month: 499, price_micros: 1 }), offer('full', { listed_gpu_hours_month: 500 })], ['ep_full', 'ep_limited']],
   ])('%s', (_n, offers, expected) => expect(order(offers)).toEqual(expected));
 
   it("prefers the caller's region between equals", () => {

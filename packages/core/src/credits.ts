@@ -5,10 +5,11 @@
  */
 import { derivedId } from './ids.js';
 import { MAX_FACILITIES_PER_STARTUP } from './facilities.js';
-import { DEFAULT_HOLD_TTL_S, MAX_HOLD_TTL_S, closePosting, planAllocation, reservePosting, type Hold } from './holds.js';
+import { DEFAULT_HOLD_TTL_S, MAX_HOLD_TTL_S, closePosting, planAllocation, reservePosting, spendByFacility, type Hold } from './holds.js';
 import { facilityAccount } from './ledger.js';
 import { assert, assertMicros } from './money.js';
 import type { CloseResult, CreditStore, ReserveResult } from './store.js';
+import type { UsageRecord } from './usage.js';
 import { OPEN_HOLD_SHARDS } from '../../../infra/table.js';
 
 /** Re-plans after a lost race (a balance changed between reading and writing). */
@@ -74,7 +75,7 @@ export class Credits {
       };
       last = await this.store.reserve(hold, reservePosting(hold, derivedId('pst', holdId, 'reserve')));
       // Refused on balances read a moment ago: read again and re-plan (another request won the race).
-      if (last.ok || last.code === 'idempotency_conflict' || last.code === 'contention') return last;
+      if (last.ok || last.code === 'idempotency_conflict' || last.code === 'contention' || last.code === 'key_budget_exceeded') return last;
     }
     return last;
   }
@@ -88,17 +89,28 @@ export class Credits {
     return this.close(hold, 'settled', amountMicros);
   }
 
+  /**
+   * The request path's close: it still has the hold it took, so no read first. `usage` is the request
+   * record, written in the same transaction; the amount is bounded by the hold (asserted).
+   */
+  closeWithUsage(hold: Hold, amountMicros: number, usage: Omit<UsageRecord, 'facilities'>): Promise<CloseResult> {
+    assertMicros(amountMicros);
+    assert(amountMicros <= hold.amount_micros, `settle ${amountMicros} exceeds the hold ${hold.amount_micros}`);
+    const record: UsageRecord = { ...usage, facilities: spendByFacility(hold, amountMicros) };
+    return this.close(hold, amountMicros > 0 ? 'settled' : 'released', amountMicros, record);
+  }
+
   async release(holdId: string): Promise<CloseResult> {
     const hold = await this.store.getHold(holdId);
     if (!hold) return { ok: false, code: 'hold_not_found' };
     return this.close(hold, 'released', 0);
   }
 
-  private close(hold: Hold, status: 'settled' | 'released' | 'expired', settled: number): Promise<CloseResult> {
+  private close(hold: Hold, status: 'settled' | 'released' | 'expired', settled: number, usage?: UsageRecord): Promise<CloseResult> {
     const at = this.clock().toISOString();
     const kind = status === 'settled' ? 'settle' : status === 'released' ? 'release' : 'expire';
     // One close per hold: its posting id derives from the hold, so a retried close cannot post twice.
-    return this.store.closeHold(hold, closePosting(hold, settled, kind, derivedId('pst', hold.id, 'close'), at), status, settled, at);
+    return this.store.closeHold(hold, closePosting(hold, settled, kind, derivedId('pst', hold.id, 'close'), at), status, settled, at, usage);
   }
 
   /** Releases every hold past its expiry (a request that crashed before settling). Bounded per run. */

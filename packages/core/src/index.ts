@@ -10,3 +10,8 @@ export * from './tenants.js';
 export * from './audit.js';
 export * from './pricing.js';
 export * from './routing.js';
+export * from './tokens.js';
+export * from './catalog.js';
+export * from './usage.js';
+export * from './ratelimit.js';
+export * from './gateway.js';

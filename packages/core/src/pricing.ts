@@ -62,12 +62,17 @@ export function requestEconomics(promptTokens: number, completionTokens: number,
 }
 
 /**
- * The most a request can cost, for its hold: the whole prompt plus every completion token it may ask for,
- * bounded by the model's context. Rounded UP, so the hold always covers the metered cost.
+ * The most a request can cost, for its hold: `promptTokensMax` is an upper bound on the prompt (see
+ * tokens.ts: bytes bound every tokenizer) and `completionTokensMax` the completion tokens it may ask for
+ * (max_tokens × n). Each is capped by the model's context separately, because the prompt figure is only a
+ * bound: capping the completion by `context − bound` could under-reserve when the real prompt is shorter.
+ * Rounded UP, so the hold always covers the metered cost.
  */
-export function maxCostMicros(promptTokens: number, maxCompletionTokens: number, contextLength: number, rates: DeclaredRates, spotMicrosPerGpuHour: number): number {
-  const completion = Math.max(0, Math.min(maxCompletionTokens, contextLength - promptTokens));
-  const { num, den } = gpuSecondsFraction(promptTokens, completion, rates);
+export function maxCostMicros(promptTokensMax: number, completionTokensMax: number, contextLength: number, rates: DeclaredRates, spotMicrosPerGpuHour: number): number {
+  assert(Number.isSafeInteger(contextLength) && contextLength >= 1, 'context length must be a positive integer');
+  const prompt = Math.max(0, Math.min(promptTokensMax, contextLength));
+  const completion = Math.max(0, Math.min(completionTokensMax, contextLength));
+  const { num, den } = gpuSecondsFraction(prompt, completion, rates);
   const d = den * SECONDS_PER_HOUR;
   return Number((num * BigInt(spotMicrosPerGpuHour) + d - 1n) / d);
 }

@@ -27,13 +27,14 @@ export interface ProviderOffer {
   sla_meeting: boolean;
   /** Errors over the recent window, as parts per million of requests. */
   recent_error_ppm: number;
-  price_micros_per_gpu_hour: number;
+  /** What this request would cost on this offer (its maximum, the hold): the ranking's price. */
+  price_micros: number;
 }
 
 export type Exclusion = 'not_live' | 'model_not_served' | 'in_maintenance' | 'no_capacity' | 'circuit_open';
 
-export interface RouteChoice {
-  ranked: ProviderOffer[];
+export interface RouteChoice<T extends ProviderOffer = ProviderOffer> {
+  ranked: T[];
   excluded: { provider_id: string; endpoint_id: string; reason: Exclusion }[];
 }
 
@@ -46,9 +47,9 @@ export function inMaintenance(o: ProviderOffer, nowIso: string): boolean {
  * price, the caller's region, spare capacity; limited providers (under 500 GPU-hours a month) after all others.
  * Ties break on endpoint id so the order is total and stable.
  */
-export function rankCandidates(offers: readonly ProviderOffer[], req: { model: string; region?: string; now: string; circuit: (endpointId: string) => CircuitState }): RouteChoice {
+export function rankCandidates<T extends ProviderOffer>(offers: readonly T[], req: { model: string; region?: string; now: string; circuit: (endpointId: string) => CircuitState }): RouteChoice<T> {
   const excluded: RouteChoice['excluded'] = [];
-  const ok: ProviderOffer[] = [];
+  const ok: T[] = [];
   for (const o of offers) {
     const reason: Exclusion | null =
       o.status !== 'live' ? 'not_live'
@@ -65,7 +66,7 @@ export function rankCandidates(offers: readonly ProviderOffer[], req: { model: s
     o.sla_meeting ? 0 : 1,
     req.circuit(o.endpoint_id) === 'half_open' ? 1 : 0,
     o.recent_error_ppm,
-    o.price_micros_per_gpu_hour,
+    o.price_micros,
     req.region && o.region === req.region ? 0 : 1,
     -o.available_gpu_hours,
   ];

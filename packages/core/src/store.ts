@@ -6,6 +6,7 @@
 import type { Facility, RecoveryStatement } from './facilities.js';
 import type { Hold } from './holds.js';
 import type { AccountSpec, Posting, PostingLine } from './ledger.js';
+import type { UsageBucket, UsageRecord } from './usage.js';
 
 export interface Startup { id: string; name: string; segment: string; created_at: string }
 export interface Lender { id: string; name: string; created_at: string }
@@ -22,6 +23,8 @@ export interface ApiKeyRecord {
   models: string[] | null;
   rpm: number | null;
   tpm: number | null;
+  /** What is left of budget_micros: reserved spend is taken at once, the unspent part returned on settle. */
+  budget_left_micros: number | null;
   created_at: string;
   revoked_at: string | null;
 }
@@ -59,7 +62,7 @@ export interface Page<T> { items: T[]; cursor: string | null }
 
 export type ReserveResult =
   | { ok: true; hold: Hold; replayed: boolean }
-  | { ok: false; code: 'exceeds_credit' | 'facility_frozen' | 'idempotency_conflict' | 'contention' };
+  | { ok: false; code: 'exceeds_credit' | 'facility_frozen' | 'key_budget_exceeded' | 'idempotency_conflict' | 'contention' };
 
 export type CloseResult =
   | { ok: true; hold: Hold; replayed: boolean }
@@ -101,7 +104,10 @@ export interface CreditStore {
   post(p: Posting): Promise<PostResult>;
 
   reserve(hold: Hold, posting: Posting): Promise<ReserveResult>;
-  closeHold(hold: Hold, posting: Posting, status: 'settled' | 'released' | 'expired', settledMicros: number, at: string): Promise<CloseResult>;
+  /** Closes a hold; with `usage`, the request record and its daily aggregate are written in the same transaction. */
+  closeHold(hold: Hold, posting: Posting, status: 'settled' | 'released' | 'expired', settledMicros: number, at: string, usage?: UsageRecord): Promise<CloseResult>;
+  /** A startup's daily usage buckets for days in [fromDay, toDay] (YYYY-MM-DD). */
+  listUsage(startupId: string, fromDay: string, toDay: string): Promise<UsageBucket[]>;
   getHold(id: string): Promise<Hold | null>;
   listExpiredHolds(shard: number, nowIso: string, limit: number): Promise<Hold[]>;
 

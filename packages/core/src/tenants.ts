@@ -50,7 +50,7 @@ export class Tenants {
     const secret = newSecretKey('cx_lender');
     const key: ApiKeyRecord = {
       id: newId('key'), role: 'lender', tenant_id: l.id, name: `${input.name} (primary)`, key_sha256: sha256Hex(secret),
-      budget_micros: null, models: null, rpm: null, tpm: null, created_at: at, revoked_at: null,
+      budget_micros: null, models: null, rpm: null, tpm: null, budget_left_micros: null, created_at: at, revoked_at: null,
     };
     // Keys are shown once and stored only as a hash: the reply kept for replays has no secret, so a
     // replay returns the lender with `key: null` (the caller that lost the first reply makes a new key).
@@ -71,6 +71,7 @@ export class Tenants {
     const rec: ApiKeyRecord = {
       id: newId('key'), role: 'startup', tenant_id: startupId, name: input.name, key_sha256: sha256Hex(secret),
       budget_micros: input.budget_micros ?? null, models: input.models ?? null, rpm: input.rpm ?? null, tpm: input.tpm ?? null,
+      budget_left_micros: input.budget_micros ?? null,
       created_at: this.clock().toISOString(), revoked_at: null,
     };
     // As for lenders: the replayed reply never holds the secret (it is shown once, stored only hashed).

@@ -13,3 +13,6 @@ export function documentClient(config: DynamoDBClientConfig = {}): DynamoDBDocum
     marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
   });
 }
+export { DynamoCatalog } from './catalog.js';
+export { DynamoRateLimiter } from './ratelimit.js';
+export { UsageTooLargeError } from './store.js';

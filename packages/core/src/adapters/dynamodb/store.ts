@@ -23,6 +23,8 @@ import { recoveryItem } from './entities/recovery.js';
 import { spendBucketKey } from './entities/spend-bucket.js';
 import { lenderItem, lenderKey, startupItem, startupKey, toLender, toStartup } from './entities/tenant.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
+import { toUsageBucket, usageDayPk, usageDaySk, usageRecordItem } from './entities/usage.js';
+import { checkUsageRecord, type UsageBucket, type UsageRecord } from '../../usage.js';
 import { transact, type TransactItem } from './transact.js';
 
 /** Raised when retries are exhausted on a non-money write (money writes return `contention` instead). */
@@ -32,6 +34,13 @@ export class ContentionError extends Error {
 
 const MAX_LINES_SUMMED = 5_000_000;
 const MAX_BATCH_GET_ROUNDS = 10;
+/** 1,000 daily buckets a page: a usage query reads at most 20,000 (say 93 days × 215 key/provider/model triples). */
+const MAX_USAGE_PAGES = 20;
+
+/** A usage query that would read more than MAX_USAGE_PAGES pages: the caller should narrow the range. */
+export class UsageTooLargeError extends Error {
+  override name = 'UsageTooLargeError';
+}
 
 type Tagged = { item: TransactItem; tag: string; line?: PostingLine };
 
@@ -379,8 +388,43 @@ export class DynamoCreditStore implements CreditStore {
 
   // ---------- holds ----------
 
+  /**
+   * A hold taken under a key with a budget carries `refs.budget_key` (the key's sha256): the reservation
+   * also takes the amount from the key's budget_left_micros, under the same transaction and condition.
+   */
+  private budgetItem(hold: Hold, delta: { take?: number; refund?: number; spent?: number }): Tagged[] {
+    const keySha = hold.refs.budget_key;
+    if (!keySha) return [];
+    if (delta.take !== undefined) {
+      return [{
+        tag: 'budget',
+        item: {
+          Update: {
+            TableName: this.tableName,
+            Key: apiKeyKey(keySha),
+            UpdateExpression: 'SET budget_left_micros = budget_left_micros - :a',
+            ConditionExpression: 'budget_left_micros >= :a',
+            ExpressionAttributeValues: { ':a': delta.take },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
+        },
+      }];
+    }
+    return [{
+      tag: 'budget',
+      item: {
+        Update: {
+          TableName: this.tableName,
+          Key: apiKeyKey(keySha),
+          UpdateExpression: 'ADD budget_left_micros :r, spent_micros :s',
+          ExpressionAttributeValues: { ':r': delta.refund ?? 0, ':s': delta.spent ?? 0 },
+        },
+      },
+    }];
+  }
+
   async reserve(hold: Hold, posting: Posting): Promise<ReserveResult> {
-    const tagged: Tagged[] = [{ item: this.put(holdItem(hold)), tag: 'hold' }, ...this.postingItems(posting)];
+    const tagged: Tagged[] = [{ item: this.put(holdItem(hold)), tag: 'hold' }, ...this.postingItems(posting), ...this.budgetItem(hold, { take: hold.amount_micros })];
     const out = await transact(this.doc, tagged.map((t) => t.item));
     if (out.ok) return { ok: true, hold, replayed: false };
     if (out.reason === 'contention') return { ok: false, code: 'contention' };
@@ -393,12 +437,13 @@ export class DynamoCreditStore implements CreditStore {
     let frozen = false;
     for (const [i, old] of out.failed) {
       const t = tagged[i];
+      if (t?.tag === 'budget') return { ok: false, code: 'key_budget_exceeded' };
       if (t?.tag === 'balance' && (await this.balanceFailure(t, old)) === 'facility_frozen') frozen = true;
     }
     return { ok: false, code: frozen ? 'facility_frozen' : 'exceeds_credit' };
   }
 
-  async closeHold(hold: Hold, posting: Posting, status: 'settled' | 'released' | 'expired', settledMicros: number, at: string): Promise<CloseResult> {
+  async closeHold(hold: Hold, posting: Posting, status: 'settled' | 'released' | 'expired', settledMicros: number, at: string, usage?: UsageRecord): Promise<CloseResult> {
     const tagged: Tagged[] = [
       {
         tag: 'hold',
@@ -433,6 +478,8 @@ export class DynamoCreditStore implements CreditStore {
         });
       }
     }
+    tagged.push(...this.budgetItem(hold, { refund: hold.amount_micros - settledMicros, spent: settledMicros }));
+    if (usage) tagged.push(...this.usageItems(usage));
     const out = await transact(this.doc, tagged.map((t) => t.item));
     const closed: Hold = { ...hold, status, settled_micros: settledMicros, closed_at: at };
     if (out.ok) return { ok: true, hold: closed, replayed: false };
@@ -445,6 +492,49 @@ export class DynamoCreditStore implements CreditStore {
       return { ok: false, code: 'hold_closed' };
     }
     throw new InvariantError(`closing hold ${hold.id} failed on ${[...out.failed.keys()].map((i) => tagged[i]?.tag).join(', ')}`);
+  }
+
+  private usageItems(r: UsageRecord): Tagged[] {
+    checkUsageRecord(r);
+    const day = r.created_at.slice(0, 10);
+    return [
+      { tag: 'usage', item: this.put(usageRecordItem(r)) },
+      {
+        tag: 'usage_day',
+        item: {
+          Update: {
+            TableName: this.tableName,
+            Key: { pk: usageDayPk(r.startup_id), sk: usageDaySk(day, r.key_id, r.provider_id, r.model) },
+            UpdateExpression:
+              'ADD requests :one, errors :err, estimated :est, prompt_tokens :p, completion_tokens :c, gpu_microseconds :g, cost_micros :cost SET #t = :t, #d = :day, key_id = :k, provider_id = :pv, model = :m',
+            ExpressionAttributeNames: { '#t': 'type', '#d': 'day' },
+            ExpressionAttributeValues: {
+              ':one': 1, ':err': r.outcome === 'ok' ? 0 : 1, ':est': r.estimated ? 1 : 0, ':p': r.prompt_tokens, ':c': r.completion_tokens,
+              ':g': r.gpu_microseconds, ':cost': r.cost_micros, ':t': 'usage_day', ':day': day, ':k': r.key_id, ':pv': r.provider_id, ':m': r.model,
+            },
+          },
+        },
+      },
+    ];
+  }
+
+  async listUsage(startupId: string, fromDay: string, toDay: string): Promise<UsageBucket[]> {
+    const out: UsageBucket[] = [];
+    let cursor: string | undefined;
+    const pk = usageDayPk(startupId);
+    for (let page = 0; ; page++) {
+      if (page >= MAX_USAGE_PAGES) throw new UsageTooLargeError(`more than ${MAX_USAGE_PAGES} pages of usage in this range; ask for a shorter one`);
+      const res = await this.queryPage({
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+        // '~' sorts after every character used in ids and model names, so the whole last day is included.
+        ExpressionAttributeValues: { ':pk': pk, ':from': `D#${fromDay}#`, ':to': `D#${toDay}#~` },
+        Limit: 1_000,
+        ExclusiveStartKey: decodeCursor(cursor, { field: 'pk', value: pk }),
+      });
+      out.push(...res.items.map(toUsageBucket));
+      if (!res.cursor) return out;
+      cursor = res.cursor;
+    }
   }
 
   async getHold(id: string) {

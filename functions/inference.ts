@@ -1,0 +1,150 @@
+/**
+ * The OpenAI-compatible API (SPEC §4): chat completions, completions, embeddings (paid, routed, metered
+ * by packages/core/src/gateway.ts), models, and usage. The three paid routes are response-streaming rows:
+ * a plain reply is written to the stream in one piece, a `stream: true` one as server-sent events.
+ */
+import middy from '@middy/core';
+import { executionModeStreamifyResponse } from '@middy/core/StreamifyResponse';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import type { z } from 'zod';
+import {
+  MAX_USAGE_RANGE_DAYS, describeCall, groupUsage, listedModels, openAiError, requestHash, type Workload,
+} from '../packages/core/src/index.js';
+import { UsageTooLargeError } from '../packages/core/src/adapters/dynamodb/index.js';
+import { apiRoute, authenticate, countRequest, errorResult, lowerHeaders, requestIdOf, routeFor } from './lib/api.js';
+import { deps } from './lib/deps.js';
+import { HttpError, badRequest, forbidden, fromZod } from './lib/errors.js';
+import { ChatBody, CompletionBody, EmbeddingBody, MAX_INFERENCE_BODY_BYTES, withoutNulls, type UsageQuery } from './lib/openai.js';
+import { logger, metrics } from './lib/powertools.js';
+import { StreamSink } from './lib/sink.js';
+
+/** Room left, before the function's own timeout, to meter and settle after the provider. */
+const SETTLE_RESERVE_MS = 5_000;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+const BODY: Record<Workload, z.ZodType> = { chat: ChatBody, completion: CompletionBody, embedding: EmbeddingBody };
+
+function parseInferenceBody(workload: Workload, event: APIGatewayProxyEvent): Record<string, unknown> {
+  const raw = event.body ? (event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) : '';
+  if (Buffer.byteLength(raw) > MAX_INFERENCE_BODY_BYTES) throw new HttpError(413, `Request body over ${MAX_INFERENCE_BODY_BYTES} bytes.`, 'body_too_large');
+  if (raw.trim() === '') throw badRequest('A JSON request body is required.', null, 'missing_body');
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw badRequest('We could not parse the JSON body of your request.', null, 'invalid_json');
+  }
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw badRequest('The request body must be a JSON object.', null, 'invalid_json');
+  const parsed = BODY[workload].safeParse(json);
+  if (!parsed.success) throw fromZod(parsed.error, 'body');
+  return withoutNulls(parsed.data as Record<string, unknown>);
+}
+
+function inferenceRoute(handlerId: string, workload: Workload) {
+  const route = routeFor(handlerId);
+  const core = async (event: APIGatewayProxyEvent, context: Context) => {
+    const requestId = requestIdOf(event, context);
+    try {
+      const headers = lowerHeaders(event.headers);
+      const principal = await authenticate(route, headers);
+      if (principal?.role !== 'startup' || !principal.key || !principal.tenant_id) throw forbidden('Inference routes take a startup key.');
+      const body = parseInferenceBody(workload, event);
+      const idem = headers['idempotency-key'] ?? `req:${requestId}`;
+      if (!IDEMPOTENCY_KEY.test(idem)) throw badRequest('Idempotency-Key must be 1–255 printable ASCII characters.', 'Idempotency-Key', 'invalid_idempotency_key');
+
+      const sink = new StreamSink();
+      const call = describeCall(workload, body);
+      const work = deps()
+        .gateway.handle(
+          {
+            call,
+            startup_id: principal.tenant_id,
+            key: principal.key,
+            request_id: requestId,
+            idempotency_key: idem,
+            request_hash: requestHash({ path: event.path, body }),
+            deadline_ms: Date.now() + Math.max(1_000, context.getRemainingTimeInMillis() - SETTLE_RESERVE_MS),
+          },
+          sink,
+        )
+        .then((r) => {
+          metrics.addMetric(`gateway_${r.outcome}`, MetricUnit.Count, 1);
+          if (r.record) metrics.addMetric('billed_micros', MetricUnit.Count, r.record.cost_micros);
+          logger.debug('inference request', { requestId, status: r.status, outcome: r.outcome, code: r.code, attempts: r.attempts, cost_micros: r.record?.cost_micros });
+          return r;
+        })
+        .catch((err: unknown) => {
+          // A fault of ours. Before the head: a plain 500. After it: end the stream. An open hold expires through the sweeper.
+          logger.error('inference request failed', { error: err as Error, requestId });
+          if (!sink.isStarted) sink.reply(500, { 'x-compux-provider': 'none' }, openAiError({ status: 500, type: 'api_error', code: 'internal_error', message: 'Internal server error' }));
+          else sink.end();
+        });
+      sink.work = work;
+      const head = await sink.head;
+      countRequest(route, head.status);
+      return {
+        statusCode: head.status,
+        headers: { 'content-type': 'application/json', ...head.headers, 'x-request-id': requestId },
+        body: sink.readable,
+      };
+    } catch (err) {
+      const r = errorResult(err, requestId);
+      countRequest(route, r.statusCode);
+      return { statusCode: r.statusCode, headers: { ...(r.headers as Record<string, string>), 'x-compux-provider': 'none' }, body: r.body };
+    }
+  };
+  return middy(core, { executionMode: executionModeStreamifyResponse }).use(injectLambdaContext(logger)).use(logMetrics(metrics));
+}
+
+export const chat = inferenceRoute('functions/inference.chat', 'chat');
+export const completions = inferenceRoute('functions/inference.completions', 'completion');
+export const embeddings = inferenceRoute('functions/inference.embeddings', 'embedding');
+
+/** `created` of a model object: fixed, so the list is stable (OpenAI's is the model's release time). */
+const MODEL_CREATED_S = 1_735_689_600; // 2025-01-01T00:00:00Z
+
+function modelJson(m: ReturnType<typeof listedModels>[number]) {
+  return { id: m.id, object: 'model' as const, created: MODEL_CREATED_S, owned_by: 'compux', kind: m.kind, context_length: m.context_length, accelerators: m.accelerators, providers: m.providers };
+}
+
+export const listModels = apiRoute('functions/inference.listModels', async () => {
+  const models = listedModels(await deps().catalog.load());
+  return { status: 200, body: { object: 'list', data: models.map(modelJson) }, headers: { 'x-compux-provider': 'none' } };
+});
+
+export const getModel = apiRoute('functions/inference.getModel', async (req) => {
+  const id = decodeURIComponent(req.params.id ?? '');
+  const m = listedModels(await deps().catalog.load()).find((x) => x.id === id);
+  if (!m) throw new HttpError(404, `The model ${id} does not exist.`, 'model_not_found', 'not_found_error', 'model');
+  return { status: 200, body: modelJson(m), headers: { 'x-compux-provider': 'none' } };
+});
+
+const DAY_MS = 86_400_000;
+
+export const usage = apiRoute<undefined, z.infer<typeof UsageQuery>>('functions/inference.usage', async (req) => {
+  if (req.principal?.role !== 'startup' || !req.principal.tenant_id) throw forbidden();
+  const now = new Date();
+  const toDay = (req.query.to ? new Date(req.query.to) : now).toISOString().slice(0, 10);
+  const fromDay = (req.query.from ? new Date(req.query.from) : new Date(Date.parse(toDay) - 29 * DAY_MS)).toISOString().slice(0, 10);
+  if (Number.isNaN(Date.parse(fromDay)) || Number.isNaN(Date.parse(toDay))) throw badRequest('from and to must be valid dates.', 'from');
+  if (fromDay > toDay) throw badRequest('from must not be after to.', 'from');
+  if ((Date.parse(toDay) - Date.parse(fromDay)) / DAY_MS + 1 > MAX_USAGE_RANGE_DAYS) throw badRequest(`A usage query covers at most ${MAX_USAGE_RANGE_DAYS} days.`, 'from');
+  let buckets;
+  try {
+    buckets = await deps().store.listUsage(req.principal.tenant_id, fromDay, toDay);
+  } catch (err) {
+    if (err instanceof UsageTooLargeError) throw badRequest(err.message, 'from', 'range_too_large');
+    throw err;
+  }
+  const { groups, total } = groupUsage(buckets, req.query.group_by);
+  const figures = <T extends { gpu_microseconds: number }>({ gpu_microseconds, ...rest }: T) => ({ ...rest, gpu_seconds: gpu_microseconds / 1_000_000 });
+  return {
+    status: 200,
+    body: { object: 'usage', from: fromDay, to: toDay, group_by: req.query.group_by, data: groups.map(figures), total: figures(total) },
+  };
+});
+
+

@@ -1,0 +1,87 @@
+/**
+ * The gateway's ResponseSink over the Readable a streaming handler returns to middy (which pipes it to
+ * Lambda's response stream, or locally to the Node response through the awslambda shim).
+ *
+ * - `head` resolves with the status and headers once the gateway has chosen them (reply or open).
+ * - write() waits for the reader when its buffer is full (backpressure reaches the provider read loop).
+ * - The client going away destroys the Readable: `signal` aborts, and the destroy waits for `work`
+ *   (the gateway's run, which settles the hold) before it completes, so the invocation does not end
+ *   while a settlement is in flight.
+ */
+import { Readable } from 'node:stream';
+import type { ResponseSink } from '../../packages/core/src/index.js';
+
+export interface Head {
+  status: number;
+  headers: Record<string, string>;
+}
+
+export class StreamSink implements ResponseSink {
+  private readonly ac = new AbortController();
+  private resolveHead!: (h: Head) => void;
+  readonly head: Promise<Head> = new Promise((r) => (this.resolveHead = r));
+  private started = false;
+  private waiter: (() => void) | null = null;
+  /** The gateway's whole run; set by the handler right after starting it. */
+  work: Promise<unknown> = Promise.resolve();
+  readonly readable: Readable;
+
+  constructor() {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this;
+    this.readable = new Readable({
+      highWaterMark: 16 * 1024,
+      read() {
+        const w = self.waiter;
+        self.waiter = null;
+        w?.();
+      },
+      destroy(err, cb) {
+        const early = !this.readableEnded;
+        if (early) self.ac.abort();
+        const w = self.waiter;
+        self.waiter = null;
+        w?.();
+        // Hold the invocation open until the gateway has settled what the client was sent.
+        self.work.then(
+          () => cb(err),
+          () => cb(err),
+        );
+      },
+    });
+  }
+
+  get signal(): AbortSignal {
+    return this.ac.signal;
+  }
+
+  get isStarted(): boolean {
+    return this.started;
+  }
+
+  reply(status: number, headers: Record<string, string>, body: string): void {
+    if (this.started) return;
+    this.started = true;
+    this.resolveHead({ status, headers });
+    this.readable.push(body);
+    this.readable.push(null);
+  }
+
+  open(status: number, headers: Record<string, string>): void {
+    if (this.started) return;
+    this.started = true;
+    this.resolveHead({ status, headers });
+  }
+
+  async write(chunk: string): Promise<boolean> {
+    if (this.ac.signal.aborted || this.readable.destroyed) return false;
+    if (!this.readable.push(chunk)) {
+      await new Promise<void>((r) => (this.waiter = r));
+    }
+    return !this.ac.signal.aborted && !this.readable.destroyed;
+  }
+
+  end(): void {
+    if (!this.readable.destroyed && !this.readable.readableEnded) this.readable.push(null);
+  }
+}

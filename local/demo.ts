@@ -1,0 +1,139 @@
+/**
+ * The demo world `npm start` seeds (issue 3): three simulated GPU providers (H100, A100, H200) live in the
+ * routing catalog with capacity, spot prices for each accelerator, one lender, one startup with a facility,
+ * and a startup key printed so that `curl` or the `openai` client works at once.
+ *
+ * Tenants, the facility and the key are made through the public API with the operator key (the same
+ * routes anyone uses). The providers are written to the routing catalog directly, because provider
+ * onboarding (application → review → validation → live) is its own piece of work; their records are
+ * the same ones onboarding produces.
+ *
+ * With a kept data directory the world is reused: the marker item names the startup, and each start
+ * only refreshes the providers (their simulators listen on new ports) and makes a fresh startup key.
+ */
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { startSimulator, type SimModel, type Simulator, type SimulatorOptions } from '../packages/simulator/src/index.js';
+import type { Accelerator, CatalogModel, RoutingProvider } from '../packages/core/src/index.js';
+import { DynamoCatalog, documentClient } from '../packages/core/src/adapters/dynamodb/index.js';
+import type { Runtime } from './runtime.js';
+
+export interface DemoProvider {
+  id: string;
+  name: string;
+  accelerator: Accelerator;
+  region: string;
+  models: Omit<CatalogModel, 'accelerator'>[];
+}
+
+/** Spot index of the demo, micros per GPU-hour. */
+export const DEMO_SPOT: Record<Accelerator, number> = { H100: 2_490_000, A100: 1_290_000, H200: 3_590_000 };
+
+const LLAMA_70B = 'llama-3.1-70b-instruct';
+export const DEMO_PROVIDERS: DemoProvider[] = [
+  {
+    id: 'prv_demoAurora01', name: 'Aurora GPU (simulated)', accelerator: 'H100', region: 'us-east-1',
+    models: [
+      { model: LLAMA_70B, kind: 'chat', architecture: 'llama', context_length: 131_072, prompt_tokens_per_gpu_second: 4_000, completion_tokens_per_gpu_second: 60 },
+      { model: 'text-embedding-3-small', kind: 'embedding', architecture: 'bert', context_length: 8_191, prompt_tokens_per_gpu_second: 50_000, completion_tokens_per_gpu_second: 1 },
+    ],
+  },
+  {
+    id: 'prv_demoBasalt01', name: 'Basalt Compute (simulated)', accelerator: 'A100', region: 'us-west-2',
+    models: [
+      { model: LLAMA_70B, kind: 'chat', architecture: 'llama', context_length: 131_072, prompt_tokens_per_gpu_second: 1_800, completion_tokens_per_gpu_second: 25 },
+      { model: 'llama-3.1-8b-instruct', kind: 'chat', architecture: 'llama', context_length: 131_072, prompt_tokens_per_gpu_second: 12_000, completion_tokens_per_gpu_second: 180 },
+    ],
+  },
+  {
+    id: 'prv_demoCirrus01', name: 'Cirrus Cloud (simulated)', accelerator: 'H200', region: 'eu-west-1',
+    models: [
+      { model: LLAMA_70B, kind: 'chat', architecture: 'llama', context_length: 131_072, prompt_tokens_per_gpu_second: 6_000, completion_tokens_per_gpu_second: 90 },
+      { model: 'llama-3.1-405b-instruct', kind: 'chat', architecture: 'llama', context_length: 131_072, prompt_tokens_per_gpu_second: 900, completion_tokens_per_gpu_second: 12 },
+    ],
+  },
+];
+
+export interface DemoWorld {
+  simulators: Map<string, Simulator>;
+  providers: RoutingProvider[];
+  startupId: string;
+  lenderId: string;
+  lenderKey: string | null;
+  facilityId: string;
+  startupKey: string;
+  stop(): Promise<void>;
+}
+
+export interface DemoOptions {
+  /** Options for every simulator (latency, pacing), e.g. { ttftMs: 150, tokensPerSecond: 80 }. */
+  simulator?: SimulatorOptions;
+  /** The facility's principal (default 10,000 USD). */
+  principalMicros?: number;
+}
+
+function routingRecord(p: DemoProvider, url: string, at: string): RoutingProvider {
+  return {
+    id: p.id, name: p.name, status: 'live', sla_tier: 'standard', sla_meeting: true, recent_error_ppm: 0, listed_gpu_hours_month: 5_000,
+    endpoints: [{ id: `${p.id}_ep1`, url: `${url}/v1`, region: p.region, availability_zone: `${p.region}a`, capacity_type: 'dedicated', accelerators: [p.accelerator] }],
+    models: p.models.map((m) => ({ ...m, accelerator: p.accelerator })),
+    capacity: [{ accelerator: p.accelerator, region: p.region, availability_zone: `${p.region}a`, available_gpu_hours: 2_000 }],
+    maintenance: [],
+    updated_at: at,
+  };
+}
+
+async function api(rt: Runtime, method: string, path: string, key: string, body?: unknown): Promise<any> {
+  const res = await fetch(`${rt.baseUrl}${path}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const json = await res.json();
+  if (!res.ok) throw new Error(`seeding: ${method} ${path} → ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+export async function seedDemoWorld(rt: Runtime, opts: DemoOptions = {}): Promise<DemoWorld> {
+  const doc = documentClient({ endpoint: rt.endpoints.dynamodb });
+  const catalog = new DynamoCatalog(doc, rt.tableName);
+  const simulators = new Map<string, Simulator>();
+  const stop = async () => {
+    await Promise.all([...simulators.values()].map((s) => s.stop()));
+    doc.destroy();
+  };
+  try {
+    const at = new Date().toISOString();
+    const providers: RoutingProvider[] = [];
+    for (const p of DEMO_PROVIDERS) {
+      const models: SimModel[] = p.models.map((m) => ({ id: m.model, embedding: m.kind === 'embedding', context_length: m.context_length, accelerator: p.accelerator }));
+      const sim = await startSimulator({ models, ...(opts.simulator ?? {}) });
+      simulators.set(p.id, sim);
+      const rec = routingRecord(p, sim.url, at);
+      await catalog.putProvider(rec);
+      providers.push(rec);
+    }
+    for (const [acc, micros] of Object.entries(DEMO_SPOT) as [Accelerator, number][]) await catalog.setSpotPrice(acc, micros, at);
+
+    const markerKey = { pk: 'SEED#demo', sk: 'SEED' };
+    const marker = (await doc.send(new GetCommand({ TableName: rt.tableName, Key: markerKey, ConsistentRead: true }))).Item;
+    let startupId: string;
+    let lenderId: string;
+    let lenderKey: string | null = null;
+    let facilityId: string;
+    if (marker) {
+      ({ startup_id: startupId, lender_id: lenderId, facility_id: facilityId } = marker as { startup_id: string; lender_id: string; facility_id: string });
+    } else {
+      startupId = (await api(rt, 'POST', '/v1/admin/startups', rt.adminKey, { name: 'Demo Startup', segment: 'series_a' })).id;
+      const lender = await api(rt, 'POST', '/v1/admin/lenders', rt.adminKey, { name: 'Demo Capital' });
+      lenderId = lender.id;
+      lenderKey = lender.key;
+      facilityId = (
+        await api(rt, 'POST', '/v1/facilities', lender.key, {
+          startup_id: startupId, principal_micros: opts.principalMicros ?? 10_000_000_000, multiplier: 1.25, term_months: 12, origination_fee_bps: 200, servicing_fee_bps: 75,
+        })
+      ).id;
+      await doc.send(new PutCommand({ TableName: rt.tableName, Item: { ...markerKey, type: 'seed_marker', startup_id: startupId, lender_id: lenderId, facility_id: facilityId, created_at: at } }));
+    }
+    const startupKey = (await api(rt, 'POST', `/v1/admin/startups/${startupId}/keys`, rt.adminKey, { name: `demo ${at}` })).key as string;
+    return { simulators, providers, startupId, lenderId, lenderKey, facilityId, startupKey, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
