@@ -9,6 +9,7 @@ import { startRuntime, type Runtime } from '../../local/runtime.js';
 import { Credits, Lending } from '../../packages/core/src/index.js';
 import { DynamoCreditStore } from '../../packages/core/src/adapters/dynamodb/index.js';
 import { dynamodbEndpoint, freshTable } from '../setup/table.js';
+import { seedDemoWorld, type DemoOptions, type DemoWorld } from '../../local/demo.js';
 
 export interface TestRuntime extends Runtime {
   /** A document client on the runtime's table, for reading (and, in tamper tests, writing) items directly. */
@@ -16,17 +17,21 @@ export interface TestRuntime extends Runtime {
   store: DynamoCreditStore;
   credits: Credits;
   lending: Lending;
+  /** The demo world (simulated providers, a funded startup and its key), when asked for. */
+  world: DemoWorld | null;
 }
 
-export async function startTestRuntime(prefix: string, opts: { scheduler?: boolean } = {}): Promise<TestRuntime> {
+export async function startTestRuntime(prefix: string, opts: { scheduler?: boolean; demo?: DemoOptions } = {}): Promise<TestRuntime> {
   const t = await freshTable(prefix);
+  let world: DemoWorld | null = null;
   const rt = await startRuntime({
     port: 0,
     dynamodbEndpoint: dynamodbEndpoint(),
     tableName: t.tableName,
     adminKey: `cx_op_test_${randomBytes(16).toString('hex')}`,
     scheduler: opts.scheduler ?? false,
+    ...(opts.demo ? { seed: async (r: Runtime) => (world = await seedDemoWorld(r, opts.demo)) } : {}),
   });
   const store = new DynamoCreditStore(t.doc, t.tableName);
-  return Object.assign(rt, { doc: t.doc, store, credits: new Credits(store), lending: new Lending(store) });
+  return Object.assign(rt, { doc: t.doc, store, credits: new Credits(store), lending: new Lending(store), world: world as DemoWorld | null });
 }

@@ -65,7 +65,8 @@ export class Lending {
   /** The visibility figures: balances read consistently, burn from hourly spend buckets. */
   async view(f: Facility): Promise<FacilityView> {
     const names = facilityAccounts(f.id);
-    const balances = await this.store.getBalances(Object.values(names).map((a) => a.id));
+    // A snapshot: a plain batch read can land in the middle of a settle and see money in two places.
+    const balances = await this.store.getBalancesSnapshot(Object.values(names).map((a) => a.id));
     const bal = (k: keyof typeof names) => balances.get(names[k].id)?.balance_micros ?? 0;
     const now = this.clock();
     const iso = (ms: number) => new Date(ms).toISOString();

@@ -96,6 +96,11 @@ export interface CreditStore {
   recoverFacility(f: Facility, posting: Posting | null, expectedAvailable: number, statement: RecoveryStatement, idem?: IdempotencyClaim): Promise<PostResult>;
 
   getBalances(accounts: readonly string[]): Promise<Map<string, Balance>>;
+  /**
+   * The same, as one snapshot (at most 100 accounts): no posting is seen half-applied, so figures that
+   * must add up (granted = available + reserved + spent + recovered) do. Costs twice the reads.
+   */
+  getBalancesSnapshot(accounts: readonly string[]): Promise<Map<string, Balance>>;
   listLines(account: string, limit: number, cursor?: string): Promise<Page<LedgerLine>>;
   /** Sum of the facility's spend in whole UTC hours [fromHour, toHour]. */
   spendBetween(facilityId: string, fromIso: string, toIso: string): Promise<number>;

@@ -3,7 +3,7 @@
  * the posting, its lines, the cached balances (with their conditions) and the record it belongs to
  * (hold, facility, idempotency reply) commit together or not at all.
  */
-import { BatchGetCommand, GetCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, QueryCommand, TransactGetCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { RecoveryStatement, Facility } from '../../facilities.js';
 import type { Hold } from '../../holds.js';
 import type { AccountSpec, Posting, PostingLine } from '../../ledger.js';
@@ -25,7 +25,7 @@ import { lenderItem, lenderKey, startupItem, startupKey, toLender, toStartup } f
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { toUsageBucket, usageDayPk, usageDaySk, usageRecordItem } from './entities/usage.js';
 import { checkUsageRecord, type UsageBucket, type UsageRecord } from '../../usage.js';
-import { transact, type TransactItem } from './transact.js';
+import { MAX_ATTEMPTS, transact, type TransactItem } from './transact.js';
 
 /** Raised when retries are exhausted on a non-money write (money writes return `contention` instead). */
 export class ContentionError extends Error {
@@ -329,6 +329,25 @@ export class DynamoCreditStore implements CreditStore {
       }
     }
     return out;
+  }
+
+  async getBalancesSnapshot(accounts: readonly string[]): Promise<Map<string, Balance>> {
+    if (accounts.length > 100) throw new InvariantError('a snapshot read holds at most 100 accounts');
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await this.doc.send(new TransactGetCommand({ TransactItems: accounts.map((a) => ({ Get: { TableName: this.tableName, Key: accountKey(a) } })) }));
+        const out = new Map<string, Balance>();
+        for (const r of res.Responses ?? []) if (r.Item) out.set(r.Item.account as string, toBalance(r.Item));
+        return out;
+      } catch (err) {
+        // A transactional read is cancelled when a write to one of its items is in flight: read again.
+        if ((err as { name?: string }).name !== 'TransactionCanceledException' || attempt >= MAX_ATTEMPTS) {
+          if ((err as { name?: string }).name === 'TransactionCanceledException') throw new ContentionError('balances kept changing while being read');
+          throw err;
+        }
+        await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
+      }
+    }
   }
 
   async listLines(account: string, limit: number, cursor?: string): Promise<Page<LedgerLine>> {
