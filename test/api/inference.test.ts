@@ -470,3 +470,19 @@ describe('usage', () => {
 });
 
 
+
+// Last in the file: it leaves Cirrus's circuit open for its 30 s.
+describe('circuit breaker', () => {
+  it('after 5 failures in a row an endpoint is skipped without an attempt, and traffic goes to the next provider', async () => {
+    // Prepare
+    sim(CIRRUS).setOptions({ fault: 'http_502' });
+    sim(CIRRUS).resetStats();
+    // Act
+    const replies = [];
+    for (let i = 0; i < 7; i++) replies.push(await ai.chat.completions.create({ model: LLAMA, messages, max_tokens: 5 }).withResponse());
+    // Assess
+    expect(replies.map((r) => r.response.headers.get('x-compux-provider'))).toEqual(Array(7).fill(AURORA));
+    expect(replies.map((r) => r.response.headers.get('x-compux-attempts'))).toEqual(['2', '2', '2', '2', '2', '1', '1']);
+    expect(sim(CIRRUS).stats().byRoute['POST /v1/chat/completions']).toBe(5);
+  });
+});

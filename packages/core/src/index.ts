@@ -15,3 +15,4 @@ export * from './catalog.js';
 export * from './usage.js';
 export * from './ratelimit.js';
 export * from './gateway.js';
+export * from './sse.js';
