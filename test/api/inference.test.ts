@@ -74,6 +74,17 @@ async function usageRecord(requestId: string) {
 
 const messages = [{ role: 'user' as const, content: 'Tell me about GPU markets, briefly.' }];
 
+/** Reads a chat stream to its end or its error: the text received, and the error if it broke. */
+async function drain(stream: AsyncIterable<OpenAI.ChatCompletionChunk>): Promise<{ text: string; err: unknown }> {
+  let text = '';
+  try {
+    for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+    return { text, err: null };
+  } catch (err) {
+    return { text, err };
+  }
+}
+
 describe('chat completions', () => {
   it('plain: OpenAI shape, the CompuX headers, and credits move by exactly the billed cost', async () => {
     // Prepare
@@ -289,11 +300,7 @@ describe('provider faults', () => {
     for (const s of rt.world!.simulators.values()) s.setOptions({ fault: 'reset_after_frames:4', completionTokens: 50 });
     const before = await settled();
     // Act
-    const stream = await ai.chat.completions.create({ model: LLAMA, messages, max_tokens: 50, stream: true });
-    let text = '';
-    const err = await (async () => {
-      for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
-    })().catch((e: unknown) => e);
+    const { text, err } = await drain(await ai.chat.completions.create({ model: LLAMA, messages, max_tokens: 50, stream: true }));
     const after = await settled();
     // Assess
     expect(err).toBeInstanceOf(OpenAI.APIError);
@@ -307,11 +314,7 @@ describe('provider faults', () => {
     sim(CIRRUS).setOptions({ fault: 'malformed_chunk:3', completionTokens: 40 });
     const before = await settled();
     // Act
-    const stream = await ai.chat.completions.create({ model: LLAMA, messages, max_tokens: 40, stream: true });
-    let text = '';
-    const err = await (async () => {
-      for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
-    })().catch((e: unknown) => e);
+    const { text, err } = await drain(await ai.chat.completions.create({ model: LLAMA, messages, max_tokens: 40, stream: true }));
     const after = await settled();
     // Assess
     expect(err).toBeInstanceOf(OpenAI.APIError);

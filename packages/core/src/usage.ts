@@ -55,12 +55,8 @@ export interface UsageRecord {
 export const GROUP_BY = ['model', 'provider', 'day', 'key'] as const;
 export type GroupBy = (typeof GROUP_BY)[number];
 
-/** One day's usage of one key on one provider and model: the unit GET /v1/usage aggregates from. */
-export interface UsageBucket {
-  day: string;
-  key_id: string;
-  provider_id: string;
-  model: string;
+/** The figures usage adds up. */
+export interface UsageFigures {
   requests: number;
   errors: number;
   estimated: number;
@@ -69,16 +65,18 @@ export interface UsageBucket {
   gpu_microseconds: number;
   cost_micros: number;
 }
+const FIGURES = ['requests', 'errors', 'estimated', 'prompt_tokens', 'completion_tokens', 'gpu_microseconds', 'cost_micros'] as const;
 
-export interface UsageGroup {
+/** One day's usage of one key on one provider and model: the unit GET /v1/usage aggregates from. */
+export interface UsageBucket extends UsageFigures {
+  day: string;
+  key_id: string;
+  provider_id: string;
+  model: string;
+}
+
+export interface UsageGroup extends UsageFigures {
   group: string;
-  requests: number;
-  errors: number;
-  estimated: number;
-  prompt_tokens: number;
-  completion_tokens: number;
-  gpu_microseconds: number;
-  cost_micros: number;
 }
 
 /** Longest range one usage query may cover: it bounds the buckets read. */
@@ -91,14 +89,14 @@ export function checkUsageRecord(r: UsageRecord): void {
   assert(paid === r.cost_micros, `facilities paid ${paid}, the request cost ${r.cost_micros}`);
 }
 
-export function groupUsage(buckets: readonly UsageBucket[], by: GroupBy): { groups: UsageGroup[]; total: Omit<UsageGroup, 'group'> } {
+export function groupUsage(buckets: readonly UsageBucket[], by: GroupBy): { groups: UsageGroup[]; total: UsageFigures } {
   const keyOf = (b: UsageBucket) => (by === 'model' ? b.model : by === 'provider' ? b.provider_id : by === 'day' ? b.day : b.key_id);
-  const zero = () => ({ requests: 0, errors: 0, estimated: 0, prompt_tokens: 0, completion_tokens: 0, gpu_microseconds: 0, cost_micros: 0 });
+  const zero = (): UsageFigures => ({ requests: 0, errors: 0, estimated: 0, prompt_tokens: 0, completion_tokens: 0, gpu_microseconds: 0, cost_micros: 0 });
   const groups = new Map<string, UsageGroup>();
   const total = zero();
   for (const b of buckets) {
     const g = groups.get(keyOf(b)) ?? { group: keyOf(b), ...zero() };
-    for (const f of ['requests', 'errors', 'estimated', 'prompt_tokens', 'completion_tokens', 'gpu_microseconds', 'cost_micros'] as const) {
+    for (const f of FIGURES) {
       g[f] += b[f];
       total[f] += b[f];
     }

@@ -411,35 +411,14 @@ export class DynamoCreditStore implements CreditStore {
    * A hold taken under a key with a budget carries `refs.budget_key` (the key's sha256): the reservation
    * also takes the amount from the key's budget_left_micros, under the same transaction and condition.
    */
-  private budgetItem(hold: Hold, delta: { take?: number; refund?: number; spent?: number }): Tagged[] {
+  private budgetItem(hold: Hold, delta: { take: number } | { refund: number; spent: number }): Tagged[] {
     const keySha = hold.refs.budget_key;
     if (!keySha) return [];
-    if (delta.take !== undefined) {
-      return [{
-        tag: 'budget',
-        item: {
-          Update: {
-            TableName: this.tableName,
-            Key: apiKeyKey(keySha),
-            UpdateExpression: 'SET budget_left_micros = budget_left_micros - :a',
-            ConditionExpression: 'budget_left_micros >= :a',
-            ExpressionAttributeValues: { ':a': delta.take },
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          },
-        },
-      }];
-    }
-    return [{
-      tag: 'budget',
-      item: {
-        Update: {
-          TableName: this.tableName,
-          Key: apiKeyKey(keySha),
-          UpdateExpression: 'ADD budget_left_micros :r, spent_micros :s',
-          ExpressionAttributeValues: { ':r': delta.refund ?? 0, ':s': delta.spent ?? 0 },
-        },
-      },
-    }];
+    const update =
+      'take' in delta
+        ? { UpdateExpression: 'SET budget_left_micros = budget_left_micros - :a', ConditionExpression: 'budget_left_micros >= :a', ExpressionAttributeValues: { ':a': delta.take } }
+        : { UpdateExpression: 'ADD budget_left_micros :r, spent_micros :s', ExpressionAttributeValues: { ':r': delta.refund, ':s': delta.spent } };
+    return [{ tag: 'budget', item: { Update: { TableName: this.tableName, Key: apiKeyKey(keySha), ...update, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } } }];
   }
 
   async reserve(hold: Hold, posting: Posting): Promise<ReserveResult> {
