@@ -1,15 +1,37 @@
 /**
- * Consumer of the capacity-webhooks FIFO queue. Reports partial batch failures: a record that fails
- * (malformed, or a store error) is retried alone and, after maxReceiveCount receives, lands in the
- * dead-letter queue — it is never silently dropped. A redelivered event id is stored once.
+ * Capacity reports (SPEC §6): the consumer of the capacity-webhooks FIFO queue, and the schedule that
+ * applies coalesced reports once their interval has passed.
+ *
+ * Applying is idempotent by report time: a report not newer than what is applied (or pending) is stale
+ * and changes nothing, so a redelivery after a crash mid-batch cannot apply twice; the report itself is
+ * then kept once per event id. A record that fails is retried alone (partial batch failure) and, after
+ * maxReceiveCount receives, lands in the dead-letter queue: an accepted report is never dropped silently.
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { CapacityReport } from '../events/capacity.js';
+import { decideCapacity, duePending, type CapacityReportInput } from '../packages/core/src/index.js';
 import { storeCapacityReport } from '../packages/core/src/adapters/dynamodb/index.js';
 import { deps } from './lib/deps.js';
 import { logger } from './lib/powertools.js';
+
+/** Applies one report under the provider's capacity state; returns what was done. */
+export async function applyReport(report: CapacityReportInput, nowIso: string): Promise<'apply' | 'coalesce' | 'stale'> {
+  const { providers } = deps();
+  const found = await providers.get(report.provider_id);
+  if (!found) throw new Error(`capacity report for unknown provider ${report.provider_id}`);
+  const { value: state, version } = await providers.capacityState(report.provider_id);
+  const current = (await providers.routing(report.provider_id)) ?? { capacity: [], maintenance: [] };
+  const d = decideCapacity(state, current, report, found.value.capacity_interval_s, nowIso);
+  if (d.action === 'stale') return 'stale';
+  if (d.action === 'coalesce') {
+    await providers.saveCapacity(found.value, { ...state, pending: report }, version, null, nowIso);
+    return 'coalesce';
+  }
+  await providers.saveCapacity(found.value, { last_applied_reported_at: report.reported_at, last_applied_at: nowIso, pending: null }, version, report, nowIso);
+  return 'apply';
+}
 
 export const consume = middy(async (event: SQSEvent): Promise<SQSBatchResponse> => {
   const failures: SQSBatchResponse['batchItemFailures'] = [];
@@ -18,7 +40,9 @@ export const consume = middy(async (event: SQSEvent): Promise<SQSBatchResponse> 
     try {
       const parsed = CapacityReport.safeParse(JSON.parse(record.body));
       if (!parsed.success) throw new Error(`malformed capacity report: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-      await storeCapacityReport(doc, table, parsed.data, new Date().toISOString());
+      const now = new Date().toISOString();
+      const outcome = await applyReport(parsed.data, now);
+      await storeCapacityReport(doc, table, { ...parsed.data, outcome }, now);
     } catch (err) {
       logger.warn('capacity record failed', { messageId: record.messageId, error: err as Error });
       // FIFO: once one message of a group fails, later ones of the batch must wait too, or order breaks.
@@ -27,4 +51,21 @@ export const consume = middy(async (event: SQSEvent): Promise<SQSBatchResponse> 
     }
   }
   return { batchItemFailures: failures };
+}).use(injectLambdaContext(logger));
+
+/** Schedule: applies each provider's pending (coalesced) report once its interval has passed. */
+export const flush = middy(async (): Promise<{ applied: number }> => {
+  const { catalog, providers } = deps();
+  const now = new Date().toISOString();
+  let applied = 0;
+  for (const r of (await catalog.load()).providers) {
+    const { value: state, version } = await providers.capacityState(r.id);
+    const found = state.pending ? await providers.get(r.id) : null;
+    if (!found) continue;
+    const due = duePending(state, found.value.capacity_interval_s, now);
+    if (!due) continue;
+    await providers.saveCapacity(found.value, { last_applied_reported_at: due.reported_at, last_applied_at: now, pending: null }, version, due, now);
+    applied++;
+  }
+  return { applied };
 }).use(injectLambdaContext(logger));

@@ -7,8 +7,10 @@
  */
 import type { z } from 'zod';
 import type { TableAccess } from './access.js';
+import { CapacityReport } from '../events/capacity.js';
 import * as S from '../functions/lib/schemas.js';
 import * as O from '../functions/lib/openai.js';
+import * as P from '../functions/lib/provider-schemas.js';
 
 export type Role = 'operator' | 'lender' | 'startup' | 'provider' | 'public';
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -38,6 +40,8 @@ export interface RouteDef {
    */
   starts?: readonly string[];
   body?: z.ZodType;
+  /** The handler reads the body itself, as received (a signed webhook); `body` then only documents it. */
+  rawBody?: boolean;
   query?: z.ZodType;
   reply?: z.ZodType;
   replyStatus?: number;
@@ -137,6 +141,35 @@ export const ROUTES: readonly RouteDef[] = [
   {
     method: 'GET', path: '/v1/usage', handler: 'functions/inference.usage', auth: ['startup'], access: ['query'],
     summary: 'Your usage and cost over [from, to] (whole UTC days), grouped by model, provider, day or key', query: O.UsageQuery, reply: O.UsageReply,
+  },
+  {
+    method: 'POST', path: '/v1/providers', handler: 'functions/providers.apply', auth: ['public'], access: ['write', 'transact'],
+    summary: 'Apply as a provider (rate limited per address): returns the provider key and webhook secret, once', body: P.ApplyProviderBody, reply: P.ApplyProviderReply, replyStatus: 201,
+  },
+  {
+    method: 'POST', path: '/v1/admin/providers/{id}/review', handler: 'functions/providers.review', auth: ['operator'], access: ['read', 'transact'],
+    summary: 'Approve or reject a provider application', body: P.ReviewBody, reply: P.ProviderReply,
+  },
+  {
+    method: 'GET', path: '/v1/providers/{id}', handler: 'functions/providers.get', auth: ['provider', 'operator'], access: ['read'],
+    summary: 'The provider: status and every onboarding step with its result', reply: P.ProviderReply,
+  },
+  {
+    method: 'PUT', path: '/v1/providers/{id}/endpoints', handler: 'functions/providers.putEndpoints', auth: ['provider'], access: ['read', 'transact'],
+    summary: 'Register endpoints (dedicated or shared, region, availability zone, accelerators)', body: P.EndpointsBody, reply: P.ProviderReply,
+  },
+  {
+    method: 'PUT', path: '/v1/providers/{id}/models', handler: 'functions/providers.putModels', auth: ['provider'], access: ['read', 'transact'],
+    summary: 'Sync the model catalog (model, architecture, context, accelerator, declared tokens per GPU-second)', body: P.ModelsBody, reply: P.ProviderReply,
+  },
+  {
+    method: 'PUT', path: '/v1/providers/{id}/sla', handler: 'functions/providers.putSla', auth: ['provider'], access: ['read', 'transact'],
+    summary: 'Choose the SLA tier (and the capacity report interval, at least 15 minutes)', body: P.SlaBody, reply: P.ProviderReply,
+  },
+  {
+    method: 'POST', path: '/v1/providers/{id}/capacity', handler: 'functions/providers.capacity', auth: ['public'], access: ['read'], sends: ['capacity-webhooks'],
+    rawBody: true, body: CapacityReport, replyStatus: 202,
+    summary: 'Capacity webhook, signed: x-compux-signature: t=<unix>,v1=<HMAC-SHA256 hex of "t.body">; queued in order per provider',
   },
 ];
 

@@ -20,6 +20,12 @@ export const SCHEDULES: readonly ScheduleDef[] = [
     description: 'Releases reservations whose expiry passed without a settlement (a crashed request).',
   },
   {
+    name: 'capacity-flush',
+    expression: 'rate(1 minute)',
+    target: { handler: 'functions/capacity.flush', access: ['query', 'read', 'transact'] },
+    description: "Applies providers' coalesced capacity reports once their interval (at least 15 minutes) has passed.",
+  },
+  {
     name: 'ledger-audit',
     expression: 'cron(15 3 * * ? *)',
     target: { workflow: 'ledger-audit' },

@@ -29,6 +29,8 @@ export interface ApiRequest<B = unknown, Q = unknown> {
   params: Record<string, string>;
   body: B;
   query: Q;
+  /** The body exactly as received, on rows with `rawBody` (a signed webhook verifies these bytes). */
+  rawBody: string;
   requestId: string;
   headers: Record<string, string>;
   /** Present on idempotent routes: where the first reply is stored. */
@@ -70,9 +72,15 @@ export async function authenticate(route: RouteDef, headers: Record<string, stri
   return principal;
 }
 
-function parseBody(route: RouteDef, event: APIGatewayProxyEvent): unknown {
+function rawBodyOf(event: APIGatewayProxyEvent): string {
   const raw = event.body ? (event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) : '';
   if (Buffer.byteLength(raw) > MAX_BODY_BYTES) throw new HttpError(413, `Request body over ${MAX_BODY_BYTES} bytes.`, 'body_too_large');
+  return raw;
+}
+
+function parseBody(route: RouteDef, event: APIGatewayProxyEvent): unknown {
+  if (route.rawBody) return undefined;
+  const raw = rawBodyOf(event);
   let json: unknown = undefined;
   if (raw.trim() !== '') {
     try {
@@ -129,7 +137,7 @@ export async function prepareRequest(route: RouteDef, event: APIGatewayProxyEven
   const headers = lowerHeaders(event.headers);
   const principal = await authenticate(route, headers);
   return {
-    event, context, route, principal, params: (event.pathParameters ?? {}) as Record<string, string>, body: undefined, query: {}, requestId: requestIdOf(event, context), headers,
+    event, context, route, principal, params: (event.pathParameters ?? {}) as Record<string, string>, body: undefined, query: {}, rawBody: '', requestId: requestIdOf(event, context), headers,
   };
 }
 
@@ -146,7 +154,7 @@ export function apiRoute<B = unknown, Q = unknown>(handlerId: string, fn: (req: 
     let result: APIGatewayProxyResult;
     try {
       const base = await prepareRequest(route, event, context);
-      const req: ApiRequest<B, Q> = { ...base, body: parseBody(route, event) as B, query: parseQuery(route, event) as Q };
+      const req: ApiRequest<B, Q> = { ...base, body: parseBody(route, event) as B, query: parseQuery(route, event) as Q, rawBody: route.rawBody ? rawBodyOf(event) : '' };
       if (route.idempotent) {
         const key = req.headers['idempotency-key'] ?? `req:${requestId}`;
         if (!IDEMPOTENCY_KEY.test(key)) throw badRequest('Idempotency-Key must be 1–255 printable ASCII characters.', 'Idempotency-Key', 'invalid_idempotency_key');

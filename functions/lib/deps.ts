@@ -3,7 +3,7 @@
  * comes from the SDK's own AWS_ENDPOINT_URL_DYNAMODB, so the local runtime and AWS run this same code.
  */
 import { Credits, Gateway, Lending, Tenants } from '../../packages/core/src/index.js';
-import { DynamoCatalog, DynamoCreditStore, DynamoRateLimiter, documentClient } from '../../packages/core/src/adapters/dynamodb/index.js';
+import { DynamoCatalog, DynamoCreditStore, DynamoProviders, DynamoRateLimiter, documentClient } from '../../packages/core/src/adapters/dynamodb/index.js';
 import { HttpUpstream } from '../../packages/core/src/adapters/http/upstream.js';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { logger, tracer } from './powertools.js';
@@ -17,6 +17,8 @@ export interface Deps {
   tenants: Tenants;
   catalog: DynamoCatalog;
   gateway: Gateway;
+  limiter: DynamoRateLimiter;
+  providers: DynamoProviders;
 }
 
 /** A positive integer from the environment, or the default. */
@@ -36,11 +38,12 @@ export function deps(): Deps {
   const store = new DynamoCreditStore(doc, table);
   const credits = new Credits(store);
   const catalog = new DynamoCatalog(doc, table);
+  const limiter = new DynamoRateLimiter(doc, table);
   const gateway = new Gateway(
-    { credits, catalog, limiter: new DynamoRateLimiter(doc, table), upstream: new HttpUpstream(), log: (level, message, data) => logger[level](message, data) },
+    { credits, catalog, limiter, upstream: new HttpUpstream(), log: (level, message, data) => logger[level](message, data) },
     { first_byte_timeout_ms: envMs('COMPUX_UPSTREAM_FIRST_BYTE_TIMEOUT_MS', 30_000), idle_timeout_ms: envMs('COMPUX_UPSTREAM_IDLE_TIMEOUT_MS', 60_000) },
   );
-  cached = { doc, table, store, credits, lending: new Lending(store), tenants: new Tenants(store, process.env.COMPUX_ADMIN_KEY_SHA256), catalog, gateway };
+  cached = { doc, table, store, credits, lending: new Lending(store), tenants: new Tenants(store, process.env.COMPUX_ADMIN_KEY_SHA256), catalog, gateway, limiter, providers: new DynamoProviders(doc, table) };
   return cached;
 }
 

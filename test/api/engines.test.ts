@@ -94,8 +94,13 @@ describe('capacity-webhooks queue', () => {
     // Prepare
     const q = [...rt.queues.values()].find((x) => x.def.name === 'capacity-webhooks')!;
     const sqs = new SQSClient({ endpoint: rt.endpoints.sqs });
+    const applied = await fetch(`${rt.baseUrl}/v1/providers`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Engines GPU', contact_email: 'ops@engines.example', regions: ['us-east-1'], accelerators: ['H100'] }),
+    });
+    const providerId = ((await applied.json()) as { id: string }).id;
     const report = {
-      event_id: 'evt_engines_1', provider_id: 'prv_engines00000000001', reported_at: '2026-11-21T10:00:00.000Z',
+      event_id: 'evt_engines_1', provider_id: providerId, reported_at: '2026-11-21T10:00:00.000Z',
       capacity: [{ accelerator: 'H100', region: 'us-east-1', availability_zone: 'us-east-1a', available_gpu_hours: 640 }],
     };
     // Act: the second send has another dedup id (as a provider retry past SQS's 5-minute dedup window would).
@@ -107,10 +112,10 @@ describe('capacity-webhooks queue', () => {
     let items: Record<string, unknown>[] = [];
     for (let i = 0; i < 100 && items.length === 0; i++) {
       await sleep(100);
-      items = ((await doc.send(new QueryCommand({ TableName: rt.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `PROVIDER#${report.provider_id}` } }))).Items ?? []) as Record<string, unknown>[];
+      items = ((await doc.send(new QueryCommand({ TableName: rt.tableName, KeyConditionExpression: 'pk = :pk AND begins_with(sk, :c)', ExpressionAttributeValues: { ':pk': `PROVIDER#${report.provider_id}`, ':c': 'CAPACITY#' } }))).Items ?? []) as Record<string, unknown>[];
     }
     await sleep(1_000);
-    items = ((await doc.send(new QueryCommand({ TableName: rt.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `PROVIDER#${report.provider_id}` } }))).Items ?? []) as Record<string, unknown>[];
+    items = ((await doc.send(new QueryCommand({ TableName: rt.tableName, KeyConditionExpression: 'pk = :pk AND begins_with(sk, :c)', ExpressionAttributeValues: { ':pk': `PROVIDER#${report.provider_id}`, ':c': 'CAPACITY#' } }))).Items ?? []) as Record<string, unknown>[];
     expect(items).toHaveLength(1);
     expect(items[0]).toMatchObject({ event_id: 'evt_engines_1', capacity: report.capacity });
   });

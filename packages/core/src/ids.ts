@@ -31,7 +31,7 @@ export function sha256Hex(value: string): string {
 }
 
 /** A secret API key: prefix + 32 base62 characters (~190 bits). Only its sha256 is stored. */
-export function newSecretKey(prefix: 'cx_op' | 'cx_lender' | 'cx_startup' | 'cx_provider'): string {
+export function newSecretKey(prefix: 'cx_op' | 'cx_lender' | 'cx_startup' | 'cx_provider' | 'whsec'): string {
   return `${prefix}_${base62(randomBytes(64), 32)}`;
 }
 

@@ -16,3 +16,5 @@ export * from './usage.js';
 export * from './ratelimit.js';
 export * from './gateway.js';
 export * from './sse.js';
+export * from './providers.js';
+export * from './signature.js';

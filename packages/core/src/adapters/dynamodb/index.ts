@@ -16,3 +16,4 @@ export function documentClient(config: DynamoDBClientConfig = {}): DynamoDBDocum
 export { DynamoCatalog } from './catalog.js';
 export { DynamoRateLimiter } from './ratelimit.js';
 export { UsageTooLargeError } from './store.js';
+export { DynamoProviders, VersionConflictError } from './providers.js';

@@ -1,0 +1,81 @@
+/** zod schemas of the provider routes (SPEC §6, §10); /openapi.json documents them from here. */
+import { z } from 'zod';
+import { MAX_ENDPOINTS_PER_PROVIDER, MAX_MODELS_PER_PROVIDER, MAX_TOKENS_PER_REQUEST, MAX_DECLARED_TOKENS_PER_GPU_SECOND, MIN_CAPACITY_INTERVAL_S, MODEL_ID } from '../../packages/core/src/index.js';
+import { Accelerator } from '../../events/capacity.js';
+
+const Name = z.string().trim().min(1).max(200);
+const Region = z.string().regex(/^[a-z]{2}-[a-z]+-\d{1,2}$/, 'region must look like us-east-1');
+const Zone = z.string().regex(/^[a-z]{2}-[a-z]+-\d{1,2}[a-z]$/, 'availability_zone must look like us-east-1a');
+
+export const ApplyProviderBody = z.strictObject({
+  name: Name,
+  contact_email: z.email().max(254),
+  regions: z.array(Region).min(1).max(20),
+  accelerators: z.array(Accelerator).min(1).max(3),
+});
+
+export const ReviewBody = z.strictObject({ decision: z.enum(['approve', 'reject']), notes: z.string().trim().max(2_000).default('') });
+
+const Url = z
+  .url()
+  .max(500)
+  .refine((u) => /^https?:\/\//.test(u), 'url must be http(s)');
+
+export const EndpointsBody = z.strictObject({
+  endpoints: z
+    .array(
+      z.strictObject({
+        id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'endpoint id: 1–64 letters, digits, _ or -'),
+        url: Url,
+        region: Region,
+        availability_zone: Zone,
+        capacity_type: z.enum(['dedicated', 'shared']),
+        accelerators: z.array(Accelerator).min(1).max(3),
+      }),
+    )
+    .min(1)
+    .max(MAX_ENDPOINTS_PER_PROVIDER)
+    .refine((es) => new Set(es.map((e) => e.id)).size === es.length, 'endpoint ids must be distinct'),
+});
+
+const Tps = z.number().int().min(1).max(MAX_DECLARED_TOKENS_PER_GPU_SECOND);
+export const ModelsBody = z.strictObject({
+  models: z
+    .array(
+      z.strictObject({
+        model: z.string().regex(MODEL_ID, 'not a valid model id'),
+        kind: z.enum(['chat', 'embedding']).default('chat'),
+        architecture: z.string().trim().min(1).max(64),
+        context_length: z.number().int().min(1).max(MAX_TOKENS_PER_REQUEST),
+        accelerator: Accelerator,
+        prompt_tokens_per_gpu_second: Tps,
+        completion_tokens_per_gpu_second: Tps,
+      }),
+    )
+    .min(1)
+    .max(MAX_MODELS_PER_PROVIDER)
+    .refine((ms) => new Set(ms.map((m) => `${m.model}|${m.accelerator}`)).size === ms.length, 'each model is listed once per accelerator'),
+});
+
+export const SlaBody = z.strictObject({
+  tier: z.enum(['standard', 'premium', 'enterprise']),
+  capacity_interval_s: z.number().int().min(MIN_CAPACITY_INTERVAL_S, `capacity_interval_s is at least ${MIN_CAPACITY_INTERVAL_S} (15 minutes)`).max(86_400).optional(),
+});
+
+export const ProviderReply = z.object({
+  id: z.string(),
+  name: z.string(),
+  contact_email: z.string(),
+  regions: z.array(z.string()),
+  accelerators: z.array(z.string()),
+  status: z.enum(['pending_review', 'integration', 'validating', 'pricing_review', 'live', 'rejected']),
+  sla_tier: z.string().nullable(),
+  capacity_interval_s: z.number().int(),
+  endpoints: z.array(z.object({ id: z.string(), url: z.string(), region: z.string(), availability_zone: z.string(), capacity_type: z.string(), accelerators: z.array(z.string()) })),
+  models: z.array(z.object({ model: z.string(), kind: z.string(), context_length: z.number().int(), accelerator: z.string() }).loose()),
+  steps: z.array(z.object({ step: z.string(), result: z.string(), at: z.string(), detail: z.string() })),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+
+export const ApplyProviderReply = ProviderReply.extend({ key: z.string().nullable(), webhook_secret: z.string().nullable() });

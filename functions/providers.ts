@@ -1,0 +1,162 @@
+/**
+ * Provider routes (SPEC §6, §10): application (public, rate limited per caller address), operator review,
+ * integration (endpoints, model catalog, SLA tier), the provider's own record, and the signed capacity
+ * webhook, which only verifies and queues: the consumer (functions/capacity.ts) applies reports in order.
+ * A provider naming another provider's id gets 404, as for every tenant.
+ */
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { z } from 'zod';
+import {
+  MIN_CAPACITY_INTERVAL_S, addStep, newId, newSecretKey, sha256Hex, verifySignature, type ApiKeyRecord, type OnboardingStep, type ProviderRecord,
+} from '../packages/core/src/index.js';
+import { VersionConflictError } from '../packages/core/src/adapters/dynamodb/index.js';
+import { CapacityReport } from '../events/capacity.js';
+import { apiRoute, type ApiRequest } from './lib/api.js';
+import { deps } from './lib/deps.js';
+import { HttpError, badRequest, conflict, fromZod, notFound } from './lib/errors.js';
+import type { ApplyProviderBody, EndpointsBody, ModelsBody, ReviewBody, SlaBody } from './lib/provider-schemas.js';
+
+/** Applications one address may send a minute: the public route's limit (COMPUX_APPLICATIONS_PER_MINUTE, 1–1000). */
+const APPLICATIONS_PER_MINUTE = (() => {
+  const n = Number(process.env.COMPUX_APPLICATIONS_PER_MINUTE);
+  return Number.isInteger(n) && n >= 1 && n <= 1_000 ? n : 5;
+})();
+/** Re-reads of a provider record after a concurrent change, before answering 503. */
+const MAX_SAVE_ATTEMPTS = 3;
+
+let sqs: SQSClient | undefined;
+
+function view(p: ProviderRecord) {
+  return { ...p };
+}
+
+/** The provider the caller may see: its own record, or any for the operator; else 404. */
+async function visible(req: ApiRequest<unknown, unknown>) {
+  const id = req.params.id!;
+  if (req.principal?.role === 'provider' && req.principal.tenant_id !== id) throw notFound('provider');
+  const found = await deps().providers.get(id);
+  if (!found) throw notFound('provider');
+  return found;
+}
+
+/** Read, change, save under the record's version; a concurrent change is re-read and re-applied. */
+async function update(req: ApiRequest<unknown, unknown>, change: (p: ProviderRecord, at: string) => ProviderRecord) {
+  for (let attempt = 0; attempt < MAX_SAVE_ATTEMPTS; attempt++) {
+    const { value, version } = await visible(req);
+    const next = change(value, new Date().toISOString());
+    try {
+      await deps().providers.save(next, version);
+      return { status: 200, body: view(next) };
+    } catch (err) {
+      if (!(err instanceof VersionConflictError)) throw err;
+    }
+  }
+  throw new HttpError(503, 'The provider record kept changing; retry.', 'contention', 'api_error', null, true, { 'retry-after': '1' });
+}
+
+function step(step: OnboardingStep['step'], result: OnboardingStep['result'], at: string, detail: string): OnboardingStep {
+  return { step, result, at, detail };
+}
+
+/** Integration steps need an approved provider that is not being validated. */
+function integrating(p: ProviderRecord): void {
+  if (p.status === 'pending_review') throw conflict('The application is still waiting for review.', 'not_approved');
+  if (p.status === 'rejected') throw conflict('The application was rejected.', 'rejected');
+  if (p.status === 'validating') throw conflict('Validation is running; change the integration after it ends.', 'validating');
+}
+
+export const apply = apiRoute<z.infer<typeof ApplyProviderBody>>('functions/providers.apply', async (req) => {
+  // The caller's address as API Gateway saw it (never X-Forwarded-For, which the caller writes).
+  const ip = req.event.requestContext?.identity?.sourceIp ?? 'unknown';
+  const rate = await deps().limiter.admit(`ip:${ip}`, { rpm: APPLICATIONS_PER_MINUTE, tpm: null }, 0, new Date());
+  if (!rate.ok) throw new HttpError(429, `At most ${APPLICATIONS_PER_MINUTE} applications a minute from one address.`, 'rate_limited', 'rate_limit_error', null, true, { 'retry-after': String(rate.retry_after_s) });
+  const at = new Date().toISOString();
+  const id = newId('prv');
+  const secret = newSecretKey('cx_provider');
+  const webhookSecret = newSecretKey('whsec');
+  const p: ProviderRecord = {
+    id, name: req.body.name, contact_email: req.body.contact_email, regions: req.body.regions, accelerators: [...new Set(req.body.accelerators)],
+    status: 'pending_review', sla_tier: null, capacity_interval_s: MIN_CAPACITY_INTERVAL_S, endpoints: [], models: [],
+    steps: [step('application', 'recorded', at, 'application received')], created_at: at, updated_at: at,
+  };
+  const key: ApiKeyRecord = {
+    id: newId('key'), role: 'provider', tenant_id: id, name: `${p.name} (primary)`, key_sha256: sha256Hex(secret),
+    budget_micros: null, models: null, rpm: null, tpm: null, budget_left_micros: null, created_at: at, revoked_at: null,
+  };
+  await deps().providers.create(p, key, webhookSecret);
+  // Shown once: the key is stored only as a hash; the webhook secret is kept to verify signatures.
+  return { status: 201, body: { ...view(p), key: secret, webhook_secret: webhookSecret } };
+});
+
+export const review = apiRoute<z.infer<typeof ReviewBody>>('functions/providers.review', async (req) =>
+  update(req, (p, at) => {
+    if (p.status !== 'pending_review') throw conflict(`The provider is ${p.status}, not waiting for review.`, 'not_pending_review');
+    const approved = req.body.decision === 'approve';
+    return { ...addStep(p, step('review', approved ? 'passed' : 'failed', at, req.body.notes || (approved ? 'approved' : 'rejected'))), status: approved ? 'integration' : 'rejected' };
+  }),
+);
+
+export const get = apiRoute('functions/providers.get', async (req) => ({ status: 200, body: view((await visible(req)).value) }));
+
+export const putEndpoints = apiRoute<z.infer<typeof EndpointsBody>>('functions/providers.putEndpoints', async (req) =>
+  update(req, (p, at) => {
+    integrating(p);
+    for (const e of req.body.endpoints) {
+      if (!p.regions.includes(e.region)) throw badRequest(`Endpoint ${e.id} is in ${e.region}, not one of the provider's regions (${p.regions.join(', ')}).`, 'endpoints');
+      if (!e.availability_zone.startsWith(e.region)) throw badRequest(`Endpoint ${e.id}: ${e.availability_zone} is not a zone of ${e.region}.`, 'endpoints');
+    }
+    return { ...addStep(p, step('endpoints', 'recorded', at, `${req.body.endpoints.length} endpoint(s)`)), endpoints: req.body.endpoints };
+  }),
+);
+
+export const putModels = apiRoute<z.infer<typeof ModelsBody>>('functions/providers.putModels', async (req) =>
+  update(req, (p, at) => {
+    integrating(p);
+    for (const m of req.body.models) {
+      if (!p.accelerators.includes(m.accelerator)) throw badRequest(`Model ${m.model} runs on ${m.accelerator}, which the provider did not apply with.`, 'models');
+    }
+    return { ...addStep(p, step('models', 'recorded', at, `${req.body.models.length} model(s) synced`)), models: req.body.models };
+  }),
+);
+
+export const putSla = apiRoute<z.infer<typeof SlaBody>>('functions/providers.putSla', async (req) =>
+  update(req, (p, at) => {
+    integrating(p);
+    const interval = req.body.capacity_interval_s ?? p.capacity_interval_s;
+    return { ...addStep(p, step('sla', 'recorded', at, `tier ${req.body.tier}, capacity interval ${interval} s`)), sla_tier: req.body.tier, capacity_interval_s: interval };
+  }),
+);
+
+/** The signed capacity webhook: 401 on any signature problem, 400 on a malformed report, 202 once queued. */
+export const capacity = apiRoute('functions/providers.capacity', async (req) => {
+  const id = req.params.id!;
+  const secret = await deps().providers.webhookSecret(id);
+  // An unknown provider looks like a bad signature: the webhook does not reveal which ids exist.
+  const check = secret ? verifySignature(req.headers['x-compux-signature'], secret, req.rawBody, Math.floor(Date.now() / 1000)) : ({ ok: false, reason: 'mismatch' } as const);
+  if (!check.ok) {
+    const why = { missing: 'The x-compux-signature header is missing.', malformed: 'The x-compux-signature header is malformed (t=<unix>,v1=<hex>).', stale: 'The signature timestamp is more than 300 s away.', mismatch: 'The signature does not match.' }[check.reason];
+    throw new HttpError(401, why, `signature_${check.reason}`, 'authentication_error');
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(req.rawBody);
+  } catch {
+    throw badRequest('The report is not valid JSON.', null, 'invalid_json');
+  }
+  const parsed = CapacityReport.safeParse(json);
+  if (!parsed.success) throw fromZod(parsed.error, 'body');
+  if (parsed.data.provider_id !== id) throw badRequest('provider_id does not match the URL.', 'provider_id');
+  const url = process.env.CAPACITY_QUEUE_URL;
+  if (!url) throw new Error('CAPACITY_QUEUE_URL is not set');
+  sqs ??= new SQSClient({});
+  await sqs.send(
+    new SendMessageCommand({
+      QueueUrl: url,
+      MessageBody: JSON.stringify(parsed.data),
+      // Per-provider order; SQS drops a resend of the same event id within 5 minutes, the consumer for good.
+      MessageGroupId: id,
+      MessageDeduplicationId: sha256Hex(`${id}:${parsed.data.event_id}`),
+    }),
+  );
+  return { status: 202, body: { accepted: true, event_id: parsed.data.event_id } };
+});

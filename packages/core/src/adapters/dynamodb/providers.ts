@@ -1,0 +1,114 @@
+/**
+ * Provider records on the table. Every change to a provider rewrites its routing record (entities/routing.ts)
+ * in the same transaction, so what the request path routes on is never behind the provider record.
+ * Writes are guarded by a version number (optimistic concurrency): a lost race is retried by the caller.
+ */
+import { GetCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { checkProvider, type RoutingProvider } from '../../catalog.js';
+import { routingOf, type CapacityReportInput, type CapacityState, type ProviderRecord } from '../../providers.js';
+import type { ApiKeyRecord } from '../../store.js';
+import { apiKeyItem } from './entities/api-key.js';
+import { capacityStateKey, providerKey, providerSecretKey } from './entities/provider.js';
+import { routingProviderItem, routingProviderKey } from './entities/routing.js';
+
+export class VersionConflictError extends Error {
+  override name = 'VersionConflictError';
+}
+
+type Versioned<T> = { value: T; version: number };
+
+export class DynamoProviders {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  private async item(key: { pk: string; sk: string }): Promise<Record<string, unknown> | null> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
+    return (out.Item as Record<string, unknown> | undefined) ?? null;
+  }
+
+  private async send(items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>): Promise<void> {
+    try {
+      await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
+    } catch (err) {
+      const reasons = (err as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+      if (reasons.some((r) => r.Code === 'ConditionalCheckFailed' || r.Code === 'TransactionConflict')) throw new VersionConflictError('the provider changed meanwhile');
+      throw err;
+    }
+  }
+
+  /** Application: the profile, its webhook secret, its key (hashed) and a routing record (not live), at once. */
+  async create(p: ProviderRecord, key: ApiKeyRecord, webhookSecret: string): Promise<void> {
+    const routing = routingOf(p, null, null, p.created_at);
+    checkProvider(routing);
+    const put = (Item: Record<string, unknown>) => ({ Put: { TableName: this.tableName, Item, ConditionExpression: 'attribute_not_exists(pk)' } });
+    await this.send([
+      put({ ...providerKey(p.id), type: 'provider', version: 1, provider: p }),
+      put({ ...providerSecretKey(p.id), type: 'provider_secret', webhook_secret: webhookSecret, created_at: p.created_at }),
+      put(apiKeyItem(key)),
+      put(routingProviderItem(routing)),
+    ]);
+  }
+
+  async get(id: string): Promise<Versioned<ProviderRecord> | null> {
+    const i = await this.item(providerKey(id));
+    return i ? { value: i.provider as ProviderRecord, version: i.version as number } : null;
+  }
+
+  async webhookSecret(id: string): Promise<string | null> {
+    return ((await this.item(providerSecretKey(id)))?.webhook_secret as string | undefined) ?? null;
+  }
+
+  async routing(id: string): Promise<RoutingProvider | null> {
+    return ((await this.item(routingProviderKey(id)))?.provider as RoutingProvider | undefined) ?? null;
+  }
+
+  /** Saves a changed profile (if still at `version`) and its routing record, keeping the applied capacity. */
+  async save(p: ProviderRecord, version: number): Promise<void> {
+    const prev = await this.routing(p.id);
+    const routing = routingOf(p, prev, null, p.updated_at);
+    checkProvider(routing);
+    await this.send([
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { ...providerKey(p.id), type: 'provider', version: version + 1, provider: p },
+          ConditionExpression: 'version = :v',
+          ExpressionAttributeValues: { ':v': version },
+        },
+      },
+      { Put: { TableName: this.tableName, Item: routingProviderItem(routing) } },
+    ]);
+  }
+
+  async capacityState(id: string): Promise<Versioned<CapacityState>> {
+    const i = await this.item(capacityStateKey(id));
+    return i ? { value: i.state as CapacityState, version: i.version as number } : { value: { last_applied_reported_at: null, last_applied_at: null, pending: null }, version: 0 };
+  }
+
+  /**
+   * Stores the consumer's new state; with `apply`, rewrites the routing record's capacity and maintenance
+   * from that report in the same transaction. Guarded by the state's version (one consumer per provider
+   * thanks to the FIFO group, but a redelivery may overlap).
+   */
+  async saveCapacity(p: ProviderRecord, state: CapacityState, version: number, apply: CapacityReportInput | null, at: string): Promise<void> {
+    const prev = await this.routing(p.id);
+    const items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']> = [
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: { ...capacityStateKey(p.id), type: 'capacity_state', version: version + 1, state },
+          ConditionExpression: version === 0 ? 'attribute_not_exists(pk)' : 'version = :v',
+          ...(version === 0 ? {} : { ExpressionAttributeValues: { ':v': version } }),
+        },
+      },
+    ];
+    if (apply) {
+      const routing = routingOf(p, prev, apply, at);
+      checkProvider(routing);
+      items.push({ Put: { TableName: this.tableName, Item: routingProviderItem(routing) } });
+    }
+    await this.send(items);
+  }
+}
