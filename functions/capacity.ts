@@ -22,14 +22,14 @@ export async function applyReport(report: CapacityReportInput, nowIso: string): 
   const found = await providers.get(report.provider_id);
   if (!found) throw new Error(`capacity report for unknown provider ${report.provider_id}`);
   const { value: state, version } = await providers.capacityState(report.provider_id);
-  const current = (await providers.routing(report.provider_id)) ?? { capacity: [], maintenance: [] };
-  const d = decideCapacity(state, current, report, found.value.capacity_interval_s, nowIso);
+  const prev = await providers.routing(report.provider_id);
+  const d = decideCapacity(state, prev ?? { capacity: [], maintenance: [] }, report, found.value.capacity_interval_s, nowIso);
   if (d.action === 'stale') return 'stale';
   if (d.action === 'coalesce') {
-    await providers.saveCapacity(found.value, { ...state, pending: report }, version, null, nowIso);
+    await providers.saveCapacity(found.value, prev, { ...state, pending: report }, version, null, nowIso);
     return 'coalesce';
   }
-  await providers.saveCapacity(found.value, { last_applied_reported_at: report.reported_at, last_applied_at: nowIso, pending: null }, version, report, nowIso);
+  await providers.saveCapacity(found.value, prev, { last_applied_reported_at: report.reported_at, last_applied_at: nowIso, pending: null }, version, report, nowIso);
   return 'apply';
 }
 
@@ -58,13 +58,14 @@ export const flush = middy(async (): Promise<{ applied: number }> => {
   const { catalog, providers } = deps();
   const now = new Date().toISOString();
   let applied = 0;
+  // The catalog snapshot holds every routing record: it is the `prev` each save needs.
   for (const r of (await catalog.load()).providers) {
     const { value: state, version } = await providers.capacityState(r.id);
     const found = state.pending ? await providers.get(r.id) : null;
     if (!found) continue;
     const due = duePending(state, found.value.capacity_interval_s, now);
     if (!due) continue;
-    await providers.saveCapacity(found.value, { last_applied_reported_at: due.reported_at, last_applied_at: now, pending: null }, version, due, now);
+    await providers.saveCapacity(found.value, r, { last_applied_reported_at: due.reported_at, last_applied_at: now, pending: null }, version, due, now);
     applied++;
   }
   return { applied };

@@ -14,7 +14,7 @@ import {
   MAX_USAGE_RANGE_DAYS, describeCall, groupUsage, listedModels, openAiError, requestHash, type Workload,
 } from '../packages/core/src/index.js';
 import { UsageTooLargeError } from '../packages/core/src/adapters/dynamodb/index.js';
-import { apiRoute, authenticate, countRequest, errorResult, lowerHeaders, requestIdOf, routeFor } from './lib/api.js';
+import { apiRoute, authenticate, countRequest, errorResult, idempotencyKeyOf, lowerHeaders, rawBodyOf, requestIdOf, routeFor } from './lib/api.js';
 import { deps } from './lib/deps.js';
 import { HttpError, badRequest, forbidden, fromZod } from './lib/errors.js';
 import { ChatBody, CompletionBody, EmbeddingBody, MAX_INFERENCE_BODY_BYTES, withoutNulls, type UsageQuery } from './lib/openai.js';
@@ -23,13 +23,11 @@ import { StreamSink } from './lib/sink.js';
 
 /** Room left, before the function's own timeout, to meter and settle after the provider. */
 const SETTLE_RESERVE_MS = 5_000;
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 const BODY: Record<Workload, z.ZodType> = { chat: ChatBody, completion: CompletionBody, embedding: EmbeddingBody };
 
 function parseInferenceBody(workload: Workload, event: APIGatewayProxyEvent): Record<string, unknown> {
-  const raw = event.body ? (event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) : '';
-  if (Buffer.byteLength(raw) > MAX_INFERENCE_BODY_BYTES) throw new HttpError(413, `Request body over ${MAX_INFERENCE_BODY_BYTES} bytes.`, 'body_too_large');
+  const raw = rawBodyOf(event, MAX_INFERENCE_BODY_BYTES);
   if (raw.trim() === '') throw badRequest('A JSON request body is required.', null, 'missing_body');
   let json: unknown;
   try {
@@ -52,8 +50,7 @@ function inferenceRoute(handlerId: string, workload: Workload) {
       const principal = await authenticate(route, headers);
       if (principal?.role !== 'startup' || !principal.key || !principal.tenant_id) throw forbidden('Inference routes take a startup key.');
       const body = parseInferenceBody(workload, event);
-      const idem = headers['idempotency-key'] ?? `req:${requestId}`;
-      if (!IDEMPOTENCY_KEY.test(idem)) throw badRequest('Idempotency-Key must be 1–255 printable ASCII characters.', 'Idempotency-Key', 'invalid_idempotency_key');
+      const idem = idempotencyKeyOf(headers, requestId);
 
       const sink = new StreamSink();
       const call = describeCall(workload, body);

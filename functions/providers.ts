@@ -26,10 +26,6 @@ const MAX_SAVE_ATTEMPTS = 3;
 
 let sqs: SQSClient | undefined;
 
-function view(p: ProviderRecord) {
-  return { ...p };
-}
-
 /** The provider the caller may see: its own record, or any for the operator; else 404. */
 async function visible(req: ApiRequest<unknown, unknown>) {
   const id = req.params.id!;
@@ -46,7 +42,7 @@ async function update(req: ApiRequest<unknown, unknown>, change: (p: ProviderRec
     const next = change(value, new Date().toISOString());
     try {
       await deps().providers.save(next, version);
-      return { status: 200, body: view(next) };
+      return { status: 200, body: next };
     } catch (err) {
       if (!(err instanceof VersionConflictError)) throw err;
     }
@@ -85,7 +81,7 @@ export const apply = apiRoute<z.infer<typeof ApplyProviderBody>>('functions/prov
   };
   await deps().providers.create(p, key, webhookSecret);
   // Shown once: the key is stored only as a hash; the webhook secret is kept to verify signatures.
-  return { status: 201, body: { ...view(p), key: secret, webhook_secret: webhookSecret } };
+  return { status: 201, body: { ...p, key: secret, webhook_secret: webhookSecret } };
 });
 
 export const review = apiRoute<z.infer<typeof ReviewBody>>('functions/providers.review', async (req) =>
@@ -96,7 +92,7 @@ export const review = apiRoute<z.infer<typeof ReviewBody>>('functions/providers.
   }),
 );
 
-export const get = apiRoute('functions/providers.get', async (req) => ({ status: 200, body: view((await visible(req)).value) }));
+export const get = apiRoute('functions/providers.get', async (req) => ({ status: 200, body: (await visible(req)).value }));
 
 export const putEndpoints = apiRoute<z.infer<typeof EndpointsBody>>('functions/providers.putEndpoints', async (req) =>
   update(req, (p, at) => {

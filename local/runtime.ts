@@ -8,7 +8,8 @@
  * then are handler modules imported (SDK clients read the environment when created). process.env is global,
  * so run one runtime per process.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha256Hex } from '../packages/core/src/ids.js';
 import path from 'node:path';
 import { ROUTES } from '../infra/routes.js';
 import { QUEUES, type QueueDef } from '../infra/queues.js';
@@ -92,9 +93,6 @@ export function generateAdminKey(): string {
   return `cx_op_${out}`;
 }
 
-export function sha256Hex(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('hex');
-}
 
 export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const root = options.root ?? REPO_ROOT;

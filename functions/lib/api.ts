@@ -72,10 +72,18 @@ export async function authenticate(route: RouteDef, headers: Record<string, stri
   return principal;
 }
 
-function rawBodyOf(event: APIGatewayProxyEvent): string {
+/** The body as UTF-8 text, refused with 413 over `limitBytes`. */
+export function rawBodyOf(event: APIGatewayProxyEvent, limitBytes = MAX_BODY_BYTES): string {
   const raw = event.body ? (event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) : '';
-  if (Buffer.byteLength(raw) > MAX_BODY_BYTES) throw new HttpError(413, `Request body over ${MAX_BODY_BYTES} bytes.`, 'body_too_large');
+  if (Buffer.byteLength(raw) > limitBytes) throw new HttpError(413, `Request body over ${limitBytes} bytes.`, 'body_too_large');
   return raw;
+}
+
+/** The caller's Idempotency-Key, else one derived from the request id; 400 when malformed. */
+export function idempotencyKeyOf(headers: Record<string, string>, requestId: string): string {
+  const key = headers['idempotency-key'] ?? `req:${requestId}`;
+  if (!IDEMPOTENCY_KEY.test(key)) throw badRequest('Idempotency-Key must be 1–255 printable ASCII characters.', 'Idempotency-Key', 'invalid_idempotency_key');
+  return key;
 }
 
 function parseBody(route: RouteDef, event: APIGatewayProxyEvent): unknown {
@@ -156,8 +164,7 @@ export function apiRoute<B = unknown, Q = unknown>(handlerId: string, fn: (req: 
       const base = await prepareRequest(route, event, context);
       const req: ApiRequest<B, Q> = { ...base, body: parseBody(route, event) as B, query: parseQuery(route, event) as Q, rawBody: route.rawBody ? rawBodyOf(event) : '' };
       if (route.idempotent) {
-        const key = req.headers['idempotency-key'] ?? `req:${requestId}`;
-        if (!IDEMPOTENCY_KEY.test(key)) throw badRequest('Idempotency-Key must be 1–255 printable ASCII characters.', 'Idempotency-Key', 'invalid_idempotency_key');
+        const key = idempotencyKeyOf(req.headers, requestId);
         req.idempotency = {
           scope: `${req.principal?.role ?? 'public'}:${req.principal?.tenant_id ?? '-'}:${route.method} ${route.path}`,
           key,

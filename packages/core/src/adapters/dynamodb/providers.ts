@@ -90,10 +90,10 @@ export class DynamoProviders {
   /**
    * Stores the consumer's new state; with `apply`, rewrites the routing record's capacity and maintenance
    * from that report in the same transaction. Guarded by the state's version (one consumer per provider
-   * thanks to the FIFO group, but a redelivery may overlap).
+   * thanks to the FIFO group, but a redelivery may overlap). `prev` is the routing record the caller read
+   * to decide.
    */
-  async saveCapacity(p: ProviderRecord, state: CapacityState, version: number, apply: CapacityReportInput | null, at: string): Promise<void> {
-    const prev = await this.routing(p.id);
+  async saveCapacity(p: ProviderRecord, prev: RoutingProvider | null, state: CapacityState, version: number, apply: CapacityReportInput | null, at: string): Promise<void> {
     const items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']> = [
       {
         Put: {
