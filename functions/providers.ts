@@ -5,6 +5,7 @@
  * A provider naming another provider's id gets 404, as for every tenant.
  */
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { z } from 'zod';
 import {
   MIN_CAPACITY_INTERVAL_S, addStep, newId, newSecretKey, sha256Hex, verifySignature, type ApiKeyRecord, type OnboardingStep, type ProviderRecord,
@@ -21,10 +22,9 @@ const APPLICATIONS_PER_MINUTE = (() => {
   const n = Number(process.env.COMPUX_APPLICATIONS_PER_MINUTE);
   return Number.isInteger(n) && n >= 1 && n <= 1_000 ? n : 5;
 })();
-/** Re-reads of a provider record after a concurrent change, before answering 503. */
-const MAX_SAVE_ATTEMPTS = 3;
 
 let sqs: SQSClient | undefined;
+let sfn: SFNClient | undefined;
 
 /** The provider the caller may see: its own record, or any for the operator; else 404. */
 async function visible(req: ApiRequest<unknown, unknown>) {
@@ -35,19 +35,17 @@ async function visible(req: ApiRequest<unknown, unknown>) {
   return found;
 }
 
-/** Read, change, save under the record's version; a concurrent change is re-read and re-applied. */
+/** Changes the provider the caller may see, under its version; one that keeps changing gives 503. */
 async function update(req: ApiRequest<unknown, unknown>, change: (p: ProviderRecord, at: string) => ProviderRecord) {
-  for (let attempt = 0; attempt < MAX_SAVE_ATTEMPTS; attempt++) {
-    const { value, version } = await visible(req);
-    const next = change(value, new Date().toISOString());
-    try {
-      await deps().providers.save(next, version);
-      return { status: 200, body: next };
-    } catch (err) {
-      if (!(err instanceof VersionConflictError)) throw err;
-    }
+  await visible(req);
+  try {
+    const next = await deps().providers.modify(req.params.id!, change);
+    if (!next) throw notFound('provider');
+    return { status: 200, body: next };
+  } catch (err) {
+    if (!(err instanceof VersionConflictError)) throw err;
+    throw new HttpError(503, 'The provider record kept changing; retry.', 'contention', 'api_error', null, true, { 'retry-after': '1' });
   }
-  throw new HttpError(503, 'The provider record kept changing; retry.', 'contention', 'api_error', null, true, { 'retry-after': '1' });
 }
 
 function step(step: OnboardingStep['step'], result: OnboardingStep['result'], at: string, detail: string): OnboardingStep {
@@ -155,4 +153,30 @@ export const capacity = apiRoute('functions/providers.capacity', async (req) => 
     }),
   );
   return { status: 202, body: { accepted: true, event_id: parsed.data.event_id } };
+});
+
+/**
+ * Starts the validation state machine: the provider must be in integration with endpoints, models and
+ * an SLA tier. It turns `validating` first (so integration cannot change under the probes); if the
+ * execution cannot be started it is put back, with the failure recorded.
+ */
+export const startValidation = apiRoute('functions/providers.startValidation', async (req) => {
+  const arn = process.env.PROVIDER_VALIDATION_ARN;
+  if (!arn) throw new Error('PROVIDER_VALIDATION_ARN is not set');
+  const id = req.params.id!;
+  await update(req, (p, at) => {
+    integrating(p);
+    if (p.status === 'live') throw conflict('The provider is already live.', 'already_live');
+    const missing = [p.endpoints.length === 0 && 'endpoints', p.models.length === 0 && 'models', !p.sla_tier && 'an SLA tier'].filter(Boolean);
+    if (missing.length > 0) throw conflict(`Register ${missing.join(', ')} before validation.`, 'integration_incomplete');
+    return { ...addStep(p, step('validation', 'recorded', at, 'validation started')), status: 'validating' };
+  });
+  sfn ??= new SFNClient({});
+  try {
+    const out = await sfn.send(new StartExecutionCommand({ stateMachineArn: arn, name: `${id}-${Date.now()}`, input: JSON.stringify({ provider_id: id, results: {} }) }));
+    return { status: 202, body: { provider_id: id, execution_id: out.executionArn!, status: 'validating' as const } };
+  } catch (err) {
+    await deps().providers.modify(id, (p, at) => ({ ...addStep(p, step('validation', 'failed', at, 'validation could not be started; try again')), status: 'integration' }));
+    throw err;
+  }
 });

@@ -171,6 +171,24 @@ export const ROUTES: readonly RouteDef[] = [
     rawBody: true, body: CapacityReport, replyStatus: 202,
     summary: 'Capacity webhook, signed: x-compux-signature: t=<unix>,v1=<HMAC-SHA256 hex of "t.body">; queued in order per provider',
   },
+  {
+    method: 'POST', path: '/v1/providers/{id}/validation', handler: 'functions/providers.startValidation', auth: ['provider', 'operator'], access: ['read', 'transact'],
+    starts: ['provider-validation'], reply: P.ValidationReply, replyStatus: 202,
+    summary: 'Start automated validation (relay handshake, reliability, throughput, SLA latency, pricing review, then live)',
+  },
+  {
+    method: 'GET', path: '/v1/providers/{id}/sla', handler: 'functions/sla.get', auth: ['provider', 'operator'], access: ['read', 'query'],
+    query: P.SlaQuery, reply: P.SlaReply,
+    summary: 'SLA standing over the rolling 30 days (uptime, p95 time to first token, samples) and breach alerts, newest first',
+  },
+  {
+    method: 'GET', path: '/v1/relay/keys', handler: 'functions/relay.jwks', auth: ['public'], access: ['read', 'write'], reply: P.RelayJwksReply,
+    summary: "The marketplace's relay-token public keys (JWKS, Ed25519): providers verify forwarded requests with them",
+  },
+  {
+    method: 'POST', path: '/v1/admin/relay-keys/rotate', handler: 'functions/relay.rotate', auth: ['operator'], access: ['read', 'write'], reply: P.RelayRotateReply,
+    summary: 'Rotate the relay-token signing key: the new key signs, the old one stays valid for 15 minutes',
+  },
 ];
 
 export function routeKey(r: Pick<RouteDef, 'method' | 'path'>): string {

@@ -9,7 +9,7 @@ export interface ScheduleDef {
   expression: string;
   description: string;
   /** Either a handler to invoke (with the table access it needs) or a workflow (infra/workflows.ts name) to start. */
-  target: { handler: string; access: readonly TableAccess[] } | { workflow: string };
+  target: { handler: string; access: readonly TableAccess[]; timeout_s?: number } | { workflow: string };
 }
 
 export const SCHEDULES: readonly ScheduleDef[] = [
@@ -24,6 +24,13 @@ export const SCHEDULES: readonly ScheduleDef[] = [
     expression: 'rate(1 minute)',
     target: { handler: 'functions/capacity.flush', access: ['query', 'read', 'transact'] },
     description: "Applies providers' coalesced capacity reports once their interval (at least 15 minutes) has passed.",
+  },
+  {
+    name: 'sla-probe',
+    expression: 'rate(1 minute)',
+    // 320 probes, 32 at a time, 5 s each at worst: under a minute, so runs do not pile up.
+    target: { handler: 'functions/sla.probeAll', access: ['read', 'write', 'query', 'transact'], timeout_s: 60 },
+    description: "Probes every live provider endpoint, then recomputes each live provider's 30-day SLA standing and its routing priority (alerts on breach and recovery).",
   },
   {
     name: 'ledger-audit',

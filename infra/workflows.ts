@@ -9,10 +9,14 @@ import type { TableAccess } from './access.js';
 export interface WorkflowDef {
   name: string;
   asl: string;
-  tasks: Record<string, { handler: string; access: readonly TableAccess[] }>;
+  /** timeout_s: the task function's timeout (default: the app's 10 s), used by the stack and the local runner alike. */
+  tasks: Record<string, { handler: string; access: readonly TableAccess[]; timeout_s?: number }>;
   /** Env var through which starters learn the state machine ARN. */
   arnEnv: string;
 }
+
+/** Probing tasks read the provider, sign relay tokens (the key set is created on first use) and record steps. */
+const PROBE_ACCESS: readonly TableAccess[] = ['read', 'write', 'transact'];
 
 export const WORKFLOWS: readonly WorkflowDef[] = [
   {
@@ -23,5 +27,20 @@ export const WORKFLOWS: readonly WorkflowDef[] = [
       AuditSummaryFn: { handler: 'functions/audit.summarize', access: [] },
     },
     arnEnv: 'LEDGER_AUDIT_ARN',
+  },
+  {
+    name: 'provider-validation',
+    asl: 'infra/asl/provider-validation.asl.json',
+    tasks: {
+      // Probing steps send bounded probes (30 s each at most, 4 at a time): minutes, not seconds.
+      RelayHandshakeFn: { handler: 'functions/validation.relayHandshake', access: PROBE_ACCESS, timeout_s: 300 },
+      ReliabilityFn: { handler: 'functions/validation.reliability', access: PROBE_ACCESS, timeout_s: 300 },
+      ThroughputFn: { handler: 'functions/validation.throughput', access: PROBE_ACCESS, timeout_s: 300 },
+      SlaLatencyFn: { handler: 'functions/validation.slaLatency', access: PROBE_ACCESS, timeout_s: 300 },
+      PricingReviewFn: { handler: 'functions/validation.pricingReview', access: ['read', 'query', 'transact'] },
+      GoLiveFn: { handler: 'functions/validation.goLive', access: ['read', 'transact'] },
+      ReturnToIntegrationFn: { handler: 'functions/validation.returnToIntegration', access: ['read', 'transact'] },
+    },
+    arnEnv: 'PROVIDER_VALIDATION_ARN',
   },
 ];

@@ -12,6 +12,7 @@
  * only refreshes the providers (their simulators listen on new ports) and makes a fresh startup key.
  */
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { RelayVerifier } from '../packages/provider-kit/src/index.js';
 import { startSimulator, type SimModel, type Simulator, type SimulatorOptions } from '../packages/simulator/src/index.js';
 import type { Accelerator, CatalogModel, RoutingProvider } from '../packages/core/src/index.js';
 import { DynamoCatalog, documentClient } from '../packages/core/src/adapters/dynamodb/index.js';
@@ -102,7 +103,10 @@ export async function seedDemoWorld(rt: Runtime, opts: DemoOptions = {}): Promis
     const providers: RoutingProvider[] = [];
     for (const p of DEMO_PROVIDERS) {
       const models: SimModel[] = p.models.map((m) => ({ id: m.model, embedding: m.kind === 'embedding', context_length: m.context_length, accelerator: p.accelerator }));
-      const sim = await startSimulator({ models, ...(opts.simulator ?? {}) });
+      // Like a real provider, each simulator serves only requests carrying a relay token minted for it,
+      // checked with the provider kit against the marketplace's published keys.
+      const relay = new RelayVerifier({ providerId: p.id, jwksUrl: `${rt.baseUrl}/v1/relay/keys` });
+      const sim = await startSimulator({ models, verifyToken: async (token) => (await relay.verify(token)).ok, ...(opts.simulator ?? {}) });
       simulators.set(p.id, sim);
       const rec = routingRecord(p, sim.url, at);
       await catalog.putProvider(rec);

@@ -176,7 +176,7 @@ export function startScheduler(opts: SchedulerOptions): Scheduler {
       try {
         if ('handler' in s.target) {
           const handler = await opts.resolveHandler(s.target.handler);
-          const timeoutMs = DEFAULT_FUNCTION_TIMEOUT_SECONDS * 1000;
+          const timeoutMs = (s.target.timeout_s ?? DEFAULT_FUNCTION_TIMEOUT_SECONDS) * 1000;
           const context = createLambdaContext({ functionName: functionNameFor(s.target.handler), timeoutMs });
           await invokeHandler(handler, event, context, timeoutMs);
         } else {

@@ -248,7 +248,7 @@ export class LocalStepFunctions {
   async #runTask(wf: LoadedWorkflow, key: string, input: JsonValue): Promise<JsonValue> {
     const task = wf.def.tasks[key]!;
     const handler = await this.#resolveHandler(task.handler);
-    const timeoutMs = DEFAULT_FUNCTION_TIMEOUT_SECONDS * 1000;
+    const timeoutMs = (task.timeout_s ?? DEFAULT_FUNCTION_TIMEOUT_SECONDS) * 1000;
     const context = createLambdaContext({ functionName: functionNameFor(task.handler), timeoutMs });
     try {
       // Lambda serialises the payload: the handler gets its own copy, and the result must be JSON.

@@ -28,6 +28,7 @@ export function Schedules({ stack, app }: StackContext) {
         handler: def.target.handler,
         access: def.target.access,
         table: cdkTable,
+        ...(def.target.timeout_s ? { timeout: def.target.timeout_s } : {}),
       });
       functions[def.name] = fn;
       return new targets.LambdaFunction(fn);

@@ -50,6 +50,7 @@ export function Workflows({ stack, app }: StackContext) {
         handler: task.handler,
         access: task.access,
         table: cdkTable,
+        ...(task.timeout_s ? { timeout: task.timeout_s } : {}),
       });
     }
 

@@ -2,8 +2,8 @@
  * What handlers need, built once per Lambda container from the environment. The DynamoDB endpoint
  * comes from the SDK's own AWS_ENDPOINT_URL_DYNAMODB, so the local runtime and AWS run this same code.
  */
-import { Credits, Gateway, Lending, Tenants } from '../../packages/core/src/index.js';
-import { DynamoCatalog, DynamoCreditStore, DynamoProviders, DynamoRateLimiter, documentClient } from '../../packages/core/src/adapters/dynamodb/index.js';
+import { Credits, Gateway, Lending, RelaySigner, Tenants } from '../../packages/core/src/index.js';
+import { DynamoCatalog, DynamoCreditStore, DynamoProviders, DynamoRateLimiter, DynamoRelayKeys, DynamoSla, documentClient } from '../../packages/core/src/adapters/dynamodb/index.js';
 import { HttpUpstream } from '../../packages/core/src/adapters/http/upstream.js';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { logger, tracer } from './powertools.js';
@@ -19,6 +19,10 @@ export interface Deps {
   gateway: Gateway;
   limiter: DynamoRateLimiter;
   providers: DynamoProviders;
+  upstream: HttpUpstream;
+  relayKeys: DynamoRelayKeys;
+  relay: RelaySigner;
+  sla: DynamoSla;
 }
 
 /** A positive integer from the environment, or the default. */
@@ -39,11 +43,15 @@ export function deps(): Deps {
   const credits = new Credits(store);
   const catalog = new DynamoCatalog(doc, table);
   const limiter = new DynamoRateLimiter(doc, table);
+  const upstream = new HttpUpstream();
+  const relayKeys = new DynamoRelayKeys(doc, table);
+  const relay = new RelaySigner(relayKeys);
+  const sla = new DynamoSla(doc, table);
   const gateway = new Gateway(
-    { credits, catalog, limiter, upstream: new HttpUpstream(), log: (level, message, data) => logger[level](message, data) },
+    { credits, catalog, limiter, upstream, relay, sla, log: (level, message, data) => logger[level](message, data) },
     { first_byte_timeout_ms: envMs('COMPUX_UPSTREAM_FIRST_BYTE_TIMEOUT_MS', 30_000), idle_timeout_ms: envMs('COMPUX_UPSTREAM_IDLE_TIMEOUT_MS', 60_000) },
   );
-  cached = { doc, table, store, credits, lending: new Lending(store), tenants: new Tenants(store, process.env.COMPUX_ADMIN_KEY_SHA256), catalog, gateway, limiter, providers: new DynamoProviders(doc, table) };
+  cached = { doc, table, store, credits, lending: new Lending(store), tenants: new Tenants(store, process.env.COMPUX_ADMIN_KEY_SHA256), catalog, gateway, limiter, providers: new DynamoProviders(doc, table), upstream, relayKeys, relay, sla };
   return cached;
 }
 

@@ -79,3 +79,38 @@ export const ProviderReply = z.object({
 });
 
 export const ApplyProviderReply = ProviderReply.extend({ key: z.string().nullable(), webhook_secret: z.string().nullable() });
+
+export const ValidationReply = z.object({ provider_id: z.string(), execution_id: z.string(), status: z.literal('validating') });
+
+export const SlaQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(2000).optional(),
+});
+
+export const SlaReply = z.object({
+  provider_id: z.string(),
+  tier: z.enum(['standard', 'premium', 'enterprise']),
+  terms: z.object({ uptime_ppm: z.number().int(), latency_ms_p95: z.number().int() }),
+  window_days: z.number().int(),
+  samples: z.number().int(),
+  errors: z.number().int(),
+  uptime_ppm: z.number().int().nullable(),
+  latency_samples: z.number().int(),
+  latency_ms_p95: z.number().int().nullable().describe('Upper bound of the latency bucket holding the p95 of time to first token'),
+  meeting: z.boolean(),
+  judged: z.boolean().describe('False while there are too few samples to judge (the provider keeps its standing)'),
+  reasons: z.array(z.string()),
+  recent_error_ppm: z.number().int(),
+  routing_meeting: z.boolean().describe('The standing the router uses now (updated by the probe schedule each minute)'),
+  alerts: z.array(z.object({ kind: z.enum(['breach', 'recovered']), tier: z.string(), at: z.string(), uptime_ppm: z.number().int().nullable(), latency_ms_p95: z.number().int().nullable(), samples: z.number().int(), reasons: z.array(z.string()) }).loose()),
+  next_cursor: z.string().nullable(),
+});
+
+export const RelayJwksReply = z.object({
+  keys: z.array(z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string(), kid: z.string(), use: z.literal('sig'), alg: z.literal('EdDSA') })),
+});
+
+export const RelayRotateReply = z.object({
+  active_kid: z.string(),
+  keys: z.array(z.object({ kid: z.string(), created_at: z.string(), retire_at: z.string().nullable() })),
+});

@@ -28,6 +28,7 @@ import type { ApiKeyRecord } from './store.js';
 import { sseData } from './sse.js';
 import { chatPromptUpperBound, countChatPromptTokens, countTokens, tokenUpperBound, type ChatMessageLike } from './tokens.js';
 import { WORKLOAD_KIND, type Outcome, type UsageRecord, type Workload } from './usage.js';
+import type { SlaRecorder, SlaSample } from './sla.js';
 
 /** Largest non-streamed provider reply read into memory. */
 export const MAX_UPSTREAM_BODY_BYTES = 16 * 1024 * 1024;
@@ -275,6 +276,10 @@ export class Gateway {
       catalog: CatalogSource;
       limiter: RateLimiter;
       upstream: Upstream;
+      /** Mints the relay token each forwarded request carries (SPEC §6). */
+      relay?: { ready(): Promise<unknown>; token(providerId: string, requestId: string): Promise<string> };
+      /** Takes the latency and error samples real traffic produces (SPEC §6 SLA). */
+      sla?: SlaRecorder;
       clock?: () => Date;
       log?: GatewayLog;
     },
@@ -340,6 +345,9 @@ export class Gateway {
       return refuse({ status: 429, type: 'rate_limit_error', code: rate.too_large ? 'request_too_large' : `rate_limit_${rate.limit}`, message, headers: { 'retry-after': String(rate.retry_after_s) } });
     }
 
+    // Relay keys are loaded before any money is held: a failure here costs the caller nothing.
+    await this.deps.relay?.ready();
+
     // 2. Hold.
     const reserved = await this.deps.credits.reserve({
       startup_id: req.startup_id,
@@ -369,11 +377,19 @@ export class Gateway {
     const hold = reserved.hold;
 
     // 3–5. Route, meter, settle — the hold is always closed on the way out.
-    return this.serve(req, sink, hold, tryList, started);
+    const samples: SlaSample[] = [];
+    const result = await this.serve(req, sink, hold, tryList, started, samples);
+    // After the reply: what each provider tried did feeds its SLA standing. A lost write loses samples, not money.
+    if (samples.length > 0 && this.deps.sla) {
+      await this.deps.sla.record(samples).catch((err: unknown) => this.deps.log?.('warn', 'could not record SLA samples', { request_id: req.request_id, error: String(err) }));
+    }
+    return result;
   }
 
-  private async serve(req: GatewayRequest, sink: ResponseSink, hold: Hold, tryList: Offer[], started: number): Promise<GatewayResult> {
+  private async serve(req: GatewayRequest, sink: ResponseSink, hold: Hold, tryList: Offer[], started: number, samples: SlaSample[]): Promise<GatewayResult> {
     const { call } = req;
+    const sample = (offer: Offer, ok: boolean, latency_ms: number | null) =>
+      samples.push({ provider_id: offer.provider_id, endpoint_id: offer.endpoint_id, source: 'traffic', ok, latency_ms, at: this.now().toISOString() });
     const attempts: GatewayResult['attempts'] = [];
     const upstreamBody = { ...call.body };
     if (call.stream) upstreamBody.stream_options = { ...((call.body.stream_options as object | undefined) ?? {}), include_usage: true };
@@ -446,13 +462,15 @@ export class Gateway {
       const ac = new AbortController();
       const onClientGone = () => ac.abort();
       sink.signal.addEventListener('abort', onClientGone, { once: true });
+      const attemptStarted = Date.now();
       try {
         const timeout = Math.max(1, Math.min(this.cfg.first_byte_timeout_ms, req.deadline_ms - Date.now()));
+        const relay: Record<string, string> = this.deps.relay ? { authorization: `Bearer ${await this.deps.relay.token(offer.provider_id, req.request_id)}` } : {};
         const opened = await this.deps.upstream.open({
           base_url: offer.endpoint.url,
           path: UPSTREAM_PATH[call.workload],
           body: bodyText,
-          headers: { 'x-compux-request-id': req.request_id },
+          headers: { 'x-compux-request-id': req.request_id, ...relay },
           signal: ac.signal,
           headers_timeout_ms: timeout,
         });
@@ -462,6 +480,7 @@ export class Gateway {
           // The caller's own mistake (as the provider sees it) is passed through, not retried elsewhere.
           if ([400, 413, 422].includes(opened.status)) {
             breaker.success();
+            sample(offer, true, null);
             attempts.push({ endpoint_id: offer.endpoint_id, result: `rejected_${opened.status}` });
             const fin = await finish(offer, 'rejected_upstream', opened.status, null);
             sink.reply(opened.status, headersFor(offer, { 'x-compux-cost-micros': '0' }), passThroughError(text, opened.status));
@@ -481,6 +500,7 @@ export class Gateway {
           }
           if (!json || typeof json !== 'object' || Array.isArray(json)) throw new AttemptFailed('malformed', 'provider reply is not an object');
           breaker.success();
+          sample(offer, true, null);
           attempts.push({ endpoint_id: offer.endpoint_id, result: 'ok' });
           ttft = Date.now() - started;
           const usage = usageOf(json.usage);
@@ -509,11 +529,13 @@ export class Gateway {
           throw new AttemptFailed('malformed', 'first stream event is not JSON');
         }
         if (firstChunk === 'done') throw new AttemptFailed('malformed', 'stream ended before any content');
+        const firstEventMs = Date.now() - attemptStarted;
         breaker.success();
         attempts.push({ endpoint_id: offer.endpoint_id, result: 'ok' });
         const streamed = await this.pumpStream(req, sink, offer, events, firstChunk, ac, started, finish, headersFor(offer), (ms) => {
           ttft = ms;
         });
+        sample(offer, streamed.outcome !== 'failed_mid_stream', firstEventMs);
         return { ...streamed, attempts };
       } catch (err) {
         const f = err instanceof AttemptFailed ? err : new AttemptFailed('connection', (err as Error).message ?? String(err));
@@ -525,6 +547,7 @@ export class Gateway {
         // A 429 says the provider is busy, not broken: fall over without counting against its circuit.
         if (!(f.kind === 'status' && f.status === 429)) breaker.failure(Date.now());
         else breaker.success();
+        sample(offer, false, null);
         attempts.push({ endpoint_id: offer.endpoint_id, result: f.kind === 'status' ? `status_${f.status}` : f.kind });
         this.deps.log?.('warn', 'attempt failed before the first byte; falling over', { request_id: req.request_id, endpoint_id: offer.endpoint_id, kind: f.kind, message: f.message });
         last = f;

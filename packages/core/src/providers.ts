@@ -17,7 +17,7 @@ export const MIN_CAPACITY_INTERVAL_S = 15 * 60;
 export const MAX_STEPS_KEPT = 50;
 
 export interface OnboardingStep {
-  step: 'application' | 'review' | 'endpoints' | 'models' | 'sla' | 'relay_handshake' | 'reliability' | 'throughput' | 'sla_latency' | 'pricing_review' | 'live';
+  step: 'application' | 'review' | 'validation' | 'endpoints' | 'models' | 'sla' | 'relay_handshake' | 'reliability' | 'throughput' | 'sla_latency' | 'pricing_review' | 'live';
   result: 'passed' | 'failed' | 'recorded';
   at: string;
   detail: string;

@@ -17,3 +17,5 @@ export { DynamoCatalog } from './catalog.js';
 export { DynamoRateLimiter } from './ratelimit.js';
 export { UsageTooLargeError } from './store.js';
 export { DynamoProviders, VersionConflictError } from './providers.js';
+export { DynamoRelayKeys } from './relay-keys.js';
+export { DynamoSla } from './sla.js';

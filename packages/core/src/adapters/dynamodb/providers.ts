@@ -82,6 +82,25 @@ export class DynamoProviders {
     ]);
   }
 
+  /**
+   * Read, change, save under the record's version; a concurrent change is re-read and `change` applied
+   * again (at most `attempts` times, then VersionConflictError). Null when the provider does not exist.
+   */
+  async modify(id: string, change: (p: ProviderRecord, at: string) => ProviderRecord, attempts = 3): Promise<ProviderRecord | null> {
+    for (let i = 0; i < attempts; i++) {
+      const found = await this.get(id);
+      if (!found) return null;
+      const next = change(found.value, new Date().toISOString());
+      try {
+        await this.save(next, found.version);
+        return next;
+      } catch (err) {
+        if (!(err instanceof VersionConflictError)) throw err;
+      }
+    }
+    throw new VersionConflictError(`provider ${id} kept changing`);
+  }
+
   async capacityState(id: string): Promise<Versioned<CapacityState>> {
     const i = await this.item(capacityStateKey(id));
     return i ? { value: i.state as CapacityState, version: i.version as number } : { value: { last_applied_reported_at: null, last_applied_at: null, pending: null }, version: 0 };

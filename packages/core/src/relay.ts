@@ -1,0 +1,120 @@
+/**
+ * The marketplace's side of relay tokens (SPEC §6; the format is in packages/provider-kit): the signing
+ * key set, its rotation, the published JWKS, and a signer that caches the set.
+ *
+ * Rotation without downtime: rotate() adds a new key and makes it the one that signs; the previous one
+ * stays published (valid) for ROTATION_OVERLAP_S, longer than a token lives plus the provider kit's key
+ * cache, then drops out. Signers reload the set every SIGNER_RELOAD_MS, so they switch well within it.
+ */
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { RELAY_ISSUER, RELAY_TOKEN_TTL_S, signRelayToken, type RelayJwk } from '../../provider-kit/src/relay.js';
+import { assert } from './money.js';
+
+export const ROTATION_OVERLAP_S = 15 * 60;
+export const MAX_RELAY_KEYS = 3;
+export const SIGNER_RELOAD_MS = 60_000;
+
+export interface RelayKey {
+  kid: string;
+  /** Ed25519 public key, base64url (the JWK's x). */
+  x: string;
+  /** Ed25519 private key, PKCS#8 PEM. */
+  private_pem: string;
+  created_at: string;
+  /** When it stops being published; null while it is the active key. */
+  retire_at: string | null;
+}
+
+export interface RelayKeySet {
+  active_kid: string;
+  keys: RelayKey[];
+}
+
+export function newRelayKey(at: string): RelayKey {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const x = publicKey.export({ format: 'jwk' }).x!;
+  return { kid: `rk_${at.slice(0, 10).replace(/-/g, '')}_${randomBytes(4).toString('hex')}`, x, private_pem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), created_at: at, retire_at: null };
+}
+
+export function firstKeySet(at: string): RelayKeySet {
+  const k = newRelayKey(at);
+  return { active_kid: k.kid, keys: [k] };
+}
+
+export type RotateResult = { ok: true; set: RelayKeySet } | { ok: false; code: 'rotation_in_progress' };
+
+/** A new active key; the old one retires after the overlap; keys already past retirement are dropped. */
+export function rotateKeySet(set: RelayKeySet, at: string): RotateResult {
+  const live = set.keys.filter((k) => k.retire_at === null || k.retire_at > at);
+  if (live.length >= MAX_RELAY_KEYS) return { ok: false, code: 'rotation_in_progress' };
+  const retireAt = new Date(Date.parse(at) + ROTATION_OVERLAP_S * 1000).toISOString();
+  const next = newRelayKey(at);
+  const keys = [...live.map((k) => (k.kid === set.active_kid ? { ...k, retire_at: retireAt } : k)), next];
+  const out = { active_kid: next.kid, keys };
+  checkKeySet(out);
+  return { ok: true, set: out };
+}
+
+export function checkKeySet(set: RelayKeySet): void {
+  assert(set.keys.length >= 1 && set.keys.length <= MAX_RELAY_KEYS, `1..${MAX_RELAY_KEYS} relay keys`);
+  const active = set.keys.filter((k) => k.kid === set.active_kid);
+  assert(active.length === 1 && active[0]!.retire_at === null, 'exactly one active relay key, not retiring');
+}
+
+/** The published keys (JWKS): every key not yet retired. */
+export function jwksOf(set: RelayKeySet, at: string): { keys: RelayJwk[] } {
+  return {
+    keys: set.keys
+      .filter((k) => k.retire_at === null || k.retire_at > at)
+      .map((k) => ({ kty: 'OKP' as const, crv: 'Ed25519' as const, x: k.x, kid: k.kid, use: 'sig' as const, alg: 'EdDSA' as const })),
+  };
+}
+
+/** Where the key set lives (the DynamoDB adapter: one item, created on first use). */
+export interface RelayKeyStore {
+  load(): Promise<RelayKeySet>;
+}
+
+/** Mints relay tokens with the active key, reloading the set every SIGNER_RELOAD_MS. */
+export class RelaySigner {
+  private set: RelayKeySet | null = null;
+  private loadedAt = 0;
+  private loading: Promise<RelayKeySet> | null = null;
+
+  constructor(
+    private readonly store: RelayKeyStore,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** Loads the set if it is missing or old; a failed reload keeps signing with the set already held. */
+  async ready(): Promise<RelayKeySet> {
+    if (this.set && this.clock() - this.loadedAt < SIGNER_RELOAD_MS) return this.set;
+    if (this.set) return this.reload().catch(() => this.set!);
+    return this.reload();
+  }
+
+  private reload(): Promise<RelayKeySet> {
+    this.loading ??= this.store.load().then(
+      (s) => {
+        checkKeySet(s);
+        this.set = s;
+        this.loadedAt = this.clock();
+        this.loading = null;
+        return s;
+      },
+      (err: unknown) => {
+        this.loading = null;
+        throw err;
+      },
+    );
+    return this.loading;
+  }
+
+  /** A token for one forwarded request: audience the provider, subject the request id. */
+  async token(providerId: string, requestId: string): Promise<string> {
+    const set = await this.ready();
+    const key = set.keys.find((k) => k.kid === set.active_kid)!;
+    const iat = Math.floor(this.clock() / 1000);
+    return signRelayToken({ iss: RELAY_ISSUER, aud: providerId, sub: requestId, iat, exp: iat + RELAY_TOKEN_TTL_S }, key.kid, key.private_pem);
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Webhook signatures (SPEC §6): HMAC-SHA256 over `<timestamp>.<raw body>`, sent as
+ * `x-compux-signature: t=<unix seconds>,v1=<hex>`. Verification is constant-time, accepts any v1 entry
+ * (a provider rotating its secret may send two), and refuses a timestamp more than 300 s away.
+ * This file is the wire format: the marketplace verifies with it, providers sign with it.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+export const SIGNATURE_TOLERANCE_S = 300;
+export const SIGNATURE_HEADER = 'x-compux-signature';
+const MAX_HEADER_CHARS = 1_024;
+
+const hmacHex = (secret: string, t: number, body: string) => createHmac('sha256', secret).update(`${t}.${body}`, 'utf8').digest('hex');
+
+export function signPayload(secret: string, unixSeconds: number, body: string): string {
+  return `t=${unixSeconds},v1=${hmacHex(secret, unixSeconds, body)}`;
+}
+
+export type SignatureCheck = { ok: true; timestamp: number } | { ok: false; reason: 'missing' | 'malformed' | 'stale' | 'mismatch' };
+
+export function verifySignature(header: string | undefined, secret: string, body: string, nowSeconds: number, toleranceS = SIGNATURE_TOLERANCE_S): SignatureCheck {
+  if (!header) return { ok: false, reason: 'missing' };
+  if (header.length > MAX_HEADER_CHARS) return { ok: false, reason: 'malformed' };
+  let t: number | null = null;
+  const sigs: string[] = [];
+  for (const part of header.split(',')) {
+    const [k, v] = part.trim().split('=', 2);
+    if (k === 't' && v && /^\d{1,12}$/.test(v)) t = Number(v);
+    else if (k === 'v1' && v && /^[0-9a-f]{64}$/.test(v)) sigs.push(v);
+  }
+  if (t === null || sigs.length === 0) return { ok: false, reason: 'malformed' };
+  if (Math.abs(nowSeconds - t) > toleranceS) return { ok: false, reason: 'stale' };
+  const expected = Buffer.from(hmacHex(secret, t, body), 'hex');
+  const match = sigs.some((s) => timingSafeEqual(Buffer.from(s, 'hex'), expected));
+  return match ? { ok: true, timestamp: t } : { ok: false, reason: 'mismatch' };
+}
+
+/** A capacity report (SPEC §6), as the webhook expects it. */
+export interface CapacityReport {
+  event_id: string;
+  provider_id: string;
+  reported_at: string;
+  capacity: { accelerator: 'H100' | 'A100' | 'H200'; region: string; availability_zone: string; available_gpu_hours: number }[];
+  burst_windows: { start: string; end: string; extra_gpu_hours: number }[];
+  maintenance_windows: { start: string; end: string }[];
+}
+
+/** The exact body and headers to POST to `/v1/providers/{id}/capacity`: sign the bytes you send. */
+export function signCapacityReport(secret: string, report: CapacityReport, nowSeconds = Math.floor(Date.now() / 1000)): { body: string; headers: Record<string, string> } {
+  const body = JSON.stringify(report);
+  return { body, headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signPayload(secret, nowSeconds, body) } };
+}
+
+/** Signs and sends a report; resolves with the marketplace's status (202 once queued) and reply. */
+export async function sendCapacityReport(baseUrl: string, secret: string, report: CapacityReport, opts: { fetch?: typeof fetch; timeoutMs?: number } = {}): Promise<{ status: number; body: unknown }> {
+  const { body, headers } = signCapacityReport(secret, report);
+  const res = await (opts.fetch ?? fetch)(`${baseUrl.replace(/\/+$/, '')}/v1/providers/${encodeURIComponent(report.provider_id)}/capacity`, {
+    method: 'POST', headers, body, signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // a non-JSON reply is returned as text
+  }
+  return { status: res.status, body: parsed };
+}
