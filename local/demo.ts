@@ -4,9 +4,9 @@
  * and a startup key printed so that `curl` or the `openai` client works at once.
  *
  * Tenants, the facility and the key are made through the public API with the operator key (the same
- * routes anyone uses). The providers are written to the routing catalog directly, because provider
- * onboarding (application → review → validation → live) is its own piece of work; their records are
- * the same ones onboarding produces.
+ * routes anyone uses). The providers are written as live provider records (with a provider key, a
+ * webhook secret and an applied capacity report) directly, skipping the probes of onboarding, so the
+ * demo starts at once; a provider onboarded through validation ends with the same records.
  *
  * With a kept data directory the world is reused: the marker item names the startup, and each start
  * only refreshes the providers (their simulators listen on new ports) and makes a fresh startup key.
@@ -14,8 +14,8 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { RelayVerifier } from '../packages/provider-kit/src/index.js';
 import { startSimulator, type SimModel, type Simulator, type SimulatorOptions } from '../packages/simulator/src/index.js';
-import type { Accelerator, CatalogModel, RoutingProvider } from '../packages/core/src/index.js';
-import { DynamoCatalog, documentClient } from '../packages/core/src/adapters/dynamodb/index.js';
+import { MIN_CAPACITY_INTERVAL_S, newId, newSecretKey, sha256Hex, type Accelerator, type CatalogModel, type ProviderRecord, type RoutingProvider } from '../packages/core/src/index.js';
+import { DynamoCatalog, DynamoProviders, documentClient } from '../packages/core/src/adapters/dynamodb/index.js';
 import type { Runtime } from './runtime.js';
 
 export interface DemoProvider {
@@ -57,6 +57,8 @@ export const DEMO_PROVIDERS: DemoProvider[] = [
 export interface DemoWorld {
   simulators: Map<string, Simulator>;
   providers: RoutingProvider[];
+  /** Per provider: its webhook secret (to sign capacity reports) and, on the first seed only, its key. */
+  providerSecrets: Map<string, { key: string | null; webhook_secret: string }>;
   startupId: string;
   lenderId: string;
   lenderKey: string | null;
@@ -72,15 +74,40 @@ export interface DemoOptions {
   principalMicros?: number;
 }
 
-function routingRecord(p: DemoProvider, url: string, at: string): RoutingProvider {
+function providerRecord(p: DemoProvider, url: string, at: string): ProviderRecord {
   return {
-    id: p.id, name: p.name, status: 'live', sla_tier: 'standard', sla_meeting: true, recent_error_ppm: 0, listed_gpu_hours_month: 5_000,
+    id: p.id, name: p.name, contact_email: `ops@${p.id.slice(4).toLowerCase()}.example`, regions: [p.region], accelerators: [p.accelerator],
+    status: 'live', sla_tier: 'standard', capacity_interval_s: MIN_CAPACITY_INTERVAL_S,
     endpoints: [{ id: `${p.id}_ep1`, url: `${url}/v1`, region: p.region, availability_zone: `${p.region}a`, capacity_type: 'dedicated', accelerators: [p.accelerator] }],
     models: p.models.map((m) => ({ ...m, accelerator: p.accelerator })),
-    capacity: [{ accelerator: p.accelerator, region: p.region, availability_zone: `${p.region}a`, available_gpu_hours: 2_000 }],
-    maintenance: [],
-    updated_at: at,
+    steps: [{ step: 'live', result: 'recorded', at, detail: 'seeded by the local demo (simulated provider; validation skipped)' }],
+    created_at: at, updated_at: at,
   };
+}
+
+/** Writes (or refreshes) a demo provider as a live provider record with one applied capacity report. */
+async function seedProvider(providers: DynamoProviders, p: DemoProvider, url: string, at: string) {
+  const record = providerRecord(p, url, at);
+  const existing = await providers.get(p.id);
+  let key: string | null = null;
+  if (!existing) {
+    key = newSecretKey('cx_provider');
+    const keyRecord = {
+      id: newId('key'), role: 'provider' as const, tenant_id: p.id, name: `${p.name} (demo)`, key_sha256: sha256Hex(key),
+      budget_micros: null, models: null, rpm: null, tpm: null, budget_left_micros: null, created_at: at, revoked_at: null,
+    };
+    await providers.create(record, keyRecord, newSecretKey('whsec'));
+  } else {
+    // Its simulator listens on a new port each start.
+    await providers.save({ ...existing.value, endpoints: record.endpoints, status: 'live', updated_at: at }, existing.version);
+  }
+  const state = await providers.capacityState(p.id);
+  const report = {
+    event_id: `evt_demo_${at}`, provider_id: p.id, reported_at: at,
+    capacity: [{ accelerator: p.accelerator, region: p.region, availability_zone: `${p.region}a`, available_gpu_hours: 2_000 }], burst_windows: [], maintenance_windows: [],
+  };
+  await providers.saveCapacity(record, await providers.routing(p.id), { last_applied_reported_at: at, last_applied_at: at, pending: null }, state.version, report, at);
+  return { routing: (await providers.routing(p.id))!, key, webhook_secret: (await providers.webhookSecret(p.id))! };
 }
 
 async function api(rt: Runtime, method: string, path: string, key: string, body?: unknown): Promise<any> {
@@ -93,6 +120,8 @@ async function api(rt: Runtime, method: string, path: string, key: string, body?
 export async function seedDemoWorld(rt: Runtime, opts: DemoOptions = {}): Promise<DemoWorld> {
   const doc = documentClient({ endpoint: rt.endpoints.dynamodb });
   const catalog = new DynamoCatalog(doc, rt.tableName);
+  const providerStore = new DynamoProviders(doc, rt.tableName);
+  const providerSecrets: DemoWorld['providerSecrets'] = new Map();
   const simulators = new Map<string, Simulator>();
   const stop = async () => {
     await Promise.all([...simulators.values()].map((s) => s.stop()));
@@ -108,9 +137,9 @@ export async function seedDemoWorld(rt: Runtime, opts: DemoOptions = {}): Promis
       const relay = new RelayVerifier({ providerId: p.id, jwksUrl: `${rt.baseUrl}/v1/relay/keys` });
       const sim = await startSimulator({ models, verifyToken: async (token) => (await relay.verify(token)).ok, ...(opts.simulator ?? {}) });
       simulators.set(p.id, sim);
-      const rec = routingRecord(p, sim.url, at);
-      await catalog.putProvider(rec);
-      providers.push(rec);
+      const seeded = await seedProvider(providerStore, p, sim.url, at);
+      providers.push(seeded.routing);
+      providerSecrets.set(p.id, { key: seeded.key, webhook_secret: seeded.webhook_secret });
     }
     for (const [acc, micros] of Object.entries(DEMO_SPOT) as [Accelerator, number][]) await catalog.setSpotPrice(acc, micros, at);
 
@@ -135,7 +164,7 @@ export async function seedDemoWorld(rt: Runtime, opts: DemoOptions = {}): Promis
       await doc.send(new PutCommand({ TableName: rt.tableName, Item: { ...markerKey, type: 'seed_marker', startup_id: startupId, lender_id: lenderId, facility_id: facilityId, created_at: at } }));
     }
     const startupKey = (await api(rt, 'POST', `/v1/admin/startups/${startupId}/keys`, rt.adminKey, { name: `demo ${at}` })).key as string;
-    return { simulators, providers, startupId, lenderId, lenderKey, facilityId, startupKey, stop };
+    return { simulators, providers, providerSecrets, startupId, lenderId, lenderKey, facilityId, startupKey, stop };
   } catch (err) {
     await stop();
     throw err;

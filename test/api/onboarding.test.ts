@@ -121,7 +121,7 @@ describe('provider validation state machine', () => {
     expect(models.map((m) => m.id)).toContain('qwen-2.5-72b-instruct');
     expect(served).not.toBeNull();
     expect(served!.response.headers.get('x-compux-provider')).toBe(p.id);
-    expect(served!.data.choices[0]!.message.content).toBeTruthy();
+    expect((served!.data as OpenAI.ChatCompletion).choices[0]!.message.content).toBeTruthy();
     // Every call the marketplace made carried a relay token the kit accepted: the simulator refused none.
     const stats = p.sim.stats();
     expect(stats.byStatus['401']).toBe(1); // only the handshake's forged token
@@ -199,5 +199,33 @@ describe('provider validation state machine', () => {
     expect(first.status).toBe(202);
     expect(second).toMatchObject({ status: 409, body: { error: { code: 'validating' } } });
     expect(other.status).toBe(404);
+  });
+});
+
+describe('relay keys', () => {
+  it('rotate without downtime: both keys are published during the overlap and traffic keeps flowing', async () => {
+    // Prepare
+    const openai = new OpenAI({ apiKey: rt.world!.startupKey, baseURL: `${rt.baseUrl}/v1`, maxRetries: 0 });
+    const ask = () => openai.chat.completions.create({ model: 'llama-3.1-70b-instruct', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 });
+    const before = (await call('GET', '/v1/relay/keys')).body.keys;
+    // Act: rotate while requests are in flight.
+    const during = Array.from({ length: 10 }, () => ask());
+    const rotated = await call('POST', '/v1/admin/relay-keys/rotate', { key: rt.adminKey });
+    const results = await Promise.allSettled([...during, ...Array.from({ length: 10 }, () => ask())]);
+    const after = await call('GET', '/v1/relay/keys');
+    const second = await call('POST', '/v1/admin/relay-keys/rotate', { key: rt.adminKey });
+    const third = await call('POST', '/v1/admin/relay-keys/rotate', { key: rt.adminKey });
+    const byStartup = await call('POST', '/v1/admin/relay-keys/rotate', { key: rt.world!.startupKey });
+    // Assess
+    expect(before).toHaveLength(1);
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.keys).toHaveLength(2);
+    expect(rotated.body.keys.find((k: { kid: string }) => k.kid === before[0].kid).retire_at).not.toBeNull();
+    expect(after.body.keys.map((k: { kid: string }) => k.kid)).toEqual([before[0].kid, rotated.body.active_kid]);
+    expect(after.headers.get('cache-control')).toBe('public, max-age=300');
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    expect(second.status).toBe(200);
+    expect(third).toMatchObject({ status: 409, body: { error: { code: 'rotation_in_progress' } } });
+    expect(byStartup.status).toBe(403);
   });
 });

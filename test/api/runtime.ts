@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { startRuntime, type Runtime } from '../../local/runtime.js';
+import { startRuntime, type Runtime, type RuntimeOptions } from '../../local/runtime.js';
 import { Credits, Lending } from '../../packages/core/src/index.js';
 import { DynamoCreditStore } from '../../packages/core/src/adapters/dynamodb/index.js';
 import { dynamodbEndpoint, freshTable } from '../setup/table.js';
@@ -21,7 +21,7 @@ export interface TestRuntime extends Runtime {
   world: DemoWorld | null;
 }
 
-export async function startTestRuntime(prefix: string, opts: { scheduler?: boolean; demo?: DemoOptions } = {}): Promise<TestRuntime> {
+export async function startTestRuntime(prefix: string, opts: { scheduler?: boolean; demo?: DemoOptions; tables?: RuntimeOptions['tables'] } = {}): Promise<TestRuntime> {
   const t = await freshTable(prefix);
   let world: DemoWorld | null = null;
   const rt = await startRuntime({
@@ -30,6 +30,7 @@ export async function startTestRuntime(prefix: string, opts: { scheduler?: boole
     tableName: t.tableName,
     adminKey: `cx_op_test_${randomBytes(16).toString('hex')}`,
     scheduler: opts.scheduler ?? false,
+    ...(opts.tables ? { tables: opts.tables } : {}),
     ...(opts.demo ? { seed: async (r: Runtime) => (world = await seedDemoWorld(r, opts.demo)) } : {}),
   });
   const store = new DynamoCreditStore(t.doc, t.tableName);
