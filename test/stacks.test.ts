@@ -239,6 +239,13 @@ describe.each(STAGES)('stage %s: every stack', (stage) => {
       expect(env.POWERTOOLS_SERVICE_NAME).toBe('compux');
       expect(resolveImport(synth, env.TABLE_NAME, fn.stack)).toEqual(tableRef);
     }
+    // Task and schedule functions that probe providers get the longer timeout their row names.
+    const timed = [
+      ...WORKFLOWS.flatMap((w) => Object.values(w.tasks).flatMap((t) => (t.timeout_s ? [[t.handler, t.timeout_s] as const] : []))),
+      ...SCHEDULES.flatMap((s) => ('handler' in s.target && s.target.timeout_s ? [[s.target.handler, s.target.timeout_s] as const] : [])),
+    ];
+    expect(timed.length).toBeGreaterThan(0);
+    for (const [handler, seconds] of timed) expect(lambdaFor(synth, handler).props.Timeout, handler).toBe(seconds);
   });
 
   it('never grants dynamodb:* nor a DynamoDB action on Resource "*"', () => {
