@@ -11,6 +11,7 @@ import { CapacityReport } from '../events/capacity.js';
 import * as S from '../functions/lib/schemas.js';
 import * as O from '../functions/lib/openai.js';
 import * as P from '../functions/lib/provider-schemas.js';
+import * as PR from '../functions/lib/pricing-schemas.js';
 
 export type Role = 'operator' | 'lender' | 'startup' | 'provider' | 'public';
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -188,6 +189,25 @@ export const ROUTES: readonly RouteDef[] = [
   {
     method: 'POST', path: '/v1/admin/relay-keys/rotate', handler: 'functions/relay.rotate', auth: ['operator'], access: ['read', 'write'], reply: P.RelayRotateReply,
     summary: 'Rotate the relay-token signing key: the new key signs, the old one stays valid for 15 minutes',
+  },
+  {
+    method: 'PUT', path: '/v1/admin/spot-prices/{accelerator}', handler: 'functions/pricing.setSpot', auth: ['operator'], access: ['query', 'write'],
+    body: PR.SpotBody, reply: PR.SpotReply,
+    summary: 'Set the spot index (USD micros per GPU-hour) for H100, A100 or H200 from now on; the history is kept',
+  },
+  {
+    method: 'GET', path: '/v1/spot-prices', handler: 'functions/pricing.listSpot', auth: ['operator', 'lender', 'startup', 'provider'], access: ['query'], reply: PR.SpotList,
+    summary: 'The spot price in force per accelerator',
+  },
+  {
+    method: 'GET', path: '/v1/admin/spot-prices/{accelerator}/history', handler: 'functions/pricing.spotHistory', auth: ['operator'], access: ['query'],
+    query: PR.SpotHistoryQuery, reply: PR.SpotHistory,
+    summary: "An accelerator's spot price history, newest first",
+  },
+  {
+    method: 'POST', path: '/v1/providers/revenue-estimate', handler: 'functions/pricing.revenueEstimate', auth: ['provider', 'operator'], access: ['query'],
+    body: PR.RevenueBody, reply: PR.RevenueReply,
+    summary: 'Expected monthly GPU-hours, volume tier and revenue for accelerators, GPU counts, listed hours and expected fill, at the spot prices in force',
   },
 ];
 

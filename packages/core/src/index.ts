@@ -22,3 +22,4 @@ export * from './relay.js';
 export * from './sla.js';
 export * from './probe.js';
 export * from './validation.js';
+export * from './volume.js';

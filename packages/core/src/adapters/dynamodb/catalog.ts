@@ -1,8 +1,9 @@
 /** The routing catalog on the table: one Query per snapshot (see entities/routing.ts). */
-import { PutCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { MAX_PROVIDERS, checkProvider, type Catalog, type CatalogSource, type RoutingProvider } from '../../catalog.js';
 import { assert } from '../../money.js';
 import type { Accelerator } from '../../routing.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
 import { ROUTING_PK, routingProviderItem, spotCurrentKey, spotHistoryKey } from './entities/routing.js';
 
 /** Pages of the routing partition one snapshot may read (1 MB each). */
@@ -37,17 +38,72 @@ export class DynamoCatalog implements CatalogSource {
     await this.doc.send(new PutCommand({ TableName: this.tableName, Item: routingProviderItem(p) }));
   }
 
-  /** Sets the spot price in force from `effectiveAt` and keeps it in the accelerator's history. */
-  async setSpotPrice(accelerator: Accelerator, usdPerGpuHourMicros: number, effectiveAt: string): Promise<void> {
+  /**
+   * Sets the spot price in force from `effectiveAt` and keeps it in the accelerator's history. The history
+   * entry is always written; the price in force only moves forward in time, so of two racing changes the
+   * later one stays in force whichever lands last.
+   */
+  async setSpotPrice(accelerator: Accelerator, usdPerGpuHourMicros: number, effectiveAt: string): Promise<{ in_force: boolean }> {
     assert(Number.isSafeInteger(usdPerGpuHourMicros) && usdPerGpuHourMicros > 0, 'spot price must be a positive integer of micros per GPU-hour');
     const rec = { type: 'spot_price', accelerator, usd_per_gpu_hour_micros: usdPerGpuHourMicros, effective_at: effectiveAt };
-    await this.doc.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          { Put: { TableName: this.tableName, Item: { ...spotHistoryKey(accelerator, effectiveAt), ...rec, type: 'spot_price_history' } } },
-          { Put: { TableName: this.tableName, Item: { ...spotCurrentKey(accelerator), ...rec } } },
-        ],
+    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...spotHistoryKey(accelerator, effectiveAt), ...rec, type: 'spot_price_history' } }));
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...spotCurrentKey(accelerator), ...rec },
+          ConditionExpression: 'attribute_not_exists(pk) OR effective_at <= :at',
+          ExpressionAttributeValues: { ':at': effectiveAt },
+        }),
+      );
+      return { in_force: true };
+    } catch (err) {
+      if ((err as Error).name === 'ConditionalCheckFailedException') return { in_force: false };
+      throw err;
+    }
+  }
+
+  /** An accelerator's price history, newest first. */
+  async spotHistory(accelerator: Accelerator, limit: number, cursor?: string): Promise<{ data: SpotPrice[]; next_cursor: string | null }> {
+    const pk = spotHistoryKey(accelerator, '').pk;
+    const res = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk },
+        ScanIndexForward: false, Limit: Math.min(Math.max(limit, 1), 100), ExclusiveStartKey: decodeCursor(cursor, { field: 'pk', value: pk }),
       }),
     );
+    return { data: (res.Items ?? []).map(spotOf), next_cursor: encodeCursor(res.LastEvaluatedKey) };
+  }
+
+  /** The price in force at `at`: the latest change at or before it (null before the first). */
+  async spotAt(accelerator: Accelerator, at: string): Promise<SpotPrice | null> {
+    const res = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName, KeyConditionExpression: 'pk = :pk AND sk <= :sk',
+        ExpressionAttributeValues: { ':pk': spotHistoryKey(accelerator, '').pk, ':sk': spotHistoryKey(accelerator, at).sk },
+        ScanIndexForward: false, Limit: 1, ConsistentRead: true,
+      }),
+    );
+    const i = res.Items?.[0];
+    return i ? spotOf(i) : null;
+  }
+
+  /** Every accelerator's price in force. */
+  async spotPrices(): Promise<SpotPrice[]> {
+    const res = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName, KeyConditionExpression: 'pk = :pk AND begins_with(sk, :s)',
+        ExpressionAttributeValues: { ':pk': ROUTING_PK, ':s': 'SPOT#' }, ConsistentRead: true,
+      }),
+    );
+    return (res.Items ?? []).map(spotOf);
   }
 }
+
+export interface SpotPrice {
+  accelerator: Accelerator;
+  usd_per_gpu_hour_micros: number;
+  effective_at: string;
+}
+
+const spotOf = (i: Record<string, unknown>): SpotPrice => ({ accelerator: i.accelerator as Accelerator, usd_per_gpu_hour_micros: i.usd_per_gpu_hour_micros as number, effective_at: i.effective_at as string });
