@@ -8,11 +8,11 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { z } from 'zod';
 import {
-  MIN_CAPACITY_INTERVAL_S, addStep, newId, newSecretKey, sha256Hex, verifySignature, type ApiKeyRecord, type OnboardingStep, type ProviderRecord,
+  MIN_CAPACITY_INTERVAL_S, addStep, newId, newSecretKey, sha256Hex, unlimitedKey, verifySignature, type OnboardingStep, type ProviderRecord,
 } from '../packages/core/src/index.js';
 import { VersionConflictError } from '../packages/core/src/adapters/dynamodb/index.js';
 import { CapacityReport } from '../events/capacity.js';
-import { apiRoute, type ApiRequest } from './lib/api.js';
+import { apiRoute, providerIdOf, type ApiRequest } from './lib/api.js';
 import { deps } from './lib/deps.js';
 import { HttpError, badRequest, conflict, fromZod, notFound } from './lib/errors.js';
 import type { ApplyProviderBody, EndpointsBody, ModelsBody, ReviewBody, SlaBody } from './lib/provider-schemas.js';
@@ -26,18 +26,16 @@ const APPLICATIONS_PER_MINUTE = (() => {
 let sqs: SQSClient | undefined;
 let sfn: SFNClient | undefined;
 
-/** The provider the caller may see: its own record, or any for the operator; else 404. */
+/** The provider the caller may see; else 404. */
 async function visible(req: ApiRequest<unknown, unknown>) {
-  const id = req.params.id!;
-  if (req.principal?.role === 'provider' && req.principal.tenant_id !== id) throw notFound('provider');
-  const found = await deps().providers.get(id);
+  const found = await deps().providers.get(providerIdOf(req));
   if (!found) throw notFound('provider');
   return found;
 }
 
 /** Changes the provider the caller may see, under its version; one that keeps changing gives 503. */
 async function update(req: ApiRequest<unknown, unknown>, change: (p: ProviderRecord, at: string) => ProviderRecord) {
-  await visible(req);
+  providerIdOf(req);
   try {
     const next = await deps().providers.modify(req.params.id!, change);
     if (!next) throw notFound('provider');
@@ -66,17 +64,13 @@ export const apply = apiRoute<z.infer<typeof ApplyProviderBody>>('functions/prov
   if (!rate.ok) throw new HttpError(429, `At most ${APPLICATIONS_PER_MINUTE} applications a minute from one address.`, 'rate_limited', 'rate_limit_error', null, true, { 'retry-after': String(rate.retry_after_s) });
   const at = new Date().toISOString();
   const id = newId('prv');
-  const secret = newSecretKey('cx_provider');
   const webhookSecret = newSecretKey('whsec');
   const p: ProviderRecord = {
     id, name: req.body.name, contact_email: req.body.contact_email, regions: req.body.regions, accelerators: [...new Set(req.body.accelerators)],
     status: 'pending_review', sla_tier: null, capacity_interval_s: MIN_CAPACITY_INTERVAL_S, endpoints: [], models: [],
     steps: [step('application', 'recorded', at, 'application received')], created_at: at, updated_at: at,
   };
-  const key: ApiKeyRecord = {
-    id: newId('key'), role: 'provider', tenant_id: id, name: `${p.name} (primary)`, key_sha256: sha256Hex(secret),
-    budget_micros: null, models: null, rpm: null, tpm: null, budget_left_micros: null, created_at: at, revoked_at: null,
-  };
+  const { secret, record: key } = unlimitedKey('provider', id, `${p.name} (primary)`, at);
   await deps().providers.create(p, key, webhookSecret);
   // Shown once: the key is stored only as a hash; the webhook secret is kept to verify signatures.
   return { status: 201, body: { ...p, key: secret, webhook_secret: webhookSecret } };

@@ -12,10 +12,11 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { z } from 'zod';
 import {
-  MAX_ENDPOINTS_PER_PROVIDER, mapBounded, probe, probeModelFor, standing, type RoutingProvider, type SlaAlert, type SlaSample,
+  MAX_ENDPOINTS_PER_PROVIDER, mapBounded, probeModelFor, standing, type RoutingProvider, type SlaAlert, type SlaSample,
 } from '../packages/core/src/index.js';
-import { apiRoute } from './lib/api.js';
+import { apiRoute, providerIdOf } from './lib/api.js';
 import { deps } from './lib/deps.js';
+import { probeEndpoint } from './lib/probe.js';
 import { notFound } from './lib/errors.js';
 import { logger } from './lib/powertools.js';
 import type { SlaQuery } from './lib/provider-schemas.js';
@@ -37,20 +38,23 @@ export async function evaluate(r: RoutingProvider, nowIso: string): Promise<SlaA
 }
 
 export const probeAll = middy(async (): Promise<{ probes: number; failed: number; alerts: number }> => {
-  const { catalog, relay, sla, upstream } = deps();
+  const { catalog, sla } = deps();
   const live = (await catalog.load()).providers.filter((p) => p.status === 'live');
   const targets = live
     .flatMap((p) => p.endpoints.slice(0, MAX_ENDPOINTS_PER_PROVIDER).map((e) => ({ p, e, model: probeModelFor(p.models, e) })))
     .filter((t) => t.model !== null);
   if (targets.length > MAX_PROBES_PER_RUN) logger.warn('more live endpoints than one probe run covers; probing the first ones', { endpoints: targets.length, probed: MAX_PROBES_PER_RUN });
   const samples = await mapBounded(targets.slice(0, MAX_PROBES_PER_RUN), PROBE_CONCURRENCY, async ({ p, e, model }): Promise<SlaSample> => {
-    const requestId = `probe_${p.id}_${e.id}_${Date.now().toString(36)}`;
-    const r = await probe(upstream, { base_url: e.url, model: model!.model, kind: model!.kind, authorization: `Bearer ${await relay.token(p.id, requestId)}`, request_id: requestId }, { max_tokens: 1, timeout_ms: PROBE_TIMEOUT_MS });
+    const r = await probeEndpoint(p.id, e, model!, { max_tokens: 1, timeout_ms: PROBE_TIMEOUT_MS });
     return { provider_id: p.id, endpoint_id: e.id, source: 'probe', ok: r.ok, latency_ms: r.ok ? r.ttft_ms : null, at: new Date().toISOString() };
   });
-  // One record call per provider keeps each write to its own hourly item.
+  // record() takes a bounded number of provider-hours per call: one call per provider, a few at a time.
   const byProvider = new Map<string, SlaSample[]>();
-  for (const s of samples) byProvider.set(s.provider_id, [...(byProvider.get(s.provider_id) ?? []), s]);
+  for (const s of samples) {
+    const list = byProvider.get(s.provider_id) ?? [];
+    list.push(s);
+    byProvider.set(s.provider_id, list);
+  }
   await mapBounded([...byProvider.values()], EVALUATE_CONCURRENCY, (ss) => sla.record(ss));
   const now = new Date().toISOString();
   const alerts = await mapBounded(live, EVALUATE_CONCURRENCY, (p) => evaluate(p, now));
@@ -58,8 +62,7 @@ export const probeAll = middy(async (): Promise<{ probes: number; failed: number
 }).use(injectLambdaContext(logger));
 
 export const get = apiRoute<unknown, z.infer<typeof SlaQuery>>('functions/sla.get', async (req) => {
-  const id = req.params.id!;
-  if (req.principal?.role === 'provider' && req.principal.tenant_id !== id) throw notFound('provider');
+  const id = providerIdOf(req);
   const { providers, sla } = deps();
   const [found, routing] = await Promise.all([providers.get(id), providers.routing(id)]);
   if (!found || !routing) throw notFound('provider');

@@ -9,10 +9,11 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { z } from 'zod';
 import {
-  VALIDATION, addStep, judgeHandshake, judgeLatency, judgePricing, judgeReliability, judgeThroughput, mapBounded, probe, probeModelFor,
+  VALIDATION, addStep, judgeHandshake, judgeLatency, judgePricing, judgeReliability, judgeThroughput, mapBounded, probeModelFor,
   type OnboardingStep, type ProbeResult, type ProviderEndpoint, type ProviderRecord, type StepVerdict,
 } from '../packages/core/src/index.js';
 import { deps } from './lib/deps.js';
+import { probeEndpoint } from './lib/probe.js';
 import { logger } from './lib/powertools.js';
 
 const Input = z.object({ provider_id: z.string().regex(/^prv_[A-Za-z0-9]{1,40}$/) });
@@ -37,18 +38,22 @@ async function record(id: string, step: OnboardingStep['step'], v: StepVerdict, 
   return v;
 }
 
-async function probeOn(p: ProviderRecord, e: ProviderEndpoint, model: { model: string; kind: 'chat' | 'embedding' }, maxTokens: number, token?: string): Promise<ProbeResult> {
-  const requestId = `probe_${p.id}_${Date.now().toString(36)}`;
-  const auth = token ?? (await deps().relay.token(p.id, requestId));
-  return probe(deps().upstream, { base_url: e.url, model: model.model, kind: model.kind, authorization: `Bearer ${auth}`, request_id: requestId }, { max_tokens: maxTokens, timeout_ms: VALIDATION.probe_timeout_ms });
-}
+const probeOn = (p: ProviderRecord, e: ProviderEndpoint, model: { model: string; kind: 'chat' | 'embedding' }, maxTokens: number, forged = false) =>
+  probeEndpoint(p.id, e, model, { max_tokens: maxTokens, timeout_ms: VALIDATION.probe_timeout_ms, forged_token: forged });
 
 /** Every endpoint with the model a probe of it uses (endpoints carrying no model are reported as failed probes). */
 function targets(p: ProviderRecord) {
   return p.endpoints.map((e) => ({ e, model: probeModelFor(p.models, e) }));
 }
 
-const noModel = (e: ProviderEndpoint): ProbeResult => ({ ok: false, detail: `endpoint ${e.id} carries none of the provider's models`, status: null, ttft_ms: null, completion_tokens: 0, decode_ms: null, total_ms: 0 });
+const failedProbe = (detail: string): ProbeResult => ({ ok: false, detail, status: null, ttft_ms: null, completion_tokens: 0, decode_ms: null, total_ms: 0 });
+const noModel = (e: ProviderEndpoint) => failedProbe(`endpoint ${e.id} carries none of the provider's models`);
+
+/** n one-token probes round-robin over the endpoints: each is probed at least once when there are fewer endpoints than probes. */
+function probeRoundRobin(p: ProviderRecord, n: number): Promise<ProbeResult[]> {
+  const ts = targets(p);
+  return mapBounded(Array.from({ length: Math.max(n, ts.length) }, (_, i) => ts[i % ts.length]!), PROBE_CONCURRENCY, ({ e, model }) => (model ? probeOn(p, e, model, 1) : Promise.resolve(noModel(e))));
+}
 
 const task = <T>(fn: (p: ProviderRecord) => Promise<T>) =>
   middy(async (event: unknown) => fn(await validating(Input.parse(event).provider_id))).use(injectLambdaContext(logger));
@@ -56,12 +61,7 @@ const task = <T>(fn: (p: ProviderRecord) => Promise<T>) =>
 export const relayHandshake = task(async (p) => {
   const verdicts = await mapBounded(targets(p), PROBE_CONCURRENCY, async ({ e, model }) => {
     if (!model) return { passed: false, detail: noModel(e).detail };
-    const requestId = `probe_${p.id}_handshake`;
-    const good = await deps().relay.token(p.id, requestId);
-    // Forged: the same claims and key id, a signature that is not the marketplace's.
-    const [h, c, s] = good.split('.') as [string, string, string];
-    const forged = `${h}.${c}.${Buffer.from(Buffer.from(s, 'base64url').map((b) => b ^ 0xff)).toString('base64url')}`;
-    const v = judgeHandshake(await probeOn(p, e, model, 1, good), await probeOn(p, e, model, 1, forged));
+    const v = judgeHandshake(await probeOn(p, e, model, 1), await probeOn(p, e, model, 1, true));
     return { passed: v.passed, detail: `${e.id}: ${v.detail}` };
   });
   return record(p.id, 'relay_handshake', { passed: verdicts.every((v) => v.passed), detail: verdicts.map((v) => v.detail).join('; ') });
@@ -69,10 +69,7 @@ export const relayHandshake = task(async (p) => {
 
 export const reliability = task(async (p) => {
   const n = count('COMPUX_VALIDATION_RELIABILITY_PROBES', VALIDATION.reliability_probes);
-  const ts = targets(p);
-  // Round-robin over the endpoints: each is probed at least once when there are fewer endpoints than probes.
-  const results = await mapBounded(Array.from({ length: Math.max(n, ts.length) }, (_, i) => ts[i % ts.length]!), PROBE_CONCURRENCY, ({ e, model }) => (model ? probeOn(p, e, model, 1) : Promise.resolve(noModel(e))));
-  return record(p.id, 'reliability', judgeReliability(results, n));
+  return record(p.id, 'reliability', judgeReliability(await probeRoundRobin(p, n), n));
 });
 
 export const throughput = task(async (p) => {
@@ -82,7 +79,7 @@ export const throughput = task(async (p) => {
   for (const m of chat) {
     const e = p.endpoints.find((x) => x.accelerators.includes(m.accelerator));
     if (!e) {
-      perModel.push({ model: m, results: [noModel({ id: `(no endpoint with ${m.accelerator})` } as ProviderEndpoint)] });
+      perModel.push({ model: m, results: [failedProbe(`no endpoint carries ${m.accelerator}`)] });
       continue;
     }
     // Concurrent streams: what the endpoint delivers per stream while busy, not an idle best case.
@@ -96,9 +93,7 @@ export const throughput = task(async (p) => {
 
 export const slaLatency = task(async (p) => {
   const n = count('COMPUX_VALIDATION_LATENCY_PROBES', VALIDATION.latency_probes);
-  const ts = targets(p);
-  const results = await mapBounded(Array.from({ length: Math.max(n, ts.length) }, (_, i) => ts[i % ts.length]!), PROBE_CONCURRENCY, ({ e, model }) => (model ? probeOn(p, e, model, 1) : Promise.resolve(noModel(e))));
-  return record(p.id, 'sla_latency', judgeLatency(results, p.sla_tier ?? 'standard'));
+  return record(p.id, 'sla_latency', judgeLatency(await probeRoundRobin(p, n), p.sla_tier ?? 'standard'));
 });
 
 export const pricingReview = task(async (p) => record(p.id, 'pricing_review', judgePricing(p.id, p.models, await deps().catalog.load())));

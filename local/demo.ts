@@ -14,7 +14,7 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { RelayVerifier } from '../packages/provider-kit/src/index.js';
 import { startSimulator, type SimModel, type Simulator, type SimulatorOptions } from '../packages/simulator/src/index.js';
-import { MIN_CAPACITY_INTERVAL_S, newId, newSecretKey, sha256Hex, type Accelerator, type CatalogModel, type ProviderRecord, type RoutingProvider } from '../packages/core/src/index.js';
+import { MIN_CAPACITY_INTERVAL_S, newSecretKey, routingOf, unlimitedKey, type Accelerator, type CatalogModel, type ProviderRecord, type RoutingProvider } from '../packages/core/src/index.js';
 import { DynamoCatalog, DynamoProviders, documentClient } from '../packages/core/src/adapters/dynamodb/index.js';
 import type { Runtime } from './runtime.js';
 
@@ -87,27 +87,29 @@ function providerRecord(p: DemoProvider, url: string, at: string): ProviderRecor
 
 /** Writes (or refreshes) a demo provider as a live provider record with one applied capacity report. */
 async function seedProvider(providers: DynamoProviders, p: DemoProvider, url: string, at: string) {
-  const record = providerRecord(p, url, at);
+  const fresh = providerRecord(p, url, at);
   const existing = await providers.get(p.id);
   let key: string | null = null;
+  let record: ProviderRecord;
   if (!existing) {
-    key = newSecretKey('cx_provider');
-    const keyRecord = {
-      id: newId('key'), role: 'provider' as const, tenant_id: p.id, name: `${p.name} (demo)`, key_sha256: sha256Hex(key),
-      budget_micros: null, models: null, rpm: null, tpm: null, budget_left_micros: null, created_at: at, revoked_at: null,
-    };
-    await providers.create(record, keyRecord, newSecretKey('whsec'));
+    const k = unlimitedKey('provider', p.id, `${p.name} (demo)`, at);
+    key = k.secret;
+    record = fresh;
+    await providers.create(record, k.record, newSecretKey('whsec'));
   } else {
     // Its simulator listens on a new port each start.
-    await providers.save({ ...existing.value, endpoints: record.endpoints, status: 'live', updated_at: at }, existing.version);
+    record = { ...existing.value, endpoints: fresh.endpoints, status: 'live', updated_at: at };
+    await providers.save(record, existing.version);
   }
   const state = await providers.capacityState(p.id);
   const report = {
     event_id: `evt_demo_${at}`, provider_id: p.id, reported_at: at,
     capacity: [{ accelerator: p.accelerator, region: p.region, availability_zone: `${p.region}a`, available_gpu_hours: 2_000 }], burst_windows: [], maintenance_windows: [],
   };
-  await providers.saveCapacity(record, await providers.routing(p.id), { last_applied_reported_at: at, last_applied_at: at, pending: null }, state.version, report, at);
-  return { routing: (await providers.routing(p.id))!, key, webhook_secret: (await providers.webhookSecret(p.id))! };
+  const prev = await providers.routing(p.id);
+  await providers.saveCapacity(record, prev, { last_applied_reported_at: at, last_applied_at: at, pending: null }, state.version, report, at);
+  // The routing record saveCapacity just wrote.
+  return { routing: routingOf(record, prev, report, at), key, webhook_secret: (await providers.webhookSecret(p.id))! };
 }
 
 async function api(rt: Runtime, method: string, path: string, key: string, body?: unknown): Promise<any> {

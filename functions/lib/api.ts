@@ -13,7 +13,7 @@ import { ROUTES, type RouteDef } from '../../infra/routes.js';
 import { requestHash, type Principal } from '../../packages/core/src/index.js';
 import { BadCursorError, ContentionError } from '../../packages/core/src/adapters/dynamodb/index.js';
 import { deps } from './deps.js';
-import { HttpError, badRequest, busy, errorBody, forbidden, fromZod, internalErrorBody, unauthorized } from './errors.js';
+import { HttpError, badRequest, busy, errorBody, forbidden, fromZod, notFound, internalErrorBody, unauthorized } from './errors.js';
 import { logger, metrics } from './powertools.js';
 
 /** Largest JSON body a management route reads. */
@@ -190,4 +190,11 @@ export function idempotentReply<T>(
   if (!r.ok) throw new HttpError(409, 'This Idempotency-Key was already used with a different request.', 'idempotency_conflict', 'conflict_error');
   if (r.replayed) return { status: r.status_code, body: r.reply, headers: { 'idempotent-replayed': 'true' } };
   return fresh(r.value);
+}
+
+/** The provider id a provider route names, if the caller may name it: its own, or any for the operator; another provider's gives 404. No I/O. */
+export function providerIdOf(req: Pick<ApiRequest<unknown, unknown>, 'params' | 'principal'>): string {
+  const id = req.params.id!;
+  if (req.principal?.role === 'provider' && req.principal.tenant_id !== id) throw notFound('provider');
+  return id;
 }

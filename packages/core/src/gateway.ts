@@ -210,7 +210,7 @@ function usageOf(v: unknown): Usage | null {
 }
 
 /** Text a streamed or whole choice carries: what we count when the provider reports no usage. */
-function choiceText(choice: unknown): string {
+export function choiceText(choice: unknown): string {
   if (!choice || typeof choice !== 'object') return '';
   const c = choice as { delta?: Record<string, unknown>; message?: Record<string, unknown>; text?: unknown };
   if (typeof c.text === 'string') return c.text;

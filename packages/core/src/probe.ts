@@ -3,7 +3,7 @@
  * token included), measuring time to first token and the decode rate. Used by onboarding validation and
  * by the SLA probe schedule. Everything is bounded by one deadline; a probe never throws.
  */
-import type { Upstream } from './gateway.js';
+import { choiceText, type Upstream } from './gateway.js';
 import { sseData } from './sse.js';
 import { countTokens } from './tokens.js';
 
@@ -75,11 +75,12 @@ export async function probe(upstream: Upstream, t: ProbeTarget, opts: { max_toke
         done = true;
         break;
       }
-      const chunk = JSON.parse(data) as { error?: unknown; usage?: { completion_tokens?: unknown }; choices?: { delta?: { content?: unknown } }[] };
+      const chunk = JSON.parse(data) as { error?: unknown; usage?: { completion_tokens?: unknown }; choices?: unknown[] };
       if (chunk.error) return fail('the stream carried an error event', opened.status);
       if (typeof chunk.usage?.completion_tokens === 'number') reported = chunk.usage.completion_tokens;
       for (const c of chunk.choices ?? []) {
-        const n = typeof c.delta?.content === 'string' ? countTokens(c.delta.content) : 0;
+        // Counted as the gateway meters a stream, so a probe's rate is in the tokens a request is billed for.
+        const n = countTokens(choiceText(c));
         if (n === 0) continue;
         const now = Date.now();
         first ??= now;

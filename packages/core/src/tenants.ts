@@ -20,6 +20,21 @@ export const MAX_KEY_CHARS = 200;
 /** Keys one startup may hold (revoked ones included): bounds the walk that finds a key by id. */
 export const MAX_KEYS_PER_STARTUP = 100;
 
+/**
+ * A new key with no budget, allow-list or rate limit (a lender's or a provider's own key): the secret to
+ * show once, and the record to store (its sha256 only).
+ */
+export function unlimitedKey(role: 'lender' | 'provider', tenantId: string, name: string, at: string): { secret: string; record: ApiKeyRecord } {
+  const secret = newSecretKey(role === 'lender' ? 'cx_lender' : 'cx_provider');
+  return {
+    secret,
+    record: {
+      id: newId('key'), role, tenant_id: tenantId, name, key_sha256: sha256Hex(secret),
+      budget_micros: null, models: null, rpm: null, tpm: null, budget_left_micros: null, created_at: at, revoked_at: null,
+    },
+  };
+}
+
 export class Tenants {
   constructor(
     private readonly store: CreditStore,
@@ -47,11 +62,7 @@ export class Tenants {
   async createLender(input: { name: string }, idem?: IdempotencyClaim): Promise<Idempotent<Lender & { key: string }>> {
     const at = this.clock().toISOString();
     const l: Lender = { id: newId('len'), name: input.name, created_at: at };
-    const secret = newSecretKey('cx_lender');
-    const key: ApiKeyRecord = {
-      id: newId('key'), role: 'lender', tenant_id: l.id, name: `${input.name} (primary)`, key_sha256: sha256Hex(secret),
-      budget_micros: null, models: null, rpm: null, tpm: null, budget_left_micros: null, created_at: at, revoked_at: null,
-    };
+    const { secret, record: key } = unlimitedKey('lender', l.id, `${input.name} (primary)`, at);
     // Keys are shown once and stored only as a hash: the reply kept for replays has no secret, so a
     // replay returns the lender with `key: null` (the caller that lost the first reply makes a new key).
     const r = await this.store.createLender(l, key, idem && { ...idem, reply: { ...l, key: null } });

@@ -3,7 +3,8 @@
  * in the same transaction, so what the request path routes on is never behind the provider record.
  * Writes are guarded by a version number (optimistic concurrency): a lost race is retried by the caller.
  */
-import { GetCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { transact, type TransactItem } from './transact.js';
 import { checkProvider, type RoutingProvider } from '../../catalog.js';
 import { routingOf, type CapacityReportInput, type CapacityState, type ProviderRecord } from '../../providers.js';
 import type { ApiKeyRecord } from '../../store.js';
@@ -28,14 +29,10 @@ export class DynamoProviders {
     return (out.Item as Record<string, unknown> | undefined) ?? null;
   }
 
-  private async send(items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']>): Promise<void> {
-    try {
-      await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
-    } catch (err) {
-      const reasons = (err as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
-      if (reasons.some((r) => r.Code === 'ConditionalCheckFailed' || r.Code === 'TransactionConflict')) throw new VersionConflictError('the provider changed meanwhile');
-      throw err;
-    }
+  /** One transaction (conflicts retried by transact()); a failed version condition, or lasting contention, is a VersionConflictError. */
+  private async send(items: TransactItem[]): Promise<void> {
+    const out = await transact(this.doc, items);
+    if (!out.ok) throw new VersionConflictError(out.reason === 'contention' ? 'the provider is being changed by others' : 'the provider changed meanwhile');
   }
 
   /** Application: the profile, its webhook secret, its key (hashed) and a routing record (not live), at once. */
@@ -113,7 +110,7 @@ export class DynamoProviders {
    * to decide.
    */
   async saveCapacity(p: ProviderRecord, prev: RoutingProvider | null, state: CapacityState, version: number, apply: CapacityReportInput | null, at: string): Promise<void> {
-    const items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']> = [
+    const items: TransactItem[] = [
       {
         Put: {
           TableName: this.tableName,

@@ -5,7 +5,9 @@
  * it replaces, so two evaluators cannot raise the same alert twice.
  */
 import { randomBytes } from 'node:crypto';
-import { QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { transact } from './transact.js';
+import { ContentionError } from './store.js';
 import { LATENCY_BUCKETS, bucketSamples, hourOf, windowStartHour, type SlaAlert, type SlaBucket, type SlaRecorder, type SlaSample, type SlaStanding } from '../../sla.js';
 import { SLA_ALERT_PREFIX, SLA_BUCKET_TTL_DAYS, slaAlertKey, slaBucketKey } from './entities/sla.js';
 import { routingProviderKey } from './entities/routing.js';
@@ -94,29 +96,21 @@ export class DynamoSla implements SlaRecorder {
       return null;
     }
     const alert: SlaAlert = { provider_id: providerId, kind: s.meeting ? 'recovered' : 'breach', tier: s.tier, at, uptime_ppm: s.uptime_ppm, latency_ms_p95: s.latency_ms_p95, samples: s.samples, reasons: s.reasons };
-    try {
-      await this.doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Update: {
-                TableName: this.tableName, Key: key,
-                UpdateExpression: 'SET #p.sla_meeting = :m, #p.recent_error_ppm = :e',
-                ConditionExpression: '#p.sla_meeting = :prev',
-                ExpressionAttributeNames: { '#p': 'provider' },
-                ExpressionAttributeValues: { ':m': s.meeting, ':e': s.recent_error_ppm, ':prev': prevMeeting },
-              },
-            },
-            { Put: { TableName: this.tableName, Item: { ...slaAlertKey(providerId, at, randomBytes(4).toString('hex')), type: 'sla_alert', alert } } },
-          ],
-        }),
-      );
-      return alert;
-    } catch (err) {
-      const reasons = (err as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
-      if (reasons.some((r) => r.Code === 'ConditionalCheckFailed')) return null; // another evaluator got there first
-      throw err;
-    }
+    const out = await transact(this.doc, [
+      {
+        Update: {
+          TableName: this.tableName, Key: key,
+          UpdateExpression: 'SET #p.sla_meeting = :m, #p.recent_error_ppm = :e',
+          ConditionExpression: '#p.sla_meeting = :prev',
+          ExpressionAttributeNames: { '#p': 'provider' },
+          ExpressionAttributeValues: { ':m': s.meeting, ':e': s.recent_error_ppm, ':prev': prevMeeting },
+        },
+      },
+      { Put: { TableName: this.tableName, Item: { ...slaAlertKey(providerId, at, randomBytes(4).toString('hex')), type: 'sla_alert', alert } } },
+    ]);
+    if (out.ok) return alert;
+    if (out.reason === 'condition_failed') return null; // another evaluator got there first
+    throw new ContentionError(`the routing record of ${providerId} kept conflicting`);
   }
 
   /** A provider's alerts, newest first, paginated. */
