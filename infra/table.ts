@@ -19,6 +19,12 @@ export const TABLE = {
     openHoldsByExpiry: { partitionKey: 'gsi3pk', sortKey: 'gsi3sk' },
     /** Every account, for the ledger audit: gsi4pk = ACCOUNTS#<0..15>, gsi4sk = <account id>. */
     accountsForAudit: { partitionKey: 'gsi4pk', sortKey: 'gsi4sk' },
+    /**
+     * A provider's billed requests of one UTC month, for settlement: gsi5pk = PUSAGE#<provider>#<YYYY-MM>#<0..15>
+     * (the request id's accrual shard, so the shard's records add up to that accrual account's balance),
+     * gsi5sk = <created_at>#<request id>. Sparse: only request records that were billed.
+     */
+    usageByProviderMonth: { partitionKey: 'gsi5pk', sortKey: 'gsi5sk' },
   },
 } as const;
 

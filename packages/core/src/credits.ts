@@ -107,10 +107,14 @@ export class Credits {
   }
 
   private close(hold: Hold, status: 'settled' | 'released' | 'expired', settled: number, usage?: UsageRecord): Promise<CloseResult> {
-    const at = this.clock().toISOString();
+    // A request's posting carries its record's time, so both fall in the same month for settlement.
+    const at = usage?.created_at ?? this.clock().toISOString();
     const kind = status === 'settled' ? 'settle' : status === 'released' ? 'release' : 'expire';
+    const split = usage && usage.provider_id !== '-' && settled > 0
+      ? { request_id: usage.request_id, provider_id: usage.provider_id, provider_micros: usage.provider_micros, margin_micros: usage.margin_micros }
+      : undefined;
     // One close per hold: its posting id derives from the hold, so a retried close cannot post twice.
-    return this.store.closeHold(hold, closePosting(hold, settled, kind, derivedId('pst', hold.id, 'close'), at), status, settled, at, usage);
+    return this.store.closeHold(hold, closePosting(hold, settled, kind, derivedId('pst', hold.id, 'close'), at, split), status, settled, at, usage);
   }
 
   /** Releases every hold past its expiry (a request that crashed before settling). Bounded per run. */

@@ -4,7 +4,10 @@
  * earliest term end first.
  */
 import { assert, assertMicros, sum } from './money.js';
-import { checkPosting, facilityAccount, mergeLines, transfer, type Posting, type PostingKind } from './ledger.js';
+import {
+  ACCRUAL_SHARDS, MARKET_SHARDS, accruedAccount, checkPosting, facilityAccount, marginAccount, mergeLines, salesAccount, transfer, type Posting, type PostingKind,
+} from './ledger.js';
+import { shardOf } from './ids.js';
 import type { Facility } from './facilities.js';
 
 /** A hold never lives longer than this: the sweeper releases it after expiry (a crashed request). */
@@ -104,11 +107,23 @@ export function splitSettlement(allocations: readonly Allocation[], settledMicro
   });
 }
 
+/** Who earned a settled amount: the provider's 85 % and the marketplace's margin (pricing.ts). */
+export interface SplitOfSpend {
+  request_id: string;
+  provider_id: string;
+  provider_micros: number;
+  margin_micros: number;
+}
+
+/** `2026-11` from an ISO time: the UTC month a posting at that time belongs to. */
+export const periodOf = (iso: string): string => iso.slice(0, 7);
+
 /**
- * Closing a hold: the settled part moves reserved → spent, the rest reserved → available.
- * Returns null when nothing moves (cannot happen for a positive hold, kept for safety).
+ * Closing a hold: the settled part moves reserved → spent, the rest reserved → available. With `split`
+ * (a metered request) the same posting records who earned it: sales −cost, the provider's month accrual
+ * +provider, the marketplace margin +margin, each on the shard of the request id, in the month of `at`.
  */
-export function closePosting(hold: Hold, settledMicros: number, kind: Extract<PostingKind, 'settle' | 'release' | 'expire'>, postingId: string, at: string): Posting {
+export function closePosting(hold: Hold, settledMicros: number, kind: Extract<PostingKind, 'settle' | 'release' | 'expire'>, postingId: string, at: string, split?: SplitOfSpend): Posting {
   const spent = splitSettlement(hold.allocations, settledMicros);
   const lines = hold.allocations.flatMap((a, i) => {
     const s = spent[i]!.amount_micros;
@@ -117,7 +132,22 @@ export function closePosting(hold: Hold, settledMicros: number, kind: Extract<Po
       ...transfer(facilityAccount(a.facility_id, 'reserved'), facilityAccount(a.facility_id, 'available'), a.amount_micros - s),
     ];
   });
-  return checkPosting({ id: postingId, kind, lines: mergeLines(lines), created_at: at, refs: { hold_id: hold.id, startup_id: hold.startup_id } });
+  const refs: Record<string, string> = { hold_id: hold.id, startup_id: hold.startup_id };
+  if (split && settledMicros > 0) {
+    // Invariant: startup spend = provider earnings + marketplace margin, for every request.
+    assert(split.provider_micros >= 0 && split.margin_micros >= 0, 'provider and margin shares are not negative');
+    assert(split.provider_micros + split.margin_micros === settledMicros, `provider ${split.provider_micros} + margin ${split.margin_micros} ≠ spend ${settledMicros}`);
+    const period = periodOf(at);
+    const market = shardOf(split.request_id, MARKET_SHARDS);
+    const sales = salesAccount(period, market);
+    lines.push(
+      ...transfer(sales, accruedAccount(split.provider_id, period, shardOf(split.request_id, ACCRUAL_SHARDS)), split.provider_micros),
+      ...transfer(sales, marginAccount(period, market), split.margin_micros),
+    );
+    refs.request_id = split.request_id;
+    refs.provider_id = split.provider_id;
+  }
+  return checkPosting({ id: postingId, kind, lines: mergeLines(lines), created_at: at, refs });
 }
 
 /** Spend per facility of a closing, for burn buckets and usage records. */

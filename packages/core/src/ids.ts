@@ -26,6 +26,11 @@ export function derivedId(prefix: IdPrefix, ...parts: string[]): string {
   return `${prefix}_${base62(digest, 24)}`;
 }
 
+/** Stable shard of an id in [0, n): spreads hot keys (index partitions, ledger accounts) over n items. */
+export function shardOf(id: string, n: number): number {
+  return createHash('sha256').update(id).digest().readUInt32BE(0) % n;
+}
+
 export function sha256Hex(value: string): string {
   return createHash('sha256').update(value).digest('hex');
 }

@@ -10,8 +10,13 @@
  */
 import { assert, assertMicros } from './money.js';
 
-/** Named accounts. Facility accounts carry the startup's credit; the funding account is the lender's side. */
-export type AccountKind = 'funding' | 'available' | 'reserved' | 'spent' | 'recovered';
+/**
+ * Named accounts. Facility accounts carry the startup's credit; the funding account is the lender's side.
+ * The economics accounts (SPEC §7) are "open": created by the first posting that names them (see
+ * openAccountSpec), so no set-up step has to know every provider and month in advance.
+ */
+export type FacilityAccountKind = 'funding' | 'available' | 'reserved' | 'spent' | 'recovered';
+export type AccountKind = FacilityAccountKind | 'sales' | 'margin' | 'accrued' | 'payable' | 'premium';
 
 export interface AccountSpec {
   id: string;
@@ -20,10 +25,10 @@ export interface AccountSpec {
   non_negative: boolean;
 }
 
-export const facilityAccount = (facilityId: string, kind: AccountKind): string => `facility:${facilityId}:${kind}`;
+export const facilityAccount = (facilityId: string, kind: FacilityAccountKind): string => `facility:${facilityId}:${kind}`;
 
-export function facilityAccounts(facilityId: string): Record<AccountKind, AccountSpec> {
-  const spec = (kind: AccountKind, non_negative: boolean): AccountSpec => ({ id: facilityAccount(facilityId, kind), kind, non_negative });
+export function facilityAccounts(facilityId: string): Record<FacilityAccountKind, AccountSpec> {
+  const spec = (kind: FacilityAccountKind, non_negative: boolean): AccountSpec => ({ id: facilityAccount(facilityId, kind), kind, non_negative });
   return {
     // The funding account goes negative by the amount granted: it is the lender's contribution.
     funding: spec('funding', false),
@@ -34,7 +39,7 @@ export function facilityAccounts(facilityId: string): Record<AccountKind, Accoun
   };
 }
 
-export type PostingKind = 'grant' | 'reserve' | 'settle' | 'release' | 'expire' | 'recover' | 'reversal';
+export type PostingKind = 'grant' | 'reserve' | 'settle' | 'release' | 'expire' | 'recover' | 'reversal' | 'payable';
 
 export interface PostingLine {
   account: string;
@@ -50,6 +55,42 @@ export interface Posting {
   created_at: string;
   /** Free-form references (hold id, facility id) for reading the ledger back. */
   refs: Record<string, string>;
+}
+
+// ---------- economics accounts (SPEC §7) ----------
+//
+// Each settled request posts, beside the facility's reserved → spent:
+//   marketplace:sales:<month>:<s>       −cost      (what startups were charged that month)
+//   provider:<id>:accrued:<month>:<s>   +provider  (85 % of spot, owed to the provider)
+//   marketplace:margin:<month>:<s>      +margin    (the difference)
+// Monthly accounts make each balance the month's total, so settlement reads balances, not lines; the
+// shards (<s>, from the request id) keep any one item from taking every request's write.
+// Settlement then moves each provider's month of accruals, plus the volume premium (taken from
+// marketplace:premium:<month>), to provider:<id>:payable, and closes the accrual accounts.
+
+/** Request-side shards: at most 32 lines a posting bound the accrual shards (16 + premium + payable). */
+export const ACCRUAL_SHARDS = 16;
+export const MARKET_SHARDS = 32;
+
+const PERIOD = String.raw`\d{4}-(?:0[1-9]|1[0-2])`;
+const OPEN_ACCOUNT = new RegExp(String.raw`^(?:marketplace:(sales|margin):${PERIOD}:\d{2}|provider:[A-Za-z0-9_-]{1,64}:(?:(accrued):${PERIOD}:\d{2}|(payable))|marketplace:(premium):${PERIOD})$`);
+
+const pad2 = (n: number) => String(n).padStart(2, '0');
+export const salesAccount = (period: string, shard: number): string => `marketplace:sales:${period}:${pad2(shard)}`;
+export const marginAccount = (period: string, shard: number): string => `marketplace:margin:${period}:${pad2(shard)}`;
+export const accruedAccount = (providerId: string, period: string, shard: number): string => `provider:${providerId}:accrued:${period}:${pad2(shard)}`;
+export const payableAccount = (providerId: string): string => `provider:${providerId}:payable`;
+export const premiumAccount = (period: string): string => `marketplace:premium:${period}`;
+
+/**
+ * The spec of an open account (created by its first posting), or null for an account that must exist
+ * beforehand. Sales and premium carry the marketplace's side and go negative; the others never do.
+ */
+export function openAccountSpec(id: string): AccountSpec | null {
+  const m = OPEN_ACCOUNT.exec(id);
+  if (!m) return null;
+  const kind = (m[1] ?? m[2] ?? m[3] ?? m[4]) as AccountKind;
+  return { id, kind, non_negative: kind !== 'sales' && kind !== 'premium' };
 }
 
 /** A transaction in DynamoDB holds at most 100 items; a posting writes 2 items a line plus a few more. */

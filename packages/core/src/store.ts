@@ -66,7 +66,8 @@ export type ReserveResult =
 
 export type CloseResult =
   | { ok: true; hold: Hold; replayed: boolean }
-  | { ok: false; code: 'hold_not_found' | 'hold_closed' | 'idempotency_conflict' | 'contention' };
+  /** period_closed: the request's month was already settled (its accrual account is closed); nothing was written. */
+  | { ok: false; code: 'hold_not_found' | 'hold_closed' | 'idempotency_conflict' | 'contention' | 'period_closed' };
 
 export type PostResult =
   | { ok: true; replayed: boolean }

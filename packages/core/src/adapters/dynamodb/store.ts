@@ -6,7 +6,7 @@
 import { BatchGetCommand, GetCommand, QueryCommand, TransactGetCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { RecoveryStatement, Facility } from '../../facilities.js';
 import type { Hold } from '../../holds.js';
-import type { AccountSpec, Posting, PostingLine } from '../../ledger.js';
+import { openAccountSpec, type AccountSpec, type Posting, type PostingLine } from '../../ledger.js';
 import { InvariantError } from '../../money.js';
 import type {
   ApiKeyRecord, Balance, CloseResult, CreditStore, Idempotent, IdempotencyClaim, Lender, LedgerLine, Page, PostResult, ReserveResult, Startup,
@@ -42,7 +42,7 @@ export class UsageTooLargeError extends Error {
   override name = 'UsageTooLargeError';
 }
 
-type Tagged = { item: TransactItem; tag: string; line?: PostingLine };
+export type Tagged = { item: TransactItem; tag: string; line?: PostingLine };
 
 export class DynamoCreditStore implements CreditStore {
   constructor(
@@ -67,22 +67,45 @@ export class DynamoCreditStore implements CreditStore {
    * The posting, one balance update per line, one line item per line. The balance conditions carry
    * I4 (non_negative accounts never below zero) and the freeze check, evaluated atomically.
    */
-  private postingItems(p: Posting, expectBalance: Map<string, number> = new Map()): Tagged[] {
+  private postingItems(p: Posting, expectBalance: Map<string, number> = new Map(), close: ReadonlySet<string> = new Set()): Tagged[] {
     const out: Tagged[] = [{ item: this.put(postingItem(p)), tag: 'posting' }];
     for (const line of p.lines) {
-      const conds = ['attribute_exists(pk)'];
+      const open = openAccountSpec(line.account);
+      const conds: string[] = [];
+      const names: Record<string, string> = {};
       const values: Record<string, unknown> = { ':a': line.amount_micros, ':one': 1, ':at': p.created_at };
-      if (line.amount_micros < 0) {
-        conds.push('(non_negative = :f OR balance_micros >= :abs)');
-        values[':f'] = false;
-        values[':abs'] = -line.amount_micros;
-        if (line.requires_unfrozen) conds.push('frozen = :f');
+      let update = 'SET balance_micros = balance_micros + :a, line_count = line_count + :one, updated_at = :at';
+      if (open) {
+        // Created by its first posting (ledger.ts, economics accounts), with every field the audit reads;
+        // a closed one (a settled month's accrual) takes no more lines.
+        const item = accountItem(open, p.created_at);
+        update = 'SET balance_micros = if_not_exists(balance_micros, :zero) + :a, line_count = if_not_exists(line_count, :zero) + :one, updated_at = :at';
+        values[':zero'] = 0;
+        for (const [i, field] of (['type', 'account', 'kind', 'non_negative', 'frozen', 'created_at', 'gsi4pk', 'gsi4sk'] as const).entries()) {
+          names[`#f${i}`] = field;
+          values[`:f${i}`] = item[field];
+          update += `, #f${i} = if_not_exists(#f${i}, :f${i})`;
+        }
+        conds.push('attribute_not_exists(closed_at)');
+        if (line.amount_micros < 0 && open.non_negative) {
+          conds.push('attribute_exists(pk) AND balance_micros >= :abs');
+          values[':abs'] = -line.amount_micros;
+        }
+      } else {
+        conds.push('attribute_exists(pk)');
+        if (line.amount_micros < 0) {
+          conds.push('(non_negative = :f OR balance_micros >= :abs)');
+          values[':f'] = false;
+          values[':abs'] = -line.amount_micros;
+          if (line.requires_unfrozen) conds.push('frozen = :f');
+        }
       }
       const expected = expectBalance.get(line.account);
       if (expected !== undefined) {
         conds.push('balance_micros = :expected');
         values[':expected'] = expected;
       }
+      if (close.has(line.account)) update += ', closed_at = :at';
       out.push({
         tag: 'balance',
         line,
@@ -90,8 +113,9 @@ export class DynamoCreditStore implements CreditStore {
           Update: {
             TableName: this.tableName,
             Key: accountKey(line.account),
-            UpdateExpression: 'SET balance_micros = balance_micros + :a, line_count = line_count + :one, updated_at = :at',
+            UpdateExpression: update,
             ConditionExpression: conds.join(' AND '),
+            ...(Object.keys(names).length ? { ExpressionAttributeNames: names } : {}),
             ExpressionAttributeValues: values,
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           },
@@ -489,6 +513,7 @@ export class DynamoCreditStore implements CreditStore {
       if (now.status === status && now.settled_micros === settledMicros) return { ok: true, hold: now, replayed: true };
       return { ok: false, code: 'hold_closed' };
     }
+    for (const [i, old] of out.failed) if (tagged[i]?.tag === 'balance' && old?.closed_at !== undefined) return { ok: false, code: 'period_closed' };
     throw new InvariantError(`closing hold ${hold.id} failed on ${[...out.failed.keys()].map((i) => tagged[i]?.tag).join(', ')}`);
   }
 

@@ -4,14 +4,26 @@
  * days × keys × providers × models items instead of every request.
  */
 import type { UsageBucket, UsageRecord } from '../../../usage.js';
-import type { Key } from './keys.js';
+import { shardOf, type Key } from './keys.js';
+import { ACCRUAL_SHARDS } from '../../../ledger.js';
+import { periodOf } from '../../../holds.js';
 
 export const usageRecordKey = (r: Pick<UsageRecord, 'startup_id' | 'created_at' | 'request_id'>): Key => ({ pk: `USAGE#${r.startup_id}`, sk: `R#${r.created_at}#${r.request_id}` });
 export const usageDayPk = (startupId: string) => `USAGEDAY#${startupId}`;
 export const usageDaySk = (day: string, keyId: string, providerId: string, model: string) => `D#${day}#${keyId}#${providerId}#${model}`;
 
+/** The usageByProviderMonth partition of a provider's month and accrual shard. */
+export const providerMonthPk = (providerId: string, period: string, shard: number) => `PUSAGE#${providerId}#${period}#${shard}`;
+
 export function usageRecordItem(r: UsageRecord) {
-  return { ...usageRecordKey(r), type: 'usage_record', ...r };
+  const billed = r.provider_id !== '-' && r.cost_micros > 0;
+  return {
+    ...usageRecordKey(r),
+    type: 'usage_record',
+    ...r,
+    // index: usageByProviderMonth (billed records only; the shard is the one its accrual was posted to)
+    ...(billed ? { gsi5pk: providerMonthPk(r.provider_id, periodOf(r.created_at), shardOf(r.request_id, ACCRUAL_SHARDS)), gsi5sk: `${r.created_at}#${r.request_id}` } : {}),
+  };
 }
 
 export function toUsageBucket(i: Record<string, unknown>): UsageBucket {
