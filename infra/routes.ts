@@ -209,6 +209,30 @@ export const ROUTES: readonly RouteDef[] = [
     body: PR.RevenueBody, reply: PR.RevenueReply,
     summary: 'Expected monthly GPU-hours, volume tier and revenue for accelerators, GPU counts, listed hours and expected fill, at the spot prices in force',
   },
+  {
+    method: 'PUT', path: '/v1/admin/providers/{id}/custom-rate', handler: 'functions/settlement.setCustomRate', auth: ['operator'], access: ['read', 'transact'],
+    body: PR.CustomRateBody, reply: PR.CustomRateReply,
+    summary: "Set a provider's custom volume premium (basis points of base earnings), applied to months over 200,000 GPU-hours",
+  },
+  {
+    method: 'POST', path: '/v1/admin/settlements/{period}', handler: 'functions/settlement.start', auth: ['operator'], access: ['read'],
+    starts: ['provider-settlement'], reply: PR.StartSettlementReply, replyStatus: 202,
+    summary: 'Settle a UTC month (YYYY-MM, from one hour after it ends): statements, volume true-ups and payables for every provider; a settled month is left unchanged',
+  },
+  {
+    method: 'GET', path: '/v1/admin/settlements/{period}', handler: 'functions/settlement.getRun', auth: ['operator'], access: ['read'], reply: PR.SettlementRunReply,
+    summary: "A month's settlement run: status, totals (startup spend = provider earnings + marketplace margin) and any failure's reasons",
+  },
+  {
+    method: 'GET', path: '/v1/providers/{id}/statements', handler: 'functions/settlement.listStatements', auth: ['provider', 'operator'], access: ['query'],
+    query: PR.StatementsQuery, reply: PR.StatementList,
+    summary: "A provider's monthly statements, newest first",
+  },
+  {
+    method: 'GET', path: '/v1/providers/{id}/statements/{period}', handler: 'functions/settlement.getStatement', auth: ['provider', 'operator'], access: ['read'],
+    reply: PR.StatementReply,
+    summary: 'One monthly statement: GPU-hours, tier, base earnings, premium, payable, due date, and lines by accelerator, client segment and workload',
+  },
 ];
 
 export function routeKey(r: Pick<RouteDef, 'method' | 'path'>): string {

@@ -38,4 +38,11 @@ export const SCHEDULES: readonly ScheduleDef[] = [
     target: { workflow: 'ledger-audit' },
     description: 'Nightly: every cached balance equals the sum of its lines and all accounts sum to zero.',
   },
+  {
+    name: 'provider-settlement',
+    // 02:00 UTC on the 1st: past the hour of grace after the month ends (SETTLEMENT_GRACE_S).
+    expression: 'cron(0 2 1 * ? *)',
+    target: { workflow: 'provider-settlement' },
+    description: "Monthly: settles the month that just ended (each provider's statement, volume true-up and payable; the month reconciled to the micro).",
+  },
 ];

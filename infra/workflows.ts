@@ -43,4 +43,17 @@ export const WORKFLOWS: readonly WorkflowDef[] = [
     },
     arnEnv: 'PROVIDER_VALIDATION_ARN',
   },
+  {
+    name: 'provider-settlement',
+    asl: 'infra/asl/provider-settlement.asl.json',
+    tasks: {
+      // begin writes the run record and lists providers (the routing partition).
+      BeginFn: { handler: 'functions/settlement.begin', access: ['read', 'write', 'query'] },
+      // Ten pages of records and their startups' segments a call.
+      ReadRecordsFn: { handler: 'functions/settlement.readRecords', access: ['read', 'query'], timeout_s: 120 },
+      IssueStatementFn: { handler: 'functions/settlement.issueStatement', access: ['read', 'transact'], timeout_s: 30 },
+      ReconcileFn: { handler: 'functions/settlement.reconcile', access: ['read', 'write'], timeout_s: 60 },
+    },
+    arnEnv: 'PROVIDER_SETTLEMENT_ARN',
+  },
 ];

@@ -42,3 +42,51 @@ export const RevenueReply = z.object({
   revenue_micros: z.number().int(),
   premium_pending: z.boolean(),
 });
+
+// ---------- settlement and statements ----------
+
+export const Period = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'a month, YYYY-MM');
+
+export const CustomRateBody = z.strictObject({
+  premium_bps: z.number().int().min(0).max(MAX_CUSTOM_PREMIUM_BPS).nullable().describe('Premium on base earnings over 200,000 GPU-hours a month, basis points (1500 = +15 %); null clears it'),
+});
+export const CustomRateReply = z.object({ provider_id: z.string(), custom_premium_bps: z.number().int().nullable() });
+
+export const StartSettlementReply = z.object({ period: Period, execution_id: z.string(), previous_status: z.enum(['running', 'settled', 'failed']).nullable() });
+
+const Totals = z.object({
+  providers: z.number().int(), requests: z.number().int(), gpu_microseconds: z.number().int(), startup_spend_micros: z.number().int(),
+  provider_earnings_micros: z.number().int(), premium_micros: z.number().int(), payable_micros: z.number().int(), margin_micros: z.number().int(), net_margin_micros: z.number().int(),
+});
+export const SettlementRunReply = z.object({
+  period: Period,
+  status: z.enum(['running', 'settled', 'failed']),
+  started_at: z.string(),
+  finished_at: z.string().nullable(),
+  execution_id: z.string().nullable(),
+  totals: Totals.nullable(),
+  failures: z.array(z.object({ provider_id: z.string().nullable(), code: z.string(), reasons: z.array(z.string()) })),
+});
+
+const Figures = {
+  requests: z.number().int(), gpu_microseconds: z.number().int(), spend_micros: z.number().int(), earnings_micros: z.number().int(), margin_micros: z.number().int(),
+};
+export const StatementReply = z.object({
+  provider_id: z.string(),
+  period: Period,
+  period_start: z.string(),
+  period_end: z.string(),
+  due_date: z.string(),
+  issued_at: z.string(),
+  ...Figures,
+  gpu_hours: z.number(),
+  tier: z.enum(['base', 'tier_2', 'tier_4', 'custom']),
+  premium_bps: z.number().int(),
+  premium_micros: z.number().int(),
+  payable_micros: z.number().int(),
+  net_margin_micros: z.number().int(),
+  lines: z.array(z.object({ accelerator: z.string(), segment: z.string(), workload: z.enum(['chat', 'completion', 'embedding']), ...Figures })),
+  posting_id: z.string().nullable(),
+});
+export const StatementsQuery = SpotHistoryQuery;
+export const StatementList = z.object({ data: z.array(StatementReply), next_cursor: z.string().nullable() });

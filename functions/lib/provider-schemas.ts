@@ -74,6 +74,7 @@ export const ProviderReply = z.object({
   endpoints: z.array(z.object({ id: z.string(), url: z.string(), region: z.string(), availability_zone: z.string(), capacity_type: z.string(), accelerators: z.array(z.string()) })),
   models: z.array(z.object({ model: z.string(), kind: z.string(), context_length: z.number().int(), accelerator: z.string() }).loose()),
   steps: z.array(z.object({ step: z.string(), result: z.string(), at: z.string(), detail: z.string() })),
+  custom_premium_bps: z.number().int().nullable().optional(),
   created_at: z.string(),
   updated_at: z.string(),
 });

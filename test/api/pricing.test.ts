@@ -4,7 +4,10 @@
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requestEconomics } from '../../packages/core/src/index.js';
+import {
+  ACCRUAL_SHARDS, MARKET_SHARDS, accruedAccount, auditAll, derivedId, marginAccount, requestEconomics, salesAccount, shardOf,
+} from '../../packages/core/src/index.js';
+import { ACCOUNT_SHARDS } from '../../infra/table.js';
 import { DEMO_PROVIDERS, DEMO_SPOT } from '../../local/demo.js';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
 import { client } from './client.js';
@@ -76,6 +79,26 @@ describe('spot index', () => {
     expect(r2.spot_micros_per_gpu_hour).toBe(raised);
     expect(r2.cost_micros).toBe(requestEconomics(r2.prompt_tokens, r2.completion_tokens, rates, raised).cost_micros);
     expect(r2.cost_micros).toBeGreaterThan(r1.cost_micros);
+  });
+});
+
+describe('per-request ledger postings', () => {
+  it('a served request posts the startup spend, the provider accrual (85 %) and the marketplace margin, to the micro', async () => {
+    // Act
+    const res = await ask();
+    // Assess
+    const r = await record(res.headers.get('x-request-id')!);
+    const posting = await rt.store.getPosting(derivedId('pst', r.hold_id, 'close'));
+    const period = r.created_at.slice(0, 7);
+    const lineOf = (account: string) => posting!.lines.find((l) => l.account === account)?.amount_micros;
+    expect(r.cost_micros).toBeGreaterThan(0);
+    expect(r.provider_micros + r.margin_micros).toBe(r.cost_micros);
+    expect(lineOf(`facility:${rt.world!.facilityId}:spent`)).toBe(r.cost_micros);
+    expect(lineOf(salesAccount(period, shardOf(r.request_id, MARKET_SHARDS)))).toBe(-r.cost_micros);
+    expect(lineOf(accruedAccount(r.provider_id, period, shardOf(r.request_id, ACCRUAL_SHARDS)))).toBe(r.provider_micros);
+    expect(lineOf(marginAccount(period, shardOf(r.request_id, MARKET_SHARDS)))).toBe(r.margin_micros);
+    expect(posting!.created_at).toBe(r.created_at);
+    expect(await auditAll(rt.store, ACCOUNT_SHARDS)).toMatchObject({ ok: true, balance_sum_micros: 0 });
   });
 });
 

@@ -23,3 +23,4 @@ export * from './sla.js';
 export * from './probe.js';
 export * from './validation.js';
 export * from './volume.js';
+export * from './settlement.js';

@@ -35,6 +35,8 @@ export interface ProviderRecord {
   endpoints: ProviderEndpoint[];
   models: CatalogModel[];
   steps: OnboardingStep[];
+  /** The operator's volume premium over 200,000 GPU-hours a month, in basis points (absent: not set). */
+  custom_premium_bps?: number | null;
   created_at: string;
   updated_at: string;
 }

@@ -1,5 +1,5 @@
 /** Opaque pagination cursors: base64url JSON of a LastEvaluatedKey, checked on the way back in. */
-const KEY_FIELDS = new Set(['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'gsi3pk', 'gsi3sk', 'gsi4pk', 'gsi4sk']);
+const KEY_FIELDS = new Set(['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'gsi3pk', 'gsi3sk', 'gsi4pk', 'gsi4sk', 'gsi5pk', 'gsi5sk']);
 export const MAX_CURSOR_CHARS = 2_000;
 
 export class BadCursorError extends Error {

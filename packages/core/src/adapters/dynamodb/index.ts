@@ -19,3 +19,4 @@ export { UsageTooLargeError } from './store.js';
 export { DynamoProviders, VersionConflictError } from './providers.js';
 export { DynamoRelayKeys } from './relay-keys.js';
 export { DynamoSla } from './sla.js';
+export { DynamoSettlement } from './settlement.js';

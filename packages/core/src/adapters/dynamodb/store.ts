@@ -42,7 +42,22 @@ export class UsageTooLargeError extends Error {
   override name = 'UsageTooLargeError';
 }
 
-export type Tagged = { item: TransactItem; tag: string; line?: PostingLine };
+/**
+ * The SET clauses that give an open account (ledger.ts) every field the audit reads, on first use only.
+ * Fills `names` and `values` with its placeholders.
+ */
+function upsertFields(spec: AccountSpec, at: string, names: Record<string, string>, values: Record<string, unknown>): string {
+  const item = accountItem(spec, at);
+  return (['type', 'account', 'kind', 'non_negative', 'frozen', 'created_at', 'gsi4pk', 'gsi4sk'] as const)
+    .map((field, i) => {
+      names[`#f${i}`] = field;
+      values[`:f${i}`] = item[field];
+      return `#f${i} = if_not_exists(#f${i}, :f${i})`;
+    })
+    .join(', ');
+}
+
+type Tagged = { item: TransactItem; tag: string; line?: PostingLine };
 
 export class DynamoCreditStore implements CreditStore {
   constructor(
@@ -76,16 +91,10 @@ export class DynamoCreditStore implements CreditStore {
       const values: Record<string, unknown> = { ':a': line.amount_micros, ':one': 1, ':at': p.created_at };
       let update = 'SET balance_micros = balance_micros + :a, line_count = line_count + :one, updated_at = :at';
       if (open) {
-        // Created by its first posting (ledger.ts, economics accounts), with every field the audit reads;
-        // a closed one (a settled month's accrual) takes no more lines.
-        const item = accountItem(open, p.created_at);
-        update = 'SET balance_micros = if_not_exists(balance_micros, :zero) + :a, line_count = if_not_exists(line_count, :zero) + :one, updated_at = :at';
+        // Created by its first posting (ledger.ts, economics accounts); a closed one (a settled month's
+        // accrual) takes no more lines.
         values[':zero'] = 0;
-        for (const [i, field] of (['type', 'account', 'kind', 'non_negative', 'frozen', 'created_at', 'gsi4pk', 'gsi4sk'] as const).entries()) {
-          names[`#f${i}`] = field;
-          values[`:f${i}`] = item[field];
-          update += `, #f${i} = if_not_exists(#f${i}, :f${i})`;
-        }
+        update = `SET balance_micros = if_not_exists(balance_micros, :zero) + :a, line_count = if_not_exists(line_count, :zero) + :one, updated_at = :at, ${upsertFields(open, p.created_at, names, values)}`;
         conds.push('attribute_not_exists(closed_at)');
         if (line.amount_micros < 0 && open.non_negative) {
           conds.push('attribute_exists(pk) AND balance_micros >= :abs');
@@ -427,6 +436,45 @@ export class DynamoCreditStore implements CreditStore {
     }
     for (const [i, old] of out.failed) if (tagged[i]?.tag === 'balance') return { ok: false, code: await this.balanceFailure(tagged[i]!, old) };
     throw new InvariantError('posting failed on a line item: lines are never overwritten');
+  }
+
+  /**
+   * A record and the posting it carries, created together (a provider's statement and its payable posting).
+   * The record is create-only, so a second run finds it and writes nothing. `expect` pins balances (the
+   * amounts read and checked), `close` closes accounts so no later line can land on them.
+   */
+  async postWithRecord(record: Record<string, unknown>, p: Posting | null, expect: Map<string, number>, close: ReadonlySet<string>, at: string): Promise<PostResult | { ok: false; code: 'period_closed' }> {
+    const tagged: Tagged[] = [{ item: this.put(record), tag: 'record' }, ...(p ? this.postingItems(p, expect, close) : [])];
+    // Accounts to close that the posting does not touch (nothing accrued on them): closed at their expected
+    // balance, created closed if they never existed, so a late line cannot land on them either.
+    const posted = new Set(p?.lines.map((l) => l.account) ?? []);
+    for (const account of close) {
+      if (posted.has(account)) continue;
+      const spec = openAccountSpec(account);
+      if (!spec) throw new InvariantError(`only open accounts are closed here, not ${account}`);
+      const names: Record<string, string> = {};
+      const values: Record<string, unknown> = { ':zero': 0, ':at': at, ':expected': expect.get(account) ?? 0 };
+      tagged.push({
+        tag: 'balance',
+        item: {
+          Update: {
+            TableName: this.tableName,
+            Key: accountKey(account),
+            UpdateExpression: `SET balance_micros = if_not_exists(balance_micros, :zero), line_count = if_not_exists(line_count, :zero), updated_at = :at, closed_at = :at, ${upsertFields(spec, at, names, values)}`,
+            ConditionExpression: 'attribute_not_exists(closed_at) AND (attribute_not_exists(balance_micros) OR balance_micros = :expected)',
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
+        },
+      });
+    }
+    const out = await transact(this.doc, tagged.map((t) => t.item));
+    if (out.ok) return { ok: true, replayed: false };
+    if (out.reason === 'contention') return { ok: false, code: 'contention' };
+    if (out.failed.has(0)) return { ok: true, replayed: true };
+    for (const [i, old] of out.failed) if (tagged[i]?.tag === 'balance' && old?.closed_at !== undefined) return { ok: false, code: 'period_closed' };
+    return { ok: false, code: 'balance_changed' };
   }
 
   // ---------- holds ----------

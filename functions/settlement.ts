@@ -1,0 +1,192 @@
+/**
+ * Monthly settlement (SPEC §7): the task handlers of infra/asl/provider-settlement.asl.json and the routes
+ * that start it, show its runs, set a provider's custom rate and read statements.
+ *
+ * The machine: begin (the month's run; a settled month ends here, unchanged) → for each provider, read its
+ * billed records page by page (readRecords loops until done) and issue its statement (issueStatement) →
+ * reconcile the month against the marketplace's ledger accounts (reconcile), failing loudly if it does not add up.
+ */
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { z } from 'zod';
+import {
+  ACCRUAL_SHARDS, MAX_PROVIDERS_PER_SETTLEMENT, MAX_REASONS, accruedAccount, addRecord, buildStatement, emptyMonth, marketAccounts, parsePeriod,
+  previousPeriod, reconcileMonth, settleableAt, type ProviderMonth,
+} from '../packages/core/src/index.js';
+import { apiRoute, providerIdOf } from './lib/api.js';
+import { deps } from './lib/deps.js';
+import { badRequest, conflict, notFound } from './lib/errors.js';
+import { logger } from './lib/powertools.js';
+import type { CustomRateBody, StatementsQuery } from './lib/pricing-schemas.js';
+
+/** Records one readRecords call folds: 10 pages of 1,000, a few seconds of reads, so a month of any size is many short calls. */
+const RECORDS_PAGE = 1_000;
+const PAGES_PER_CALL = 10;
+
+const PeriodSchema = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/);
+const ProviderId = z.string().regex(/^prv_[A-Za-z0-9]{1,40}$/);
+
+function period(raw: string | undefined) {
+  const p = raw === undefined ? null : parsePeriod(raw);
+  if (!p) throw badRequest('The period is a UTC month, YYYY-MM (2000-01 to 2999-12).', 'period', 'invalid_period');
+  return p;
+}
+
+// ---------- tasks ----------
+
+/** Started by the route ({period}) or by the schedule (EventBridge's event: the month before its `time`). */
+const BeginInput = z.object({
+  input: z.object({ period: PeriodSchema.optional(), time: z.string().optional() }).loose(),
+  execution_id: z.string().max(2_048).nullable().default(null),
+});
+
+export const begin = middy(async (event: unknown) => {
+  const { input, execution_id } = BeginInput.parse(event);
+  const now = new Date();
+  const p = parsePeriod(input.period ?? previousPeriod(input.time ? new Date(input.time) : now));
+  if (!p) throw new Error('no period to settle');
+  // The route refuses an open month; the check is repeated for any other starter.
+  if (now.toISOString() < settleableAt(p)) throw new Error(`${p.period} may be settled from ${settleableAt(p)}`);
+  const run = await deps().settlement.begin(p.period, execution_id, now.toISOString());
+  if (run.status === 'settled') {
+    logger.info('month already settled; nothing changes', { period: p.period });
+    return { period: p.period, already_settled: true, providers: [] };
+  }
+  const providers = (await deps().catalog.load()).providers.map((x) => x.id).sort();
+  if (providers.length >= MAX_PROVIDERS_PER_SETTLEMENT) throw new Error(`more than ${MAX_PROVIDERS_PER_SETTLEMENT} providers: settle in parts`);
+  return { period: p.period, already_settled: false, providers };
+}).use(injectLambdaContext(logger));
+
+const Figures = z.object({ requests: z.number().int(), gpu_microseconds: z.number().int(), spend_micros: z.number().int(), earnings_micros: z.number().int(), margin_micros: z.number().int() });
+const MonthState = z.object({
+  provider_id: ProviderId,
+  period: PeriodSchema,
+  shard: z.number().int().min(0).max(ACCRUAL_SHARDS).default(0),
+  cursor: z.string().max(2_000).nullable().default(null),
+  done: z.boolean().default(false),
+  issued: z.boolean().optional(),
+  totals: Figures.optional(),
+  lines: z.array(Figures.extend({ accelerator: z.string(), segment: z.string(), workload: z.enum(['chat', 'completion', 'embedding']) })).max(64).optional(),
+  shard_earnings_micros: z.array(z.number().int()).length(ACCRUAL_SHARDS).optional(),
+});
+
+/** Folds up to PAGES_PER_CALL pages of one provider's month; `done` once every accrual shard is read. */
+export const readRecords = middy(async (event: unknown): Promise<ProviderMonth & { issued: boolean }> => {
+  const s = MonthState.parse(event);
+  const { settlement } = deps();
+  if (!s.totals && (await settlement.getStatement(s.provider_id, s.period))) {
+    // Issued by an earlier run of this month (one that failed later, or a concurrent one): keep it as it is.
+    return { ...emptyMonth(s.provider_id, s.period), done: true, issued: true };
+  }
+  const m: ProviderMonth = s.totals ? { ...(s as ProviderMonth) } : { ...emptyMonth(s.provider_id, s.period) };
+  for (let page = 0; page < PAGES_PER_CALL && !m.done; page++) {
+    const got = await settlement.recordsPage(m.provider_id, m.period, m.shard, m.cursor, RECORDS_PAGE);
+    const segments = await settlement.segments(got.records.map((r) => r.startup_id));
+    for (const r of got.records) addRecord(m, r, m.shard, segments.get(r.startup_id)!);
+    m.cursor = got.cursor;
+    if (!m.cursor) {
+      m.shard += 1;
+      m.done = m.shard >= ACCRUAL_SHARDS;
+    }
+  }
+  return { ...m, issued: false };
+}).use(injectLambdaContext(logger));
+
+export interface ProviderOutcome {
+  provider_id: string;
+  ok: boolean;
+  code: string | null;
+  reasons: string[];
+}
+
+/**
+ * The provider's statement and its payable posting, in one transaction. A provider that cannot be
+ * settled (records ≠ ledger, custom rate missing) gets no statement: its outcome says why, and reconcile
+ * fails the run with it.
+ */
+export const issueStatement = middy(async (event: unknown): Promise<ProviderOutcome> => {
+  const s = MonthState.parse(event);
+  const ok = (): ProviderOutcome => ({ provider_id: s.provider_id, ok: true, code: null, reasons: [] });
+  if (s.issued) return ok();
+  if (!s.done || !s.totals) throw new Error('issueStatement needs a fully read month');
+  const { settlement, providers } = deps();
+  const accounts = Array.from({ length: ACCRUAL_SHARDS }, (_, i) => accruedAccount(s.provider_id, s.period, i));
+  const [accrued, provider] = await Promise.all([settlement.balances(accounts), providers.get(s.provider_id)]);
+  const built = buildStatement(s as ProviderMonth, accrued, provider?.value.custom_premium_bps ?? null, new Date().toISOString());
+  if (!built.ok) {
+    logger.error('provider not settled', { provider_id: s.provider_id, period: s.period, code: built.code, reasons: built.reasons });
+    return { provider_id: s.provider_id, ok: false, code: built.code, reasons: built.reasons };
+  }
+  const r = await settlement.issue(built.statement, built.posting, built.expect, built.close);
+  if (r.ok) return ok();
+  // contention: thrown, so the state's Retry runs it again. Anything else means the ledger moved under us.
+  if (r.code === 'contention') throw new Error('the ledger is busy; retry');
+  const reasons = [`the accrual accounts changed while the statement was issued (${r.code}); settle again`];
+  logger.error('provider not settled', { provider_id: s.provider_id, period: s.period, code: r.code });
+  return { provider_id: s.provider_id, ok: false, code: 'reconciliation_failed', reasons };
+}).use(injectLambdaContext(logger));
+
+const ReconcileInput = z.object({
+  period: PeriodSchema,
+  providers: z.array(ProviderId).max(MAX_PROVIDERS_PER_SETTLEMENT),
+  results: z.array(z.object({ provider_id: z.string(), ok: z.boolean(), code: z.string().nullable(), reasons: z.array(z.string()).max(MAX_REASONS) })).max(MAX_PROVIDERS_PER_SETTLEMENT),
+});
+
+/** S3 over the month, then the run's end: settled, or failed with every reason. */
+export const reconcile = middy(async (event: unknown) => {
+  const { period: p, providers, results } = ReconcileInput.parse(event);
+  const { settlement } = deps();
+  const failures: { provider_id: string | null; code: string; reasons: string[] }[] = results
+    .filter((r) => !r.ok)
+    .map((r) => ({ provider_id: r.provider_id, code: r.code ?? 'failed', reasons: r.reasons }));
+  const accounts = marketAccounts(p);
+  const [statements, balances] = await Promise.all([settlement.statementsOf(p, providers), settlement.balances([...accounts.sales, ...accounts.margin, accounts.premium])]);
+  const month = reconcileMonth(p, statements, balances);
+  // With a provider unsettled the month cannot add up; its own reason says why, so only a clean month's mismatch is reported.
+  if (failures.length === 0 && !month.ok) failures.push({ provider_id: null, code: 'reconciliation_failed', reasons: month.reasons.slice(0, MAX_REASONS) });
+  const status = failures.length === 0 ? 'settled' : 'failed';
+  if (status === 'failed') logger.error('settlement failed', { period: p, failures });
+  const run = await settlement.finish(p, status, month.totals, failures, new Date().toISOString());
+  return { period: p, status: run.status, totals: run.totals, failures: run.failures };
+}).use(injectLambdaContext(logger));
+
+// ---------- routes ----------
+
+let sfn: SFNClient | undefined;
+
+/** Starts the month's settlement. A settled month may be started again: the machine finds it settled and changes nothing. */
+export const start = apiRoute('functions/settlement.start', async (req) => {
+  const arn = process.env.PROVIDER_SETTLEMENT_ARN;
+  if (!arn) throw new Error('PROVIDER_SETTLEMENT_ARN is not set');
+  const p = period(req.params.period);
+  if (new Date().toISOString() < settleableAt(p)) throw conflict(`${p.period} ends at ${p.end}; it may be settled from ${settleableAt(p)}.`, 'period_open');
+  const run = await deps().settlement.getRun(p.period);
+  sfn ??= new SFNClient({});
+  const out = await sfn.send(new StartExecutionCommand({ stateMachineArn: arn, name: `settle-${p.period}-${Date.now()}`, input: JSON.stringify({ period: p.period }) }));
+  return { status: 202, body: { period: p.period, execution_id: out.executionArn!, previous_status: run?.status ?? null } };
+});
+
+export const getRun = apiRoute('functions/settlement.getRun', async (req) => {
+  const run = await deps().settlement.getRun(period(req.params.period).period);
+  if (!run) throw notFound('settlement run');
+  return { status: 200, body: run };
+});
+
+export const setCustomRate = apiRoute<z.infer<typeof CustomRateBody>>('functions/settlement.setCustomRate', async (req) => {
+  const id = req.params.id!;
+  const saved = await deps().providers.modify(id, (p, at) => ({ ...p, custom_premium_bps: req.body.premium_bps, updated_at: at }));
+  if (!saved) throw notFound('provider');
+  return { status: 200, body: { provider_id: id, custom_premium_bps: saved.custom_premium_bps ?? null } };
+});
+
+export const listStatements = apiRoute<unknown, z.infer<typeof StatementsQuery>>('functions/settlement.listStatements', async (req) => ({
+  status: 200,
+  body: await deps().settlement.listStatements(providerIdOf(req), req.query.limit, req.query.cursor),
+}));
+
+export const getStatement = apiRoute('functions/settlement.getStatement', async (req) => {
+  const s = await deps().settlement.getStatement(providerIdOf(req), period(req.params.period).period);
+  if (!s) throw notFound('statement');
+  return { status: 200, body: s };
+});

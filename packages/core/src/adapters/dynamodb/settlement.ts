@@ -1,0 +1,152 @@
+/**
+ * Settlement on the table: the run record of a month, the provider-month record pages (usageByProviderMonth),
+ * startups' segments, and statements issued with their payable posting in one transaction.
+ */
+import { BatchGetCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { BilledRecord, MonthTotals, Statement } from '../../settlement.js';
+import type { Posting } from '../../ledger.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import { providerMonthPk } from './entities/usage.js';
+import { runKey, statementItem, statementKey, toRun, toStatement, type SettlementRun } from './entities/settlement.js';
+import { startupKey } from './entities/tenant.js';
+import type { DynamoCreditStore } from './store.js';
+
+const MAX_BATCH_ROUNDS = 10;
+/** Segments remembered per container; cleared when full (startups are few next to requests). */
+const MAX_CACHED_SEGMENTS = 50_000;
+
+export class DynamoSettlement {
+  private readonly segmentCache = new Map<string, string>();
+
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly store: DynamoCreditStore,
+  ) {}
+
+  async getRun(period: string): Promise<SettlementRun | null> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: runKey(period), ConsistentRead: true }));
+    return out.Item ? toRun(out.Item) : null;
+  }
+
+  /** Marks the month's run as started, unless it is settled: then the settled run is returned unchanged. */
+  async begin(period: string, executionId: string | null, at: string): Promise<SettlementRun> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: runKey(period),
+          UpdateExpression: 'SET #t = :t, period = :p, #s = :running, started_at = :at, finished_at = :null, execution_id = :e, totals = :null, failures = :none',
+          ConditionExpression: 'attribute_not_exists(pk) OR #s <> :settled',
+          ExpressionAttributeNames: { '#t': 'type', '#s': 'status' },
+          ExpressionAttributeValues: { ':t': 'settlement_run', ':p': period, ':running': 'running', ':settled': 'settled', ':at': at, ':null': null, ':e': executionId, ':none': [] },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toRun(out.Attributes!);
+    } catch (err) {
+      if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err;
+      return (await this.getRun(period))!;
+    }
+  }
+
+  /** Records how the run ended; a month already settled (by a concurrent run) is left as it is. */
+  async finish(period: string, status: 'settled' | 'failed', totals: MonthTotals | null, failures: SettlementRun['failures'], at: string): Promise<SettlementRun> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: runKey(period),
+          UpdateExpression: 'SET #s = :s, finished_at = :at, totals = :totals, failures = :f',
+          ConditionExpression: 'attribute_exists(pk) AND #s <> :settled',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':s': status, ':at': at, ':totals': totals, ':f': failures, ':settled': 'settled' },
+        }),
+      );
+    } catch (err) {
+      if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err;
+    }
+    return (await this.getRun(period))!;
+  }
+
+  /** One page of a provider's billed records of a month in one accrual shard. */
+  async recordsPage(providerId: string, period: string, shard: number, cursor: string | null, limit: number): Promise<{ records: BilledRecord[]; cursor: string | null }> {
+    const pk = providerMonthPk(providerId, period, shard);
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: 'usageByProviderMonth',
+        KeyConditionExpression: 'gsi5pk = :pk',
+        ExpressionAttributeValues: { ':pk': pk },
+        ProjectionExpression: 'request_id, startup_id, accelerator, workload, gpu_microseconds, cost_micros, provider_micros, margin_micros',
+        Limit: limit,
+        ExclusiveStartKey: decodeCursor(cursor ?? undefined, { field: 'gsi5pk', value: pk }),
+      }),
+    );
+    return { records: (out.Items ?? []) as BilledRecord[], cursor: encodeCursor(out.LastEvaluatedKey) };
+  }
+
+  /** Startups' client segments (unknown when the startup record is missing). */
+  async segments(startupIds: readonly string[]): Promise<Map<string, string>> {
+    const missing = [...new Set(startupIds)].filter((id) => !this.segmentCache.has(id));
+    if (this.segmentCache.size + missing.length > MAX_CACHED_SEGMENTS) this.segmentCache.clear();
+    for (let i = 0; i < missing.length; i += 100) {
+      const chunk = missing.slice(i, i + 100);
+      let keys: Record<string, unknown>[] | undefined = chunk.map(startupKey);
+      for (let round = 0; keys && keys.length > 0; round++) {
+        if (round >= MAX_BATCH_ROUNDS) throw new Error('batch read kept returning unprocessed keys');
+        const res = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ProjectionExpression: 'id, #seg', ExpressionAttributeNames: { '#seg': 'segment' } } } }));
+        for (const item of res.Responses?.[this.tableName] ?? []) this.segmentCache.set(item.id as string, (item.segment as string | undefined) ?? 'unknown');
+        keys = res.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
+      }
+      for (const id of chunk) if (!this.segmentCache.has(id)) this.segmentCache.set(id, 'unknown');
+    }
+    return new Map(startupIds.map((id) => [id, this.segmentCache.get(id)!]));
+  }
+
+  /** Ledger balances (consistent reads); an account never posted to reads as 0. */
+  async balances(accounts: readonly string[]): Promise<Map<string, number>> {
+    const found = await this.store.getBalances(accounts);
+    return new Map(accounts.map((a) => [a, found.get(a)?.balance_micros ?? 0]));
+  }
+
+  async getStatement(providerId: string, period: string): Promise<Statement | null> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: statementKey(providerId, period), ConsistentRead: true }));
+    return out.Item ? toStatement(out.Item) : null;
+  }
+
+  async statementsOf(period: string, providerIds: readonly string[]): Promise<Statement[]> {
+    const out: Statement[] = [];
+    for (let i = 0; i < providerIds.length; i += 100) {
+      let keys: Record<string, unknown>[] | undefined = providerIds.slice(i, i + 100).map((id) => statementKey(id, period));
+      for (let round = 0; keys && keys.length > 0; round++) {
+        if (round >= MAX_BATCH_ROUNDS) throw new Error('batch read kept returning unprocessed keys');
+        const res = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }));
+        out.push(...(res.Responses?.[this.tableName] ?? []).map(toStatement));
+        keys = res.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
+      }
+    }
+    return out.sort((a, b) => a.provider_id.localeCompare(b.provider_id));
+  }
+
+  /** A provider's statements, newest period first. */
+  async listStatements(providerId: string, limit: number, cursor?: string): Promise<{ data: Statement[]; next_cursor: string | null }> {
+    const pk = statementKey(providerId, '').pk;
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
+        ExpressionAttributeValues: { ':pk': pk, ':p': 'P#' },
+        ScanIndexForward: false,
+        Limit: limit,
+        ExclusiveStartKey: decodeCursor(cursor, { field: 'pk', value: pk }),
+      }),
+    );
+    return { data: (out.Items ?? []).map(toStatement), next_cursor: encodeCursor(out.LastEvaluatedKey) };
+  }
+
+  /** The statement and its payable posting, at once; a statement already issued is left as it is (replayed). */
+  issue(statement: Statement, posting: Posting | null, expect: Map<string, number>, close: ReadonlySet<string>) {
+    return this.store.postWithRecord(statementItem(statement), posting, expect, close, statement.issued_at);
+  }
+}
