@@ -17,6 +17,7 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { spawn } from 'node:child_process';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { startRuntime, type Runtime } from '../local/runtime.js';
@@ -35,7 +36,7 @@ const LIMITS = {
   'settle-seconds': { def: 3_600, min: 10, max: 14_400 },
 } as const;
 const MAX_SIZE = 2_000_000;
-const OPTIONS = { sizes: { type: 'string' }, providers: { type: 'string' }, startups: { type: 'string' }, 'settle-seconds': { type: 'string' }, help: { type: 'boolean' } } as const;
+const OPTIONS = { child: { type: 'string' }, sizes: { type: 'string' }, providers: { type: 'string' }, startups: { type: 'string' }, 'settle-seconds': { type: 'string' }, help: { type: 'boolean' } } as const;
 const USAGE = `usage: npm run bench:settlement -- [--sizes 100000,1000000] [--providers ${LIMITS.providers.def}] [--startups ${LIMITS.startups.def}] [--settle-seconds ${LIMITS['settle-seconds'].def}]
   --sizes N,N,...      records per month to settle, one fresh DynamoDB Local each (1..${MAX_SIZE} each, at most 4 sizes)
   --providers N        providers the records are spread over (${LIMITS.providers.min}..${LIMITS.providers.max})
@@ -56,7 +57,9 @@ function flags() {
   };
   const sizes = (values.sizes ?? '100000,1000000').split(',').map(Number);
   if (sizes.length > 4 || sizes.some((n) => !Number.isSafeInteger(n) || n < 1 || n > MAX_SIZE)) throw new Error(`--sizes: at most 4 integers in [1, ${MAX_SIZE}]`);
-  return { sizes, providers: num('providers'), startups: num('startups'), settleSeconds: num('settle-seconds') };
+  const child = values.child === undefined ? null : Number(values.child);
+  if (child !== null && (!Number.isSafeInteger(child) || child < 1 || child > MAX_SIZE)) throw new Error('--child: a size');
+  return { sizes, providers: num('providers'), startups: num('startups'), settleSeconds: num('settle-seconds'), child };
 }
 
 const ACCELERATORS = ['H100', 'A100', 'H200'] as const;
@@ -107,6 +110,7 @@ function javaPid(port: number): number | null {
 interface Seeded {
   period: string;
   records: number;
+  billed: number;
   spend_micros: number;
   earnings_micros: number;
   margin_micros: number;
@@ -139,7 +143,8 @@ async function seed(rt: Runtime, size: number, o: { providers: number; startups:
   const random = rng(size);
   // Per provider and accrual shard: Σ spend, Σ provider share, Σ margin (for the ledger postings).
   const sums = new Map<string, { provider: string; shard: number; cost: number; earn: number; margin: number }>();
-  const totals = { spend_micros: 0, earnings_micros: 0, margin_micros: 0 };
+  // Billed records only: a request too small to cost a micro is not billed, so not settled (as in production).
+  const totals = { billed: 0, spend_micros: 0, earnings_micros: 0, margin_micros: 0 };
   let next = 0;
   const batchOf = (): Record<string, unknown>[] => {
     const items: Record<string, unknown>[] = [];
@@ -167,6 +172,7 @@ async function seed(rt: Runtime, size: number, o: { providers: number; startups:
       s.earn += econ.provider_micros;
       s.margin += econ.margin_micros;
       sums.set(key, s);
+      if (econ.cost_micros > 0) totals.billed += 1;
       totals.spend_micros += econ.cost_micros;
       totals.earnings_micros += econ.provider_micros;
       totals.margin_micros += econ.margin_micros;
@@ -257,18 +263,37 @@ async function settleOnce(size: number, o: ReturnType<typeof flags>): Promise<Re
       status: string; totals: { requests: number; startup_spend_micros: number; provider_earnings_micros: number; margin_micros: number } | null;
     };
     const t = run.totals;
-    const ok = status === 'SUCCEEDED' && run.status === 'settled' && !!t && t.requests === size && t.startup_spend_micros === seeded.spend_micros
+    const ok = status === 'SUCCEEDED' && run.status === 'settled' && !!t && t.requests === seeded.billed && t.startup_spend_micros === seeded.spend_micros
       && t.provider_earnings_micros === seeded.earnings_micros && t.margin_micros === seeded.margin_micros;
     const jvm = javaPid(Number(new URL(rt.endpoints.dynamodb).port));
     const jvmPeak = jvm === null ? null : vmHwm(jvm);
     return {
       size, seed_s: seeded.seconds, settle_s: seconds, records_per_s: size / seconds, rss_peak_mb: mb(rssPeak - base.rss), heap_peak_mb: mb(heapPeak - base.heapUsed),
       jvm_peak_mb: jvmPeak === null ? 'n/a' : mb(jvmPeak), ok,
-      detail: ok ? `settled: spend ${t!.startup_spend_micros} = earnings ${t!.provider_earnings_micros} + margin ${t!.margin_micros} µUSD` : `NOT settled: ${status} ${run.status} ${error} ${JSON.stringify(t)}`,
+      detail: ok ? `settled ${t!.requests} billed: spend ${t!.startup_spend_micros} = earnings ${t!.provider_earnings_micros} + margin ${t!.margin_micros} µUSD` : `NOT settled: ${status} ${run.status} ${error} ${JSON.stringify(t)}`,
     };
   } finally {
     await rt.stop();
   }
+}
+
+/**
+ * Each size runs in a child process of its own (its own runtime, DynamoDB Local and handler modules: the
+ * handlers cache their clients per process, as a Lambda container does), which prints one JSON line.
+ */
+function runChild(size: number, o: ReturnType<typeof flags>): Promise<Result> {
+  const args = [...process.execArgv, process.argv[1]!, '--child', String(size), '--providers', String(o.providers), '--startups', String(o.startups), '--settle-seconds', String(o.settleSeconds)];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const line = out.split('\n').reverse().find((l) => l.startsWith('{"size"'));
+      if (!line) reject(new Error(`size ${size}: the child exited ${code} without a result`));
+      else resolve(JSON.parse(line) as Result);
+    });
+  });
 }
 
 async function main() {
@@ -279,9 +304,13 @@ async function main() {
     console.error(`${(err as Error).message}\n${USAGE}`);
     process.exit(2);
   }
+  if (o.child !== null) {
+    console.log(JSON.stringify(await settleOnce(o.child, o)));
+    process.exit(0);
+  }
   console.log(`bench:settlement — ${o.providers} providers, ${o.startups} startups, sizes ${o.sizes.join(', ')}; node ${process.version}`);
   const results: Result[] = [];
-  for (const size of o.sizes) results.push(await settleOnce(size, o));
+  for (const size of o.sizes) results.push(await runChild(size, o));
   console.log(
     table(
       ['records', 'seed s', 'settle s', 'records/s', 'node RSS +MB (peak)', 'node heap +MB (peak)', 'DynamoDB Local RSS MB (peak)', 'result'],
