@@ -7,7 +7,7 @@
  * declared rates of 1 token per GPU-second, so large GPU-hour totals take few records.
  */
 import { randomUUID } from 'node:crypto';
-import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -159,6 +159,24 @@ describe('settling a month', () => {
     expect((await statement(AURORA, '2026-10')).body).toEqual(before.aurora);
     expect(await balance(payableAccount(AURORA))).toEqual(before.payable);
     expect((await rt.store.listLines(payableAccount(AURORA), 100)).items).toEqual(lines.items);
+  });
+
+  it('the monthly schedule’s start (EventBridge’s event, the month before its time) finds October settled and changes nothing', async () => {
+    // Prepare
+    const before = (await call('GET', '/v1/admin/settlements/2026-10', { key: rt.adminKey })).body;
+    const sfn = new SFNClient({ endpoint: rt.endpoints.sfn });
+    const event = { version: '0', id: randomUUID(), 'detail-type': 'Scheduled Event', source: 'aws.events', time: '2026-11-01T02:00:00Z', region: 'us-east-1', resources: [], detail: {} };
+    // Act
+    const started = await sfn.send(new StartExecutionCommand({ stateMachineArn: rt.stepFunctions.arnOf('provider-settlement'), input: JSON.stringify(event) }));
+    let d = await sfn.send(new DescribeExecutionCommand({ executionArn: started.executionArn }));
+    for (let i = 0; i < 300 && d.status === 'RUNNING'; i++) {
+      await sleep(100);
+      d = await sfn.send(new DescribeExecutionCommand({ executionArn: started.executionArn }));
+    }
+    // Assess
+    expect(d.status).toBe('SUCCEEDED');
+    expect(JSON.parse(d.output!)).toMatchObject({ period: '2026-10', already_settled: true });
+    expect((await call('GET', '/v1/admin/settlements/2026-10', { key: rt.adminKey })).body).toEqual(before);
   });
 
   it('a settled month takes no more spend: a late close is refused with period_closed and nothing is written', async () => {
