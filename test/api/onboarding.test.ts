@@ -164,7 +164,10 @@ describe('provider validation state machine', () => {
     expect(record.status).toBe('integration');
     expect(steps.throughput?.result).toBe('passed');
     expect(steps.sla_latency?.result).toBe('failed');
-    expect(steps.sla_latency!.detail).toMatch(/^p95 time to first token 2\d\d ms over 20 probes; the premium tier needs under 200 ms$/);
+    // The simulator waits 250 ms; a loaded machine only adds to it, so the bound is from below.
+    const m = /^p95 time to first token (\d+) ms over 20 probes; the premium tier needs under 200 ms$/.exec(steps.sla_latency!.detail);
+    expect(m, steps.sla_latency!.detail).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThanOrEqual(200);
   });
 
   it('an endpoint that serves a forged relay token fails the handshake', async () => {
