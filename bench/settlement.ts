@@ -29,6 +29,8 @@ import {
   salesAccount, shardOf, unlimitedKey, type ProviderRecord, type UsageRecord, type Workload,
 } from '../packages/core/src/index.js';
 import { table } from './lib/stats.js';
+// A seeded PRNG, so two runs seed the same month.
+import { rng } from '../packages/simulator/src/generate.js';
 
 const LIMITS = {
   providers: { def: 8, min: 1, max: 64 },
@@ -68,18 +70,6 @@ const WORKLOADS: readonly Workload[] = ['chat', 'completion', 'embedding'];
 const RATES = { prompt_tokens_per_gpu_second: 2_000, completion_tokens_per_gpu_second: 400 };
 const SPOT = { H100: 2_490_000, A100: 1_290_000, H200: 3_790_000 };
 const WRITES_IN_FLIGHT = 16;
-
-/** A small deterministic generator, so two runs seed the same month. */
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const mb = (bytes: number) => (bytes / 1_048_576).toFixed(0);
 

@@ -7,6 +7,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { freshTable } from '../setup/table.js';
 import { DynamoCreditStore } from '../../packages/core/src/adapters/dynamodb/index.js';
 import { Credits, Lending, Tenants, type Clock } from '../../packages/core/src/index.js';
+import { rng as prng } from '../../packages/simulator/src/generate.js';
 
 export interface Faults {
   /** Probability a TransactWriteItems is refused with TransactionConflict before it reaches the table. */
@@ -19,17 +20,8 @@ export interface Faults {
 
 export interface FaultCounts { conflicts: number; throttles: number; lostReplies: number }
 
-/** Deterministic PRNG so a failing run can be replayed with the same seed. */
-export function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG so a failing run can be replayed with the same seed (the simulator's mulberry32). */
+export { prng };
 
 export function injectFaults(doc: DynamoDBDocumentClient, faults: Faults, seed = 42): FaultCounts {
   const counts: FaultCounts = { conflicts: 0, throttles: 0, lostReplies: 0 };
