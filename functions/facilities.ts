@@ -14,7 +14,7 @@ export function callerOf(p: Principal | null): Caller {
   throw new Error('facility routes are for lenders and operators');
 }
 
-async function visibleFacility(req: ApiRequest<unknown, unknown>) {
+export async function visibleFacility(req: ApiRequest<unknown, unknown>) {
   const f = await deps().lending.get(callerOf(req.principal), req.params.id!);
   if (!f) throw notFound('facility');
   return f;

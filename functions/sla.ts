@@ -12,7 +12,7 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { z } from 'zod';
 import {
-  MAX_ENDPOINTS_PER_PROVIDER, mapBounded, probeModelFor, standing, type RoutingProvider, type SlaAlert, type SlaSample,
+  MAX_ENDPOINTS_PER_PROVIDER, mapBounded, probeModelFor, standing, slaDaily, type RoutingProvider, type SlaAlert, type SlaSample,
 } from '../packages/core/src/index.js';
 import { apiRoute, providerIdOf } from './lib/api.js';
 import { deps } from './lib/deps.js';
@@ -67,7 +67,9 @@ export const get = apiRoute<unknown, z.infer<typeof SlaQuery>>('functions/sla.ge
   const [found, routing] = await Promise.all([providers.get(id), providers.routing(id)]);
   if (!found || !routing) throw notFound('provider');
   const now = new Date().toISOString();
-  const s = standing(found.value.sla_tier ?? 'standard', await sla.buckets(id, now), now);
+  const tier = found.value.sla_tier ?? 'standard';
+  const buckets = await sla.buckets(id, now);
+  const s = standing(tier, buckets, now);
   const page = await sla.alerts(id, req.query.limit, req.query.cursor);
-  return { status: 200, body: { provider_id: id, ...s, routing_meeting: routing.sla_meeting, alerts: page.alerts, next_cursor: page.next_cursor } };
+  return { status: 200, body: { provider_id: id, ...s, daily: slaDaily(tier, buckets), routing_meeting: routing.sla_meeting, alerts: page.alerts, next_cursor: page.next_cursor } };
 });

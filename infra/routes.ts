@@ -12,6 +12,7 @@ import * as S from '../functions/lib/schemas.js';
 import * as O from '../functions/lib/openai.js';
 import * as P from '../functions/lib/provider-schemas.js';
 import * as PR from '../functions/lib/pricing-schemas.js';
+import * as D from '../functions/lib/dashboard-schemas.js';
 
 export type Role = 'operator' | 'lender' | 'startup' | 'provider' | 'public';
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -232,6 +233,30 @@ export const ROUTES: readonly RouteDef[] = [
     method: 'GET', path: '/v1/providers/{id}/statements/{period}', handler: 'functions/settlement.getStatement', auth: ['provider', 'operator'], access: ['read'],
     reply: PR.StatementReply,
     summary: 'One monthly statement: GPU-hours, tier, base earnings, premium, payable, due date, and lines by accelerator, client segment and workload',
+  },
+  {
+    method: 'GET', path: '/v1/me', handler: 'functions/dashboard.me', auth: ['operator', 'lender', 'startup', 'provider'], access: ['read'], reply: D.MeReply,
+    summary: "Who this key is: role and tenant (the dashboards' sign-in)",
+  },
+  {
+    method: 'GET', path: '/v1/providers/{id}/utilization', handler: 'functions/dashboard.providerUtilization', auth: ['provider', 'operator'], access: ['read', 'query'],
+    query: D.DaysQuery, reply: D.UtilizationReply,
+    summary: 'Delivered against listed GPU-hours: heatmap by accelerator × hour of day, fill rate against the 80 % target, daily series, 30-day capacity forecast',
+  },
+  {
+    method: 'GET', path: '/v1/facilities/{id}/burn', handler: 'functions/dashboard.facilityBurn', auth: LENDER_OR_OPERATOR, access: ['read', 'query'],
+    query: D.DaysQuery, reply: D.BurnReply,
+    summary: "A facility's spend per UTC day (the burn chart)",
+  },
+  {
+    method: 'GET', path: '/v1/admin/providers', handler: 'functions/dashboard.providerQueue', auth: ['operator'], access: ['read', 'query'],
+    query: D.ReviewQuery, reply: D.ReviewReply,
+    summary: 'Providers in one onboarding state, oldest first (pending_review: the review queue)',
+  },
+  {
+    method: 'GET', path: '/v1/admin/settlements', handler: 'functions/dashboard.settlementRuns', auth: ['operator'], access: ['read'],
+    query: D.RunsQuery, reply: D.RunsReply,
+    summary: 'The settlement runs of the last months, newest first',
   },
 ];
 

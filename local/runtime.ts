@@ -56,6 +56,8 @@ export interface RuntimeOptions {
   tables?: Partial<RuntimeTables>;
   /** Repo root for handler references and ASL files. Default this repository. */
   root?: string;
+  /** The dashboards' built files, served at the same origin; default <root>/web/dist; null: API only. */
+  staticDir?: string | null;
   /** Called once everything is up (scripts/start.ts seeds the demo world here); what it returns is stopped with the runtime. */
   seed?: (rt: Runtime) => Promise<{ stop?: () => Promise<void> } | void>;
 }
@@ -184,6 +186,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const http = await startHttpServer({
       routes: tables.routes,
       resolveHandler,
+      ...(options.staticDir !== null ? { staticDir: options.staticDir ?? path.join(root, 'web', 'dist') } : {}),
       ...(options.port !== undefined ? { port: options.port } : {}),
       ...(options.host ? { host: options.host } : {}),
     });

@@ -10,6 +10,7 @@
  * SIGINT / SIGTERM stop everything that was started (DynamoDB Local's java process included), then exit.
  */
 import { startRuntime, type Runtime } from '../local/runtime.js';
+import { buildWeb } from './build-web.js';
 import { seedDemoWorld, type DemoWorld } from '../local/demo.js';
 
 const USAGE = `usage: npm start [-- --in-memory] [-- --no-seed]
@@ -54,6 +55,8 @@ async function main(): Promise<void> {
 
   const seed = !args.includes('--no-seed');
   let world: DemoWorld | undefined;
+  // The dashboards are served from web/dist at the API's origin: build them first (a second or two).
+  await buildWeb();
   rt = await startRuntime({
     inMemory,
     ...(process.env.HOST ? { host: process.env.HOST } : {}),

@@ -3,7 +3,7 @@
  * comes from the SDK's own AWS_ENDPOINT_URL_DYNAMODB, so the local runtime and AWS run this same code.
  */
 import { Credits, Gateway, Lending, RelaySigner, Tenants } from '../../packages/core/src/index.js';
-import { DynamoCatalog, DynamoCreditStore, DynamoProviders, DynamoRateLimiter, DynamoRelayKeys, DynamoSettlement, DynamoSla, documentClient } from '../../packages/core/src/adapters/dynamodb/index.js';
+import { DynamoCatalog, DynamoCreditStore, DynamoProviders, DynamoRateLimiter, DynamoDashboard, DynamoRelayKeys, DynamoSettlement, DynamoSla, documentClient } from '../../packages/core/src/adapters/dynamodb/index.js';
 import { HttpUpstream } from '../../packages/core/src/adapters/http/upstream.js';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { logger, tracer } from './powertools.js';
@@ -24,6 +24,7 @@ export interface Deps {
   relay: RelaySigner;
   sla: DynamoSla;
   settlement: DynamoSettlement;
+  dashboard: DynamoDashboard;
 }
 
 /** A positive integer from the environment, or the default. */
@@ -52,7 +53,7 @@ export function deps(): Deps {
     { credits, catalog, limiter, upstream, relay, sla, log: (level, message, data) => logger[level](message, data) },
     { first_byte_timeout_ms: envMs('COMPUX_UPSTREAM_FIRST_BYTE_TIMEOUT_MS', 30_000), idle_timeout_ms: envMs('COMPUX_UPSTREAM_IDLE_TIMEOUT_MS', 60_000) },
   );
-  cached = { doc, table, store, credits, lending: new Lending(store), tenants: new Tenants(store, process.env.COMPUX_ADMIN_KEY_SHA256), catalog, gateway, limiter, providers: new DynamoProviders(doc, table), upstream, relayKeys, relay, sla, settlement: new DynamoSettlement(doc, table, store) };
+  cached = { doc, table, store, credits, lending: new Lending(store), tenants: new Tenants(store, process.env.COMPUX_ADMIN_KEY_SHA256), catalog, gateway, limiter, providers: new DynamoProviders(doc, table), upstream, relayKeys, relay, sla, settlement: new DynamoSettlement(doc, table, store), dashboard: new DynamoDashboard(doc, table) };
   return cached;
 }
 

@@ -102,6 +102,7 @@ export const SlaReply = z.object({
   judged: z.boolean().describe('False while there are too few samples to judge (the provider keeps its standing)'),
   reasons: z.array(z.string()),
   recent_error_ppm: z.number().int(),
+  daily: z.array(z.object({ day: z.string(), samples: z.number().int(), errors: z.number().int(), uptime_ppm: z.number().int().nullable(), latency_ms_p95: z.number().int().nullable(), met: z.boolean().nullable() })).describe('The window day by day (for the compliance chart)'),
   routing_meeting: z.boolean().describe('The standing the router uses now (updated by the probe schedule each minute)'),
   alerts: z.array(z.object({ kind: z.enum(['breach', 'recovered']), tier: z.string(), at: z.string(), uptime_ppm: z.number().int().nullable(), latency_ms_p95: z.number().int().nullable(), samples: z.number().int(), reasons: z.array(z.string()) }).loose()),
   next_cursor: z.string().nullable(),

@@ -7,6 +7,7 @@
 import type { TestProject } from 'vitest/node';
 import { startDynamoDbLocal, type DynamoDbLocal } from '../../local/dynamodb.js';
 import { setLocalAwsEnv } from '../../local/aws.js';
+import { buildWeb } from '../../scripts/build-web.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -17,6 +18,8 @@ declare module 'vitest' {
 let ddb: DynamoDbLocal | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
+  // The dashboards' bundle: the browser tests load it and the Web stack uploads it (its folder must exist at synth).
+  await buildWeb({ quiet: true });
   ddb = await startDynamoDbLocal({ inMemory: true });
   // Forked test workers inherit this environment.
   setLocalAwsEnv({ dynamodb: ddb.endpoint });

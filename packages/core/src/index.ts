@@ -24,3 +24,4 @@ export * from './probe.js';
 export * from './validation.js';
 export * from './volume.js';
 export * from './settlement.js';
+export * from './dashboard.js';

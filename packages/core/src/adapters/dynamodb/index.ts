@@ -20,3 +20,4 @@ export { DynamoProviders, VersionConflictError } from './providers.js';
 export { DynamoRelayKeys } from './relay-keys.js';
 export { DynamoSla } from './sla.js';
 export { DynamoSettlement } from './settlement.js';
+export { DynamoDashboard } from './dashboard.js';

@@ -23,7 +23,8 @@ import { recoveryItem } from './entities/recovery.js';
 import { spendBucketKey } from './entities/spend-bucket.js';
 import { lenderItem, lenderKey, startupItem, startupKey, toLender, toStartup } from './entities/tenant.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import { toUsageBucket, usageDayPk, usageDaySk, usageRecordItem } from './entities/usage.js';
+import { PROVIDER_HOUR_SHARDS, providerHourPk, providerHourSk, toUsageBucket, usageDayPk, usageDaySk, usageRecordItem } from './entities/usage.js';
+import { shardOf } from './entities/keys.js';
 import { checkUsageRecord, type UsageBucket, type UsageRecord } from '../../usage.js';
 import { MAX_ATTEMPTS, transact, type TransactItem } from './transact.js';
 
@@ -568,7 +569,23 @@ export class DynamoCreditStore implements CreditStore {
   private usageItems(r: UsageRecord): Tagged[] {
     checkUsageRecord(r);
     const day = r.created_at.slice(0, 10);
+    const billed = r.provider_id !== '-' && r.cost_micros > 0 && r.accelerator !== '-';
+    const providerHour: Tagged[] = billed
+      ? [{
+          tag: 'provider_hour',
+          item: {
+            Update: {
+              TableName: this.tableName,
+              Key: { pk: providerHourPk(r.provider_id), sk: providerHourSk(r.created_at.slice(0, 13), shardOf(r.request_id, PROVIDER_HOUR_SHARDS)) },
+              UpdateExpression: 'ADD requests :one, #acc :g, earnings_micros :p SET #t = :t, #h = :h',
+              ExpressionAttributeNames: { '#acc': `gpu_us_${r.accelerator}`, '#t': 'type', '#h': 'hour' },
+              ExpressionAttributeValues: { ':one': 1, ':g': r.gpu_microseconds, ':p': r.provider_micros, ':t': 'provider_hour', ':h': r.created_at.slice(0, 13) },
+            },
+          },
+        }]
+      : [];
     return [
+      ...providerHour,
       { tag: 'usage', item: this.put(usageRecordItem(r)) },
       {
         tag: 'usage_day',

@@ -12,6 +12,15 @@ export const usageRecordKey = (r: Pick<UsageRecord, 'startup_id' | 'created_at' 
 export const usageDayPk = (startupId: string) => `USAGEDAY#${startupId}`;
 export const usageDaySk = (day: string, keyId: string, providerId: string, model: string) => `D#${day}#${keyId}#${providerId}#${model}`;
 
+/**
+ * A provider's delivered GPU time per UTC hour (for its dashboard), added to in the transaction that bills
+ * each request, so it is exact. Sharded 8 ways by request id so a busy provider's hour is not one hot item;
+ * 30 days are 5,760 small items in one partition, read with one range query.
+ */
+export const PROVIDER_HOUR_SHARDS = 8;
+export const providerHourPk = (providerId: string) => `PUSAGEHOUR#${providerId}`;
+export const providerHourSk = (hour: string, shard: number) => `H#${hour}#${shard}`;
+
 /** The usageByProviderMonth partition of a provider's month and accrual shard. */
 export const providerMonthPk = (providerId: string, period: string, shard: number) => `PUSAGE#${providerId}#${period}#${shard}`;
 

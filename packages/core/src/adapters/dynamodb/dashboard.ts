@@ -1,0 +1,58 @@
+/** Dashboard reads: a provider's delivered GPU time per hour, and a facility's spend per hour. Bounded range queries. */
+import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { ProviderHour } from '../../dashboard.js';
+import type { Accelerator } from '../../routing.js';
+import { providerHourPk } from './entities/usage.js';
+import { SPEND_PREFIX } from './entities/spend-bucket.js';
+
+/** 31 days × 24 hours × 8 shards is 5,952 items of ~100 bytes: one or two pages; the bound is a guard. */
+const MAX_PAGES = 20;
+
+export class DynamoDashboard {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  private async range(pk: string, from: string, to: string): Promise<Record<string, unknown>[]> {
+    const out: Record<string, unknown>[] = [];
+    let start: Record<string, unknown> | undefined;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const res = await this.doc.send(
+        new QueryCommand({ TableName: this.tableName, KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to', ExpressionAttributeValues: { ':pk': pk, ':from': from, ':to': to }, ExclusiveStartKey: start }),
+      );
+      out.push(...((res.Items ?? []) as Record<string, unknown>[]));
+      start = res.LastEvaluatedKey;
+      if (!start) return out;
+    }
+    throw new RangeError(`more than ${MAX_PAGES} pages in ${pk}`);
+  }
+
+  /** Delivered GPU time per hour in [fromHour, toHour] (YYYY-MM-DDTHH), shards merged. */
+  async providerHours(providerId: string, fromHour: string, toHour: string): Promise<ProviderHour[]> {
+    const byHour = new Map<string, ProviderHour>();
+    for (const i of await this.range(providerHourPk(providerId), `H#${fromHour}`, `H#${toHour}#~`)) {
+      const hour = i.hour as string;
+      const h = byHour.get(hour) ?? { hour, requests: 0, gpu_us: {}, earnings_micros: 0 };
+      h.requests += Number(i.requests ?? 0);
+      h.earnings_micros += Number(i.earnings_micros ?? 0);
+      for (const [k, v] of Object.entries(i)) {
+        if (!k.startsWith('gpu_us_')) continue;
+        const acc = k.slice('gpu_us_'.length) as Accelerator;
+        h.gpu_us[acc] = (h.gpu_us[acc] ?? 0) + Number(v);
+      }
+      byHour.set(hour, h);
+    }
+    return [...byHour.values()].sort((a, b) => a.hour.localeCompare(b.hour));
+  }
+
+  /** A facility's spend per UTC day in [fromDay, toDay] (YYYY-MM-DD), from its hourly spend buckets. */
+  async facilityDailySpend(facilityId: string, fromDay: string, toDay: string): Promise<{ day: string; spent_micros: number }[]> {
+    const byDay = new Map<string, number>();
+    for (const i of await this.range(SPEND_PREFIX(facilityId), `H#${fromDay}T00`, `H#${toDay}T23`)) {
+      const day = String(i.sk).slice(2, 12);
+      byDay.set(day, (byDay.get(day) ?? 0) + Number(i.spent_micros ?? 0));
+    }
+    return [...byDay.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([day, spent_micros]) => ({ day, spent_micros }));
+  }
+}

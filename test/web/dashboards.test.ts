@@ -1,0 +1,211 @@
+/**
+ * The dashboards in a real browser: Debian's Chromium driven by playwright-core against the local runtime
+ * with the demo world `npm start` seeds (the same seedDemoWorld), the bundle built by the test setup.
+ * Each page must render real data from the API; the lender's freeze must stop the startup's next call
+ * (403); a key made in the startup page must work with the `openai` client. Screenshots of every page go to
+ * test-artifacts/screenshots (laptop and phone widths).
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import OpenAI from 'openai';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestRuntime, type TestRuntime } from '../api/runtime.js';
+import { client } from '../api/client.js';
+
+const SHOTS = path.resolve('test-artifacts/screenshots');
+const LAPTOP = { width: 1280, height: 900 };
+const PHONE = { width: 390, height: 844 };
+const LLAMA = 'llama-3.1-70b-instruct';
+
+let rt: TestRuntime;
+let browser: Browser;
+let call: ReturnType<typeof client>;
+const consoleLines: string[] = [];
+
+const openai = (key: string) => new OpenAI({ apiKey: key, baseURL: `${rt.baseUrl}/v1`, maxRetries: 0 });
+
+beforeAll(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  rt = await startTestRuntime('web', { demo: {} });
+  call = client(rt.baseUrl);
+  // Real traffic first, so usage, burn and the provider's utilization have something to show.
+  const ai = openai(rt.world!.startupKey);
+  for (let i = 0; i < 3; i++) await ai.chat.completions.create({ model: LLAMA, messages: [{ role: 'user', content: `hello ${i}` }], max_tokens: 16 });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+afterAll(async () => {
+  await browser?.close();
+  await rt?.world?.stop();
+  await rt?.stop();
+});
+
+async function signedIn(key: string, viewport = LAPTOP): Promise<Page> {
+  const page = await browser.newPage({ viewport });
+  page.on('console', (m) => consoleLines.push(m.text()));
+  await page.goto(rt.baseUrl);
+  await page.getByLabel('Your API key').fill(key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('banner').waitFor();
+  return page;
+}
+
+const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+
+describe('sign-in', () => {
+  it('keeps the key in session storage only: not in the URL, not in the console; a wrong key is told so', async () => {
+    // Prepare
+    const page = await browser.newPage({ viewport: LAPTOP });
+    page.on('console', (m) => consoleLines.push(m.text()));
+    await page.goto(rt.baseUrl);
+    // Act: the key field is the first thing Tab reaches.
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate('document.activeElement && document.activeElement.getAttribute("name")');
+    await page.getByLabel('Your API key').fill('cx_startup_not_a_real_key');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const refused = await page.getByRole('alert').textContent();
+    await shot(page, 'signin-refused');
+    await page.getByLabel('Your API key').fill(rt.world!.startupKey);
+    await page.keyboard.press('Enter');
+    await page.getByRole('banner').waitFor();
+    // Assess
+    expect(focused).toBe('key');
+    expect(refused).toContain('not valid');
+    expect(page.url()).not.toContain(rt.world!.startupKey);
+    expect(await page.evaluate(() => sessionStorage.getItem('compux.key'))).toBe(rt.world!.startupKey);
+    expect(await page.evaluate(() => localStorage.length)).toBe(0);
+    expect(consoleLines.join('\n')).not.toContain(rt.world!.startupKey);
+    await page.close();
+  });
+});
+
+describe('startup pages', () => {
+  it('show credits by facility, burn and usage by model and provider from the API', async () => {
+    // Prepare
+    const credits = (await call('GET', '/v1/credits', { key: rt.world!.startupKey })).body;
+    // Act
+    const page = await signedIn(rt.world!.startupKey);
+    const creditsCard = page.locator('section', { has: page.getByRole('heading', { name: 'Credits' }) });
+    await creditsCard.getByRole('table').waitFor();
+    await page.locator('[data-chart="Usage by model"] svg').waitFor();
+    // Assess
+    expect(await creditsCard.textContent()).toContain(rt.world!.facilityId);
+    expect(await creditsCard.textContent()).toContain(`$${(credits.available_micros / 1e6).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`);
+    expect(await page.locator('section', { has: page.getByRole('heading', { name: /Usage by model/ }) }).textContent()).toContain(LLAMA);
+    expect(await page.locator('section', { has: page.getByRole('heading', { name: /Usage by provider/ }) }).textContent()).toMatch(/prv_demo/);
+    await page.locator('[data-chart="Daily spend, last 30 days"] svg').waitFor();
+    await shot(page, 'startup-laptop');
+    await page.setViewportSize(PHONE);
+    await shot(page, 'startup-phone');
+    await page.close();
+  });
+
+  it('a key created in the page is shown once and works with the openai client; revoking it stops it', async () => {
+    // Prepare
+    const page = await signedIn(rt.world!.startupKey);
+    // Act
+    await page.getByLabel('Name').fill('from the dashboard');
+    await page.getByLabel('Budget (USD)').fill('5');
+    await page.getByLabel('RPM').fill('100');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const secret = (await page.getByTestId('new-key').textContent())!.trim();
+    await shot(page, 'startup-new-key');
+    const reply = await openai(secret).chat.completions.create({ model: LLAMA, messages: [{ role: 'user', content: 'made in a browser' }], max_tokens: 8 });
+    await page.getByRole('button', { name: 'I have copied it' }).click();
+    await page.getByRole('button', { name: 'Revoke from the dashboard' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click();
+    await page.getByText('revoked').waitFor();
+    const after = await openai(secret).models.list().then(() => 200, (e: { status?: number }) => e.status);
+    // Assess
+    expect(secret).toMatch(/^cx_startup_/);
+    expect(reply.choices[0]?.message.content?.length).toBeGreaterThan(0);
+    expect(await page.getByTestId('new-key').count()).toBe(0);
+    expect(after).toBe(401);
+    await page.close();
+  });
+});
+
+describe('lender pages', () => {
+  it('show the facility figures and burn; freezing after the confirmation makes the startup’s next call fail with 403, unfreezing restores it', async () => {
+    // Prepare
+    const page = await signedIn(rt.world!.lenderKey!);
+    const card = page.locator('section', { has: page.getByRole('heading', { name: `Facility ${rt.world!.facilityId}` }) });
+    await card.getByText('Runway').waitFor();
+    await page.locator(`[data-chart="Daily spend of facility ${rt.world!.facilityId}, last 30 days"] svg`).waitFor();
+    await shot(page, 'lender-laptop');
+    // Act: the first click only asks; cancel leaves it active.
+    await card.getByRole('button', { name: 'Freeze…' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+    const stillWorks = await openai(rt.world!.startupKey).chat.completions.create({ model: LLAMA, messages: [{ role: 'user', content: 'before' }], max_tokens: 4 }).then(() => 200);
+    await card.getByLabel('Reason').fill('missed a payment');
+    await card.getByRole('button', { name: 'Freeze…' }).click();
+    await shot(page, 'lender-confirm-freeze');
+    await page.getByRole('dialog').getByRole('button', { name: 'Freeze now' }).click();
+    await card.getByText('frozen: missed a payment').waitFor();
+    const frozen = await openai(rt.world!.startupKey).chat.completions.create({ model: LLAMA, messages: [{ role: 'user', content: 'after' }], max_tokens: 4 }).then(() => 200, (e: { status?: number }) => e.status);
+    await shot(page, 'lender-frozen');
+    await card.getByRole('button', { name: 'Unfreeze…' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Unfreeze' }).click();
+    await card.getByRole('button', { name: 'Freeze…' }).waitFor();
+    const again = await openai(rt.world!.startupKey).chat.completions.create({ model: LLAMA, messages: [{ role: 'user', content: 'again' }], max_tokens: 4 }).then(() => 200);
+    // Assess
+    expect(stillWorks).toBe(200);
+    expect(frozen).toBe(403);
+    expect(again).toBe(200);
+    await page.setViewportSize(PHONE);
+    await shot(page, 'lender-phone');
+    await page.close();
+  });
+});
+
+describe('provider pages', () => {
+  it('show the utilization heatmap, fill rate, SLA, forecast with its method, statements and onboarding from the API', async () => {
+    // Prepare
+    const id = 'prv_demoCirrus01';
+    const util = (await call('GET', `/v1/providers/${id}/utilization`, { key: rt.adminKey })).body;
+    // Act
+    const page = await signedIn(rt.world!.providerSecrets.get(id)!.key!);
+    await page.locator('[data-chart="Utilization heatmap: accelerator by hour of day"] svg').waitFor();
+    await page.locator('[data-chart^="Capacity forecast"] svg').waitFor();
+    const onboarding = page.locator('section', { has: page.getByRole('heading', { name: 'Onboarding' }) });
+    await onboarding.getByRole('table').waitFor();
+    // Assess
+    expect(util.delivered_gpu_hours).toBeGreaterThan(0);
+    expect(util.daily.at(-1).requests).toBeGreaterThanOrEqual(3);
+    expect(await page.locator('section', { has: page.getByRole('heading', { name: /Fill rate/ }) }).textContent()).toContain('80 %');
+    expect(await page.locator('section', { has: page.getByRole('heading', { name: /Capacity forecast/ }) }).textContent()).toContain('Method:');
+    expect(await onboarding.textContent()).toContain('live');
+    await page.locator('section', { has: page.getByRole('heading', { name: /SLA compliance/ }) }).getByText('Tier').waitFor();
+    await shot(page, 'provider-laptop');
+    await page.setViewportSize(PHONE);
+    await shot(page, 'provider-phone');
+    await page.close();
+  });
+});
+
+describe('operator pages', () => {
+  it('show the review queue, the spot index and the settlement runs; a provider can be approved from the queue', async () => {
+    // Prepare: an application waiting for review.
+    const app = (await call('POST', '/v1/providers', { body: { name: 'Queue GPU', contact_email: 'ops@queue.example', regions: ['us-east-1'], accelerators: ['H100'] } })).body;
+    const page = await signedIn(rt.adminKey);
+    const queue = page.locator('section', { has: page.getByRole('heading', { name: 'Provider review queue' }) });
+    await queue.getByText('Queue GPU').waitFor();
+    const spot = page.locator('section', { has: page.getByRole('heading', { name: /Spot index/ }) });
+    await spot.getByRole('table').waitFor();
+    await page.locator('section', { has: page.getByRole('heading', { name: 'Settlement runs' }) }).getByRole('table').waitFor();
+    await shot(page, 'operator-laptop');
+    // Act
+    await queue.getByRole('button', { name: 'Approve Queue GPU' }).click();
+    await queue.getByText('No application is waiting for review.').waitFor();
+    const record = (await call('GET', `/v1/providers/${app.id}`, { key: rt.adminKey })).body;
+    // Assess
+    expect(await spot.textContent()).toMatch(/H100.*\$/);
+    expect(record.status).toBe('integration');
+    await page.setViewportSize(PHONE);
+    await shot(page, 'operator-phone');
+    await page.close();
+  });
+});

@@ -1,0 +1,96 @@
+/** Lender pages: each facility's visibility figures with a burn chart, and freeze / unfreeze behind a confirmation. */
+import { useState } from 'preact/hooks';
+import { api, type ApiError } from '../api.js';
+import { Chart } from '../chart.js';
+import { day, num, usd } from '../format.js';
+import { Async, Badge, Card, Confirm, ErrorLine, Figures, useLoad } from '../ui.js';
+
+interface Facility {
+  id: string; startup_id: string; status: 'active' | 'frozen' | 'recovered'; frozen_reason: string | null; principal_micros: number; multiplier: number; term_end: string;
+  granted_micros: number; spent_micros: number; reserved_micros: number; available_micros: number; frozen_micros: number;
+  burn_24h_micros: number; burn_7d_micros: number; burn_rate_micros_per_day: number; runway_days: number | null;
+}
+
+export function LenderPage() {
+  const [list] = useLoad(() => api<{ data: Facility[] }>('GET', '/v1/facilities?limit=100'), []);
+  return (
+    <div class="grid">
+      <Async value={list} empty={(l) => l.data.length === 0} emptyText="You have not funded a facility yet.">
+        {(l) => l.data.map((f) => <FacilityCard key={f.id} id={f.id} />)}
+      </Async>
+    </div>
+  );
+}
+
+function FacilityCard(p: { id: string }) {
+  const [facility, reload] = useLoad(() => api<Facility>('GET', `/v1/facilities/${p.id}`), [p.id]);
+  const [burn, reloadBurn] = useLoad(() => api<{ daily: { day: string; spent_micros: number }[] }>('GET', `/v1/facilities/${p.id}/burn?days=30`), [p.id]);
+  const [asking, setAsking] = useState<'freeze' | 'unfreeze' | null>(null);
+  const [reason, setReason] = useState('');
+  const [error, setError] = useState<ApiError | null>(null);
+
+  async function act(action: 'freeze' | 'unfreeze') {
+    setAsking(null);
+    setError(null);
+    try {
+      await api('POST', `/v1/facilities/${p.id}/${action}`, action === 'freeze' ? { reason: reason.trim() || 'frozen by the lender' } : {});
+      reload();
+      reloadBurn();
+    } catch (err) {
+      setError(err as ApiError);
+    }
+  }
+
+  return (
+    <Card title={`Facility ${p.id}`} wide>
+      <Async value={facility}>
+        {(f) => (
+          <>
+            <p>
+              Startup {f.startup_id} · <Badge value={f.status} /> · principal {usd(f.principal_micros)} × {f.multiplier} · term ends {day(f.term_end)}
+              {f.frozen_reason && <span class="muted"> · frozen: {f.frozen_reason}</span>}
+            </p>
+            <Figures
+              items={[
+                ['Granted', usd(f.granted_micros)], ['Spent', usd(f.spent_micros)], ['Reserved', usd(f.reserved_micros)], ['Available', usd(f.available_micros)],
+                ['Frozen', usd(f.frozen_micros)], ['Burn 24 h', usd(f.burn_24h_micros)], ['Burn 7 d', usd(f.burn_7d_micros)],
+                ['Runway', f.runway_days === null ? 'no burn' : `${num(f.runway_days, 1)} days`],
+              ]}
+            />
+            <Async value={burn} empty={(b) => b.daily.length === 0} emptyText="No spend in the last 30 days.">
+              {(b) => (
+                <Chart
+                  label={`Daily spend of facility ${f.id}, last 30 days`}
+                  option={{
+                    tooltip: { trigger: 'axis' }, grid: { left: 60, right: 16, top: 24, bottom: 40 },
+                    xAxis: { type: 'category', data: b.daily.map((d) => d.day) }, yAxis: { type: 'value', name: 'USD / day' },
+                    series: [{ type: 'bar', name: 'Spend', data: b.daily.map((d) => d.spent_micros / 1e6) }],
+                  }}
+                />
+              )}
+            </Async>
+            {f.status === 'active' && (
+              <form class="inline" onSubmit={(e) => (e.preventDefault(), setAsking('freeze'))}>
+                <label>Reason<input value={reason} onInput={(e) => setReason((e.target as HTMLInputElement).value)} maxLength={500} placeholder="e.g. covenant breach" /></label>
+                <button type="submit" class="danger">Freeze…</button>
+              </form>
+            )}
+            {f.status === 'frozen' && <button type="button" onClick={() => setAsking('unfreeze')}>Unfreeze…</button>}
+            <ErrorLine error={error} />
+            <Confirm
+              open={asking !== null}
+              title={asking === 'freeze' ? 'Freeze this facility?' : 'Unfreeze this facility?'}
+              danger={asking === 'freeze'}
+              confirm={asking === 'freeze' ? 'Freeze now' : 'Unfreeze'}
+              onCancel={() => setAsking(null)}
+              onConfirm={() => asking && act(asking)}
+              body={asking === 'freeze'
+                ? <p>From the moment this returns, no new request of startup {f.startup_id} may draw on {usd(f.available_micros)} of credit. Requests already running finish and settle.</p>
+                : <p>The startup may draw on this facility again at once.</p>}
+            />
+          </>
+        )}
+      </Async>
+    </Card>
+  );
+}

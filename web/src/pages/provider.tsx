@@ -1,0 +1,196 @@
+/**
+ * Provider pages: utilization heatmap (accelerator × hour of day), fill rate against the 80 % target, SLA
+ * compliance over 30 days with breaches marked, revenue by client segment and workload, the 30-day capacity
+ * forecast (its method stated), statements, and onboarding with each step's result.
+ */
+import { useState } from 'preact/hooks';
+import { api } from '../api.js';
+import { Chart } from '../chart.js';
+import { day, num, pct, usd, when } from '../format.js';
+import { Async, Badge, Card, Figures, useLoad } from '../ui.js';
+
+interface Provider { id: string; name: string; status: string; sla_tier: string | null; steps: { step: string; result: string; at: string; detail: string }[]; accelerators: string[]; regions: string[] }
+interface Utilization {
+  accelerators: string[]; heatmap: { accelerator: string; hour_of_day: number; delivered_gpu_hours: number; listed_gpu_hours: number; utilization_ppm: number | null }[];
+  delivered_gpu_hours: number; listed_gpu_hours: number; fill_ppm: number | null; fill_target_ppm: number;
+  daily: { day: string; delivered_gpu_hours: number; requests: number; earnings_micros: number }[];
+  forecast: { day: string; listed_gpu_hours: number; expected_gpu_hours: number }[]; forecast_method: string;
+}
+interface Sla {
+  tier: string; terms: { uptime_ppm: number; latency_ms_p95: number }; uptime_ppm: number | null; latency_ms_p95: number | null; meeting: boolean; judged: boolean; reasons: string[];
+  daily: { day: string; samples: number; errors: number; uptime_ppm: number | null; latency_ms_p95: number | null; met: boolean | null }[];
+  alerts: { kind: 'breach' | 'recovered'; at: string; reasons: string[] }[];
+}
+interface StatementLine { accelerator: string; segment: string; workload: string; requests: number; gpu_microseconds: number; spend_micros: number; earnings_micros: number }
+interface Statement {
+  period: string; due_date: string; requests: number; gpu_hours: number; tier: string; premium_bps: number; earnings_micros: number; premium_micros: number; payable_micros: number; lines: StatementLine[];
+}
+
+export function ProviderPage(p: { id: string }) {
+  const [provider] = useLoad(() => api<Provider>('GET', `/v1/providers/${p.id}`), [p.id]);
+  const [util] = useLoad(() => api<Utilization>('GET', `/v1/providers/${p.id}/utilization?days=30`), [p.id]);
+  const [sla] = useLoad(() => api<Sla>('GET', `/v1/providers/${p.id}/sla?limit=50`), [p.id]);
+  const [statements] = useLoad(() => api<{ data: Statement[] }>('GET', `/v1/providers/${p.id}/statements?limit=12`), [p.id]);
+  return (
+    <div class="grid">
+      <Card title="Utilization, last 30 days (accelerator × hour of day, UTC)" wide id="heatmap">
+        <Async value={util} empty={(u) => u.accelerators.length === 0} emptyText="No capacity listed and nothing delivered yet.">{(u) => <Heatmap u={u} />}</Async>
+      </Card>
+      <Card title="Fill rate against the 80 % target" id="fill">
+        <Async value={util}>{(u) => <Fill u={u} />}</Async>
+      </Card>
+      <Card title="SLA compliance, rolling 30 days" id="sla">
+        <Async value={sla}>{(s) => <SlaChart s={s} />}</Async>
+      </Card>
+      <Card title="Revenue by client segment and workload" wide id="revenue">
+        <Async value={statements} empty={(s) => s.data.length === 0} emptyText="No statement yet: revenue appears here once a month is settled.">{(s) => <Revenue statements={s.data} />}</Async>
+      </Card>
+      <Card title="Capacity forecast, next 30 days" wide id="forecast">
+        <Async value={util}>{(u) => <Forecast u={u} />}</Async>
+      </Card>
+      <Card title="Statements" wide id="statements">
+        <Async value={statements} empty={(s) => s.data.length === 0} emptyText="No statement yet.">
+          {(s) => (
+            <div class="scroll">
+              <table>
+                <thead><tr><th>Month</th><th class="num">GPU-hours</th><th>Tier</th><th class="num">Earnings</th><th class="num">Premium</th><th class="num">Payable</th><th>Due</th></tr></thead>
+                <tbody>{s.data.map((st) => <tr key={st.period}><td>{st.period}</td><td class="num">{num(st.gpu_hours, 1)}</td><td>{st.tier} (+{st.premium_bps / 100} %)</td><td class="num">{usd(st.earnings_micros)}</td><td class="num">{usd(st.premium_micros)}</td><td class="num"><b>{usd(st.payable_micros)}</b></td><td>{st.due_date}</td></tr>)}</tbody>
+              </table>
+            </div>
+          )}
+        </Async>
+      </Card>
+      <Card title="Onboarding" wide id="onboarding">
+        <Async value={provider}>
+          {(pr) => (
+            <>
+              <p>{pr.name} · <Badge value={pr.status} /> · SLA tier {pr.sla_tier ?? 'not chosen'} · {pr.accelerators.join(', ')} in {pr.regions.join(', ')}</p>
+              <div class="scroll">
+                <table>
+                  <thead><tr><th>Step</th><th>Result</th><th>When</th><th>Detail</th></tr></thead>
+                  <tbody>{pr.steps.map((s, i) => <tr key={i}><td>{s.step.replace(/_/g, ' ')}</td><td><Badge value={s.result} /></td><td>{when(s.at)}</td><td>{s.detail}</td></tr>)}</tbody>
+                </table>
+              </div>
+            </>
+          )}
+        </Async>
+      </Card>
+    </div>
+  );
+}
+
+function Heatmap(p: { u: Utilization }) {
+  const hours = Array.from({ length: 24 }, (_, h) => String(h).padStart(2, '0'));
+  const data = p.u.heatmap.map((c) => [c.hour_of_day, p.u.accelerators.indexOf(c.accelerator), c.utilization_ppm === null ? '-' : Math.round(c.utilization_ppm / 100) / 100]);
+  return (
+    <>
+      <Chart
+        label="Utilization heatmap: accelerator by hour of day"
+        option={{
+          tooltip: { position: 'top', formatter: (x: { value: [number, number, number | string] }) => `${p.u.accelerators[x.value[1]]} ${hours[x.value[0]]}:00 — ${x.value[2]} % of listed` },
+          grid: { left: 56, right: 16, top: 8, bottom: 64 },
+          xAxis: { type: 'category', data: hours, name: 'hour (UTC)', nameLocation: 'middle', nameGap: 28, splitArea: { show: true } },
+          yAxis: { type: 'category', data: p.u.accelerators, splitArea: { show: true } },
+          visualMap: { min: 0, max: 100, calculable: true, orient: 'horizontal', left: 'center', bottom: 0, itemHeight: 120, text: ['100 %', '0 %'], inRange: { color: ['#eef2ff', '#6f8cff', '#1b2fa0'] } },
+          series: [{ type: 'heatmap', name: 'Utilization %', data, label: { show: false }, emphasis: { itemStyle: { borderColor: '#000', borderWidth: 1 } } }],
+        }}
+      />
+      <p class="muted">Delivered ÷ listed GPU-hours in each hour of the day over 30 days. Listed: the last capacity report's monthly GPU-hours ÷ 720.</p>
+    </>
+  );
+}
+
+function Fill(p: { u: Utilization }) {
+  const perDay = p.u.listed_gpu_hours / Math.max(1, p.u.heatmap.length / 24) / 30;
+  return (
+    <>
+      <Figures items={[['Fill rate', pct(p.u.fill_ppm)], ['Target', pct(p.u.fill_target_ppm, 0)], ['Delivered', `${num(p.u.delivered_gpu_hours, 1)} GPU-h`], ['Listed', `${num(p.u.listed_gpu_hours, 1)} GPU-h`]]} />
+      <Chart
+        label="Delivered GPU-hours a day against 80 % of listed"
+        option={{
+          tooltip: { trigger: 'axis' }, grid: { left: 56, right: 16, top: 24, bottom: 40 },
+          xAxis: { type: 'category', data: p.u.daily.map((d) => d.day) }, yAxis: { type: 'value', name: 'GPU-h / day' },
+          series: [{
+            type: 'bar', name: 'Delivered', data: p.u.daily.map((d) => d.delivered_gpu_hours),
+            markLine: { symbol: 'none', data: [{ yAxis: Math.round(perDay * (p.u.heatmap.length / 24) * 0.8 * 1000) / 1000, name: '80 % of listed' }], label: { formatter: '80 % target' }, lineStyle: { color: '#b26a00', type: 'dashed' } },
+          }],
+        }}
+      />
+    </>
+  );
+}
+
+function SlaChart(p: { s: Sla }) {
+  const breaches = p.s.daily.filter((d) => d.met === false);
+  return (
+    <>
+      <Figures items={[['Tier', p.s.tier], ['Uptime', pct(p.s.uptime_ppm, 3)], ['p95 TTFT', p.s.latency_ms_p95 === null ? '—' : `< ${p.s.latency_ms_p95} ms`], ['Standing', p.s.judged ? (p.s.meeting ? 'meeting' : 'breaching') : 'too few samples']]} />
+      <Chart
+        label="Daily uptime over 30 days with the tier's line; days that missed it are marked"
+        option={{
+          tooltip: { trigger: 'axis' }, grid: { left: 64, right: 16, top: 24, bottom: 40 },
+          xAxis: { type: 'category', data: p.s.daily.map((d) => d.day) },
+          yAxis: { type: 'value', name: 'uptime %', min: (v: { min: number }) => Math.min(99, Math.floor(v.min)), max: 100 },
+          series: [{
+            type: 'line', name: 'Uptime %', data: p.s.daily.map((d) => (d.uptime_ppm === null ? null : d.uptime_ppm / 10_000)), connectNulls: true,
+            markLine: { symbol: 'none', data: [{ yAxis: p.s.terms.uptime_ppm / 10_000 }], label: { formatter: `${p.s.tier} ${p.s.terms.uptime_ppm / 10_000} %` }, lineStyle: { type: 'dashed', color: '#b26a00' } },
+            markPoint: { symbol: 'pin', itemStyle: { color: '#c62828' }, data: breaches.map((d) => ({ coord: [d.day, (d.uptime_ppm ?? 0) / 10_000], name: 'missed' })) },
+          }],
+        }}
+      />
+      {p.s.alerts.length > 0 ? (
+        <ul aria-label="SLA alerts">{p.s.alerts.map((a, i) => <li key={i}><Badge value={a.kind} /> {when(a.at)} {a.reasons.join('; ')}</li>)}</ul>
+      ) : <p class="muted">No breach alert in the window.</p>}
+    </>
+  );
+}
+
+function Revenue(p: { statements: Statement[] }) {
+  const [period, setPeriod] = useState(p.statements[0]!.period);
+  const st = p.statements.find((s) => s.period === period) ?? p.statements[0]!;
+  const segments = [...new Set(st.lines.map((l) => l.segment))].sort();
+  const workloads = ['chat', 'completion', 'embedding'];
+  return (
+    <>
+      <label style="max-width:12rem">Month
+        <select value={period} onChange={(e) => setPeriod((e.target as HTMLSelectElement).value)}>{p.statements.map((s) => <option key={s.period}>{s.period}</option>)}</select>
+      </label>
+      {st.lines.length === 0 ? <p class="state">Nothing was delivered in {st.period}.</p> : (
+        <Chart
+          label={`Base earnings by client segment and workload, ${st.period}`}
+          option={{
+            tooltip: { trigger: 'axis' }, legend: { top: 0 }, grid: { left: 72, right: 16, top: 32, bottom: 40 },
+            xAxis: { type: 'category', data: segments }, yAxis: { type: 'value', name: 'USD' },
+            series: workloads.map((w) => ({ type: 'bar', stack: 'earnings', name: w, data: segments.map((s) => st.lines.filter((l) => l.segment === s && l.workload === w).reduce((n, l) => n + l.earnings_micros, 0) / 1e6) })),
+          }}
+        />
+      )}
+      <div class="scroll">
+        <table>
+          <thead><tr><th>Accelerator</th><th>Segment</th><th>Workload</th><th class="num">Requests</th><th class="num">GPU-hours</th><th class="num">Earnings</th></tr></thead>
+          <tbody>{st.lines.map((l, i) => <tr key={i}><td>{l.accelerator}</td><td>{l.segment}</td><td>{l.workload}</td><td class="num">{num(l.requests)}</td><td class="num">{num(l.gpu_microseconds / 3.6e9, 3)}</td><td class="num">{usd(l.earnings_micros)}</td></tr>)}</tbody>
+        </table>
+      </div>
+      <p class="muted">Base earnings (85 % of spot) by line; the tier's premium of {usd(st.premium_micros)} is on the month as a whole. Payable {usd(st.payable_micros)}, due {day(st.due_date)}.</p>
+    </>
+  );
+}
+
+function Forecast(p: { u: Utilization }) {
+  return (
+    <>
+      <Chart
+        label="Capacity forecast: listed and expected GPU-hours a day for the next 30 days"
+        option={{
+          tooltip: { trigger: 'axis' }, legend: { top: 0 }, grid: { left: 56, right: 16, top: 32, bottom: 40 },
+          xAxis: { type: 'category', data: p.u.forecast.map((d) => d.day) }, yAxis: { type: 'value', name: 'GPU-h / day' },
+          series: [
+            { type: 'line', name: 'Listed capacity', step: 'middle', data: p.u.forecast.map((d) => d.listed_gpu_hours) },
+            { type: 'line', name: 'Expected demand', data: p.u.forecast.map((d) => d.expected_gpu_hours), lineStyle: { type: 'dashed' } },
+          ],
+        }}
+      />
+      <p class="muted"><b>Method:</b> {p.u.forecast_method}</p>
+    </>
+  );
+}
