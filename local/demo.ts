@@ -17,6 +17,7 @@ import { startSimulator, type SimModel, type Simulator, type SimulatorOptions } 
 import { MIN_CAPACITY_INTERVAL_S, newSecretKey, routingOf, unlimitedKey, type Accelerator, type CatalogModel, type ProviderRecord, type RoutingProvider } from '../packages/core/src/index.js';
 import { DynamoCatalog, DynamoProviders, documentClient } from '../packages/core/src/adapters/dynamodb/index.js';
 import type { Runtime } from './runtime.js';
+import { seedDemoHistory } from './demo-history.js';
 
 export interface DemoProvider {
   id: string;
@@ -72,6 +73,8 @@ export interface DemoOptions {
   simulator?: SimulatorOptions;
   /** The facility's principal (default 10,000 USD). */
   principalMicros?: number;
+  /** Seed seven weeks of past traffic, SLA probes and last month's settlement (local/demo-history.ts), once per table. */
+  history?: boolean;
 }
 
 function providerRecord(p: DemoProvider, url: string, at: string): ProviderRecord {
@@ -166,6 +169,7 @@ export async function seedDemoWorld(rt: Runtime, opts: DemoOptions = {}): Promis
       await doc.send(new PutCommand({ TableName: rt.tableName, Item: { ...markerKey, type: 'seed_marker', startup_id: startupId, lender_id: lenderId, facility_id: facilityId, created_at: at } }));
     }
     const startupKey = (await api(rt, 'POST', `/v1/admin/startups/${startupId}/keys`, rt.adminKey, { name: `demo ${at}` })).key as string;
+    if (opts.history) await seedDemoHistory(rt, doc, (method, path, key, body) => api(rt, method, path, key, body), { startupId, lenderId });
     return { simulators, providers, providerSecrets, startupId, lenderId, lenderKey, facilityId, startupKey, stop };
   } catch (err) {
     await stop();

@@ -60,7 +60,7 @@ async function main(): Promise<void> {
   rt = await startRuntime({
     inMemory,
     ...(process.env.HOST ? { host: process.env.HOST } : {}),
-    ...(seed ? { seed: async (r: Runtime) => (world = await seedDemoWorld(r, { simulator: { ttftMs: 120, tokensPerSecond: 60, completionTokens: { min: 20, max: 80 } } })) } : {}),
+    ...(seed ? { seed: async (r: Runtime) => (world = await seedDemoWorld(r, { history: true, simulator: { ttftMs: 120, tokensPerSecond: 60, completionTokens: { min: 20, max: 80 } } })) } : {}),
   });
   if (stopping) return; // a signal arrived while starting; shutdown() is already stopping it
 

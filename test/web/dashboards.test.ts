@@ -27,7 +27,9 @@ const openai = (key: string) => new OpenAI({ apiKey: key, baseURL: `${rt.baseUrl
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  rt = await startTestRuntime('web', { demo: {} });
+  const t0 = Date.now();
+  rt = await startTestRuntime('web', { demo: { history: true } });
+  console.log(`runtime with the demo world and its history: ${Date.now() - t0} ms`);
   call = client(rt.baseUrl);
   // Real traffic first, so usage, burn and the provider's utilization have something to show.
   const ai = openai(rt.world!.startupKey);

@@ -11,7 +11,7 @@ import { Async, Badge, Card, Figures, useLoad } from '../ui.js';
 
 interface Provider { id: string; name: string; status: string; sla_tier: string | null; steps: { step: string; result: string; at: string; detail: string }[]; accelerators: string[]; regions: string[] }
 interface Utilization {
-  accelerators: string[]; heatmap: { accelerator: string; hour_of_day: number; delivered_gpu_hours: number; listed_gpu_hours: number; utilization_ppm: number | null }[];
+  days: number; accelerators: string[]; heatmap: { accelerator: string; hour_of_day: number; delivered_gpu_hours: number; listed_gpu_hours: number; utilization_ppm: number | null }[];
   delivered_gpu_hours: number; listed_gpu_hours: number; fill_ppm: number | null; fill_target_ppm: number;
   daily: { day: string; delivered_gpu_hours: number; requests: number; earnings_micros: number }[];
   forecast: { day: string; listed_gpu_hours: number; expected_gpu_hours: number }[]; forecast_method: string;
@@ -82,16 +82,18 @@ export function ProviderPage(p: { id: string }) {
 function Heatmap(p: { u: Utilization }) {
   const hours = Array.from({ length: 24 }, (_, h) => String(h).padStart(2, '0'));
   const data = p.u.heatmap.map((c) => [c.hour_of_day, p.u.accelerators.indexOf(c.accelerator), c.utilization_ppm === null ? '-' : Math.round(c.utilization_ppm / 100) / 100]);
+  // The colour scale spans what was reached (at least 10 %, at most 100 %), so a quiet month still shows its rhythm.
+  const top = Math.min(100, Math.max(10, Math.ceil(Math.max(0, ...p.u.heatmap.map((c) => (c.utilization_ppm ?? 0) / 10_000)))));
   return (
     <>
       <Chart
         label="Utilization heatmap: accelerator by hour of day"
         option={{
           tooltip: { position: 'top', formatter: (x: { value: [number, number, number | string] }) => `${p.u.accelerators[x.value[1]]} ${hours[x.value[0]]}:00 — ${x.value[2]} % of listed` },
-          grid: { left: 56, right: 16, top: 8, bottom: 64 },
+          grid: { left: 56, right: 16, top: 8, bottom: 96 },
           xAxis: { type: 'category', data: hours, name: 'hour (UTC)', nameLocation: 'middle', nameGap: 28, splitArea: { show: true } },
           yAxis: { type: 'category', data: p.u.accelerators, splitArea: { show: true } },
-          visualMap: { min: 0, max: 100, calculable: true, orient: 'horizontal', left: 'center', bottom: 0, itemHeight: 120, text: ['100 %', '0 %'], inRange: { color: ['#eef2ff', '#6f8cff', '#1b2fa0'] } },
+          visualMap: { min: 0, max: top, calculable: true, orient: 'horizontal', left: 'center', bottom: 0, itemHeight: 160, text: [`${top} %`, '0 %'], inRange: { color: ['#eef2ff', '#6f8cff', '#1b2fa0'] } },
           series: [{ type: 'heatmap', name: 'Utilization %', data, label: { show: false }, emphasis: { itemStyle: { borderColor: '#000', borderWidth: 1 } } }],
         }}
       />
@@ -101,7 +103,8 @@ function Heatmap(p: { u: Utilization }) {
 }
 
 function Fill(p: { u: Utilization }) {
-  const perDay = p.u.listed_gpu_hours / Math.max(1, p.u.heatmap.length / 24) / 30;
+  // Listed GPU-hours a day (all accelerators) and the target's share of it.
+  const target = Math.round((p.u.listed_gpu_hours / p.u.days) * (p.u.fill_target_ppm / 1e6) * 1000) / 1000;
   return (
     <>
       <Figures items={[['Fill rate', pct(p.u.fill_ppm)], ['Target', pct(p.u.fill_target_ppm, 0)], ['Delivered', `${num(p.u.delivered_gpu_hours, 1)} GPU-h`], ['Listed', `${num(p.u.listed_gpu_hours, 1)} GPU-h`]]} />
@@ -109,10 +112,10 @@ function Fill(p: { u: Utilization }) {
         label="Delivered GPU-hours a day against 80 % of listed"
         option={{
           tooltip: { trigger: 'axis' }, grid: { left: 56, right: 16, top: 24, bottom: 40 },
-          xAxis: { type: 'category', data: p.u.daily.map((d) => d.day) }, yAxis: { type: 'value', name: 'GPU-h / day' },
+          xAxis: { type: 'category', data: p.u.daily.map((d) => d.day) }, yAxis: { type: 'value', name: 'GPU-h / day', max: (v: { max: number }) => Math.ceil(Math.max(v.max, target) * 1.1) },
           series: [{
             type: 'bar', name: 'Delivered', data: p.u.daily.map((d) => d.delivered_gpu_hours),
-            markLine: { symbol: 'none', data: [{ yAxis: Math.round(perDay * (p.u.heatmap.length / 24) * 0.8 * 1000) / 1000, name: '80 % of listed' }], label: { formatter: '80 % target' }, lineStyle: { color: '#b26a00', type: 'dashed' } },
+            markLine: { symbol: 'none', data: [{ yAxis: target, name: '80 % of listed' }], label: { formatter: '80 % target', position: 'insideEndTop' }, lineStyle: { color: '#b26a00', type: 'dashed' } },
           }],
         }}
       />
@@ -128,12 +131,12 @@ function SlaChart(p: { s: Sla }) {
       <Chart
         label="Daily uptime over 30 days with the tier's line; days that missed it are marked"
         option={{
-          tooltip: { trigger: 'axis' }, grid: { left: 64, right: 16, top: 24, bottom: 40 },
+          tooltip: { trigger: 'axis' }, grid: { left: 64, right: 24, top: 24, bottom: 40 },
           xAxis: { type: 'category', data: p.s.daily.map((d) => d.day) },
           yAxis: { type: 'value', name: 'uptime %', min: (v: { min: number }) => Math.min(99, Math.floor(v.min)), max: 100 },
           series: [{
             type: 'line', name: 'Uptime %', data: p.s.daily.map((d) => (d.uptime_ppm === null ? null : d.uptime_ppm / 10_000)), connectNulls: true,
-            markLine: { symbol: 'none', data: [{ yAxis: p.s.terms.uptime_ppm / 10_000 }], label: { formatter: `${p.s.tier} ${p.s.terms.uptime_ppm / 10_000} %` }, lineStyle: { type: 'dashed', color: '#b26a00' } },
+            markLine: { symbol: 'none', data: [{ yAxis: p.s.terms.uptime_ppm / 10_000 }], label: { formatter: `${p.s.tier} ${p.s.terms.uptime_ppm / 10_000} %`, position: 'insideStartBottom' }, lineStyle: { type: 'dashed', color: '#b26a00' } },
             markPoint: { symbol: 'pin', itemStyle: { color: '#c62828' }, data: breaches.map((d) => ({ coord: [d.day, (d.uptime_ppm ?? 0) / 10_000], name: 'missed' })) },
           }],
         }}
