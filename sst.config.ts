@@ -8,6 +8,7 @@ import { Queues } from './stacks/Queues.js';
 import { Workflows } from './stacks/Workflows.js';
 import { Api } from './stacks/Api.js';
 import { Schedules } from './stacks/Schedules.js';
+import { Web } from './stacks/Web.js';
 
 export default {
   config() {
@@ -30,6 +31,6 @@ export default {
       },
     });
     // TABLE_NAME is set on every function by stacks/common.ts#tableFunction (the table lives in Storage).
-    app.stack(Storage).stack(Queues).stack(Workflows).stack(Api).stack(Schedules);
+    app.stack(Storage).stack(Queues).stack(Workflows).stack(Api).stack(Schedules).stack(Web);
   },
 } satisfies SSTConfig;

@@ -11,6 +11,7 @@ import { WORKFLOWS } from '../infra/workflows.js';
 import { SCHEDULES } from '../infra/schedules.js';
 import { tableActions, type TableAccess } from '../infra/access.js';
 import { adminKeySha256 } from '../stacks/Api.js';
+import { API_PATHS, WEB_CSP } from '../stacks/Web.js';
 import { synthesize, type Json, type Synth } from './stacks/synth.js';
 import {
   actionsOf,
@@ -413,3 +414,28 @@ describe('operator key configuration', () => {
     }
   });
 });
+
+describe.each(STAGES)('stage %s: Web', (stage) => {
+  it('serves the dashboards from CloudFront with the API behind /v1/* at the same origin, uncached, and no error page rewriting', () => {
+    // Prepare
+    const synth = synths[stage];
+    // Act
+    const [dist] = resources(synth, 'AWS::CloudFront::Distribution', 'Web');
+    const config = dist!.props.DistributionConfig as Json;
+    const behaviors = config.CacheBehaviors as Json[];
+    // Assess
+    expect(behaviors.map((b) => b.PathPattern).sort()).toEqual([...API_PATHS].sort());
+    for (const b of behaviors) {
+      expect(b.AllowedMethods).toEqual(expect.arrayContaining(['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'HEAD']));
+      expect(b.CachePolicyId).toBe('4135ea2d-6df8-44a3-9df3-4b5a84be39ad'); // CachingDisabled
+      expect(b.OriginRequestPolicyId).toBe('b689b0a8-53d0-40ab-baf2-68738e2966ac'); // AllViewerExceptHostHeader
+      const origin = (config.Origins as Json[]).find((o) => o.Id === b.TargetOriginId)!;
+      expect(origin.CustomOriginConfig.OriginProtocolPolicy).toBe('https-only');
+      expect(JSON.stringify(origin.DomainName)).toContain('execute-api');
+    }
+    expect(config.CustomErrorResponses).toBeUndefined();
+    const [policy] = resources(synth, 'AWS::CloudFront::ResponseHeadersPolicy', 'Web');
+    expect(policy!.props.ResponseHeadersPolicyConfig.SecurityHeadersConfig.ContentSecurityPolicy.ContentSecurityPolicy).toBe(WEB_CSP);
+  });
+});
+

@@ -1,0 +1,55 @@
+/**
+ * The dashboards (web/, built into web/dist by scripts/build-web.ts before a deploy) as an SST StaticSite on
+ * CloudFront, at the same origin as the API: /v1/* and /openapi.json go to the REST API (no caching, every
+ * viewer header but Host), everything else to the bucket. No custom error pages: CloudFront applies them to
+ * the whole distribution, and an API 403 or 404 must reach the client as it is, not as index.html.
+ * The app routes in the URL's fragment, so a viewer-request function only maps extension-less paths to
+ * index.html. Long streamed inference calls should use the API's own URL (CloudFront's origin read
+ * timeout here is 60 s).
+ */
+import { StaticSite, use, type StackContext } from 'sst/constructs';
+import { Duration } from 'aws-cdk-lib';
+import * as cf from 'aws-cdk-lib/aws-cloudfront';
+import { RestApiOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
+import { Api } from './Api.js';
+
+/** The same policy the local runtime sends with the dashboards (local/http.ts). */
+export const WEB_CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+export const API_PATHS = ['/v1/*', '/openapi.json'] as const;
+
+export function Web({ stack }: StackContext) {
+  const { api } = use(Api);
+  const apiBehavior: cf.BehaviorOptions = {
+    origin: new RestApiOrigin(api.cdk.restApi, { readTimeout: Duration.seconds(60) }),
+    viewerProtocolPolicy: cf.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+    allowedMethods: cf.AllowedMethods.ALLOW_ALL,
+    cachePolicy: cf.CachePolicy.CACHING_DISABLED,
+    originRequestPolicy: cf.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+  };
+  const headers = new cf.ResponseHeadersPolicy(stack, 'WebHeaders', {
+    securityHeadersBehavior: {
+      contentSecurityPolicy: { contentSecurityPolicy: WEB_CSP, override: true },
+      contentTypeOptions: { override: true },
+      referrerPolicy: { referrerPolicy: cf.HeadersReferrerPolicy.NO_REFERRER, override: true },
+      frameOptions: { frameOption: cf.HeadersFrameOption.DENY, override: true },
+      strictTransportSecurity: { accessControlMaxAge: Duration.days(365), includeSubdomains: true, override: true },
+    },
+  });
+  const index = new cf.Function(stack, 'WebIndex', {
+    runtime: cf.FunctionRuntime.JS_2_0,
+    code: cf.FunctionCode.fromInline("function handler(event){var r=event.request;if(r.uri.split('/').pop().indexOf('.')<0)r.uri='/index.html';return r;}"),
+  });
+  const site = new StaticSite(stack, 'Web', {
+    path: 'web',
+    buildOutput: 'dist',
+    cdk: {
+      distribution: {
+        errorResponses: [],
+        defaultBehavior: { functionAssociations: [{ function: index, eventType: cf.FunctionEventType.VIEWER_REQUEST }], responseHeadersPolicy: headers },
+        additionalBehaviors: Object.fromEntries(API_PATHS.map((p) => [p, apiBehavior])),
+      },
+    },
+  });
+  stack.addOutputs({ WebUrl: site.url });
+  return { site };
+}
