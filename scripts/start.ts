@@ -79,7 +79,10 @@ async function main(): Promise<void> {
   }
   if (world) {
     console.log('\nDemo world:');
-    for (const p of world.providers) console.log(`  provider      ${p.id}  ${p.name}  ${p.models.map((m) => m.model).join(', ')}  → ${p.endpoints[0]?.url}`);
+    for (const p of world.providers) {
+      const key = world.providerSecrets.get(p.id)?.key;
+      console.log(`  provider      ${p.id}  ${p.name}  ${p.models.map((m) => m.model).join(', ')}  → ${p.endpoints[0]?.url}${key ? `\n                key ${key}` : ''}`);
+    }
     console.log(`  lender        ${world.lenderId}${world.lenderKey ? `  key ${world.lenderKey}` : ' (kept from an earlier run)'}`);
     console.log(`  startup       ${world.startupId}  facility ${world.facilityId}`);
     console.log(`\n  Startup key (made for this run):\n  ${world.startupKey}\n`);
@@ -88,6 +91,7 @@ async function main(): Promise<void> {
     console.log(`    -d '{"model":"llama-3.1-70b-instruct","max_tokens":50,"messages":[{"role":"user","content":"Hello"}]}'`);
     console.log(`  or the openai client with baseURL ${rt.baseUrl}/v1\n`);
   }
+  console.log(`Dashboards: ${rt.baseUrl}/  (sign in with the operator, lender, provider or startup key above)`);
   console.log('Press Ctrl-C to stop.');
 }
 
