@@ -12,7 +12,7 @@ import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import {
   ACCRUAL_SHARDS, MAX_PROVIDERS_PER_SETTLEMENT, MAX_REASONS, accruedAccount, addRecord, buildStatement, emptyMonth, marketAccounts, parsePeriod,
-  previousPeriod, reconcileMonth, settleableAt, type ProviderMonth,
+  previousPeriod, reconcileMonth, settleableAt, STALE_RUN_S, type ProviderMonth,
 } from '../packages/core/src/index.js';
 import { apiRoute, providerIdOf } from './lib/api.js';
 import { deps } from './lib/deps.js';
@@ -48,13 +48,15 @@ export const begin = middy(async (event: unknown) => {
   if (!p) throw new Error('no period to settle');
   // The route refuses an open month; the check is repeated for any other starter.
   if (now.toISOString() < settleableAt(p)) throw new Error(`${p.period} may be settled from ${settleableAt(p)}`);
+  // Listed first: a run that cannot list its providers fails before it marks the month running.
+  const providers = await deps().settlement.providerIds();
   const run = await deps().settlement.begin(p.period, execution_id, now.toISOString());
   if (run.status === 'settled') {
     logger.info('month already settled; nothing changes', { period: p.period });
     return { period: p.period, already_settled: true, providers: [] };
   }
-  const providers = (await deps().catalog.load()).providers.map((x) => x.id).sort();
-  if (providers.length >= MAX_PROVIDERS_PER_SETTLEMENT) throw new Error(`more than ${MAX_PROVIDERS_PER_SETTLEMENT} providers: settle in parts`);
+  // Another execution is settling this month: two at once would race on the same statements.
+  if (run.execution_id !== execution_id) throw new Error(`SettlementRunning: ${p.period} is being settled by ${run.execution_id} (started ${run.started_at})`);
   return { period: p.period, already_settled: false, providers };
 }).use(injectLambdaContext(logger));
 
@@ -108,23 +110,49 @@ export interface ProviderOutcome {
 export const issueStatement = middy(async (event: unknown): Promise<ProviderOutcome> => {
   const s = MonthState.parse(event);
   const ok = (): ProviderOutcome => ({ provider_id: s.provider_id, ok: true, code: null, reasons: [] });
-  if (s.issued) return ok();
-  if (!s.done || !s.totals) throw new Error('issueStatement needs a fully read month');
   const { settlement, providers } = deps();
+  // Issued already: by this call before a lost reply (its retry would find the accruals emptied), or earlier.
+  if (s.issued || (await settlement.getStatement(s.provider_id, s.period))) return ok();
+  if (!s.done || !s.totals) throw new Error('issueStatement needs a fully read month');
   const accounts = Array.from({ length: ACCRUAL_SHARDS }, (_, i) => accruedAccount(s.provider_id, s.period, i));
   const [accrued, provider] = await Promise.all([settlement.balances(accounts), providers.get(s.provider_id)]);
   const built = buildStatement(s as ProviderMonth, accrued, provider?.value.custom_premium_bps ?? null, new Date().toISOString());
-  if (!built.ok) {
-    logger.error('provider not settled', { provider_id: s.provider_id, period: s.period, code: built.code, reasons: built.reasons });
-    return { provider_id: s.provider_id, ok: false, code: built.code, reasons: built.reasons };
-  }
+  if (!built.ok) return failed(s.period, s.provider_id, built.code, built.reasons);
   const r = await settlement.issue(built.statement, built.posting, built.expect, built.close);
   if (r.ok) return ok();
   // contention: thrown, so the state's Retry runs it again. Anything else means the ledger moved under us.
   if (r.code === 'contention') throw new Error('the ledger is busy; retry');
-  const reasons = [`the accrual accounts changed while the statement was issued (${r.code}); settle again`];
-  logger.error('provider not settled', { provider_id: s.provider_id, period: s.period, code: r.code });
-  return { provider_id: s.provider_id, ok: false, code: 'reconciliation_failed', reasons };
+  return failed(s.period, s.provider_id, 'reconciliation_failed', [`the accrual accounts changed while the statement was issued (${r.code}); settle again`]);
+}).use(injectLambdaContext(logger));
+
+/**
+ * A provider not settled: its reasons go on the run record (the state machine's payload only carries a
+ * small outcome, so a month of many failing providers stays within Step Functions' 256 KB).
+ */
+async function failed(period: string, providerId: string, code: string, reasons: string[]): Promise<ProviderOutcome> {
+  logger.error('provider not settled', { provider_id: providerId, period, code, reasons });
+  await deps().settlement.addFailure(period, { provider_id: providerId, code, reasons: reasons.slice(0, MAX_REASONS).map((x) => x.slice(0, 500)) });
+  return { provider_id: providerId, ok: false, code, reasons: [] };
+}
+
+const CaughtInput = z.object({
+  period: PeriodSchema,
+  provider_id: ProviderId.optional(),
+  error: z.object({ Error: z.string().max(256).optional(), Cause: z.string().optional() }).loose(),
+});
+
+/** The Catch of a provider's states: a task that failed after its retries (a corrupt record, a crash) is that provider's failure. */
+export const providerFailed = middy(async (event: unknown): Promise<ProviderOutcome> => {
+  const e = CaughtInput.parse(event);
+  return failed(e.period, e.provider_id ?? 'unknown', e.error.Error ?? 'task_failed', [(e.error.Cause ?? 'a task failed after its retries').slice(0, 500)]);
+}).use(injectLambdaContext(logger));
+
+/** The Catch of the whole run: the month is marked failed with the error, so no run is left `running`. */
+export const markFailed = middy(async (event: unknown) => {
+  const e = CaughtInput.parse(event);
+  const run = await deps().settlement.finish(e.period, 'failed', null, [{ provider_id: null, code: e.error.Error ?? 'task_failed', reasons: [(e.error.Cause ?? '').slice(0, 500)] }], new Date().toISOString());
+  logger.error('settlement failed', { period: e.period, error: e.error });
+  return { period: e.period, status: run.status };
 }).use(injectLambdaContext(logger));
 
 const ReconcileInput = z.object({
@@ -137,9 +165,11 @@ const ReconcileInput = z.object({
 export const reconcile = middy(async (event: unknown) => {
   const { period: p, providers, results } = ReconcileInput.parse(event);
   const { settlement } = deps();
-  const failures: { provider_id: string | null; code: string; reasons: string[] }[] = results
-    .filter((r) => !r.ok)
-    .map((r) => ({ provider_id: r.provider_id, code: r.code ?? 'failed', reasons: r.reasons }));
+  // Provider failures were recorded on the run with their reasons as they happened; any outcome not
+  // recorded (the record was full) still counts.
+  const recorded = (await settlement.getRun(p))?.failures ?? [];
+  const failures: { provider_id: string | null; code: string; reasons: string[] }[] = [...recorded];
+  for (const r of results) if (!r.ok && !recorded.some((f) => f.provider_id === r.provider_id)) failures.push({ provider_id: r.provider_id, code: r.code ?? 'failed', reasons: r.reasons });
   const accounts = marketAccounts(p);
   const [statements, balances] = await Promise.all([settlement.statementsOf(p, providers), settlement.balances([...accounts.sales, ...accounts.margin, accounts.premium])]);
   const month = reconcileMonth(p, statements, balances);
@@ -162,6 +192,9 @@ export const start = apiRoute('functions/settlement.start', async (req) => {
   const p = period(req.params.period);
   if (new Date().toISOString() < settleableAt(p)) throw conflict(`${p.period} ends at ${p.end}; it may be settled from ${settleableAt(p)}.`, 'period_open');
   const run = await deps().settlement.getRun(p.period);
+  if (run?.status === 'running' && Date.parse(run.started_at) > Date.now() - STALE_RUN_S * 1000) {
+    throw conflict(`${p.period} is being settled (started ${run.started_at}); wait for it to end.`, 'settlement_running');
+  }
   sfn ??= new SFNClient({});
   const out = await sfn.send(new StartExecutionCommand({ stateMachineArn: arn, name: `settle-${p.period}-${Date.now()}`, input: JSON.stringify({ period: p.period }) }));
   return { status: 202, body: { period: p.period, execution_id: out.executionArn!, previous_status: run?.status ?? null } };

@@ -51,8 +51,11 @@ export const WORKFLOWS: readonly WorkflowDef[] = [
       BeginFn: { handler: 'functions/settlement.begin', access: ['read', 'write', 'query'] },
       // Ten pages of records and their startups' segments a call.
       ReadRecordsFn: { handler: 'functions/settlement.readRecords', access: ['read', 'query'], timeout_s: 120 },
-      IssueStatementFn: { handler: 'functions/settlement.issueStatement', access: ['read', 'transact'], timeout_s: 30 },
+      IssueStatementFn: { handler: 'functions/settlement.issueStatement', access: ['read', 'write', 'transact'], timeout_s: 30 },
       ReconcileFn: { handler: 'functions/settlement.reconcile', access: ['read', 'write'], timeout_s: 60 },
+      // The Catches: a provider's failure onto the run record; the run marked failed.
+      ProviderFailedFn: { handler: 'functions/settlement.providerFailed', access: ['write'] },
+      MarkFailedFn: { handler: 'functions/settlement.markFailed', access: ['read', 'write'] },
     },
     arnEnv: 'PROVIDER_SETTLEMENT_ARN',
   },

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ACCRUAL_SHARDS, Credits, accruedAccount, auditAll, divHalfEven, payableAccount, requestEconomics, shardOf, type RequestEconomics, type Workload,
@@ -291,6 +291,42 @@ describe('reconciliation', () => {
   });
 });
 
+describe('failures are caught, recorded and never leave a run running', () => {
+  it('a corrupt record (cost ≠ provider + margin) fails its provider with the cause, and the run ends failed', async () => {
+    // Prepare: July, one real request and a record whose split does not add up.
+    await spend({ provider: AURORA, accelerator: 'H100', at: '2026-07-10T10:00:00.000Z', prompt: 5_000, completion: 5_000, spot: 2_490_000 });
+    const econ = requestEconomics(10, 10, RATES, 2_490_000);
+    await rt.doc.send(new PutCommand({
+      TableName: rt.tableName,
+      Item: usageRecordItem({
+        request_id: 'corrupt-0001', startup_id: rt.world!.startupId, key_id: 'k', hold_id: 'hold_none', workload: 'chat', model: 'm', provider_id: AURORA, endpoint_id: 'e',
+        accelerator: 'H100', stream: false, outcome: 'ok', status_code: 200, attempts: 1, prompt_tokens: 10, completion_tokens: 10, estimated: false, ...econ,
+        spot_micros_per_gpu_hour: 2_490_000, facilities: [{ facility_id: rt.world!.facilityId, amount_micros: econ.cost_micros }], latency_ms: 1, ttft_ms: null, created_at: '2026-07-11T00:00:00.000Z',
+      }),
+    }));
+    // The record checks (cost = provider + margin) would refuse this item; it is corrupted after the write.
+    await rt.doc.send(new UpdateCommand({ TableName: rt.tableName, Key: { pk: `USAGE#${rt.world!.startupId}`, sk: 'R#2026-07-11T00:00:00.000Z#corrupt-0001' }, UpdateExpression: 'SET provider_micros = provider_micros + :one', ExpressionAttributeValues: { ':one': 1 } }));
+    // Act
+    const { execution, run } = await settle('2026-07');
+    // Assess
+    expect(execution.status).toBe('FAILED');
+    expect(run.status).toBe('failed');
+    expect(run.failures).toEqual([{ provider_id: AURORA, code: 'InvariantError', reasons: [expect.stringContaining('corrupt-0001: cost ≠ provider + margin')] }]);
+    expect((await statement(AURORA, '2026-07')).status).toBe(404);
+    expect((await statement(CIRRUS, '2026-07')).status).toBe(200);
+  });
+
+  it('a month being settled cannot be started again (409 settlement_running)', async () => {
+    // Prepare: a run in progress.
+    await rt.doc.send(new PutCommand({ TableName: rt.tableName, Item: { pk: 'SETTLEMENT#2026-06', sk: 'RUN', type: 'settlement_run', period: '2026-06', status: 'running', started_at: new Date().toISOString(), finished_at: null, execution_id: 'arn:other', totals: null, failures: [] } }));
+    // Act
+    const again = await call('POST', '/v1/admin/settlements/2026-06', { key: rt.adminKey });
+    // Assess
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe('settlement_running');
+  });
+});
+
 describe('statements', () => {
   it('a provider lists its own statements newest first and cannot read another’s; a startup cannot read any', async () => {
     // Prepare
@@ -306,7 +342,7 @@ describe('statements', () => {
     expect(page1.body.data.map((s: { period: string }) => s.period)).toEqual(['2026-10']);
     expect(page2.body.data.map((s: { period: string }) => s.period)).toEqual(['2026-09']);
     expect([other.status, otherOne.status, byStartup.status]).toEqual([404, 404, 403]);
-    // Cirrus: October, and September's statement of nothing delivered; August failed, so none.
-    expect(byOperator.body.data.map((s: { period: string; requests: number }) => [s.period, s.requests])).toEqual([['2026-10', 2], ['2026-09', 0]]);
+    // Cirrus: October; September's and July's statements of nothing delivered; August failed, so none.
+    expect(byOperator.body.data.map((s: { period: string; requests: number }) => [s.period, s.requests])).toEqual([['2026-10', 2], ['2026-09', 0], ['2026-07', 0]]);
   });
 });

@@ -18,15 +18,21 @@ import { derivedId } from './ids.js';
 import { assert } from './money.js';
 import { premiumMicros, volumeTier, GPU_US_PER_HOUR, type VolumeTier } from './volume.js';
 import type { Workload } from './usage.js';
-import { MAX_PROVIDERS } from './catalog.js';
 
 /** A month is settled no earlier than this after it ends: a request admitted at 23:59 settles its hold within the hold's TTL (≤ 1 h). */
 export const SETTLEMENT_GRACE_S = 3_600;
 export const STATEMENT_DUE_DAYS = 30;
 /** Statement lines: 3 accelerators × 5 segments (+ unknown) × 3 workloads is 54; the bound is a guard. */
 export const MAX_STATEMENT_LINES = 64;
-/** Providers one run settles (every provider the catalog holds): bounds the state machine's item list and the reconcile reads. */
-export const MAX_PROVIDERS_PER_SETTLEMENT = MAX_PROVIDERS;
+/**
+ * Providers one run settles (every provider past review): bounds the state machine's item list (a
+ * provider id and a small outcome each) and the reconcile reads. Over it, a run fails loudly.
+ */
+export const MAX_PROVIDERS_PER_SETTLEMENT = 1_000;
+/** Failures kept on a run record: enough to act on, bounded so the item stays small. */
+export const MAX_RUN_FAILURES = 100;
+/** A run still `running` after this is taken as dead (its execution crashed): a new one may start. */
+export const STALE_RUN_S = 24 * 3_600;
 /** Failure reasons kept per provider: enough to act on. */
 export const MAX_REASONS = 8;
 

@@ -2,10 +2,10 @@
 import { QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ProviderHour } from '../../dashboard.js';
 import type { Accelerator } from '../../routing.js';
-import { providerHourPk } from './entities/usage.js';
+import { PROVIDER_HOUR_SHARDS, providerHourPk } from './entities/usage.js';
 import { SPEND_PREFIX } from './entities/spend-bucket.js';
 
-/** 31 days × 24 hours × 8 shards is 5,952 items of ~100 bytes: one or two pages; the bound is a guard. */
+/** 31 days × 24 hours is 744 items of ~100 bytes a shard: one page; the bound is a guard. */
 const MAX_PAGES = 20;
 
 export class DynamoDashboard {
@@ -31,7 +31,8 @@ export class DynamoDashboard {
   /** Delivered GPU time per hour in [fromHour, toHour] (YYYY-MM-DDTHH), shards merged. */
   async providerHours(providerId: string, fromHour: string, toHour: string): Promise<ProviderHour[]> {
     const byHour = new Map<string, ProviderHour>();
-    for (const i of await this.range(providerHourPk(providerId), `H#${fromHour}`, `H#${toHour}#~`)) {
+    const shards = await Promise.all(Array.from({ length: PROVIDER_HOUR_SHARDS }, (_, s) => this.range(providerHourPk(providerId, s), `H#${fromHour}`, `H#${toHour}`)));
+    for (const i of shards.flat()) {
       const hour = i.hour as string;
       const h = byHour.get(hour) ?? { hour, requests: 0, gpu_us: {}, earnings_micros: 0 };
       h.requests += Number(i.requests ?? 0);

@@ -3,7 +3,8 @@
  * startups' segments, and statements issued with their payable posting in one transaction.
  */
 import { BatchGetCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { BilledRecord, MonthTotals, Statement } from '../../settlement.js';
+import { MAX_PROVIDERS_PER_SETTLEMENT, MAX_RUN_FAILURES, STALE_RUN_S, type BilledRecord, type MonthTotals, type Statement } from '../../settlement.js';
+import { ROUTING_PK } from './entities/routing.js';
 import type { Posting } from '../../ledger.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { providerMonthPk } from './entities/usage.js';
@@ -29,7 +30,10 @@ export class DynamoSettlement {
     return out.Item ? toRun(out.Item) : null;
   }
 
-  /** Marks the month's run as started, unless it is settled: then the settled run is returned unchanged. */
+  /**
+   * Marks the month's run as started by `executionId`, unless it is settled, or another run is running
+   * (and not stale): then that run is returned unchanged, and the caller must not go on.
+   */
   async begin(period: string, executionId: string | null, at: string): Promise<SettlementRun> {
     try {
       const out = await this.doc.send(
@@ -37,9 +41,12 @@ export class DynamoSettlement {
           TableName: this.tableName,
           Key: runKey(period),
           UpdateExpression: 'SET #t = :t, period = :p, #s = :running, started_at = :at, finished_at = :null, execution_id = :e, totals = :null, failures = :none',
-          ConditionExpression: 'attribute_not_exists(pk) OR #s <> :settled',
+          ConditionExpression: 'attribute_not_exists(pk) OR #s = :failed OR (#s = :running AND (execution_id = :e OR started_at < :stale))',
           ExpressionAttributeNames: { '#t': 'type', '#s': 'status' },
-          ExpressionAttributeValues: { ':t': 'settlement_run', ':p': period, ':running': 'running', ':settled': 'settled', ':at': at, ':null': null, ':e': executionId, ':none': [] },
+          ExpressionAttributeValues: {
+            ':t': 'settlement_run', ':p': period, ':running': 'running', ':failed': 'failed', ':at': at, ':null': null, ':e': executionId, ':none': [],
+            ':stale': new Date(Date.parse(at) - STALE_RUN_S * 1000).toISOString(),
+          },
           ReturnValues: 'ALL_NEW',
         }),
       );
@@ -67,6 +74,49 @@ export class DynamoSettlement {
       if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err;
     }
     return (await this.getRun(period))!;
+  }
+
+  /** Adds a provider's failure to the running run (bounded: past MAX_RUN_FAILURES the rest are counted in the last). */
+  async addFailure(period: string, failure: SettlementRun['failures'][number]): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: runKey(period),
+          UpdateExpression: 'SET failures = list_append(failures, :f)',
+          ConditionExpression: '#s = :running AND size(failures) < :max',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':f': [failure], ':running': 'running', ':max': MAX_RUN_FAILURES },
+        }),
+      );
+    } catch (err) {
+      if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err;
+    }
+  }
+
+  /**
+   * Every provider past review (only those can have served traffic), from the routing partition, read to
+   * the end; more than MAX_PROVIDERS_PER_SETTLEMENT fails loudly rather than settling some.
+   */
+  async providerIds(): Promise<string[]> {
+    const ids: string[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const res = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
+          ExpressionAttributeValues: { ':pk': ROUTING_PK, ':p': 'PROVIDER#' },
+          ProjectionExpression: 'sk, #pv.#st',
+          ExpressionAttributeNames: { '#pv': 'provider', '#st': 'status' },
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const i of res.Items ?? []) if ((i.provider as { status?: string } | undefined)?.status !== 'pending_review') ids.push(String(i.sk).slice('PROVIDER#'.length));
+      if (ids.length > MAX_PROVIDERS_PER_SETTLEMENT) throw new RangeError(`more than ${MAX_PROVIDERS_PER_SETTLEMENT} providers to settle: raise the bound and the state machine's payload budget`);
+      start = res.LastEvaluatedKey;
+    } while (start);
+    return ids.sort();
   }
 
   /** One page of a provider's billed records of a month in one accrual shard. */

@@ -576,7 +576,7 @@ export class DynamoCreditStore implements CreditStore {
           item: {
             Update: {
               TableName: this.tableName,
-              Key: { pk: providerHourPk(r.provider_id), sk: providerHourSk(r.created_at.slice(0, 13), shardOf(r.request_id, PROVIDER_HOUR_SHARDS)) },
+              Key: { pk: providerHourPk(r.provider_id, shardOf(r.request_id, PROVIDER_HOUR_SHARDS)), sk: providerHourSk(r.created_at.slice(0, 13)) },
               UpdateExpression: 'ADD requests :one, #acc :g, earnings_micros :p SET #t = :t, #h = :h',
               ExpressionAttributeNames: { '#acc': `gpu_us_${r.accelerator}`, '#t': 'type', '#h': 'hour' },
               ExpressionAttributeValues: { ':one': 1, ':g': r.gpu_microseconds, ':p': r.provider_micros, ':t': 'provider_hour', ':h': r.created_at.slice(0, 13) },

@@ -14,12 +14,13 @@ export const usageDaySk = (day: string, keyId: string, providerId: string, model
 
 /**
  * A provider's delivered GPU time per UTC hour (for its dashboard), added to in the transaction that bills
- * each request, so it is exact. Sharded 8 ways by request id so a busy provider's hour is not one hot item;
- * 30 days are 5,760 small items in one partition, read with one range query.
+ * each request, so it is exact. The shard (from the request id) is in the partition key: a busy provider's
+ * writes spread over 8 partitions, so this counter cannot throttle the money transaction it rides in.
+ * 30 days are 8 range queries of 720 small items.
  */
 export const PROVIDER_HOUR_SHARDS = 8;
-export const providerHourPk = (providerId: string) => `PUSAGEHOUR#${providerId}`;
-export const providerHourSk = (hour: string, shard: number) => `H#${hour}#${shard}`;
+export const providerHourPk = (providerId: string, shard: number) => `PUSAGEHOUR#${providerId}#${shard}`;
+export const providerHourSk = (hour: string) => `H#${hour}`;
 
 /** The usageByProviderMonth partition of a provider's month and accrual shard. */
 export const providerMonthPk = (providerId: string, period: string, shard: number) => `PUSAGE#${providerId}#${period}#${shard}`;
