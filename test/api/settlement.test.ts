@@ -70,6 +70,20 @@ async function spend(o: { provider: string; accelerator: string; at: string; pro
   return { ...econ, request_id: requestId, provider_id: o.provider, accelerator: o.accelerator, workload: o.workload ?? 'chat', startup_id: startup };
 }
 
+/** A request record written straight to the table, with no hold and no postings: what the ledger never saw. */
+async function forgeRecord(o: { request_id: string; provider: string; accelerator: 'H100' | 'H200'; tokens: number; spot: number; at: string }): Promise<RequestEconomics> {
+  const econ = requestEconomics(o.tokens, o.tokens, RATES, o.spot);
+  await rt.doc.send(new PutCommand({
+    TableName: rt.tableName,
+    Item: usageRecordItem({
+      request_id: o.request_id, startup_id: rt.world!.startupId, key_id: 'k', hold_id: 'hold_none', workload: 'chat', model: 'm', provider_id: o.provider, endpoint_id: 'e',
+      accelerator: o.accelerator, stream: false, outcome: 'ok', status_code: 200, attempts: 1, prompt_tokens: o.tokens, completion_tokens: o.tokens, estimated: false, ...econ,
+      spot_micros_per_gpu_hour: o.spot, facilities: [{ facility_id: rt.world!.facilityId, amount_micros: econ.cost_micros }], latency_ms: 1, ttft_ms: null, created_at: o.at,
+    }),
+  }));
+  return econ;
+}
+
 const total = (xs: Spent[], f: 'cost_micros' | 'provider_micros' | 'margin_micros' | 'gpu_microseconds') => xs.reduce((s, x) => s + x[f], 0);
 
 /** Starts the month's settlement through the route and waits for the execution to end. */
@@ -265,16 +279,8 @@ describe('reconciliation', () => {
   it('a request record without its ledger postings fails the month loudly, and no statement or payable is issued for that provider', async () => {
     // Prepare: August, one real request and one forged record (written straight to the table, no postings).
     const real = await spend({ provider: CIRRUS, accelerator: 'H200', at: '2026-08-12T12:00:00.000Z', prompt: 1_000, completion: 1_000, spot: 3_790_001 });
-    const forged = requestEconomics(500, 500, RATES, 3_790_001);
     const payableBefore = await balance(payableAccount(CIRRUS));
-    await rt.doc.send(new PutCommand({
-      TableName: rt.tableName,
-      Item: usageRecordItem({
-        request_id: 'forged-0001', startup_id: rt.world!.startupId, key_id: 'k', hold_id: 'hold_none', workload: 'chat', model: 'm', provider_id: CIRRUS, endpoint_id: 'e',
-        accelerator: 'H200', stream: false, outcome: 'ok', status_code: 200, attempts: 1, prompt_tokens: 500, completion_tokens: 500, estimated: false, ...forged,
-        spot_micros_per_gpu_hour: 3_790_001, facilities: [{ facility_id: rt.world!.facilityId, amount_micros: forged.cost_micros }], latency_ms: 1, ttft_ms: null, created_at: '2026-08-13T00:00:00.000Z',
-      }),
-    }));
+    const forged = await forgeRecord({ request_id: 'forged-0001', provider: CIRRUS, accelerator: 'H200', tokens: 500, spot: 3_790_001, at: '2026-08-13T00:00:00.000Z' });
     // Act
     const { execution, run } = await settle('2026-08');
     // Assess
@@ -295,15 +301,7 @@ describe('failures are caught, recorded and never leave a run running', () => {
   it('a corrupt record (cost ≠ provider + margin) fails its provider with the cause, and the run ends failed', async () => {
     // Prepare: July, one real request and a record whose split does not add up.
     await spend({ provider: AURORA, accelerator: 'H100', at: '2026-07-10T10:00:00.000Z', prompt: 5_000, completion: 5_000, spot: 2_490_000 });
-    const econ = requestEconomics(10, 10, RATES, 2_490_000);
-    await rt.doc.send(new PutCommand({
-      TableName: rt.tableName,
-      Item: usageRecordItem({
-        request_id: 'corrupt-0001', startup_id: rt.world!.startupId, key_id: 'k', hold_id: 'hold_none', workload: 'chat', model: 'm', provider_id: AURORA, endpoint_id: 'e',
-        accelerator: 'H100', stream: false, outcome: 'ok', status_code: 200, attempts: 1, prompt_tokens: 10, completion_tokens: 10, estimated: false, ...econ,
-        spot_micros_per_gpu_hour: 2_490_000, facilities: [{ facility_id: rt.world!.facilityId, amount_micros: econ.cost_micros }], latency_ms: 1, ttft_ms: null, created_at: '2026-07-11T00:00:00.000Z',
-      }),
-    }));
+    await forgeRecord({ request_id: 'corrupt-0001', provider: AURORA, accelerator: 'H100', tokens: 10, spot: 2_490_000, at: '2026-07-11T00:00:00.000Z' });
     // The record checks (cost = provider + margin) would refuse this item; it is corrupted after the write.
     await rt.doc.send(new UpdateCommand({ TableName: rt.tableName, Key: { pk: `USAGE#${rt.world!.startupId}`, sk: 'R#2026-07-11T00:00:00.000Z#corrupt-0001' }, UpdateExpression: 'SET provider_micros = provider_micros + :one', ExpressionAttributeValues: { ':one': 1 } }));
     // Act
