@@ -9,7 +9,7 @@ import { DEFAULT_HOLD_TTL_S, MAX_HOLD_TTL_S, closePosting, planAllocation, reser
 import { facilityAccount } from './ledger.js';
 import { assert, assertMicros } from './money.js';
 import type { CloseResult, CreditStore, ReserveResult } from './store.js';
-import type { UsageRecord } from './usage.js';
+import { isBilled, type UsageRecord } from './usage.js';
 import { OPEN_HOLD_SHARDS } from '../../../infra/table.js';
 
 /** Re-plans after a lost race (a balance changed between reading and writing). */
@@ -110,7 +110,7 @@ export class Credits {
     // A request's posting carries its record's time, so both fall in the same month for settlement.
     const at = usage?.created_at ?? this.clock().toISOString();
     const kind = status === 'settled' ? 'settle' : status === 'released' ? 'release' : 'expire';
-    const split = usage && usage.provider_id !== '-' && settled > 0
+    const split = usage && isBilled(usage)
       ? { request_id: usage.request_id, provider_id: usage.provider_id, provider_micros: usage.provider_micros, margin_micros: usage.margin_micros }
       : undefined;
     // One close per hold: its posting id derives from the hold, so a retried close cannot post twice.

@@ -82,6 +82,15 @@ export interface UsageGroup extends UsageFigures {
 /** Longest range one usage query may cover: it bounds the buckets read. */
 export const MAX_USAGE_RANGE_DAYS = 93;
 
+/**
+ * A request that was billed: a provider answered and it cost at least a micro. Only these post the
+ * provider's accrual and margin, count in the provider's hourly counter and are settled (one test, so the
+ * ledger, the counter and the settlement index can never disagree on which requests count).
+ */
+export function isBilled(r: Pick<UsageRecord, 'provider_id' | 'accelerator' | 'cost_micros'>): boolean {
+  return r.provider_id !== '-' && r.accelerator !== '-' && r.cost_micros > 0;
+}
+
 export function checkUsageRecord(r: UsageRecord): void {
   assert(r.cost_micros === r.provider_micros + r.margin_micros, 'cost = provider + margin');
   assert(r.cost_micros >= 0 && r.prompt_tokens >= 0 && r.completion_tokens >= 0, 'usage figures are non-negative');

@@ -2,7 +2,7 @@
  * Settlement on the table: the run record of a month, the provider-month record pages (usageByProviderMonth),
  * startups' segments, and statements issued with their payable posting in one transaction.
  */
-import { BatchGetCommand, GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { MAX_PROVIDERS_PER_SETTLEMENT, MAX_RUN_FAILURES, STALE_RUN_S, type BilledRecord, type MonthTotals, type Statement } from '../../settlement.js';
 import { ROUTING_PK } from './entities/routing.js';
 import type { Posting } from '../../ledger.js';
@@ -11,8 +11,8 @@ import { providerMonthPk } from './entities/usage.js';
 import { runKey, statementItem, statementKey, toRun, toStatement, type SettlementRun } from './entities/settlement.js';
 import { startupKey } from './entities/tenant.js';
 import type { DynamoCreditStore } from './store.js';
+import { batchGet } from './batch.js';
 
-const MAX_BATCH_ROUNDS = 10;
 /** Segments remembered per container; cleared when full (startups are few next to requests). */
 const MAX_CACHED_SEGMENTS = 50_000;
 
@@ -140,17 +140,9 @@ export class DynamoSettlement {
   async segments(startupIds: readonly string[]): Promise<Map<string, string>> {
     const missing = [...new Set(startupIds)].filter((id) => !this.segmentCache.has(id));
     if (this.segmentCache.size + missing.length > MAX_CACHED_SEGMENTS) this.segmentCache.clear();
-    for (let i = 0; i < missing.length; i += 100) {
-      const chunk = missing.slice(i, i + 100);
-      let keys: Record<string, unknown>[] | undefined = chunk.map(startupKey);
-      for (let round = 0; keys && keys.length > 0; round++) {
-        if (round >= MAX_BATCH_ROUNDS) throw new Error('batch read kept returning unprocessed keys');
-        const res = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ProjectionExpression: 'id, #seg', ExpressionAttributeNames: { '#seg': 'segment' } } } }));
-        for (const item of res.Responses?.[this.tableName] ?? []) this.segmentCache.set(item.id as string, (item.segment as string | undefined) ?? 'unknown');
-        keys = res.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
-      }
-      for (const id of chunk) if (!this.segmentCache.has(id)) this.segmentCache.set(id, 'unknown');
-    }
+    const found = await batchGet(this.doc, this.tableName, missing.map(startupKey), { projection: 'id, #seg', names: { '#seg': 'segment' } });
+    for (const item of found) this.segmentCache.set(item.id as string, (item.segment as string | undefined) ?? 'unknown');
+    for (const id of missing) if (!this.segmentCache.has(id)) this.segmentCache.set(id, 'unknown');
     return new Map(startupIds.map((id) => [id, this.segmentCache.get(id)!]));
   }
 
@@ -166,17 +158,8 @@ export class DynamoSettlement {
   }
 
   async statementsOf(period: string, providerIds: readonly string[]): Promise<Statement[]> {
-    const out: Statement[] = [];
-    for (let i = 0; i < providerIds.length; i += 100) {
-      let keys: Record<string, unknown>[] | undefined = providerIds.slice(i, i + 100).map((id) => statementKey(id, period));
-      for (let round = 0; keys && keys.length > 0; round++) {
-        if (round >= MAX_BATCH_ROUNDS) throw new Error('batch read kept returning unprocessed keys');
-        const res = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }));
-        out.push(...(res.Responses?.[this.tableName] ?? []).map(toStatement));
-        keys = res.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
-      }
-    }
-    return out.sort((a, b) => a.provider_id.localeCompare(b.provider_id));
+    const items = await batchGet(this.doc, this.tableName, providerIds.map((id) => statementKey(id, period)), { consistent: true });
+    return items.map(toStatement).sort((a, b) => a.provider_id.localeCompare(b.provider_id));
   }
 
   /** A provider's statements, newest period first. */

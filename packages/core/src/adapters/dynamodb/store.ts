@@ -3,7 +3,7 @@
  * the posting, its lines, the cached balances (with their conditions) and the record it belongs to
  * (hold, facility, idempotency reply) commit together or not at all.
  */
-import { BatchGetCommand, GetCommand, QueryCommand, TransactGetCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, TransactGetCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { RecoveryStatement, Facility } from '../../facilities.js';
 import type { Hold } from '../../holds.js';
 import { openAccountSpec, type AccountSpec, type Posting, type PostingLine } from '../../ledger.js';
@@ -16,7 +16,7 @@ import { apiKeyItem, apiKeyKey, toApiKey } from './entities/api-key.js';
 import { facilityItem, facilityKey, toFacility } from './entities/facility.js';
 import { holdItem, holdKey, openHoldShardKey, toHold } from './entities/hold.js';
 import { idempotencyItem, idempotencyKey } from './entities/idempotency.js';
-import { hourOf, type Key } from './entities/keys.js';
+import { hourOf, shardOf, type Key } from './entities/keys.js';
 import { LINE_PREFIX, lineItem, toLine } from './entities/line.js';
 import { postingItem, postingKey, toPosting } from './entities/posting.js';
 import { recoveryItem } from './entities/recovery.js';
@@ -24,9 +24,9 @@ import { spendBucketKey } from './entities/spend-bucket.js';
 import { lenderItem, lenderKey, startupItem, startupKey, toLender, toStartup } from './entities/tenant.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { PROVIDER_HOUR_SHARDS, providerHourPk, providerHourSk, toUsageBucket, usageDayPk, usageDaySk, usageRecordItem } from './entities/usage.js';
-import { shardOf } from './entities/keys.js';
-import { checkUsageRecord, type UsageBucket, type UsageRecord } from '../../usage.js';
+import { checkUsageRecord, isBilled, type UsageBucket, type UsageRecord } from '../../usage.js';
 import { MAX_ATTEMPTS, transact, type TransactItem } from './transact.js';
+import { batchGet } from './batch.js';
 
 /** Raised when retries are exhausted on a non-money write (money writes return `contention` instead). */
 export class ContentionError extends Error {
@@ -34,7 +34,6 @@ export class ContentionError extends Error {
 }
 
 const MAX_LINES_SUMMED = 5_000_000;
-const MAX_BATCH_GET_ROUNDS = 10;
 /** 1,000 daily buckets a page: a usage query reads at most 20,000 (say 93 days × 215 key/provider/model triples). */
 const MAX_USAGE_PAGES = 20;
 
@@ -59,6 +58,12 @@ function upsertFields(spec: AccountSpec, at: string, names: Record<string, strin
 }
 
 type Tagged = { item: TransactItem; tag: string; line?: PostingLine };
+
+/** Whether a failed transaction was refused by a closed account (a settled month's accrual): the old items DynamoDB returned say. */
+function closedAccountRefused(tagged: readonly Tagged[], failed: ReadonlyMap<number, Record<string, unknown> | null>): boolean {
+  for (const [i, old] of failed) if (tagged[i]?.tag === 'balance' && old?.closed_at !== undefined) return true;
+  return false;
+}
 
 export class DynamoCreditStore implements CreditStore {
   constructor(
@@ -352,17 +357,8 @@ export class DynamoCreditStore implements CreditStore {
   // ---------- ledger reads ----------
 
   async getBalances(accounts: readonly string[]): Promise<Map<string, Balance>> {
-    const out = new Map<string, Balance>();
-    for (let i = 0; i < accounts.length; i += 100) {
-      let keys: Record<string, unknown>[] | undefined = accounts.slice(i, i + 100).map(accountKey);
-      for (let round = 0; keys && keys.length > 0; round++) {
-        if (round >= MAX_BATCH_GET_ROUNDS) throw new ContentionError('batch read kept returning unprocessed keys');
-        const res = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }));
-        for (const item of res.Responses?.[this.tableName] ?? []) out.set(item.account as string, toBalance(item));
-        keys = res.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
-      }
-    }
-    return out;
+    const items = await batchGet(this.doc, this.tableName, accounts.map(accountKey), { consistent: true });
+    return new Map(items.map((item) => [item.account as string, toBalance(item)]));
   }
 
   async getBalancesSnapshot(accounts: readonly string[]): Promise<Map<string, Balance>> {
@@ -474,7 +470,7 @@ export class DynamoCreditStore implements CreditStore {
     if (out.ok) return { ok: true, replayed: false };
     if (out.reason === 'contention') return { ok: false, code: 'contention' };
     if (out.failed.has(0)) return { ok: true, replayed: true };
-    for (const [i, old] of out.failed) if (tagged[i]?.tag === 'balance' && old?.closed_at !== undefined) return { ok: false, code: 'period_closed' };
+    if (closedAccountRefused(tagged, out.failed)) return { ok: false, code: 'period_closed' };
     return { ok: false, code: 'balance_changed' };
   }
 
@@ -562,24 +558,24 @@ export class DynamoCreditStore implements CreditStore {
       if (now.status === status && now.settled_micros === settledMicros) return { ok: true, hold: now, replayed: true };
       return { ok: false, code: 'hold_closed' };
     }
-    for (const [i, old] of out.failed) if (tagged[i]?.tag === 'balance' && old?.closed_at !== undefined) return { ok: false, code: 'period_closed' };
+    if (closedAccountRefused(tagged, out.failed)) return { ok: false, code: 'period_closed' };
     throw new InvariantError(`closing hold ${hold.id} failed on ${[...out.failed.keys()].map((i) => tagged[i]?.tag).join(', ')}`);
   }
 
   private usageItems(r: UsageRecord): Tagged[] {
     checkUsageRecord(r);
     const day = r.created_at.slice(0, 10);
-    const billed = r.provider_id !== '-' && r.cost_micros > 0 && r.accelerator !== '-';
-    const providerHour: Tagged[] = billed
+    const hour = hourOf(r.created_at);
+    const providerHour: Tagged[] = isBilled(r)
       ? [{
           tag: 'provider_hour',
           item: {
             Update: {
               TableName: this.tableName,
-              Key: { pk: providerHourPk(r.provider_id, shardOf(r.request_id, PROVIDER_HOUR_SHARDS)), sk: providerHourSk(r.created_at.slice(0, 13)) },
+              Key: { pk: providerHourPk(r.provider_id, shardOf(r.request_id, PROVIDER_HOUR_SHARDS)), sk: providerHourSk(hour) },
               UpdateExpression: 'ADD requests :one, #acc :g, earnings_micros :p SET #t = :t, #h = :h',
               ExpressionAttributeNames: { '#acc': `gpu_us_${r.accelerator}`, '#t': 'type', '#h': 'hour' },
-              ExpressionAttributeValues: { ':one': 1, ':g': r.gpu_microseconds, ':p': r.provider_micros, ':t': 'provider_hour', ':h': r.created_at.slice(0, 13) },
+              ExpressionAttributeValues: { ':one': 1, ':g': r.gpu_microseconds, ':p': r.provider_micros, ':t': 'provider_hour', ':h': hour },
             },
           },
         }]

@@ -3,7 +3,7 @@
  * (day, key, provider, model) that the settle transaction adds to, so GET /v1/usage reads at most
  * days × keys × providers × models items instead of every request.
  */
-import type { UsageBucket, UsageRecord } from '../../../usage.js';
+import { isBilled, type UsageBucket, type UsageRecord } from '../../../usage.js';
 import { shardOf, type Key } from './keys.js';
 import { ACCRUAL_SHARDS } from '../../../ledger.js';
 import { periodOf } from '../../../holds.js';
@@ -26,7 +26,7 @@ export const providerHourSk = (hour: string) => `H#${hour}`;
 export const providerMonthPk = (providerId: string, period: string, shard: number) => `PUSAGE#${providerId}#${period}#${shard}`;
 
 export function usageRecordItem(r: UsageRecord) {
-  const billed = r.provider_id !== '-' && r.cost_micros > 0;
+  const billed = isBilled(r);
   return {
     ...usageRecordKey(r),
     type: 'usage_record',
