@@ -11,21 +11,20 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import {
-  ACCRUAL_SHARDS, MAX_PROVIDERS_PER_SETTLEMENT, MAX_REASONS, accruedAccount, addRecord, buildStatement, emptyMonth, marketAccounts, parsePeriod,
+  ACCRUAL_SHARDS, MAX_PROVIDERS_PER_SETTLEMENT, MAX_REASONS, MAX_STATEMENT_LINES, accruedAccount, addRecord, buildStatement, emptyMonth, marketAccounts, parsePeriod,
   previousPeriod, reconcileMonth, settleableAt, STALE_RUN_S, type ProviderMonth,
 } from '../packages/core/src/index.js';
 import { apiRoute, providerIdOf } from './lib/api.js';
 import { deps } from './lib/deps.js';
 import { badRequest, conflict, notFound } from './lib/errors.js';
 import { logger } from './lib/powertools.js';
-import type { CustomRateBody, StatementsQuery } from './lib/pricing-schemas.js';
+import { Period, StatementFigures, StatementLine, type CustomRateBody, type StatementsQuery } from './lib/pricing-schemas.js';
+import { ProviderId } from './lib/provider-schemas.js';
 
 /** Records one readRecords call folds: 10 pages of 1,000, a few seconds of reads, so a month of any size is many short calls. */
 const RECORDS_PAGE = 1_000;
 const PAGES_PER_CALL = 10;
 
-const PeriodSchema = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/);
-const ProviderId = z.string().regex(/^prv_[A-Za-z0-9]{1,40}$/);
 
 function period(raw: string | undefined) {
   const p = raw === undefined ? null : parsePeriod(raw);
@@ -37,7 +36,7 @@ function period(raw: string | undefined) {
 
 /** Started by the route ({period}) or by the schedule (EventBridge's event: the month before its `time`). */
 const BeginInput = z.object({
-  input: z.object({ period: PeriodSchema.optional(), time: z.string().optional() }).loose(),
+  input: z.object({ period: Period.optional(), time: z.string().optional() }).loose(),
   execution_id: z.string().max(2_048).nullable().default(null),
 });
 
@@ -60,16 +59,15 @@ export const begin = middy(async (event: unknown) => {
   return { period: p.period, already_settled: false, providers };
 }).use(injectLambdaContext(logger));
 
-const Figures = z.object({ requests: z.number().int(), gpu_microseconds: z.number().int(), spend_micros: z.number().int(), earnings_micros: z.number().int(), margin_micros: z.number().int() });
 const MonthState = z.object({
   provider_id: ProviderId,
-  period: PeriodSchema,
+  period: Period,
   shard: z.number().int().min(0).max(ACCRUAL_SHARDS).default(0),
   cursor: z.string().max(2_000).nullable().default(null),
   done: z.boolean().default(false),
   issued: z.boolean().optional(),
-  totals: Figures.optional(),
-  lines: z.array(Figures.extend({ accelerator: z.string(), segment: z.string(), workload: z.enum(['chat', 'completion', 'embedding']) })).max(64).optional(),
+  totals: StatementFigures.optional(),
+  lines: z.array(StatementLine).max(MAX_STATEMENT_LINES).optional(),
   shard_earnings_micros: z.array(z.number().int()).length(ACCRUAL_SHARDS).optional(),
 });
 
@@ -95,11 +93,11 @@ export const readRecords = middy(async (event: unknown): Promise<ProviderMonth &
   return { ...m, issued: false };
 }).use(injectLambdaContext(logger));
 
+/** What a provider's branch of the Map returns: small, since the reasons of a failure are on the run record. */
 export interface ProviderOutcome {
   provider_id: string;
   ok: boolean;
   code: string | null;
-  reasons: string[];
 }
 
 /**
@@ -109,7 +107,7 @@ export interface ProviderOutcome {
  */
 export const issueStatement = middy(async (event: unknown): Promise<ProviderOutcome> => {
   const s = MonthState.parse(event);
-  const ok = (): ProviderOutcome => ({ provider_id: s.provider_id, ok: true, code: null, reasons: [] });
+  const ok = (): ProviderOutcome => ({ provider_id: s.provider_id, ok: true, code: null });
   const { settlement, providers } = deps();
   // Issued already: by this call before a lost reply (its retry would find the accruals emptied), or earlier.
   if (s.issued || (await settlement.getStatement(s.provider_id, s.period))) return ok();
@@ -132,11 +130,11 @@ export const issueStatement = middy(async (event: unknown): Promise<ProviderOutc
 async function failed(period: string, providerId: string, code: string, reasons: string[]): Promise<ProviderOutcome> {
   logger.error('provider not settled', { provider_id: providerId, period, code, reasons });
   await deps().settlement.addFailure(period, { provider_id: providerId, code, reasons: reasons.slice(0, MAX_REASONS).map((x) => x.slice(0, 500)) });
-  return { provider_id: providerId, ok: false, code, reasons: [] };
+  return { provider_id: providerId, ok: false, code };
 }
 
 const CaughtInput = z.object({
-  period: PeriodSchema,
+  period: Period,
   provider_id: ProviderId.optional(),
   error: z.object({ Error: z.string().max(256).optional(), Cause: z.string().optional() }).loose(),
 });
@@ -156,9 +154,9 @@ export const markFailed = middy(async (event: unknown) => {
 }).use(injectLambdaContext(logger));
 
 const ReconcileInput = z.object({
-  period: PeriodSchema,
+  period: Period,
   providers: z.array(ProviderId).max(MAX_PROVIDERS_PER_SETTLEMENT),
-  results: z.array(z.object({ provider_id: z.string(), ok: z.boolean(), code: z.string().nullable(), reasons: z.array(z.string()).max(MAX_REASONS) })).max(MAX_PROVIDERS_PER_SETTLEMENT),
+  results: z.array(z.object({ provider_id: z.string(), ok: z.boolean(), code: z.string().nullable() })).max(MAX_PROVIDERS_PER_SETTLEMENT),
 });
 
 /** S3 over the month, then the run's end: settled, or failed with every reason. */
@@ -169,7 +167,7 @@ export const reconcile = middy(async (event: unknown) => {
   // recorded (the record was full) still counts.
   const recorded = (await settlement.getRun(p))?.failures ?? [];
   const failures: { provider_id: string | null; code: string; reasons: string[] }[] = [...recorded];
-  for (const r of results) if (!r.ok && !recorded.some((f) => f.provider_id === r.provider_id)) failures.push({ provider_id: r.provider_id, code: r.code ?? 'failed', reasons: r.reasons });
+  for (const r of results) if (!r.ok && !recorded.some((f) => f.provider_id === r.provider_id)) failures.push({ provider_id: r.provider_id, code: r.code ?? 'failed', reasons: [] });
   const accounts = marketAccounts(p);
   const [statements, balances] = await Promise.all([settlement.statementsOf(p, providers), settlement.balances([...accounts.sales, ...accounts.margin, accounts.premium])]);
   const month = reconcileMonth(p, statements, balances);

@@ -15,8 +15,9 @@ import {
 import { deps } from './lib/deps.js';
 import { probeEndpoint } from './lib/probe.js';
 import { logger } from './lib/powertools.js';
+import { ProviderId } from './lib/provider-schemas.js';
 
-const Input = z.object({ provider_id: z.string().regex(/^prv_[A-Za-z0-9]{1,40}$/) });
+const Input = z.object({ provider_id: ProviderId });
 /** Probes in flight at once against one provider. */
 const PROBE_CONCURRENCY = 4;
 

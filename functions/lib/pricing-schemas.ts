@@ -68,9 +68,11 @@ export const SettlementRunReply = z.object({
   failures: z.array(z.object({ provider_id: z.string().nullable(), code: z.string(), reasons: z.array(z.string()) })),
 });
 
-const Figures = {
+/** The figures of a statement and of each of its lines (also the settlement machine's fold state). */
+export const StatementFigures = z.object({
   requests: z.number().int(), gpu_microseconds: z.number().int(), spend_micros: z.number().int(), earnings_micros: z.number().int(), margin_micros: z.number().int(),
-};
+});
+export const StatementLine = StatementFigures.extend({ accelerator: z.string(), segment: z.string(), workload: z.enum(['chat', 'completion', 'embedding']) });
 export const StatementReply = z.object({
   provider_id: z.string(),
   period: Period,
@@ -78,14 +80,14 @@ export const StatementReply = z.object({
   period_end: z.string(),
   due_date: z.string(),
   issued_at: z.string(),
-  ...Figures,
+  ...StatementFigures.shape,
   gpu_hours: z.number(),
   tier: z.enum(['base', 'tier_2', 'tier_4', 'custom']),
   premium_bps: z.number().int(),
   premium_micros: z.number().int(),
   payable_micros: z.number().int(),
   net_margin_micros: z.number().int(),
-  lines: z.array(z.object({ accelerator: z.string(), segment: z.string(), workload: z.enum(['chat', 'completion', 'embedding']), ...Figures })),
+  lines: z.array(StatementLine),
   posting_id: z.string().nullable(),
 });
 export const StatementsQuery = SpotHistoryQuery;

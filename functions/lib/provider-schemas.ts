@@ -14,6 +14,9 @@ export const ApplyProviderBody = z.strictObject({
   accelerators: z.array(Accelerator).min(1).max(3),
 });
 
+/** A provider id as the state machines carry it. */
+export const ProviderId = z.string().regex(/^prv_[A-Za-z0-9]{1,40}$/);
+
 export const ReviewBody = z.strictObject({ decision: z.enum(['approve', 'reject']), notes: z.string().trim().max(2_000).default('') });
 
 const Url = z
