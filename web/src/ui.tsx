@@ -73,6 +73,29 @@ export function Confirm(p: { open: boolean; title: string; body: ComponentChildr
   );
 }
 
+/**
+ * An action that calls the API: `run(fn)` clears the last error, runs fn, and keeps its error for
+ * <ErrorLine> (resolving false) instead of throwing; `busy` while one runs.
+ */
+export function useAction(): { error: ApiError | null; busy: boolean; run: (fn: () => Promise<unknown>) => Promise<boolean> } {
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const run = useCallback(async (fn: () => Promise<unknown>) => {
+    setError(null);
+    setBusy(true);
+    try {
+      await fn();
+      return true;
+    } catch (err) {
+      setError(err as ApiError);
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  }, []);
+  return { error, busy, run };
+}
+
 export function ErrorLine(p: { error: Error | null }) {
   return p.error ? <p class="state error" role="alert">{p.error.message}</p> : null;
 }

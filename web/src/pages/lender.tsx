@@ -1,9 +1,9 @@
 /** Lender pages: each facility's visibility figures with a burn chart, and freeze / unfreeze behind a confirmation. */
 import { useState } from 'preact/hooks';
-import { api, type ApiError } from '../api.js';
+import { api } from '../api.js';
 import { Chart } from '../chart.js';
 import { day, num, usd } from '../format.js';
-import { Async, Badge, Card, Confirm, ErrorLine, Figures, useLoad } from '../ui.js';
+import { Async, Badge, Card, Confirm, ErrorLine, Figures, useAction, useLoad } from '../ui.js';
 
 interface Facility {
   id: string; startup_id: string; status: 'active' | 'frozen' | 'recovered'; frozen_reason: string | null; principal_micros: number; multiplier: number; term_end: string;
@@ -27,18 +27,15 @@ function FacilityCard(p: { id: string }) {
   const [burn, reloadBurn] = useLoad(() => api<{ daily: { day: string; spent_micros: number }[] }>('GET', `/v1/facilities/${p.id}/burn?days=30`), [p.id]);
   const [asking, setAsking] = useState<'freeze' | 'unfreeze' | null>(null);
   const [reason, setReason] = useState('');
-  const [error, setError] = useState<ApiError | null>(null);
+  const { error, run } = useAction();
 
-  async function act(action: 'freeze' | 'unfreeze') {
+  function act(action: 'freeze' | 'unfreeze') {
     setAsking(null);
-    setError(null);
-    try {
+    void run(async () => {
       await api('POST', `/v1/facilities/${p.id}/${action}`, action === 'freeze' ? { reason: reason.trim() || 'frozen by the lender' } : {});
       reload();
       reloadBurn();
-    } catch (err) {
-      setError(err as ApiError);
-    }
+    });
   }
 
   return (

@@ -1,8 +1,7 @@
 /** Operator pages: the provider review queue, the spot index and the settlement runs; live providers open their provider page. */
-import { useState } from 'preact/hooks';
-import { api, type ApiError } from '../api.js';
+import { api } from '../api.js';
 import { num, usd, when } from '../format.js';
-import { Async, Badge, Card, ErrorLine, useLoad } from '../ui.js';
+import { Async, Badge, Card, ErrorLine, useAction, useLoad } from '../ui.js';
 
 interface QueueItem { id: string; name: string; status: string; contact_email: string | null; regions: string[]; accelerators: string[]; created_at: string | null }
 interface Spot { accelerator: string; usd_per_gpu_hour_micros: number; effective_at: string }
@@ -21,16 +20,12 @@ export function OperatorPage() {
 
 function ReviewQueue() {
   const [queue, reload] = useLoad(() => api<{ data: QueueItem[] }>('GET', '/v1/admin/providers?status=pending_review'), []);
-  const [error, setError] = useState<ApiError | null>(null);
-  async function review(id: string, decision: 'approve' | 'reject') {
-    setError(null);
-    try {
+  const { error, run } = useAction();
+  const review = (id: string, decision: 'approve' | 'reject') =>
+    run(async () => {
       await api('POST', `/v1/admin/providers/${id}/review`, { decision, notes: `${decision}d in the operator console` });
       reload();
-    } catch (err) {
-      setError(err as ApiError);
-    }
-  }
+    });
   return (
     <Card title="Provider review queue" wide id="queue">
       <ErrorLine error={error} />
@@ -58,17 +53,14 @@ function ReviewQueue() {
 
 function SpotIndex() {
   const [spot, reload] = useLoad(() => api<{ data: Spot[] }>('GET', '/v1/spot-prices'), []);
-  const [error, setError] = useState<ApiError | null>(null);
-  async function set(e: Event) {
+  const { error, run } = useAction();
+  function set(e: Event) {
     e.preventDefault();
     const f = new FormData(e.currentTarget as HTMLFormElement); // read before any await
-    setError(null);
-    try {
+    void run(async () => {
       await api('PUT', `/v1/admin/spot-prices/${String(f.get('accelerator'))}`, { usd_per_gpu_hour_micros: Math.round(Number(f.get('usd')) * 1e6) });
       reload();
-    } catch (err) {
-      setError(err as ApiError);
-    }
+    });
   }
   return (
     <Card title="Spot index (USD per GPU-hour)" id="spot">
@@ -92,16 +84,12 @@ function SpotIndex() {
 
 function Settlements() {
   const [runs, reload] = useLoad(() => api<{ data: Run[] }>('GET', '/v1/admin/settlements?months=6'), []);
-  const [error, setError] = useState<ApiError | null>(null);
-  async function settle(period: string) {
-    setError(null);
-    try {
+  const { error, run } = useAction();
+  const settle = (period: string) =>
+    run(async () => {
       await api('POST', `/v1/admin/settlements/${period}`);
       setTimeout(reload, 1500);
-    } catch (err) {
-      setError(err as ApiError);
-    }
-  }
+    });
   return (
     <Card title="Settlement runs" id="settlements">
       <ErrorLine error={error} />

@@ -1,9 +1,9 @@
 /** Startup pages: credits by facility, burn, usage by model and provider, and key management. */
 import { useState } from 'preact/hooks';
-import { api, type ApiError } from '../api.js';
+import { api } from '../api.js';
 import { Chart } from '../chart.js';
 import { day, num, usd, when } from '../format.js';
-import { Async, Badge, Card, Confirm, ErrorLine, Figures, useLoad } from '../ui.js';
+import { Async, Badge, Card, Confirm, ErrorLine, Figures, useAction, useLoad } from '../ui.js';
 
 interface Credits {
   granted_micros: number; spent_micros: number; reserved_micros: number; available_micros: number; frozen_micros: number;
@@ -92,11 +92,10 @@ function UsageCard(p: { title: string; value: ReturnType<typeof useLoad<Usage>>[
 function KeysCard() {
   const [keys, reload] = useLoad(() => api<{ data: Key[] }>('GET', '/v1/keys?limit=100'), []);
   const [created, setCreated] = useState<{ key: string; name: string } | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { error, busy, run } = useAction();
   const [revoking, setRevoking] = useState<Key | null>(null);
 
-  async function create(e: Event) {
+  function create(e: Event) {
     e.preventDefault();
     // currentTarget is gone once the handler awaits: keep the form.
     const form = e.currentTarget as HTMLFormElement;
@@ -110,28 +109,20 @@ function KeysCard() {
       const v = String(f.get(k) ?? '').trim();
       if (v) body[k] = Number(v);
     }
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       const k = await api<{ key: string; name: string }>('POST', '/v1/keys', body);
       setCreated({ key: k.key, name: k.name });
       form.reset();
       reload();
-    } catch (err) {
-      setError(err as ApiError);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
-  async function revoke(k: Key) {
+  function revoke(k: Key) {
     setRevoking(null);
-    try {
+    void run(async () => {
       await api('DELETE', `/v1/keys/${k.id}`);
       reload();
-    } catch (err) {
-      setError(err as ApiError);
-    }
+    });
   }
 
   return (
