@@ -9,7 +9,7 @@
  * counters are exactly what live traffic would have left. Seeded once per table (a marker item).
  */
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { Credits, parsePeriod, previousPeriod, requestEconomics, settleableAt, type SlaSample, type Workload } from '../packages/core/src/index.js';
+import { Credits, mapBounded, parsePeriod, previousPeriod, requestEconomics, settleableAt, type SlaSample, type Workload } from '../packages/core/src/index.js';
 import { DynamoCreditStore, DynamoSla } from '../packages/core/src/adapters/dynamodb/index.js';
 import { rng } from '../packages/simulator/src/generate.js';
 import { DEMO_PROVIDERS, DEMO_SPOT } from './demo.js';
@@ -35,13 +35,6 @@ function pickHour(r: () => number): number {
     if (x < 0) return h;
   }
   return 23;
-}
-
-async function bounded<T>(items: readonly T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
 }
 
 export async function seedDemoHistory(rt: Runtime, doc: DynamoDBDocumentClient, api: Api, demo: { startupId: string; lenderId: string }, now = new Date()): Promise<{ requests: number; settled: string | null } | null> {
@@ -76,13 +69,12 @@ export async function seedDemoHistory(rt: Runtime, doc: DynamoDBDocumentClient, 
     }
   }
   const store = new DynamoCreditStore(doc, rt.tableName);
-  let n = 0;
-  await bounded(planned, IN_FLIGHT, async (q) => {
+  await mapBounded(planned, IN_FLIGHT, async (q, i) => {
     const rates = q.provider.models.find((m) => m.model === q.model)!;
     const spot = DEMO_SPOT[q.provider.accelerator];
     const econ = requestEconomics(q.prompt, q.completion, rates, spot);
     const credits = new Credits(store, () => new Date(q.at));
-    const requestId = `req_hist_${++n}_${q.at}`;
+    const requestId = `req_hist_${i + 1}_${q.at}`;
     const held = await credits.reserve({ startup_id: q.startup, amount_micros: econ.cost_micros, idempotency_key: requestId, request_hash: requestId });
     if (!held.ok) throw new Error(`demo history: reserve ${held.code}`);
     const closed = await credits.closeWithUsage(held.hold, econ.cost_micros, {
