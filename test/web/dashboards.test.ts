@@ -125,8 +125,9 @@ describe('startup pages', () => {
     const reply = await openai(secret).chat.completions.create({ model: LLAMA, messages: [{ role: 'user', content: 'made in a browser' }], max_tokens: 8 });
     await page.getByRole('button', { name: 'I have copied it' }).click();
     await page.getByRole('button', { name: 'Revoke from the dashboard' }).click();
-    await page.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click();
-    await page.getByText('revoked').waitFor();
+    await page.getByRole('dialog').getByRole('button', { name: 'Revoke', exact: true }).click();
+    // The key's own row: another key revoked earlier would also show 'revoked'.
+    await page.getByRole('row', { name: /from the dashboard/ }).getByText('revoked', { exact: true }).waitFor();
     const after = await openai(secret).models.list().then(() => 200, (e: { status?: number }) => e.status);
     // Assess
     expect(secret).toMatch(/^cx_startup_/);
@@ -146,19 +147,22 @@ describe('lender pages', () => {
     await page.locator(`[data-chart="Daily spend of facility ${rt.world!.facilityId}, last 30 days"] svg`).waitFor();
     await shot(page, 'lender-laptop');
     // Act: the first click only asks; cancel leaves it active.
-    await card.getByRole('button', { name: 'Freeze…' }).click();
-    await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+    await card.getByRole('button', { name: 'Freeze…', exact: true }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Cancel', exact: true }).click();
     const stillWorks = await openai(rt.world!.startupKey).chat.completions.create({ model: LLAMA, messages: [{ role: 'user', content: 'before' }], max_tokens: 4 }).then(() => 200);
     await card.getByLabel('Reason').fill('missed a payment');
-    await card.getByRole('button', { name: 'Freeze…' }).click();
+    await card.getByRole('button', { name: 'Freeze…', exact: true }).click();
     await shot(page, 'lender-confirm-freeze');
-    await page.getByRole('dialog').getByRole('button', { name: 'Freeze now' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Freeze now', exact: true }).click();
     await card.getByText('frozen: missed a payment').waitFor();
     const frozen = await openai(rt.world!.startupKey).chat.completions.create({ model: LLAMA, messages: [{ role: 'user', content: 'after' }], max_tokens: 4 }).then(() => 200, (e: { status?: number }) => e.status);
     await shot(page, 'lender-frozen');
-    await card.getByRole('button', { name: 'Unfreeze…' }).click();
-    await page.getByRole('dialog').getByRole('button', { name: 'Unfreeze' }).click();
-    await card.getByRole('button', { name: 'Freeze…' }).waitFor();
+    await card.getByRole('button', { name: 'Unfreeze…', exact: true }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Unfreeze', exact: true }).click();
+    // Exact names: Playwright matches a name as a case-insensitive substring, so 'Freeze…' alone
+    // also finds 'Unfreeze…', which is on screen until the unfreeze has returned.
+    await card.getByRole('button', { name: 'Freeze…', exact: true }).waitFor();
+    await card.getByText('frozen: missed a payment').waitFor({ state: 'detached' });
     const again = await openai(rt.world!.startupKey).chat.completions.create({ model: LLAMA, messages: [{ role: 'user', content: 'again' }], max_tokens: 4 }).then(() => 200);
     // Assess
     expect(stillWorks).toBe(200);
