@@ -188,7 +188,11 @@ describe('provider pages', () => {
     // Assess
     expect(util.delivered_gpu_hours).toBeGreaterThan(0);
     expect(util.daily.at(-1).requests).toBeGreaterThanOrEqual(3);
-    expect(await page.locator('section', { has: page.getByRole('heading', { name: /Fill rate/ }) }).textContent()).toContain('80 %');
+    const fill = page.locator('section', { has: page.getByRole('heading', { name: /Fill rate/ }) });
+    await fill.locator('[data-chart="Delivered GPU-hours a day against 80 % of listed"] svg').waitFor();
+    // The figures, not the card's title (which names the target too): the target as the route gives it.
+    expect(await fill.locator('div', { has: page.locator('dt', { hasText: /^Target$/ }) }).locator('dd').textContent()).toBe('80 %');
+    expect(util.fill_target_ppm).toBe(800_000);
     expect(await page.locator('section', { has: page.getByRole('heading', { name: /Capacity forecast/ }) }).textContent()).toContain('Method:');
     expect(await onboarding.textContent()).toContain('live');
     await page.locator('section', { has: page.getByRole('heading', { name: /SLA compliance/ }) }).getByText('Tier').waitFor();
