@@ -5,6 +5,7 @@ import { assert } from '../../money.js';
 import type { Accelerator } from '../../routing.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { ROUTING_PK, routingProviderItem, spotCurrentKey, spotHistoryKey } from './entities/routing.js';
+import { unlessConditionFailed } from './transact.js';
 
 /** Pages of the routing partition one snapshot may read (1 MB each). */
 const MAX_CATALOG_PAGES = 8;
@@ -47,20 +48,17 @@ export class DynamoCatalog implements CatalogSource {
     assert(Number.isSafeInteger(usdPerGpuHourMicros) && usdPerGpuHourMicros > 0, 'spot price must be a positive integer of micros per GPU-hour');
     const rec = { type: 'spot_price', accelerator, usd_per_gpu_hour_micros: usdPerGpuHourMicros, effective_at: effectiveAt };
     await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...spotHistoryKey(accelerator, effectiveAt), ...rec, type: 'spot_price_history' } }));
-    try {
-      await this.doc.send(
+    const written = await unlessConditionFailed(
+      this.doc.send(
         new PutCommand({
           TableName: this.tableName,
           Item: { ...spotCurrentKey(accelerator), ...rec },
           ConditionExpression: 'attribute_not_exists(pk) OR effective_at <= :at',
           ExpressionAttributeValues: { ':at': effectiveAt },
         }),
-      );
-      return { in_force: true };
-    } catch (err) {
-      if ((err as Error).name === 'ConditionalCheckFailedException') return { in_force: false };
-      throw err;
-    }
+      ),
+    );
+    return { in_force: written !== null };
   }
 
   /** An accelerator's price history, newest first. */

@@ -5,6 +5,7 @@
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { RATE_WINDOW_S, retryAfterS, windowStartS, type RateDecision, type RateLimiter, type RateLimits } from '../../ratelimit.js';
+import { isConditionFailed } from './transact.js';
 
 export class DynamoRateLimiter implements RateLimiter {
   constructor(
@@ -41,8 +42,8 @@ export class DynamoRateLimiter implements RateLimiter {
       );
       return { ok: true };
     } catch (err) {
-      if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err;
-      // The SDK's error carries the old item still marshalled.
+      if (!isConditionFailed(err)) throw err;
+      // The SDK's error carries the old item still marshalled (so this catch is not unlessConditionFailed).
       const raw = (err as { Item?: Record<string, never> }).Item;
       const old = (raw ? unmarshall(raw) : {}) as { requests?: number };
       const limit = limits.rpm !== null && (old.requests ?? 0) >= limits.rpm ? 'rpm' : 'tpm';

@@ -2,6 +2,7 @@
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { checkKeySet, firstKeySet, rotateKeySet, type RelayKeySet, type RelayKeyStore, type RotateResult } from '../../relay.js';
 import { relayKeySetKey } from './entities/relay-keys.js';
+import { unlessConditionFailed } from './transact.js';
 
 const MAX_ATTEMPTS = 3;
 
@@ -19,20 +20,17 @@ export class DynamoRelayKeys implements RelayKeyStore {
   /** Writes `set` if the item is still at `version` (0: absent); false when someone else wrote first. */
   private async write(set: RelayKeySet, version: number): Promise<boolean> {
     checkKeySet(set);
-    try {
-      await this.doc.send(
+    const written = await unlessConditionFailed(
+      this.doc.send(
         new PutCommand({
           TableName: this.tableName,
           Item: { ...relayKeySetKey(), type: 'relay_keys', version: version + 1, set },
           ConditionExpression: version === 0 ? 'attribute_not_exists(pk)' : 'version = :v',
           ...(version === 0 ? {} : { ExpressionAttributeValues: { ':v': version } }),
         }),
-      );
-      return true;
-    } catch (err) {
-      if ((err as Error).name === 'ConditionalCheckFailedException') return false;
-      throw err;
-    }
+      ),
+    );
+    return written !== null;
   }
 
   async load(): Promise<RelayKeySet> {

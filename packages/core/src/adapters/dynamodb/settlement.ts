@@ -12,6 +12,7 @@ import { runKey, statementItem, statementKey, toRun, toStatement, type Settlemen
 import { startupKey } from './entities/tenant.js';
 import type { DynamoCreditStore } from './store.js';
 import { batchGet } from './batch.js';
+import { unlessConditionFailed } from './transact.js';
 
 /** Segments remembered per container; cleared when full (startups are few next to requests). */
 const MAX_CACHED_SEGMENTS = 50_000;
@@ -35,8 +36,8 @@ export class DynamoSettlement {
    * (and not stale): then that run is returned unchanged, and the caller must not go on.
    */
   async begin(period: string, executionId: string | null, at: string): Promise<SettlementRun> {
-    try {
-      const out = await this.doc.send(
+    const out = await unlessConditionFailed(
+      this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: runKey(period),
@@ -49,18 +50,15 @@ export class DynamoSettlement {
           },
           ReturnValues: 'ALL_NEW',
         }),
-      );
-      return toRun(out.Attributes!);
-    } catch (err) {
-      if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err;
-      return (await this.getRun(period))!;
-    }
+      ),
+    );
+    return out ? toRun(out.Attributes!) : (await this.getRun(period))!;
   }
 
   /** Records how the run ended; a month already settled (by a concurrent run) is left as it is. */
   async finish(period: string, status: 'settled' | 'failed', totals: MonthTotals | null, failures: SettlementRun['failures'], at: string): Promise<SettlementRun> {
-    try {
-      await this.doc.send(
+    await unlessConditionFailed(
+      this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: runKey(period),
@@ -69,17 +67,15 @@ export class DynamoSettlement {
           ExpressionAttributeNames: { '#s': 'status' },
           ExpressionAttributeValues: { ':s': status, ':at': at, ':totals': totals, ':f': failures, ':settled': 'settled' },
         }),
-      );
-    } catch (err) {
-      if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err;
-    }
+      ),
+    );
     return (await this.getRun(period))!;
   }
 
   /** Adds a provider's failure to the running run (bounded: past MAX_RUN_FAILURES the rest are counted in the last). */
   async addFailure(period: string, failure: SettlementRun['failures'][number]): Promise<void> {
-    try {
-      await this.doc.send(
+    await unlessConditionFailed(
+      this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: runKey(period),
@@ -88,10 +84,8 @@ export class DynamoSettlement {
           ExpressionAttributeNames: { '#s': 'status' },
           ExpressionAttributeValues: { ':f': [failure], ':running': 'running', ':max': MAX_RUN_FAILURES },
         }),
-      );
-    } catch (err) {
-      if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err;
-    }
+      ),
+    );
   }
 
   /**

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { transact } from './transact.js';
+import { transact, unlessConditionFailed } from './transact.js';
 import { ContentionError } from './store.js';
 import { LATENCY_BUCKETS, bucketSamples, hourOf, windowStartHour, type SlaAlert, type SlaBucket, type SlaRecorder, type SlaSample, type SlaStanding } from '../../sla.js';
 import { SLA_ALERT_PREFIX, SLA_BUCKET_TTL_DAYS, slaAlertKey, slaBucketKey } from './entities/sla.js';
@@ -80,8 +80,8 @@ export class DynamoSla implements SlaRecorder {
     const key = routingProviderKey(providerId);
     if (s.meeting === prevMeeting) {
       if (s.recent_error_ppm === prevErrorPpm) return null;
-      await this.doc
-        .send(
+      await unlessConditionFailed(
+        this.doc.send(
           new UpdateCommand({
             TableName: this.tableName, Key: key,
             UpdateExpression: 'SET #p.recent_error_ppm = :e',
@@ -89,10 +89,8 @@ export class DynamoSla implements SlaRecorder {
             ExpressionAttributeNames: { '#p': 'provider' },
             ExpressionAttributeValues: { ':e': s.recent_error_ppm },
           }),
-        )
-        .catch((err: Error) => {
-          if (err.name !== 'ConditionalCheckFailedException') throw err;
-        });
+        ),
+      );
       return null;
     }
     const alert: SlaAlert = { provider_id: providerId, kind: s.meeting ? 'recovered' : 'breach', tier: s.tier, at, uptime_ppm: s.uptime_ppm, latency_ms_p95: s.latency_ms_p95, samples: s.samples, reasons: s.reasons };

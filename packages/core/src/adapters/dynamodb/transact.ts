@@ -64,3 +64,19 @@ export async function transact(doc: DynamoDBDocumentClient, items: TransactItem[
     }
   }
 }
+
+/** A single-item write refused by its condition: an answer (already stored, superseded, …), not a fault. */
+export const isConditionFailed = (err: unknown): boolean => (err as { name?: string } | null)?.name === 'ConditionalCheckFailedException';
+
+/**
+ * One conditional single-item write: its reply, or null when its condition did not hold. Every other
+ * error is thrown (the SDK has already retried throttling and transient faults).
+ */
+export async function unlessConditionFailed<T>(write: Promise<T>): Promise<T | null> {
+  try {
+    return await write;
+  } catch (err) {
+    if (isConditionFailed(err)) return null;
+    throw err;
+  }
+}
