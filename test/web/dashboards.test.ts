@@ -1,5 +1,5 @@
 /**
- * The dashboards in a real browser: Debian's Chromium driven by playwright-core against the local runtime
+ * The dashboards in a real browser: Chromium (Debian's, or the one @sparticuz/chromium ships: test/web/browser.ts) driven by playwright-core against the local runtime
  * with the demo world `npm start` seeds (the same seedDemoWorld), the bundle built by the test setup.
  * Each page must render real data from the API; the lender's freeze must stop the startup's next call
  * (403); a key made in the startup page must work with the `openai` client. Screenshots of every page go to
@@ -8,10 +8,11 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import OpenAI from 'openai';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRuntime, type TestRuntime } from '../api/runtime.js';
 import { client } from '../api/client.js';
+import { launchChromium } from './browser.js';
 
 const SHOTS = path.resolve('test-artifacts/screenshots');
 const LAPTOP = { width: 1280, height: 900 };
@@ -34,10 +35,9 @@ beforeAll(async () => {
   // Real traffic first, so usage, burn and the provider's utilization have something to show.
   const ai = openai(rt.world!.startupKey);
   for (let i = 0; i < 3; i++) await ai.chat.completions.create({ model: LLAMA, messages: [{ role: 'user', content: `hello ${i}` }], max_tokens: 16 });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const launched = await launchChromium();
+  browser = launched.browser;
+  console.log(`Chromium ${browser.version()} from ${launched.found.source} (${launched.found.executablePath})`);
 });
 afterAll(async () => {
   await browser?.close();
