@@ -11,7 +11,7 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { CapacityReport } from '../events/capacity.js';
-import { decideCapacity, duePending, type CapacityReportInput } from '../packages/core/src/index.js';
+import { decideCapacity, duePending, nowIso, type CapacityReportInput } from '../packages/core/src/index.js';
 import { storeCapacityReport } from '../packages/core/src/adapters/dynamodb/index.js';
 import { deps } from './lib/deps.js';
 import { logger } from './lib/powertools.js';
@@ -40,7 +40,7 @@ export const consume = middy(async (event: SQSEvent): Promise<SQSBatchResponse> 
     try {
       const parsed = CapacityReport.safeParse(JSON.parse(record.body));
       if (!parsed.success) throw new Error(`malformed capacity report: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-      const now = new Date().toISOString();
+      const now = nowIso();
       const outcome = await applyReport(parsed.data, now);
       await storeCapacityReport(doc, table, { ...parsed.data, outcome }, now);
     } catch (err) {
@@ -56,7 +56,7 @@ export const consume = middy(async (event: SQSEvent): Promise<SQSBatchResponse> 
 /** Schedule: applies each provider's pending (coalesced) report once its interval has passed. */
 export const flush = middy(async (): Promise<{ applied: number }> => {
   const { catalog, providers } = deps();
-  const now = new Date().toISOString();
+  const now = nowIso();
   let applied = 0;
   // The catalog snapshot holds every routing record: it is the `prev` each save needs.
   for (const r of (await catalog.load()).providers) {

@@ -3,7 +3,7 @@
  * provider's utilization, a facility's daily burn, the operator's review queue and settlement runs.
  */
 import type { z } from 'zod';
-import { MAX_PROVIDERS, previousPeriod, utilization } from '../packages/core/src/index.js';
+import { MAX_PROVIDERS, now as clockNow, nowMs, previousPeriod, utilization } from '../packages/core/src/index.js';
 import { apiRoute, providerIdOf } from './lib/api.js';
 import { deps } from './lib/deps.js';
 import { notFound } from './lib/errors.js';
@@ -23,14 +23,14 @@ export const providerUtilization = apiRoute<unknown, z.infer<typeof DaysQuery>>(
   const { providers, dashboard } = deps();
   const routing = await providers.routing(id);
   if (!routing) throw notFound('provider');
-  const now = Date.now();
+  const now = nowMs();
   const hours = await dashboard.providerHours(id, hourOf(now - req.query.days * 86_400_000), hourOf(now));
   return { status: 200, body: { provider_id: id, ...utilization(hours, routing, new Date(now).toISOString(), req.query.days) } };
 });
 
 export const facilityBurn = apiRoute<unknown, z.infer<typeof DaysQuery>>('functions/dashboard.facilityBurn', async (req) => {
   const f = await visibleFacility(req);
-  const now = Date.now();
+  const now = nowMs();
   const daily = await deps().dashboard.facilityDailySpend(f.id, dayOf(now - (req.query.days - 1) * 86_400_000), dayOf(now));
   return { status: 200, body: { facility_id: f.id, days: req.query.days, daily } };
 });
@@ -51,7 +51,7 @@ export const providerQueue = apiRoute<unknown, z.infer<typeof ReviewQuery>>('fun
 /** The last `months` months' settlement runs, newest first (months never started say so). */
 export const settlementRuns = apiRoute<unknown, z.infer<typeof RunsQuery>>('functions/dashboard.settlementRuns', async (req) => {
   const periods: string[] = [];
-  let at = new Date();
+  let at = clockNow();
   for (let i = 0; i < req.query.months; i++) {
     const p = previousPeriod(at);
     periods.push(p);

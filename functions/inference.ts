@@ -13,6 +13,7 @@ import type { z } from 'zod';
 import {
   MAX_USAGE_RANGE_DAYS, describeCall, groupUsage, listedModels, openAiError, requestHash, type Workload,
 } from '../packages/core/src/index.js';
+import { now as clockNow } from '../packages/core/src/clock.js';
 import { UsageTooLargeError } from '../packages/core/src/adapters/dynamodb/index.js';
 import { apiRoute, authenticate, countRequest, errorResult, idempotencyKeyOf, lowerHeaders, rawBodyOf, requestIdOf, routeFor } from './lib/api.js';
 import { deps } from './lib/deps.js';
@@ -123,7 +124,7 @@ const DAY_MS = 86_400_000;
 
 export const usage = apiRoute<undefined, z.infer<typeof UsageQuery>>('functions/inference.usage', async (req) => {
   if (req.principal?.role !== 'startup' || !req.principal.tenant_id) throw forbidden();
-  const now = new Date();
+  const now = clockNow();
   const toDay = (req.query.to ? new Date(req.query.to) : now).toISOString().slice(0, 10);
   const fromDay = (req.query.from ? new Date(req.query.from) : new Date(Date.parse(toDay) - 29 * DAY_MS)).toISOString().slice(0, 10);
   if (Number.isNaN(Date.parse(fromDay)) || Number.isNaN(Date.parse(toDay))) throw badRequest('from and to must be valid dates.', 'from');

@@ -14,6 +14,7 @@ import type { z } from 'zod';
 import {
   MAX_ENDPOINTS_PER_PROVIDER, mapBounded, probeModelFor, standing, slaDaily, type RoutingProvider, type SlaAlert, type SlaSample,
 } from '../packages/core/src/index.js';
+import { nowIso } from '../packages/core/src/clock.js';
 import { apiRoute, providerIdOf } from './lib/api.js';
 import { deps } from './lib/deps.js';
 import { probeEndpoint } from './lib/probe.js';
@@ -46,7 +47,7 @@ export const probeAll = middy(async (): Promise<{ probes: number; failed: number
   if (targets.length > MAX_PROBES_PER_RUN) logger.warn('more live endpoints than one probe run covers; probing the first ones', { endpoints: targets.length, probed: MAX_PROBES_PER_RUN });
   const samples = await mapBounded(targets.slice(0, MAX_PROBES_PER_RUN), PROBE_CONCURRENCY, async ({ p, e, model }): Promise<SlaSample> => {
     const r = await probeEndpoint(p.id, e, model!, { max_tokens: 1, timeout_ms: PROBE_TIMEOUT_MS });
-    return { provider_id: p.id, endpoint_id: e.id, source: 'probe', ok: r.ok, latency_ms: r.ok ? r.ttft_ms : null, at: new Date().toISOString() };
+    return { provider_id: p.id, endpoint_id: e.id, source: 'probe', ok: r.ok, latency_ms: r.ok ? r.ttft_ms : null, at: nowIso() };
   });
   // record() takes a bounded number of provider-hours per call: one call per provider, a few at a time.
   const byProvider = new Map<string, SlaSample[]>();
@@ -56,7 +57,7 @@ export const probeAll = middy(async (): Promise<{ probes: number; failed: number
     byProvider.set(s.provider_id, list);
   }
   await mapBounded([...byProvider.values()], EVALUATE_CONCURRENCY, (ss) => sla.record(ss));
-  const now = new Date().toISOString();
+  const now = nowIso();
   const alerts = await mapBounded(live, EVALUATE_CONCURRENCY, (p) => evaluate(p, now));
   return { probes: samples.length, failed: samples.filter((s) => !s.ok).length, alerts: alerts.filter(Boolean).length };
 }).use(injectLambdaContext(logger));
@@ -66,7 +67,7 @@ export const get = apiRoute<unknown, z.infer<typeof SlaQuery>>('functions/sla.ge
   const { providers, sla } = deps();
   const [found, routing] = await Promise.all([providers.get(id), providers.routing(id)]);
   if (!found || !routing) throw notFound('provider');
-  const now = new Date().toISOString();
+  const now = nowIso();
   const tier = found.value.sla_tier ?? 'standard';
   const buckets = await sla.buckets(id, now);
   const s = standing(tier, buckets, now);

@@ -9,7 +9,7 @@
  * counters are exactly what live traffic would have left. Seeded once per table (a marker item).
  */
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { Credits, mapBounded, parsePeriod, previousPeriod, requestEconomics, settleableAt, type SlaSample, type Workload } from '../packages/core/src/index.js';
+import { Credits, mapBounded, now as clockNow, parsePeriod, previousPeriod, requestEconomics, settleableAt, type SlaSample, type Workload } from '../packages/core/src/index.js';
 import { DynamoCreditStore, DynamoSla } from '../packages/core/src/adapters/dynamodb/index.js';
 import { rng } from '../packages/simulator/src/generate.js';
 import { DEMO_PROVIDERS, DEMO_SPOT } from './demo.js';
@@ -37,7 +37,7 @@ function pickHour(r: () => number): number {
   return 23;
 }
 
-export async function seedDemoHistory(rt: Runtime, doc: DynamoDBDocumentClient, api: Api, demo: { startupId: string; lenderId: string }, now = new Date()): Promise<{ requests: number; settled: string | null } | null> {
+export async function seedDemoHistory(rt: Runtime, doc: DynamoDBDocumentClient, api: Api, demo: { startupId: string; lenderId: string }, now = clockNow()): Promise<{ requests: number; settled: string | null } | null> {
   if ((await doc.send(new GetCommand({ TableName: rt.tableName, Key: MARKER, ConsistentRead: true }))).Item) return null;
   const startups: { id: string; segment: string }[] = [{ id: demo.startupId, segment: 'series_a' }];
   for (const s of [{ name: 'Seedling Labs', segment: 'seed' }, { name: 'Growthly', segment: 'growth' }]) {

@@ -14,7 +14,7 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { RelayVerifier } from '../packages/provider-kit/src/index.js';
 import { startSimulator, type SimModel, type Simulator, type SimulatorOptions } from '../packages/simulator/src/index.js';
-import { MIN_CAPACITY_INTERVAL_S, newSecretKey, routingOf, unlimitedKey, type Accelerator, type CatalogModel, type ProviderRecord, type RoutingProvider } from '../packages/core/src/index.js';
+import { MIN_CAPACITY_INTERVAL_S, newSecretKey, nowIso, nowS, routingOf, unlimitedKey, type Accelerator, type CatalogModel, type ProviderRecord, type RoutingProvider } from '../packages/core/src/index.js';
 import { DynamoCatalog, DynamoProviders, documentClient } from '../packages/core/src/adapters/dynamodb/index.js';
 import type { Runtime } from './runtime.js';
 import { seedDemoHistory } from './demo-history.js';
@@ -133,13 +133,14 @@ export async function seedDemoWorld(rt: Runtime, opts: DemoOptions = {}): Promis
     doc.destroy();
   };
   try {
-    const at = new Date().toISOString();
+    const at = nowIso();
     const providers: RoutingProvider[] = [];
     for (const p of DEMO_PROVIDERS) {
       const models: SimModel[] = p.models.map((m) => ({ id: m.model, embedding: m.kind === 'embedding', context_length: m.context_length, accelerator: p.accelerator }));
       // Like a real provider, each simulator serves only requests carrying a relay token minted for it,
-      // checked with the provider kit against the marketplace's published keys.
-      const relay = new RelayVerifier({ providerId: p.id, jwksUrl: `${rt.baseUrl}/v1/relay/keys` });
+      // checked with the provider kit against the marketplace's published keys (on the marketplace's clock,
+      // which COMPUX_NOW may shift away from this machine's).
+      const relay = new RelayVerifier({ providerId: p.id, jwksUrl: `${rt.baseUrl}/v1/relay/keys`, nowS });
       const sim = await startSimulator({ models, verifyToken: async (token) => (await relay.verify(token)).ok, ...(opts.simulator ?? {}) });
       simulators.set(p.id, sim);
       const seeded = await seedProvider(providerStore, p, sim.url, at);

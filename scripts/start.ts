@@ -6,17 +6,19 @@
  *   PORT=8080 npm start            another port
  *   COMPUX_ADMIN_KEY=... npm start the operator key to accept (else one is generated and printed)
  *   npm start -- --no-seed         no demo world (by default: three simulated providers, a lender, a funded startup and its key)
+ *   COMPUX_NOW=2027-12-31T23:59:00Z npm start   the marketplace's clock starts at that instant (packages/core/src/clock.ts)
  *
  * SIGINT / SIGTERM stop everything that was started (DynamoDB Local's java process included), then exit.
  */
 import { startRuntime, type Runtime } from '../local/runtime.js';
 import { buildWeb } from './build-web.js';
 import { seedDemoWorld, type DemoWorld } from '../local/demo.js';
+import { clockOffsetMs, nowIso } from '../packages/core/src/clock.js';
 
 const USAGE = `usage: npm start [-- --in-memory] [-- --no-seed]
   --in-memory   keep DynamoDB data in memory only (default: ./.compux-data/)
   --no-seed     do not seed the demo world (simulated providers, lender, funded startup, key)
-env: PORT (default 3000), HOST (default 127.0.0.1), COMPUX_ADMIN_KEY, COMPUX_IN_MEMORY=1`;
+env: PORT (default 3000), HOST (default 127.0.0.1), COMPUX_ADMIN_KEY, COMPUX_IN_MEMORY=1, COMPUX_NOW (an ISO instant: the clock starts there)`;
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -66,6 +68,7 @@ async function main(): Promise<void> {
 
   console.log(`CompuX is running at ${rt.baseUrl}`);
   console.log(`  data:         ${rt.dataDir ?? 'in memory (lost on stop)'}`);
+  if (clockOffsetMs() !== 0) console.log(`  clock:        ${nowIso()} (COMPUX_NOW; it advances from there)`);
   console.log(`  table:        ${rt.tableName}`);
   console.log(`  DynamoDB:     ${rt.endpoints.dynamodb}`);
   console.log(`  SQS:          ${rt.endpoints.sqs}`);

@@ -1,5 +1,5 @@
 /** Probing a provider endpoint the way real traffic reaches it (validation steps and the SLA schedule). */
-import { probe, type ProbeResult, type ProviderEndpoint } from '../../packages/core/src/index.js';
+import { nowMs, probe, type ProbeResult, type ProviderEndpoint } from '../../packages/core/src/index.js';
 import { deps } from './deps.js';
 
 /** The same claims and key id with a signature that is not the marketplace's: what a forger can send at best. */
@@ -16,7 +16,7 @@ export async function probeEndpoint(
   opts: { max_tokens: number; timeout_ms: number; forged_token?: boolean },
 ): Promise<ProbeResult> {
   const { relay, upstream } = deps();
-  const requestId = `probe_${providerId}_${e.id}_${Date.now().toString(36)}`;
+  const requestId = `probe_${providerId}_${e.id}_${nowMs().toString(36)}`;
   const token = await relay.token(providerId, requestId);
   return probe(
     upstream,

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUES } from '../../infra/queues.js';
 import { deps } from '../../functions/lib/deps.js';
 import { sendCapacityReport, type CapacityReport } from '../../packages/provider-kit/src/index.js';
+import { nowMs, nowS } from '../../packages/core/src/clock.js';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
 
 let rt: TestRuntime;
@@ -38,11 +39,11 @@ function report(provider: string, hours: number, over: Partial<CapacityReport> =
   const [accelerator, region] = ZONES[provider]!;
   seq++;
   return {
-    event_id: `evt_cap_${seq}`, provider_id: provider, reported_at: new Date(Date.now() + seq).toISOString(),
+    event_id: `evt_cap_${seq}`, provider_id: provider, reported_at: new Date(nowMs() + seq).toISOString(),
     capacity: [{ accelerator, region, availability_zone: `${region}a`, available_gpu_hours: hours }], burst_windows: [], maintenance_windows: [], ...over,
   };
 }
-const send = (r: CapacityReport) => sendCapacityReport(rt.baseUrl, rt.world!.providerSecrets.get(r.provider_id)!.webhook_secret, r);
+const send = (r: CapacityReport) => sendCapacityReport(rt.baseUrl, rt.world!.providerSecrets.get(r.provider_id)!.webhook_secret, r, { nowSeconds: nowS() });
 
 async function routing(id: string) {
   return (await rt.doc.send(new GetCommand({ TableName: rt.tableName, Key: { pk: 'ROUTING', sk: `PROVIDER#${id}` }, ConsistentRead: true }))).Item!.provider;
@@ -70,8 +71,8 @@ describe('capacity reports reroute traffic', () => {
     await until(() => routing(CIRRUS), (p) => p.capacity[0].available_gpu_hours === 0);
     const afterReduction = await servedBy();
     // Act: Aurora announces maintenance starting now.
-    const start = new Date(Date.now() - 1_000).toISOString();
-    const end = new Date(Date.now() + 3_600_000).toISOString();
+    const start = new Date(nowMs() - 1_000).toISOString();
+    const end = new Date(nowMs() + 3_600_000).toISOString();
     expect((await send(report(AURORA, 2_000, { maintenance_windows: [{ start, end }] }))).status).toBe(202);
     await until(() => routing(AURORA), (p) => p.maintenance.length === 1);
     const inMaintenance = await servedBy();

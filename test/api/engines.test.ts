@@ -9,7 +9,7 @@ import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCHEDULES } from '../../infra/schedules.js';
 import { WORKFLOWS } from '../../infra/workflows.js';
-import { facilityAccount } from '../../packages/core/src/index.js';
+import { facilityAccount, nowIso } from '../../packages/core/src/index.js';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
 import { client } from './client.js';
 
@@ -80,7 +80,7 @@ describe('hold-sweeper schedule', () => {
     if (!('handler' in row.target)) throw new Error('hold-sweeper targets a handler');
     const sweep = await rt.resolveHandler(row.target.handler);
     // Act
-    const out = await sweep({ 'detail-type': 'Scheduled Event', source: 'aws.events', time: new Date().toISOString(), detail: {} }, { awsRequestId: 'sweep-1', functionName: 'sweeper', getRemainingTimeInMillis: () => 60_000 });
+    const out = await sweep({ 'detail-type': 'Scheduled Event', source: 'aws.events', time: nowIso(), detail: {} }, { awsRequestId: 'sweep-1', functionName: 'sweeper', getRemainingTimeInMillis: () => 60_000 });
     // Assess
     expect(out).toMatchObject({ expired: 1 });
     expect((await rt.store.getHold(h.hold.id))?.status).toBe('expired');

@@ -9,6 +9,7 @@ import OpenAI from 'openai';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RelayVerifier, sendCapacityReport } from '../../packages/provider-kit/src/index.js';
+import { nowIso, nowS } from '../../packages/core/src/clock.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../packages/simulator/src/index.js';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
 import { client } from './client.js';
@@ -42,7 +43,7 @@ interface Onboarded {
 async function integrate(name: string, model: string, declaredTps: number, sim: SimulatorOptions & { checkTokens?: boolean }, tier = 'standard'): Promise<Onboarded> {
   const app = (await call('POST', '/v1/providers', { body: { name, contact_email: 'ops@gpu.example', regions: ['us-east-1'], accelerators: ['H100'] } })).body;
   const { checkTokens = true, ...simOpts } = sim;
-  const relay = new RelayVerifier({ providerId: app.id, jwksUrl: `${rt.baseUrl}/v1/relay/keys` });
+  const relay = new RelayVerifier({ providerId: app.id, jwksUrl: `${rt.baseUrl}/v1/relay/keys`, nowS });
   const s = await startSimulator({
     models: [{ id: model, context_length: 32_768, accelerator: 'H100' }],
     ...(checkTokens ? { verifyToken: async (t: string) => (await relay.verify(t)).ok } : {}),
@@ -86,9 +87,9 @@ describe('provider validation state machine', () => {
     // Act
     const { started, execution, record } = await validate(p);
     const report = await sendCapacityReport(rt.baseUrl, p.webhook_secret, {
-      event_id: 'evt_kestrel_1', provider_id: p.id, reported_at: new Date().toISOString(),
+      event_id: 'evt_kestrel_1', provider_id: p.id, reported_at: nowIso(),
       capacity: [{ accelerator: 'H100', region: 'us-east-1', availability_zone: 'us-east-1a', available_gpu_hours: 1_200 }], burst_windows: [], maintenance_windows: [],
-    });
+    }, { nowSeconds: nowS() });
     let models: { id: string }[] = [];
     for (let i = 0; i < 100; i++) {
       const routing = (await call('GET', `/v1/providers/${p.id}`, { key: rt.adminKey })).body;

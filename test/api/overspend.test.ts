@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
 import { client } from './client.js';
 import { startSimulator, type Simulator } from '../../packages/simulator/src/index.js';
-import { auditAll, chatPromptUpperBound, countChatPromptTokens, maxCostMicros, requestEconomics, type RoutingProvider } from '../../packages/core/src/index.js';
+import { auditAll, chatPromptUpperBound, nowIso, countChatPromptTokens, maxCostMicros, requestEconomics, type RoutingProvider } from '../../packages/core/src/index.js';
 import { DynamoCatalog } from '../../packages/core/src/adapters/dynamodb/index.js';
 import { DEMO_SPOT } from '../../local/demo.js';
 import { ACCOUNT_SHARDS } from '../../infra/table.js';
@@ -33,7 +33,7 @@ beforeAll(async () => {
     endpoints: [{ id: 'prv_burstOnly01_ep1', url: `${sim.url}/v1`, region: 'us-east-1', availability_zone: 'us-east-1a', capacity_type: 'dedicated', accelerators: ['H100'] }],
     models: [{ model: MODEL, kind: 'chat', architecture: 'llama', context_length: 8_192, accelerator: 'H100', ...RATES }],
     capacity: [{ accelerator: 'H100', region: 'us-east-1', availability_zone: 'us-east-1a', available_gpu_hours: 100 }],
-    maintenance: [], updated_at: new Date().toISOString(),
+    maintenance: [], updated_at: nowIso(),
   };
   await new DynamoCatalog(rt.doc, rt.tableName).putProvider(provider);
 });

@@ -3,7 +3,7 @@ import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
 import { client } from './client.js';
-import { signPayload } from '../../packages/core/src/index.js';
+import { nowIso, nowS, signPayload } from '../../packages/core/src/index.js';
 
 // Every test here applies from 127.0.0.1: a limit above what the other tests use, so the limit test meets it.
 process.env.COMPUX_APPLICATIONS_PER_MINUTE = '12';
@@ -36,7 +36,7 @@ async function routing(id: string) {
 
 function report(id: string, over: Record<string, unknown> = {}) {
   return {
-    event_id: `evt_${Math.random().toString(36).slice(2)}`, provider_id: id, reported_at: new Date().toISOString(),
+    event_id: `evt_${Math.random().toString(36).slice(2)}`, provider_id: id, reported_at: nowIso(),
     capacity: [{ accelerator: 'H100', region: 'us-east-1', availability_zone: 'us-east-1a', available_gpu_hours: 800 }],
     burst_windows: [], maintenance_windows: [],
     ...over,
@@ -45,7 +45,7 @@ function report(id: string, over: Record<string, unknown> = {}) {
 
 async function send(app: { id: string; webhook_secret: string }, body: unknown, opts: { secret?: string; t?: number; header?: string | null } = {}) {
   const raw = JSON.stringify(body);
-  const t = opts.t ?? Math.floor(Date.now() / 1000);
+  const t = opts.t ?? nowS();
   const sig = opts.header === null ? undefined : (opts.header ?? signPayload(opts.secret ?? app.webhook_secret, t, raw));
   return call('POST', `/v1/providers/${app.id}/capacity`, { raw, headers: sig ? { 'x-compux-signature': sig } : {} });
 }
@@ -102,7 +102,7 @@ describe('the capacity webhook', () => {
     const wrong = await send(app, body, { secret: 'whsec_not_it' });
     const missing = await send(app, body, { header: null });
     const malformed = await send(app, body, { header: 't=abc,v1=zz' });
-    const stale = await send(app, body, { t: Math.floor(Date.now() / 1000) - 301 });
+    const stale = await send(app, body, { t: nowS() - 301 });
     const unknown = await send({ id: 'prv_doesNotExist01', webhook_secret: app.webhook_secret }, report('prv_doesNotExist01'));
     const bad = await send(app, { ...body, capacity: [{ accelerator: 'TPU' }] });
     const otherId = await send(app, { ...body, provider_id: 'prv_someoneElse01' });

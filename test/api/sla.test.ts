@@ -10,6 +10,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SCHEDULES } from '../../infra/schedules.js';
 import { DynamoSla } from '../../packages/core/src/adapters/dynamodb/index.js';
+import { nowIso, nowMs } from '../../packages/core/src/clock.js';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
 import { client } from './client.js';
 
@@ -33,7 +34,7 @@ async function probeRun(): Promise<{ probes: number; failed: number; alerts: num
   const row = SCHEDULES.find((s) => s.name === 'sla-probe')!;
   if (!('handler' in row.target)) throw new Error('sla-probe targets a handler');
   const h = await rt.resolveHandler(row.target.handler);
-  return (await h({ 'detail-type': 'Scheduled Event', source: 'aws.events', time: new Date().toISOString(), detail: {} }, { awsRequestId: `probe-${Date.now()}`, functionName: 'sla-probe', getRemainingTimeInMillis: () => 60_000 })) as { probes: number; failed: number; alerts: number };
+  return (await h({ 'detail-type': 'Scheduled Event', source: 'aws.events', time: nowIso(), detail: {} }, { awsRequestId: `probe-${nowMs()}`, functionName: 'sla-probe', getRemainingTimeInMillis: () => 60_000 })) as { probes: number; failed: number; alerts: number };
 }
 async function routing(id: string) {
   return (await rt.doc.send(new GetCommand({ TableName: rt.tableName, Key: { pk: 'ROUTING', sk: `PROVIDER#${id}` }, ConsistentRead: true }))).Item!.provider;
@@ -62,7 +63,7 @@ describe('SLA standing', () => {
     // Act: Cirrus is fast again and a month of good probes outweighs the slow burst (recorded in bulk,
     // as the schedule would over days), then the next probe run judges the window.
     cirrus.setOptions({ ttftMs: 0 });
-    const now = new Date().toISOString();
+    const now = nowIso();
     await new DynamoSla(rt.doc, rt.tableName).record(Array.from({ length: 1_000 }, () => ({ provider_id: CIRRUS, endpoint_id: `${CIRRUS}_ep1`, source: 'probe' as const, ok: true, latency_ms: 40, at: now })));
     const recoveredRun = await probeRun();
     const recovered = await routing(CIRRUS);

@@ -1,7 +1,7 @@
 /** Connected to DynamoDB Local: the ledger's operations, table-driven over valid and invalid inputs. */
 import { describe, expect, it } from 'vitest';
 import { ACCOUNT_SHARDS } from '../../infra/table.js';
-import { auditAll, derivedId, facilityAccount, transfer, type Posting } from '../../packages/core/src/index.js';
+import { auditAll, derivedId, facilityAccount, nowIso, transfer, type Posting } from '../../packages/core/src/index.js';
 import { world } from './world.js';
 
 const balanceOf = async (w: Awaited<ReturnType<typeof world>>, account: string) => (await w.store.getBalances([account])).get(account)?.balance_micros;
@@ -153,7 +153,7 @@ describe('general postings', () => {
     const w = await world('post');
     const { facilities } = await w.fundedStartup([{ principal_micros: 1_000_000 }]);
     const f = facilities[0]!;
-    const mk = (id: string, lines: Posting['lines']): Posting => ({ id, kind: 'reversal', lines, created_at: new Date().toISOString(), refs: {} });
+    const mk = (id: string, lines: Posting['lines']): Posting => ({ id, kind: 'reversal', lines, created_at: nowIso(), refs: {} });
     // Act
     const move = await w.store.post(mk(derivedId('pst', 'm'), transfer(facilityAccount(f.id, 'available'), facilityAccount(f.id, 'spent'), 1_000)));
     const back = await w.store.post(mk(derivedId('pst', 'r'), transfer(facilityAccount(f.id, 'spent'), facilityAccount(f.id, 'available'), 1_000)));

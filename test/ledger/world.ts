@@ -6,7 +6,7 @@ import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { freshTable } from '../setup/table.js';
 import { DynamoCreditStore } from '../../packages/core/src/adapters/dynamodb/index.js';
-import { Credits, Lending, Tenants, type Clock } from '../../packages/core/src/index.js';
+import { Credits, Lending, Tenants, now, type Clock } from '../../packages/core/src/index.js';
 import { rng as prng } from '../../packages/simulator/src/generate.js';
 
 export interface Faults {
@@ -58,7 +58,7 @@ export async function world(prefix: string, opts: { faults?: Faults; seed?: numb
   const t = await freshTable(prefix);
   const counts = opts.faults ? injectFaults(t.doc, opts.faults, opts.seed) : { conflicts: 0, throttles: 0, lostReplies: 0 };
   const store = new DynamoCreditStore(t.doc, t.tableName);
-  const clock = opts.clock ?? (() => new Date());
+  const clock = opts.clock ?? now;
   const tenants = new Tenants(store, undefined, clock);
   const lending = new Lending(store, clock);
   const credits = new Credits(store, clock);

@@ -4,6 +4,7 @@
  * every reservation as one conditional transaction; this module only plans and retries.
  */
 import { derivedId } from './ids.js';
+import { now } from './clock.js';
 import { MAX_FACILITIES_PER_STARTUP } from './facilities.js';
 import { DEFAULT_HOLD_TTL_S, MAX_HOLD_TTL_S, closePosting, planAllocation, reservePosting, spendByFacility, type Hold } from './holds.js';
 import { facilityAccount } from './ledger.js';
@@ -31,7 +32,7 @@ export type Clock = () => Date;
 export class Credits {
   constructor(
     private readonly store: CreditStore,
-    private readonly clock: Clock = () => new Date(),
+    private readonly clock: Clock = now,
   ) {}
 
   holdIdFor(startupId: string, idempotencyKey: string): string {

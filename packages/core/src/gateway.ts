@@ -18,6 +18,7 @@
  * imports AWS (the DynamoDB and HTTP adapters sit behind CatalogSource, RateLimiter, Upstream).
  */
 import { assert, divHalfEven } from './money.js';
+import { now as clockNow } from './clock.js';
 import { PROVIDER_SHARE_PERCENT, MAX_TOKENS_PER_REQUEST, maxCostMicros, requestEconomics } from './pricing.js';
 import { CircuitBreaker, MAX_ATTEMPTS_PER_REQUEST, rankCandidates, type CircuitState } from './routing.js';
 import { offersFor, type CatalogSource, type Offer } from './catalog.js';
@@ -290,7 +291,7 @@ export class Gateway {
   }
 
   private now(): Date {
-    return this.deps.clock?.() ?? new Date();
+    return this.deps.clock?.() ?? clockNow();
   }
 
   private breaker(endpointId: string): CircuitBreaker {

@@ -1,3 +1,4 @@
+export * from './clock.js';
 export * from './money.js';
 export * from './ids.js';
 export * from './ledger.js';

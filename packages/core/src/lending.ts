@@ -10,6 +10,7 @@ import {
 } from './facilities.js';
 import { facilityAccount, facilityAccounts } from './ledger.js';
 import type { Clock } from './credits.js';
+import { now } from './clock.js';
 import type { CreditStore, IdempotencyClaim, Idempotent, Page } from './store.js';
 
 export interface Caller {
@@ -27,7 +28,7 @@ const MAX_RECOVERY_ATTEMPTS = 5;
 export class Lending {
   constructor(
     private readonly store: CreditStore,
-    private readonly clock: Clock = () => new Date(),
+    private readonly clock: Clock = now,
   ) {}
 
   private visible(f: Facility | null, caller: Caller): Facility | null {

@@ -9,6 +9,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { RELAY_ISSUER, RELAY_TOKEN_TTL_S, signRelayToken, type RelayJwk } from '../../provider-kit/src/relay.js';
 import { assert } from './money.js';
+import { nowMs } from './clock.js';
 
 export const ROTATION_OVERLAP_S = 15 * 60;
 export const MAX_RELAY_KEYS = 3;
@@ -83,7 +84,7 @@ export class RelaySigner {
 
   constructor(
     private readonly store: RelayKeyStore,
-    private readonly clock: () => number = Date.now,
+    private readonly clock: () => number = nowMs,
   ) {}
 
   /** Loads the set if it is missing or old; a failed reload keeps signing with the set already held. */

@@ -5,6 +5,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { newId, newSecretKey, sha256Hex } from './ids.js';
 import type { Clock } from './credits.js';
+import { now } from './clock.js';
 import type { ApiKeyRecord, CreditStore, IdempotencyClaim, Idempotent, Lender, Role, Startup } from './store.js';
 
 export interface Principal {
@@ -39,7 +40,7 @@ export class Tenants {
   constructor(
     private readonly store: CreditStore,
     private readonly operatorKeySha256: string | undefined,
-    private readonly clock: Clock = () => new Date(),
+    private readonly clock: Clock = now,
   ) {}
 
   /** Resolves a bearer token to a principal, or null (unknown, revoked or malformed: all look the same). */

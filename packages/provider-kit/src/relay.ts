@@ -59,6 +59,8 @@ function parseJson(part: string): Record<string, unknown> | null {
   }
 }
 
+const realNowS = (): number => Math.floor(Date.now() / 1000);
+
 /** The kid a token names (before any check), or null when it is not a well-formed token. */
 export function relayTokenKid(token: string): string | null {
   if (token.length > MAX_TOKEN_CHARS) return null;
@@ -79,7 +81,7 @@ export function verifyRelayToken(token: string | undefined, keys: ReadonlyMap<st
   if (!verify(null, Buffer.from(`${h}.${p}`), key, Buffer.from(s, 'base64url'))) return { ok: false, reason: 'bad_signature' };
   const c = parseJson(p);
   if (!c || typeof c.iat !== 'number' || typeof c.exp !== 'number' || typeof c.aud !== 'string' || typeof c.sub !== 'string' || typeof c.iss !== 'string') return { ok: false, reason: 'malformed' };
-  const now = opts.nowS ?? Math.floor(Date.now() / 1000);
+  const now = opts.nowS ?? realNowS();
   const leeway = opts.leewayS ?? 5;
   if (c.iss !== RELAY_ISSUER) return { ok: false, reason: 'wrong_issuer' };
   if (c.aud !== opts.audience) return { ok: false, reason: 'wrong_audience' };
@@ -112,6 +114,11 @@ export interface RelayVerifierOptions {
   /** Fewest milliseconds between two fetches forced by an unknown kid (default 10 s). */
   minRefetchMs?: number;
   fetch?: typeof fetch;
+  /**
+   * The current time in whole seconds, checked against a token's iat/exp (default: this machine's clock).
+   * Providers run real time; only a marketplace run on a shifted clock (CompuX's COMPUX_NOW) passes its own.
+   */
+  nowS?: () => number;
 }
 
 /**
@@ -127,7 +134,7 @@ export class RelayVerifier {
 
   constructor(opts: RelayVerifierOptions) {
     if (!opts.jwksUrl && !opts.keys?.length) throw new Error('RelayVerifier needs jwksUrl or keys');
-    this.o = { providerId: opts.providerId, jwksUrl: opts.jwksUrl, leewayS: opts.leewayS ?? 5, cacheMs: opts.cacheMs ?? 300_000, minRefetchMs: opts.minRefetchMs ?? 10_000, fetch: opts.fetch ?? fetch };
+    this.o = { providerId: opts.providerId, jwksUrl: opts.jwksUrl, leewayS: opts.leewayS ?? 5, cacheMs: opts.cacheMs ?? 300_000, minRefetchMs: opts.minRefetchMs ?? 10_000, fetch: opts.fetch ?? fetch, nowS: opts.nowS ?? realNowS };
     for (const k of opts.keys ?? []) {
       const key = publicKeyOf(k);
       if (key) this.keys.set(k.kid, key);
@@ -162,7 +169,8 @@ export class RelayVerifier {
   /** Checks a bare token. */
   async verify(token: string | undefined): Promise<RelayCheck> {
     if (this.o.jwksUrl && Date.now() - this.fetchedAt > this.o.cacheMs) await this.refresh();
-    const opts = { audience: this.o.providerId, leewayS: this.o.leewayS };
+    // Cache ages (fetchedAt, lastForcedAt) are durations on this machine's clock; token times use o.nowS.
+    const opts = { audience: this.o.providerId, leewayS: this.o.leewayS, nowS: this.o.nowS() };
     let r = verifyRelayToken(token, this.keys, opts);
     if (!r.ok && r.reason === 'unknown_key' && this.o.jwksUrl && Date.now() - this.lastForcedAt >= this.o.minRefetchMs) {
       // A kid we have not seen: the marketplace may have just rotated. Fetch once, then decide.

@@ -52,8 +52,8 @@ export function signCapacityReport(secret: string, report: CapacityReport, nowSe
 }
 
 /** Signs and sends a report; resolves with the marketplace's status (202 once queued) and reply. */
-export async function sendCapacityReport(baseUrl: string, secret: string, report: CapacityReport, opts: { fetch?: typeof fetch; timeoutMs?: number } = {}): Promise<{ status: number; body: unknown }> {
-  const { body, headers } = signCapacityReport(secret, report);
+export async function sendCapacityReport(baseUrl: string, secret: string, report: CapacityReport, opts: { fetch?: typeof fetch; timeoutMs?: number; nowSeconds?: number } = {}): Promise<{ status: number; body: unknown }> {
+  const { body, headers } = signCapacityReport(secret, report, opts.nowSeconds);
   const res = await (opts.fetch ?? fetch)(`${baseUrl.replace(/\/+$/, '')}/v1/providers/${encodeURIComponent(report.provider_id)}/capacity`, {
     method: 'POST', headers, body, signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
   });

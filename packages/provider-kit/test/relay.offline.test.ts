@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { RelayVerifier, SIGNATURE_HEADER, publicKeyOf, signCapacityReport, signRelayToken, verifyRelayToken, verifySignature } from '../src/index.js';
-import { RelaySigner, firstKeySet, jwksOf, rotateKeySet, ROTATION_OVERLAP_S, type RelayKeySet } from '../../core/src/index.js';
+import { RelaySigner, firstKeySet, jwksOf, nowIso, nowS, rotateKeySet, ROTATION_OVERLAP_S, type RelayKeySet } from '../../core/src/index.js';
 
 const AT = '2026-11-21T12:00:00.000Z';
 const NOW_S = Date.parse(AT) / 1000;
@@ -70,23 +70,24 @@ describe('relay tokens', () => {
 
   it('the verifier fetches the JWKS, and fetches it again when a rotation brings a kid it does not know', async () => {
     // Prepare: a JWKS server whose key set the test rotates.
-    let set = firstKeySet(new Date().toISOString());
+    let set = firstKeySet(nowIso());
     let fetches = 0;
     const server = createServer((_req, res) => {
       fetches++;
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify(jwksOf(set, new Date().toISOString())));
+      res.end(JSON.stringify(jwksOf(set, nowIso())));
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/relay/keys`;
-    const verifier = new RelayVerifier({ providerId: 'prv_a', jwksUrl: url, minRefetchMs: 0 });
+    // The signer mints on the CompuX clock (COMPUX_NOW may shift it); the verifier checks on the same one.
+    const verifier = new RelayVerifier({ providerId: 'prv_a', jwksUrl: url, minRefetchMs: 0, nowS });
     const signer = () => new RelaySigner({ load: async () => set });
     try {
       // Act
       const before = await verifier.check(`Bearer ${await signer().token('prv_a', 'r1')}`);
       const oldSigner = signer();
       await oldSigner.ready();
-      const r = rotateKeySet(set, new Date().toISOString());
+      const r = rotateKeySet(set, nowIso());
       if (!r.ok) throw new Error(r.code);
       set = r.set;
       const fresh = await verifier.check(`Bearer ${await signer().token('prv_a', 'r2')}`);

@@ -13,10 +13,9 @@ interface UsageGroup { group: string; requests: number; errors: number; prompt_t
 interface Usage { data: UsageGroup[]; total: UsageGroup }
 interface Key { id: string; name: string; budget_micros: number | null; budget_left_micros?: number | null; models: string[] | null; rpm: number | null; tpm: number | null; created_at: string; revoked_at: string | null }
 
-const since = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString().slice(0, 10);
-
+// No `from`: the server's default is the last 30 days by ITS clock (COMPUX_NOW may shift it; the browser's may differ).
 function usage(groupBy: string) {
-  return api<Usage>('GET', `/v1/usage?group_by=${groupBy}&from=${since(29)}`);
+  return api<Usage>('GET', `/v1/usage?group_by=${groupBy}`);
 }
 
 export function StartupPage() {

@@ -8,6 +8,7 @@ import { transact, type TransactItem } from './transact.js';
 import { checkProvider, type RoutingProvider } from '../../catalog.js';
 import { routingOf, type CapacityReportInput, type CapacityState, type ProviderRecord } from '../../providers.js';
 import type { ApiKeyRecord } from '../../store.js';
+import { nowIso } from '../../clock.js';
 import { apiKeyItem } from './entities/api-key.js';
 import { capacityStateKey, providerKey, providerSecretKey } from './entities/provider.js';
 import { routingProviderItem, routingProviderKey } from './entities/routing.js';
@@ -87,7 +88,7 @@ export class DynamoProviders {
     for (let i = 0; i < attempts; i++) {
       const found = await this.get(id);
       if (!found) return null;
-      const next = change(found.value, new Date().toISOString());
+      const next = change(found.value, nowIso());
       try {
         await this.save(next, found.version);
         return next;

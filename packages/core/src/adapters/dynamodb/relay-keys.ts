@@ -3,6 +3,7 @@ import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/li
 import { checkKeySet, firstKeySet, rotateKeySet, type RelayKeySet, type RelayKeyStore, type RotateResult } from '../../relay.js';
 import { relayKeySetKey } from './entities/relay-keys.js';
 import { unlessConditionFailed } from './transact.js';
+import { nowIso } from '../../clock.js';
 
 const MAX_ATTEMPTS = 3;
 
@@ -37,7 +38,7 @@ export class DynamoRelayKeys implements RelayKeyStore {
     for (let i = 0; i < MAX_ATTEMPTS; i++) {
       const cur = await this.read();
       if (cur) return cur.set;
-      const first = firstKeySet(new Date().toISOString());
+      const first = firstKeySet(nowIso());
       if (await this.write(first, 0)) return first;
     }
     throw new Error('could not create the relay key set');
