@@ -4,27 +4,23 @@
  * webhook, which only verifies and queues: the consumer (functions/capacity.ts) applies reports in order.
  * A provider naming another provider's id gets 404, as for every tenant.
  */
-import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { z } from 'zod';
 import {
   MIN_CAPACITY_INTERVAL_S, addStep, newId, newSecretKey, sha256Hex, unlimitedKey, verifySignature, type OnboardingStep, type ProviderRecord,
 } from '../packages/core/src/index.js';
+import { nowIso, nowMs, nowS } from '../packages/core/src/clock.js';
 import { VersionConflictError } from '../packages/core/src/adapters/dynamodb/index.js';
 import { CapacityReport } from '../events/capacity.js';
 import { apiRoute, providerIdOf, type ApiRequest } from './lib/api.js';
-import { deps } from './lib/deps.js';
+import { deps, sfnClient, sqsClient } from './lib/deps.js';
+import { limitPerAddress, perMinuteFromEnv } from './lib/address-limit.js';
 import { HttpError, badRequest, conflict, fromZod, notFound } from './lib/errors.js';
 import type { ApplyProviderBody, EndpointsBody, ModelsBody, ReviewBody, SlaBody } from './lib/provider-schemas.js';
 
 /** Applications one address may send a minute: the public route's limit (COMPUX_APPLICATIONS_PER_MINUTE, 1–1000). */
-const APPLICATIONS_PER_MINUTE = (() => {
-  const n = Number(process.env.COMPUX_APPLICATIONS_PER_MINUTE);
-  return Number.isInteger(n) && n >= 1 && n <= 1_000 ? n : 5;
-})();
-
-let sqs: SQSClient | undefined;
-let sfn: SFNClient | undefined;
+const APPLICATIONS_PER_MINUTE = perMinuteFromEnv('COMPUX_APPLICATIONS_PER_MINUTE', 5);
 
 /** The provider the caller may see; else 404. */
 async function visible(req: ApiRequest<unknown, unknown>) {
@@ -58,11 +54,8 @@ function integrating(p: ProviderRecord): void {
 }
 
 export const apply = apiRoute<z.infer<typeof ApplyProviderBody>>('functions/providers.apply', async (req) => {
-  // The caller's address as API Gateway saw it (never X-Forwarded-For, which the caller writes).
-  const ip = req.event.requestContext?.identity?.sourceIp ?? 'unknown';
-  const rate = await deps().limiter.admit(`ip:${ip}`, { rpm: APPLICATIONS_PER_MINUTE, tpm: null }, 0, new Date());
-  if (!rate.ok) throw new HttpError(429, `At most ${APPLICATIONS_PER_MINUTE} applications a minute from one address.`, 'rate_limited', 'rate_limit_error', null, true, { 'retry-after': String(rate.retry_after_s) });
-  const at = new Date().toISOString();
+  await limitPerAddress(req, 'apply', APPLICATIONS_PER_MINUTE, 'applications');
+  const at = nowIso();
   const id = newId('prv');
   const webhookSecret = newSecretKey('whsec');
   const p: ProviderRecord = {
@@ -120,7 +113,7 @@ export const capacity = apiRoute('functions/providers.capacity', async (req) => 
   const id = req.params.id!;
   const secret = await deps().providers.webhookSecret(id);
   // An unknown provider looks like a bad signature: the webhook does not reveal which ids exist.
-  const check = secret ? verifySignature(req.headers['x-compux-signature'], secret, req.rawBody, Math.floor(Date.now() / 1000)) : ({ ok: false, reason: 'mismatch' } as const);
+  const check = secret ? verifySignature(req.headers['x-compux-signature'], secret, req.rawBody, nowS()) : ({ ok: false, reason: 'mismatch' } as const);
   if (!check.ok) {
     const why = { missing: 'The x-compux-signature header is missing.', malformed: 'The x-compux-signature header is malformed (t=<unix>,v1=<hex>).', stale: 'The signature timestamp is more than 300 s away.', mismatch: 'The signature does not match.' }[check.reason];
     throw new HttpError(401, why, `signature_${check.reason}`, 'authentication_error');
@@ -136,8 +129,7 @@ export const capacity = apiRoute('functions/providers.capacity', async (req) => 
   if (parsed.data.provider_id !== id) throw badRequest('provider_id does not match the URL.', 'provider_id');
   const url = process.env.CAPACITY_QUEUE_URL;
   if (!url) throw new Error('CAPACITY_QUEUE_URL is not set');
-  sqs ??= new SQSClient({});
-  await sqs.send(
+  await sqsClient().send(
     new SendMessageCommand({
       QueueUrl: url,
       MessageBody: JSON.stringify(parsed.data),
@@ -165,9 +157,8 @@ export const startValidation = apiRoute('functions/providers.startValidation', a
     if (missing.length > 0) throw conflict(`Register ${missing.join(', ')} before validation.`, 'integration_incomplete');
     return { ...addStep(p, step('validation', 'recorded', at, 'validation started')), status: 'validating' };
   });
-  sfn ??= new SFNClient({});
   try {
-    const out = await sfn.send(new StartExecutionCommand({ stateMachineArn: arn, name: `${id}-${Date.now()}`, input: JSON.stringify({ provider_id: id, results: {} }) }));
+    const out = await sfnClient().send(new StartExecutionCommand({ stateMachineArn: arn, name: `${id}-${nowMs()}`, input: JSON.stringify({ provider_id: id, results: {} }) }));
     return { status: 202, body: { provider_id: id, execution_id: out.executionArn!, status: 'validating' as const } };
   } catch (err) {
     await deps().providers.modify(id, (p, at) => ({ ...addStep(p, step('validation', 'failed', at, 'validation could not be started; try again')), status: 'integration' }));

@@ -8,14 +8,15 @@
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import {
   ACCRUAL_SHARDS, MAX_PROVIDERS_PER_SETTLEMENT, MAX_REASONS, MAX_STATEMENT_LINES, accruedAccount, addRecord, buildStatement, emptyMonth, marketAccounts, parsePeriod,
   previousPeriod, reconcileMonth, settleableAt, STALE_RUN_S, type ProviderMonth,
 } from '../packages/core/src/index.js';
+import { now as clockNow, nowIso, nowMs } from '../packages/core/src/clock.js';
 import { apiRoute, providerIdOf } from './lib/api.js';
-import { deps } from './lib/deps.js';
+import { deps, sfnClient } from './lib/deps.js';
 import { badRequest, conflict, notFound } from './lib/errors.js';
 import { logger } from './lib/powertools.js';
 import { Period, StatementFigures, StatementLine, type CustomRateBody, type StatementsQuery } from './lib/pricing-schemas.js';
@@ -42,7 +43,7 @@ const BeginInput = z.object({
 
 export const begin = middy(async (event: unknown) => {
   const { input, execution_id } = BeginInput.parse(event);
-  const now = new Date();
+  const now = clockNow();
   const p = parsePeriod(input.period ?? previousPeriod(input.time ? new Date(input.time) : now));
   if (!p) throw new Error('no period to settle');
   // The route refuses an open month; the check is repeated for any other starter.
@@ -114,7 +115,7 @@ export const issueStatement = middy(async (event: unknown): Promise<ProviderOutc
   if (!s.done || !s.totals) throw new Error('issueStatement needs a fully read month');
   const accounts = Array.from({ length: ACCRUAL_SHARDS }, (_, i) => accruedAccount(s.provider_id, s.period, i));
   const [accrued, provider] = await Promise.all([settlement.balances(accounts), providers.get(s.provider_id)]);
-  const built = buildStatement(s as ProviderMonth, accrued, provider?.value.custom_premium_bps ?? null, new Date().toISOString());
+  const built = buildStatement(s as ProviderMonth, accrued, provider?.value.custom_premium_bps ?? null, nowIso());
   if (!built.ok) return failed(s.period, s.provider_id, built.code, built.reasons);
   const r = await settlement.issue(built.statement, built.posting, built.expect, built.close);
   if (r.ok) return ok();
@@ -148,7 +149,7 @@ export const providerFailed = middy(async (event: unknown): Promise<ProviderOutc
 /** The Catch of the whole run: the month is marked failed with the error, so no run is left `running`. */
 export const markFailed = middy(async (event: unknown) => {
   const e = CaughtInput.parse(event);
-  const run = await deps().settlement.finish(e.period, 'failed', null, [{ provider_id: null, code: e.error.Error ?? 'task_failed', reasons: [(e.error.Cause ?? '').slice(0, 500)] }], new Date().toISOString());
+  const run = await deps().settlement.finish(e.period, 'failed', null, [{ provider_id: null, code: e.error.Error ?? 'task_failed', reasons: [(e.error.Cause ?? '').slice(0, 500)] }], nowIso());
   logger.error('settlement failed', { period: e.period, error: e.error });
   return { period: e.period, status: run.status };
 }).use(injectLambdaContext(logger));
@@ -175,26 +176,23 @@ export const reconcile = middy(async (event: unknown) => {
   if (failures.length === 0 && !month.ok) failures.push({ provider_id: null, code: 'reconciliation_failed', reasons: month.reasons.slice(0, MAX_REASONS) });
   const status = failures.length === 0 ? 'settled' : 'failed';
   if (status === 'failed') logger.error('settlement failed', { period: p, failures });
-  const run = await settlement.finish(p, status, month.totals, failures, new Date().toISOString());
+  const run = await settlement.finish(p, status, month.totals, failures, nowIso());
   return { period: p, status: run.status, totals: run.totals, failures: run.failures };
 }).use(injectLambdaContext(logger));
 
 // ---------- routes ----------
-
-let sfn: SFNClient | undefined;
 
 /** Starts the month's settlement. A settled month may be started again: the machine finds it settled and changes nothing. */
 export const start = apiRoute('functions/settlement.start', async (req) => {
   const arn = process.env.PROVIDER_SETTLEMENT_ARN;
   if (!arn) throw new Error('PROVIDER_SETTLEMENT_ARN is not set');
   const p = period(req.params.period);
-  if (new Date().toISOString() < settleableAt(p)) throw conflict(`${p.period} ends at ${p.end}; it may be settled from ${settleableAt(p)}.`, 'period_open');
+  if (nowIso() < settleableAt(p)) throw conflict(`${p.period} ends at ${p.end}; it may be settled from ${settleableAt(p)}.`, 'period_open');
   const run = await deps().settlement.getRun(p.period);
-  if (run?.status === 'running' && Date.parse(run.started_at) > Date.now() - STALE_RUN_S * 1000) {
+  if (run?.status === 'running' && Date.parse(run.started_at) > nowMs() - STALE_RUN_S * 1000) {
     throw conflict(`${p.period} is being settled (started ${run.started_at}); wait for it to end.`, 'settlement_running');
   }
-  sfn ??= new SFNClient({});
-  const out = await sfn.send(new StartExecutionCommand({ stateMachineArn: arn, name: `settle-${p.period}-${Date.now()}`, input: JSON.stringify({ period: p.period }) }));
+  const out = await sfnClient().send(new StartExecutionCommand({ stateMachineArn: arn, name: `settle-${p.period}-${nowMs()}`, input: JSON.stringify({ period: p.period }) }));
   return { status: 202, body: { period: p.period, execution_id: out.executionArn!, previous_status: run?.status ?? null } };
 });
 

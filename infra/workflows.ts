@@ -23,7 +23,8 @@ export const WORKFLOWS: readonly WorkflowDef[] = [
     name: 'ledger-audit',
     asl: 'infra/asl/ledger-audit.asl.json',
     tasks: {
-      AuditShardFn: { handler: 'functions/audit.auditShard', access: ['query'] },
+      // Pages the shard's accounts (Query on accountsForAudit), then reads their balances (BatchGetItem).
+      AuditShardFn: { handler: 'functions/audit.auditShard', access: ['read', 'query'] },
       AuditSummaryFn: { handler: 'functions/audit.summarize', access: [] },
     },
     arnEnv: 'LEDGER_AUDIT_ARN',

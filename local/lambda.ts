@@ -8,7 +8,8 @@
  * invokeHandler() calls `handler(event, context, callback)` exactly as the Node.js runtime does: an async
  * (or middy-wrapped) handler returns a promise; a callback-style handler calls the callback. The invocation
  * is bounded by the function's timeout: past it the caller gets a LambdaTimeoutError (the handler cannot be
- * killed in-process, so its late result is ignored, as Lambda would have frozen it).
+ * killed in-process, so its late result is ignored, as Lambda would have frozen it). Given the function's grant,
+ * the invocation runs inside it (local/grants.ts): an SDK call outside its row fails with AccessDenied.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -16,7 +17,9 @@ import { pathToFileURL } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { installAwslambdaShim } from './awslambda-shim.js';
+import { withGrant, type ResolvedGrant } from './grants.js';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION, REPO_ROOT } from './aws.js';
+import { nowIso } from '../packages/core/src/clock.js';
 
 /** SST v2's default function timeout, used for handlers whose row gives none (consumers, tasks, schedules). */
 export const DEFAULT_FUNCTION_TIMEOUT_SECONDS = 10;
@@ -94,7 +97,7 @@ export function createLambdaContext(opts: { functionName: string; timeoutMs: num
   const unsupported = (name: string) => () => {
     throw new Error(`context.${name}() is the legacy callback API; return a value or a promise instead`);
   };
-  const day = new Date().toISOString().slice(0, 10).replace(/-/g, '/');
+  const day = nowIso().slice(0, 10).replace(/-/g, '/');
   return {
     callbackWaitsForEmptyEventLoop: true,
     functionName: opts.functionName,
@@ -121,9 +124,10 @@ export class LambdaTimeoutError extends Error {
 
 /**
  * Invokes a (non-streaming) handler like the Node.js runtime: await its promise, or wait for its callback.
- * Rejects with the handler's error, or LambdaTimeoutError past `timeoutMs`.
+ * Rejects with the handler's error, or LambdaTimeoutError past `timeoutMs`. With `grant`, everything the
+ * invocation does runs under that function's grant (local/grants.ts withGrant).
  */
-export function invokeHandler<T = unknown>(handler: AnyHandler, event: unknown, context: Context, timeoutMs: number): Promise<T> {
+export function invokeHandler<T = unknown>(handler: AnyHandler, event: unknown, context: Context, timeoutMs: number, grant?: ResolvedGrant): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let settled = false;
     const finish = (err: unknown, value?: unknown) => {
@@ -137,7 +141,7 @@ export function invokeHandler<T = unknown>(handler: AnyHandler, event: unknown, 
     timer.unref();
     try {
       const callback = (err?: unknown, value?: unknown) => finish(err, value);
-      const out = handler(event, context, callback);
+      const out = withGrant(grant, () => handler(event, context, callback));
       if (isThenable(out)) out.then((v) => finish(null, v), (e: unknown) => finish(e ?? new Error('handler rejected')));
       else if (handler.length < 3) finish(null, out); // a sync handler: Lambda takes its return value
     } catch (err) {

@@ -19,7 +19,8 @@ import { REPO_ROOT, localClientConfig, setLocalAwsEnv } from './aws.js';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createTable, startDynamoDbLocal } from './dynamodb.js';
 import { startLocalSqs, startSqsPoller, type LocalQueue } from './sqs.js';
-import { LocalStepFunctions, startSfnEndpoint } from './stepfunctions.js';
+import { LocalStepFunctions, startSfnEndpoint, stateMachineArn } from './stepfunctions.js';
+import { LocalGrants, queueArnFromUrl, type Denial } from './grants.js';
 import { startScheduler, type Scheduler } from './scheduler.js';
 import { startHttpServer, type HttpRoute } from './http.js';
 import { createHandlerResolver, type HandlerResolver } from './lambda.js';
@@ -78,6 +79,13 @@ export interface Runtime {
   /** The environment set for the handlers (the keys the runtime owns). */
   env: Readonly<Record<string, string>>;
   resolveHandler: HandlerResolver;
+  /**
+   * Every SDK call a handler made outside its row's grant (refused with AccessDenied, local/grants.ts), oldest
+   * first. Tests assert it stays empty.
+   */
+  denials: readonly Denial[];
+  /** The grants every handler invocation runs under (local/grants.ts). */
+  grants: LocalGrants;
   stop(): Promise<void>;
 }
 
@@ -144,8 +152,22 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const sqs = await startLocalSqs({ queues: tables.queues, ...(options.host ? { host: options.host } : {}) });
     stops.push(sqs.stop);
 
+    // Each handler invocation runs under its row's grant, as on AWS (local/grants.ts).
+    const grants = new LocalGrants({
+      tableName,
+      queueArn: (name) => {
+        const q = sqs.queues.get(name);
+        if (!q) throw new Error(`a row sends to unknown queue "${name}" (infra/queues.ts)`);
+        return queueArnFromUrl(q.url);
+      },
+      stateMachineArn: (name) => {
+        if (!tables.workflows.some((w) => w.name === name)) throw new Error(`a row starts unknown workflow "${name}" (infra/workflows.ts)`);
+        return stateMachineArn(name);
+      },
+    });
+
     // 3. Step Functions (ASL validated here)
-    const stepFunctions = new LocalStepFunctions({ workflows: tables.workflows, resolveHandler, root });
+    const stepFunctions = new LocalStepFunctions({ workflows: tables.workflows, resolveHandler, root, grants });
     stops.push(() => stepFunctions.stop());
     const sfnEndpoint = await startSfnEndpoint(stepFunctions, options.host ? { host: options.host } : {});
     stops.push(sfnEndpoint.close);
@@ -168,13 +190,14 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     if (options.preloadHandlers ?? true) await preload(tables, resolveHandler);
 
     // 5. Consumers, schedules, then the API last (it is what announces readiness).
-    const poller = startSqsPoller({ client: sqs.client, queues: sqs.queues.values(), resolveHandler });
+    const poller = startSqsPoller({ client: sqs.client, queues: sqs.queues.values(), resolveHandler, grants });
     stops.push(poller.stop);
     let scheduler: Scheduler | null = null;
     if (options.scheduler ?? true) {
       const s = startScheduler({
         schedules: tables.schedules,
         resolveHandler,
+        grants,
         runWorkflow: async (name, input) => {
           const exec = await stepFunctions.runToCompletion(name, input);
           if (exec.status !== 'SUCCEEDED') throw new Error(`workflow ${name} ended ${exec.status}: ${exec.error ?? ''} ${exec.cause ?? ''}`.trim());
@@ -186,6 +209,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const http = await startHttpServer({
       routes: tables.routes,
       resolveHandler,
+      grants,
       ...(options.staticDir !== null ? { staticDir: options.staticDir ?? path.join(root, 'web', 'dist') } : {}),
       ...(options.port !== undefined ? { port: options.port } : {}),
       ...(options.host ? { host: options.host } : {}),
@@ -206,6 +230,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       scheduler,
       env,
       resolveHandler,
+      denials: grants.denials,
+      grants,
       stop: () => (stopping ??= stopAll()),
     };
     if (options.seed) {

@@ -42,6 +42,8 @@ import { createSqsServer } from 'local-aws-sqs';
 import type { QueueDef } from '../infra/queues.js';
 import { LOCAL_ACCOUNT_ID, LOCAL_HOST, LOCAL_REGION, localClientConfig, sleep } from './aws.js';
 import { createLambdaContext, functionNameFor, invokeHandler, logInvokeError, type HandlerResolver } from './lambda.js';
+import type { LocalGrants } from './grants.js';
+import { nowMs } from '../packages/core/src/clock.js';
 
 /** SQS's cap on MaxNumberOfMessages; a larger batchSize needs a batching window, which we do not emulate. */
 const MAX_RECEIVE_BATCH = 10;
@@ -174,6 +176,8 @@ export interface PollerOptions {
   resolveHandler: HandlerResolver;
   /** ReceiveMessage WaitTimeSeconds (0..20). Default 0 (see file comment). */
   waitTimeSeconds?: number;
+  /** Enforce each consumer's grant (its queue row's access) on its SDK calls (local/grants.ts). */
+  grants?: LocalGrants;
 }
 
 export interface SqsPoller {
@@ -232,7 +236,8 @@ async function pollQueue(q: LocalQueue, opts: PollerOptions, waitTimeSeconds: nu
     try {
       const handler = await opts.resolveHandler(q.def.consumer);
       const context = createLambdaContext({ functionName, timeoutMs });
-      const result = await invokeHandler<SQSBatchResponse | undefined>(handler, event, context, timeoutMs);
+      const grant = opts.grants?.for({ handler: q.def.consumer, access: q.def.access });
+      const result = await invokeHandler<SQSBatchResponse | undefined>(handler, event, context, timeoutMs, grant);
       failed = batchFailures(result, ids, q.name);
     } catch (err) {
       logInvokeError(`sqs ${q.name}`, err);
@@ -311,9 +316,9 @@ export function toSqsEvent(messages: readonly Message[], q: Pick<LocalQueue, 'ar
         body: m.Body ?? '',
         attributes: {
           ApproximateReceiveCount: attrs.ApproximateReceiveCount ?? '1',
-          SentTimestamp: attrs.SentTimestamp ?? String(Date.now()),
+          SentTimestamp: attrs.SentTimestamp ?? String(nowMs()),
           SenderId: attrs.SenderId ?? LOCAL_ACCOUNT_ID,
-          ApproximateFirstReceiveTimestamp: attrs.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+          ApproximateFirstReceiveTimestamp: attrs.ApproximateFirstReceiveTimestamp ?? String(nowMs()),
           ...(attrs.SequenceNumber !== undefined ? { SequenceNumber: attrs.SequenceNumber } : {}),
           ...(attrs.MessageGroupId !== undefined ? { MessageGroupId: attrs.MessageGroupId } : {}),
           ...(attrs.MessageDeduplicationId !== undefined ? { MessageDeduplicationId: attrs.MessageDeduplicationId } : {}),

@@ -31,6 +31,7 @@ type TaskHandlers = NonNullable<NonNullable<RunOptions['overrides']>['taskResour
 type JsonValue = Parameters<TaskHandlers[string]>[0];
 import type { WorkflowDef } from '../infra/workflows.js';
 import { LOCAL_ACCOUNT_ID, LOCAL_HOST, LOCAL_REGION, REPO_ROOT, readBody } from './aws.js';
+import { now as clockNow } from '../packages/core/src/clock.js';
 import {
   DEFAULT_FUNCTION_TIMEOUT_SECONDS,
   createLambdaContext,
@@ -40,6 +41,7 @@ import {
   toError,
   type HandlerResolver,
 } from './lambda.js';
+import type { LocalGrants } from './grants.js';
 
 /** Step Functions' cap on execution input and output (256 KiB). */
 const MAX_PAYLOAD_BYTES = 256 * 1024;
@@ -164,13 +166,16 @@ export interface StartExecutionInput {
 export class LocalStepFunctions {
   readonly #workflows = new Map<string, LoadedWorkflow>();
   readonly #resolveHandler: HandlerResolver;
+  readonly #grants: LocalGrants | undefined;
   #stopped = false;
 
-  constructor(opts: { workflows: readonly WorkflowDef[]; resolveHandler: HandlerResolver; root?: string }) {
+  /** grants: enforce each task's grant (its access) on its SDK calls (local/grants.ts). */
+  constructor(opts: { workflows: readonly WorkflowDef[]; resolveHandler: HandlerResolver; root?: string; grants?: LocalGrants }) {
     this.#resolveHandler = opts.resolveHandler;
+    this.#grants = opts.grants;
     for (const def of opts.workflows) {
       const loaded = loadWorkflow(def, opts.root);
-      this.#workflows.set(loaded.arn, { ...loaded, executions: new Map(), createdAt: new Date() });
+      this.#workflows.set(loaded.arn, { ...loaded, executions: new Map(), createdAt: clockNow() });
     }
   }
 
@@ -210,7 +215,7 @@ export class LocalStepFunctions {
     const running = [...wf.executions.values()].filter((e) => e.status === 'RUNNING').length;
     if (running >= MAX_RUNNING_PER_MACHINE) throw new SfnApiError('ExecutionLimitExceeded', `more than ${MAX_RUNNING_PER_MACHINE} running executions`);
 
-    const startDate = new Date();
+    const startDate = clockNow(); // $$.Execution.StartTime: on the CompuX clock
     const overrides: TaskHandlers = Object.fromEntries(
       [...wf.taskStates].map(([stateName, key]) => [stateName, (taskInput: JsonValue) => this.#runTask(wf, key, taskInput)]),
     );
@@ -252,7 +257,7 @@ export class LocalStepFunctions {
     const context = createLambdaContext({ functionName: functionNameFor(task.handler), timeoutMs });
     try {
       // Lambda serialises the payload: the handler gets its own copy, and the result must be JSON.
-      const result = await invokeHandler(handler, structuredClone(input), context, timeoutMs);
+      const result = await invokeHandler(handler, structuredClone(input), context, timeoutMs, this.#grants?.for(task));
       return result === undefined ? null : (JSON.parse(JSON.stringify(result)) as JsonValue);
     } catch (err) {
       logInvokeError(`sfn ${wf.def.name} ${key}`, err);
@@ -266,7 +271,7 @@ export class LocalStepFunctions {
   #finish(exec: Execution, status: ExecutionStatus, extra: { output?: string; error?: string; cause?: string }): void {
     if (exec.status !== 'RUNNING') return;
     exec.status = status;
-    exec.stopDate = new Date();
+    exec.stopDate = clockNow();
     Object.assign(exec, extra);
     delete exec.abort;
   }
@@ -307,7 +312,7 @@ export class LocalStepFunctions {
       this.#finish(exec, 'ABORTED', { ...(error ? { error } : {}), ...(cause ? { cause } : {}) });
       abort?.();
     }
-    return { stopDate: exec.stopDate ?? new Date() };
+    return { stopDate: exec.stopDate ?? clockNow() };
   }
 
   listExecutions(arn: string | undefined, statusFilter?: string): Execution[] {

@@ -6,6 +6,9 @@ import { Credits, Gateway, Lending, RelaySigner, Tenants } from '../../packages/
 import { DynamoCatalog, DynamoCreditStore, DynamoProviders, DynamoRateLimiter, DynamoDashboard, DynamoRelayKeys, DynamoSettlement, DynamoSla, documentClient } from '../../packages/core/src/adapters/dynamodb/index.js';
 import { HttpUpstream } from '../../packages/core/src/adapters/http/upstream.js';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { guardClient } from '../../packages/core/src/adapters/clients.js';
 import { logger, tracer } from './powertools.js';
 
 export interface Deps {
@@ -60,4 +63,17 @@ export function deps(): Deps {
 /** Tests and the bench wire their own store (e.g. with fault-injecting middleware). */
 export function setDeps(d: Deps | undefined): void {
   cached = d;
+}
+
+let sqs: SQSClient | undefined;
+let sfn: SFNClient | undefined;
+
+/** The SQS client of this container (created on first use), with the call guard every handler client carries. */
+export function sqsClient(): SQSClient {
+  return (sqs ??= guardClient(new SQSClient({}), 'sqs'));
+}
+
+/** The Step Functions client of this container (created on first use), guarded likewise. */
+export function sfnClient(): SFNClient {
+  return (sfn ??= guardClient(new SFNClient({}), 'states'));
 }

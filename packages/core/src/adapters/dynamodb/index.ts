@@ -1,15 +1,20 @@
 /** DynamoDB adapter: the only place in core that imports the AWS SDK. */
 import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { guardClient } from '../clients.js';
 
 export { DynamoCreditStore, ContentionError } from './store.js';
 export { BadCursorError } from './cursor.js';
 export { transact, MAX_ATTEMPTS } from './transact.js';
 export { storeCapacityReport } from './capacity.js';
 
-/** Endpoints come from the SDK's own AWS_ENDPOINT_URL_DYNAMODB, so local and AWS share this code path. */
+/**
+ * Endpoints come from the SDK's own AWS_ENDPOINT_URL_DYNAMODB, so local and AWS share this code path.
+ * The client carries the call guard (../clients.ts): the local runtime checks each call against the calling
+ * function's grant there; on AWS it does nothing.
+ */
 export function documentClient(config: DynamoDBClientConfig = {}): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(new DynamoDBClient({ maxAttempts: 3, ...config }), {
+  return DynamoDBDocumentClient.from(guardClient(new DynamoDBClient({ maxAttempts: 3, ...config }), 'dynamodb'), {
     marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
   });
 }
