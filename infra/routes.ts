@@ -28,8 +28,17 @@ export interface RouteDef {
   summary: string;
   /** Served as a response stream (deployed: API Gateway REST response streaming, see stacks/Api.ts). */
   streaming?: boolean;
+  /**
+   * Browser callers from other origins (not the dashboards, which share the API's origin): stacks/Api.ts adds a
+   * CORS preflight (OPTIONS) on this path for this method. Off by default: each preflight costs a stack resource.
+   */
+  cors?: boolean;
   /** Money-moving: honours Idempotency-Key. */
   idempotent?: boolean;
+  /**
+   * The Lambda's timeout. Buffered rows: at most 25 s (default 25), under API Gateway's 29 s integration
+   * timeout; streaming rows: the integration's timeout too, at most 15 min. Checked by stacks/Api.ts.
+   */
   timeoutSeconds?: number;
   /**
    * Queues (infra/queues.ts names) this route sends to: stacks/Api.ts grants it sqs:SendMessage on exactly
@@ -47,6 +56,38 @@ export interface RouteDef {
   query?: z.ZodType;
   reply?: z.ZodType;
   replyStatus?: number;
+}
+
+/** API Gateway's integration timeout for a buffered (non-streaming) REST route, without a quota increase. */
+export const BUFFERED_INTEGRATION_TIMEOUT_SECONDS = 29;
+/**
+ * A buffered route's Lambda timeout: the default and the maximum of its `timeoutSeconds`. The function times out
+ * before the integration does, with room for its error reply (stacks/Api.ts checks every row).
+ */
+export const BUFFERED_FUNCTION_TIMEOUT_SECONDS = 25;
+/** API Gateway's cap for a streamed REST integration. */
+export const STREAMING_TIMEOUT_SECONDS = 15 * 60;
+
+/**
+ * A route's Lambda timeout and its integration timeout, in seconds. Buffered: the integration waits API
+ * Gateway's 29 s, the Lambda at most 25 s (default 25). Streamed: both are the row's timeoutSeconds (≤ 15 min).
+ */
+export function routeTimeouts(row: Pick<RouteDef, 'method' | 'path' | 'streaming' | 'timeoutSeconds'>): { functionSeconds: number; integrationSeconds: number } {
+  if (row.streaming) {
+    const timeout = row.timeoutSeconds ?? BUFFERED_INTEGRATION_TIMEOUT_SECONDS;
+    if (timeout > STREAMING_TIMEOUT_SECONDS) {
+      throw new Error(`${routeKey(row)}: timeoutSeconds ${timeout} exceeds API Gateway's ${STREAMING_TIMEOUT_SECONDS} s for streamed integrations`);
+    }
+    return { functionSeconds: timeout, integrationSeconds: timeout };
+  }
+  const timeout = row.timeoutSeconds ?? BUFFERED_FUNCTION_TIMEOUT_SECONDS;
+  if (timeout > BUFFERED_FUNCTION_TIMEOUT_SECONDS) {
+    throw new Error(
+      `${routeKey(row)}: timeoutSeconds ${timeout} exceeds ${BUFFERED_FUNCTION_TIMEOUT_SECONDS} s: a buffered route's Lambda must time out ` +
+        `before API Gateway's ${BUFFERED_INTEGRATION_TIMEOUT_SECONDS} s integration timeout`,
+    );
+  }
+  return { functionSeconds: timeout, integrationSeconds: BUFFERED_INTEGRATION_TIMEOUT_SECONDS };
 }
 
 const LENDER_OR_OPERATOR = ['lender', 'operator'] as const;
@@ -78,7 +119,7 @@ export const ROUTES: readonly RouteDef[] = [
   },
   {
     method: 'GET', path: '/v1/keys', handler: 'functions/keys.list', auth: ['startup'],
-    access: ['query'], summary: 'List your keys (never the secrets)', query: S.ListQuery, reply: S.Page(S.KeyReply),
+    access: ['read', 'query'], summary: 'List your keys (never the secrets)', query: S.ListQuery, reply: S.Page(S.KeyReply),
   },
   {
     method: 'DELETE', path: '/v1/keys/{id}', handler: 'functions/keys.revoke', auth: ['startup'],
@@ -90,7 +131,7 @@ export const ROUTES: readonly RouteDef[] = [
   },
   {
     method: 'POST', path: '/v1/facilities', handler: 'functions/facilities.open', auth: LENDER_OR_OPERATOR,
-    access: ['read', 'transact'], summary: 'Open a credit facility: grants floor(principal × multiplier) credits', body: S.OpenFacilityBody, reply: S.FacilityReply, replyStatus: 201, idempotent: true,
+    access: ['read', 'query', 'transact'], summary: 'Open a credit facility: grants floor(principal × multiplier) credits', body: S.OpenFacilityBody, reply: S.FacilityReply, replyStatus: 201, idempotent: true,
   },
   {
     method: 'GET', path: '/v1/facilities', handler: 'functions/facilities.list', auth: LENDER_OR_OPERATOR,
@@ -133,15 +174,15 @@ export const ROUTES: readonly RouteDef[] = [
     summary: 'OpenAI embeddings, billed for their input tokens',
   },
   {
-    method: 'GET', path: '/v1/models', handler: 'functions/inference.listModels', auth: ['startup'], access: ['query'],
+    method: 'GET', path: '/v1/models', handler: 'functions/inference.listModels', auth: ['startup'], access: ['read', 'query'],
     summary: 'Models served by at least one live provider (OpenAI list shape)', reply: O.ModelList,
   },
   {
-    method: 'GET', path: '/v1/models/{id+}', handler: 'functions/inference.getModel', auth: ['startup'], access: ['query'],
+    method: 'GET', path: '/v1/models/{id+}', handler: 'functions/inference.getModel', auth: ['startup'], access: ['read', 'query'],
     summary: 'One model (ids may contain "/")', reply: O.ModelObject,
   },
   {
-    method: 'GET', path: '/v1/usage', handler: 'functions/inference.usage', auth: ['startup'], access: ['query'],
+    method: 'GET', path: '/v1/usage', handler: 'functions/inference.usage', auth: ['startup'], access: ['read', 'query'],
     summary: 'Your usage and cost over [from, to] (whole UTC days), grouped by model, provider, day or key', query: O.UsageQuery, reply: O.UsageReply,
   },
   {
@@ -192,23 +233,23 @@ export const ROUTES: readonly RouteDef[] = [
     summary: 'Rotate the relay-token signing key: the new key signs, the old one stays valid for 15 minutes',
   },
   {
-    method: 'PUT', path: '/v1/admin/spot-prices/{accelerator}', handler: 'functions/pricing.setSpot', auth: ['operator'], access: ['query', 'write'],
+    method: 'PUT', path: '/v1/admin/spot-prices/{accelerator}', handler: 'functions/pricing.setSpot', auth: ['operator'], access: ['read', 'query', 'write'],
     body: PR.SpotBody, reply: PR.SpotReply,
     summary: 'Set the spot index (USD micros per GPU-hour) for H100, A100 or H200 from now on; the history is kept',
   },
   {
-    method: 'GET', path: '/v1/spot-prices', handler: 'functions/pricing.listSpot', auth: ['operator', 'lender', 'startup', 'provider'], access: ['query'], reply: PR.SpotList,
+    method: 'GET', path: '/v1/spot-prices', handler: 'functions/pricing.listSpot', auth: ['operator', 'lender', 'startup', 'provider'], access: ['read', 'query'], reply: PR.SpotList,
     summary: 'The spot price in force per accelerator',
   },
   {
-    method: 'GET', path: '/v1/admin/spot-prices/{accelerator}/history', handler: 'functions/pricing.spotHistory', auth: ['operator'], access: ['query'],
+    method: 'GET', path: '/v1/admin/spot-prices/{accelerator}/history', handler: 'functions/pricing.spotHistory', auth: ['operator'], access: ['read', 'query'],
     query: PR.SpotHistoryQuery, reply: PR.SpotHistory,
     summary: "An accelerator's spot price history, newest first",
   },
   {
-    method: 'POST', path: '/v1/providers/revenue-estimate', handler: 'functions/pricing.revenueEstimate', auth: ['provider', 'operator'], access: ['query'],
+    method: 'POST', path: '/v1/providers/revenue-estimate', handler: 'functions/pricing.revenueEstimate', auth: ['public'], access: ['query', 'write'],
     body: PR.RevenueBody, reply: PR.RevenueReply,
-    summary: 'Expected monthly GPU-hours, volume tier and revenue for accelerators, GPU counts, listed hours and expected fill, at the spot prices in force',
+    summary: 'Public revenue calculator (no key; rate limited per address): expected monthly GPU-hours, volume tier and revenue for accelerators, GPU counts, listed hours and expected fill, at the spot prices in force',
   },
   {
     method: 'PUT', path: '/v1/admin/providers/{id}/custom-rate', handler: 'functions/settlement.setCustomRate', auth: ['operator'], access: ['read', 'transact'],
@@ -225,7 +266,7 @@ export const ROUTES: readonly RouteDef[] = [
     summary: "A month's settlement run: status, totals (startup spend = provider earnings + marketplace margin) and any failure's reasons",
   },
   {
-    method: 'GET', path: '/v1/providers/{id}/statements', handler: 'functions/settlement.listStatements', auth: ['provider', 'operator'], access: ['query'],
+    method: 'GET', path: '/v1/providers/{id}/statements', handler: 'functions/settlement.listStatements', auth: ['provider', 'operator'], access: ['read', 'query'],
     query: PR.StatementsQuery, reply: PR.StatementList,
     summary: "A provider's monthly statements, newest first",
   },

@@ -25,21 +25,21 @@ import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import type { RouteDef } from '../infra/routes.js';
+import { routeTimeouts, type RouteDef } from '../infra/routes.js';
 import { BodyTooLarge, LOCAL_ACCOUNT_ID, LOCAL_HOST, readBody } from './aws.js';
+import { now as clockNow } from '../packages/core/src/clock.js';
 import { LocalResponseStream, installAwslambdaShim, isStreamingHandler } from './awslambda-shim.js';
 import { LambdaTimeoutError, createLambdaContext, functionNameFor, invokeHandler, logInvokeError, type HandlerResolver } from './lambda.js';
+import { withGrant, type LocalGrants, type ResolvedGrant } from './grants.js';
 
 /** Largest request body accepted. */
 export const MAX_BODY_BYTES = 1024 * 1024;
-/** API Gateway's cap for a buffered REST integration; the default timeout of a row. */
-export const DEFAULT_ROUTE_TIMEOUT_SECONDS = 29;
 /** Headers and request line must arrive within this (slowloris guard); does not limit streamed responses. */
 const HEADERS_TIMEOUT_MS = 10_000;
 /** Whole request (headers + body) must arrive within this. */
 const REQUEST_TIMEOUT_MS = 30_000;
 
-export type HttpRoute = Pick<RouteDef, 'method' | 'path' | 'handler' | 'streaming' | 'timeoutSeconds'>;
+export type HttpRoute = Pick<RouteDef, 'method' | 'path' | 'handler' | 'streaming' | 'timeoutSeconds'> & Partial<Pick<RouteDef, 'access' | 'sends' | 'starts'>>;
 
 export interface HttpServerOptions {
   routes: readonly HttpRoute[];
@@ -55,6 +55,8 @@ export interface HttpServerOptions {
    * (as CloudFront serves the static site beside the API when deployed, stacks/Web.ts). Omitted: API only.
    */
   staticDir?: string;
+  /** Enforce each row's grant (its access, sends and starts) on the handler's SDK calls (local/grants.ts). */
+  grants?: LocalGrants;
 }
 
 export interface LocalHttpServer {
@@ -278,7 +280,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<LocalHtt
   server.requestTimeout = REQUEST_TIMEOUT_MS;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const now = new Date();
+    const now = clockNow();
     const requestId = randomUUID();
     res.setHeader('x-amzn-RequestId', requestId);
     // SPEC §4: every response carries x-request-id, the runtime's own 404/405/413 included.
@@ -321,17 +323,18 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<LocalHtt
     }
 
     const event = buildProxyEvent({ req, route: m.route, path, params: m.params, search: url.searchParams, body, requestId, stage, now });
-    const timeoutSeconds = m.route.timeoutSeconds ?? DEFAULT_ROUTE_TIMEOUT_SECONDS;
-    const timeoutMs = timeoutSeconds * 1000;
+    // The function's own timeout, as the stack deploys it (a buffered route's Lambda stops before API Gateway's 29 s).
+    const timeoutMs = routeTimeouts(m.route).functionSeconds * 1000;
     const context = createLambdaContext({ functionName: functionNameFor(m.route.handler), timeoutMs, requestId });
     const handler = await opts.resolveHandler(m.route.handler);
+    const grant = opts.grants?.for({ handler: m.route.handler, access: m.route.access ?? [], sends: m.route.sends ?? [], starts: m.route.starts ?? [] });
 
-    if (isStreamingHandler(handler)) return streamResponse(handler, event, context, timeoutMs, res);
+    if (isStreamingHandler(handler)) return streamResponse(handler, event, context, timeoutMs, res, grant);
     if (m.route.streaming) console.warn(`[http] ${m.route.method} ${m.route.path} is a streaming row but its handler is not wrapped in awslambda.streamifyResponse; answering buffered`);
 
     let result: unknown;
     try {
-      result = await invokeHandler(handler, event, context, timeoutMs);
+      result = await invokeHandler(handler, event, context, timeoutMs, grant);
     } catch (err) {
       logInvokeError(`http ${m.route.method} ${m.route.path}`, err);
       if (err instanceof LambdaTimeoutError) return sendJson(res, 504, errorBody('Endpoint request timed out', 'api_error', 'timeout'));
@@ -426,6 +429,7 @@ async function streamResponse(
   context: ReturnType<typeof createLambdaContext>,
   timeoutMs: number,
   res: ServerResponse,
+  grant?: ResolvedGrant,
 ): Promise<void> {
   const stream = new LocalResponseStream(res);
   const where = `${event.httpMethod} ${event.resource}`;
@@ -440,7 +444,7 @@ async function streamResponse(
     timer.unref();
   });
   try {
-    const run = Promise.resolve().then(() => (handler as (e: unknown, s: unknown, c: unknown) => unknown)(event, stream, context));
+    const run = Promise.resolve().then(() => withGrant(grant, () => (handler as (e: unknown, s: unknown, c: unknown) => unknown)(event, stream, context)));
     const outcome = await Promise.race([run, timedOut]);
     if (outcome === 'timeout') {
       logInvokeError(`http ${where}`, new LambdaTimeoutError(timeoutMs / 1000));

@@ -3,6 +3,14 @@
  * of infra/routes.ts. Each Lambda gets only its row's table access, plus sqs:SendMessage / states:StartExecution
  * on exactly the queues / workflows its row names in `sends` / `starts`.
  *
+ * Resource budget (CloudFormation's 500 per stack, SPEC §9: never within 100 of it; docs/stacks.md has the
+ * counts): a route costs its method, its Lambda, the Lambda's log group and one invoke permission (scoped to
+ * the route's stage, method and path; no console test-invoke permission), plus its API path resources. Routes
+ * with an identical grant (same access, sends and starts) share one execution role (stacks/common.ts
+ * `roleProfile`), so roles and policies grow with the number of distinct grants, not of routes. No CORS
+ * preflight unless a row asks for it (`cors: true`): the dashboards call the API at their own origin
+ * (stacks/Web.ts routes /v1/* through CloudFront).
+ *
  * Rows with `streaming: true` use API Gateway REST response streaming: integration ResponseTransferMode
  * STREAM and the Lambda InvokeWithResponseStream URI (.../2021-11-15/functions/<arn>/response-streaming-invocations).
  * aws-cdk-lib 2.224.0's LambdaIntegration has no `responseTransferMode` option (it arrived in 2.230.0), so both are
@@ -12,17 +20,63 @@
 import { ApiGatewayV1Api, use, type StackContext, type Function as SstFunction } from 'sst/constructs';
 import { Duration, Fn as CfnFn, Stack } from 'aws-cdk-lib';
 import * as apig from 'aws-cdk-lib/aws-apigateway';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { ROUTES, routeKey, type RouteDef } from '../infra/routes.js';
+import {
+  BUFFERED_FUNCTION_TIMEOUT_SECONDS,
+  BUFFERED_INTEGRATION_TIMEOUT_SECONDS,
+  STREAMING_TIMEOUT_SECONDS,
+  ROUTES,
+  routeKey,
+  routeTimeouts,
+  type RouteDef,
+} from '../infra/routes.js';
+import { tableActions } from '../infra/access.js';
 import { Storage, PROD_STAGE } from './Storage.js';
 import { Queues } from './Queues.js';
 import { Workflows } from './Workflows.js';
-import { constructId, tableFunction } from './common.js';
+import { constructId, logRemovalPolicy, logRetention, tableFunction } from './common.js';
 
-/** API Gateway's cap for a buffered (non-streaming) REST integration, without a quota increase. */
-export const BUFFERED_TIMEOUT_SECONDS = 29;
-/** API Gateway's cap for a streamed REST integration. */
-export const STREAMING_TIMEOUT_SECONDS = 15 * 60;
+// Buffered routes: the integration waits 29 s, the Lambda at most 25 s (defined with the rows, so the local
+// runtime reads the same numbers): it must time out first, with room for its error reply, or the caller gets a 504.
+export { BUFFERED_FUNCTION_TIMEOUT_SECONDS, BUFFERED_INTEGRATION_TIMEOUT_SECONDS, STREAMING_TIMEOUT_SECONDS, routeTimeouts };
+
+export interface Throttle {
+  /** Steady-state requests per second. */
+  rateLimit: number;
+  /** Bucket size: requests accepted at once. */
+  burstLimit: number;
+}
+
+/**
+ * Stage throttling, the one place to tune it. `default` is the stage's default *method* throttle (API Gateway
+ * applies it to each method separately); `inference` overrides it on the paid inference methods
+ * (INFERENCE_ROUTES), the API's hot path. Per-key rpm/tpm limits (functions/) come on top of these.
+ */
+export const API_THROTTLES: Record<'prod' | 'other', { default: Throttle; inference: Throttle }> = {
+  prod: { default: { rateLimit: 100, burstLimit: 200 }, inference: { rateLimit: 1000, burstLimit: 2000 } },
+  other: { default: { rateLimit: 20, burstLimit: 40 }, inference: { rateLimit: 50, burstLimit: 100 } },
+};
+
+export function apiThrottles(stage: string): { default: Throttle; inference: Throttle } {
+  return stage === PROD_STAGE ? API_THROTTLES.prod : API_THROTTLES.other;
+}
+
+/** The paid inference methods (chat, completions, embeddings), which get API_THROTTLES.*.inference. */
+export function isInferenceRoute(row: RouteDef): boolean {
+  return row.method === 'POST' && row.handler.startsWith('functions/inference.');
+}
+
+/**
+ * The CORS preflight a row with `cors: true` gets (an OPTIONS mock on its path). API keys travel as bearer
+ * tokens, never cookies, so any origin may call. The handler's own responses must carry
+ * Access-Control-Allow-Origin too; API Gateway's 4XX/5XX replies get it here.
+ */
+export const CORS_PREFLIGHT: Omit<apig.CorsOptions, 'allowMethods'> = {
+  allowOrigins: apig.Cors.ALL_ORIGINS,
+  allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'],
+  maxAge: Duration.hours(1),
+};
 
 /**
  * The operator key's SHA-256 (hex), read at synth time from the environment (or the stage's .env file,
@@ -39,13 +93,22 @@ export function adminKeySha256(stage: string): string {
   return value;
 }
 
-export function routeTimeoutSeconds(row: RouteDef): number {
-  const limit = row.streaming ? STREAMING_TIMEOUT_SECONDS : BUFFERED_TIMEOUT_SECONDS;
-  const timeout = row.timeoutSeconds ?? BUFFERED_TIMEOUT_SECONDS;
-  if (timeout > limit) {
-    throw new Error(`${routeKey(row)}: timeoutSeconds ${timeout} exceeds API Gateway's ${limit} s for ${row.streaming ? 'streamed' : 'buffered'} integrations`);
-  }
-  return timeout;
+
+/**
+ * A route's grant as a role profile: its DynamoDB actions (tableActions), the queues it sends to, the state
+ * machines it starts. Routes with the same profile have the same grant, so they share one execution role.
+ */
+export function grantProfile(row: RouteDef): string {
+  return constructId(
+    tableActions(row.access).map((a) => a.replace(/^dynamodb:/, '')).join('_') || 'NoTable',
+    ...[...new Set(row.sends ?? [])].sort().map((q) => `sends_${q}`),
+    ...[...new Set(row.starts ?? [])].sort().map((w) => `starts_${w}`),
+  );
+}
+
+/** `{name}` / `{name+}` path parameters as required method request parameters (checked by the validator). */
+function pathParameters(path: string): Record<string, boolean> {
+  return Object.fromEntries([...path.matchAll(/\{([A-Za-z0-9_]+)\+?\}/g)].map((m) => [`method.request.path.${m[1]}`, true]));
 }
 
 export function Api({ stack, app }: StackContext) {
@@ -53,21 +116,56 @@ export function Api({ stack, app }: StackContext) {
   const { queues } = use(Queues);
   const { workflows } = use(Workflows);
   const adminKey = adminKeySha256(app.stage);
+  const throttles = apiThrottles(app.stage);
 
   const api = new ApiGatewayV1Api(stack, 'Api', {
+    // No preflight on every path: only rows with `cors: true` get one (below).
+    cors: false,
+    // SST's access log group (JSON lines: request id, method, path, status, latency, integration status, IP...).
+    accessLog: { retention: app.stage === PROD_STAGE ? 'one_year' : 'two_weeks' },
     cdk: {
       restApi: {
         // Regional: a streamed response's idle timeout is 5 min there (30 s on edge-optimized endpoints).
         endpointConfiguration: { types: [apig.EndpointType.REGIONAL] },
         description: `CompuX API (${app.stage})`,
+        deployOptions: {
+          throttlingRateLimit: throttles.default.rateLimit,
+          throttlingBurstLimit: throttles.default.burstLimit,
+          methodOptions: Object.fromEntries(
+            ROUTES.filter(isInferenceRoute).map((row) => [
+              `${row.path}/${row.method}`,
+              { throttlingRateLimit: throttles.inference.rateLimit, throttlingBurstLimit: throttles.inference.burstLimit },
+            ]),
+          ),
+          // Execution logs: errors only, never request or response bodies (they carry keys and money figures).
+          loggingLevel: apig.MethodLoggingLevel.ERROR,
+          dataTraceEnabled: false,
+        },
       },
     },
+  });
+  const restApi = api.cdk.restApi;
+  const accessLogGroup = api.cdk.accessLogGroup as logs.LogGroup;
+  accessLogGroup.applyRemovalPolicy(logRemovalPolicy(app.stage));
+  // API Gateway creates the execution log group on first write, never expiring: own it instead.
+  const executionLogGroup = new logs.LogGroup(stack, 'ApiExecutionLogs', {
+    logGroupName: CfnFn.join('', ['API-Gateway-Execution-Logs_', restApi.restApiId, `/${app.stage}`]),
+    retention: logRetention(app.stage),
+    removalPolicy: logRemovalPolicy(app.stage),
+  });
+  restApi.deploymentStage.node.addDependency(executionLogGroup);
+
+  // Required path parameters on every method; bodies are validated by the handlers' zod schemas (a JSON-schema
+  // model per body would cost one resource per route).
+  const requestValidator = restApi.addRequestValidator('RequestValidator', {
+    validateRequestParameters: true,
+    validateRequestBody: true,
   });
 
   const functions: Record<string, SstFunction> = {};
   for (const row of ROUTES) {
     const key = routeKey(row);
-    const timeout = routeTimeoutSeconds(row);
+    const { functionSeconds, integrationSeconds } = routeTimeouts(row);
     const environment: Record<string, string> = { COMPUX_ADMIN_KEY_SHA256: adminKey };
     const statements: PolicyStatement[] = [];
 
@@ -90,20 +188,48 @@ export function Api({ stack, app }: StackContext) {
       handler: row.handler,
       access: row.access,
       table: cdkTable,
-      timeout,
+      timeout: functionSeconds,
       environment,
       statements,
+      roleProfile: grantProfile(row),
     });
     functions[key] = fn;
 
     api.addRoutes(stack, {
-      [key]: { function: fn, cdk: { integration: { timeout: Duration.seconds(timeout) } } },
+      [key]: {
+        function: fn,
+        cdk: {
+          // One invoke permission, scoped to this stage, method and path (none for the console's test-invoke).
+          integration: { timeout: Duration.seconds(integrationSeconds), allowTestInvoke: false },
+          method: { requestValidator, requestParameters: pathParameters(row.path) },
+        },
+      },
     });
     if (row.streaming) enableResponseStreaming(api, row, fn);
   }
 
+  addCorsPreflights(restApi, ROUTES);
+
   stack.addOutputs({ ApiUrl: api.url });
-  return { api, functions };
+  return { api, functions, stage: restApi.deploymentStage, accessLogGroup, executionLogGroup };
+}
+
+/** The one place CORS is turned on: a preflight on each path with a `cors: true` row, for those rows' methods. */
+function addCorsPreflights(restApi: apig.RestApi, rows: readonly RouteDef[]): void {
+  const methods = new Map<string, Set<string>>();
+  for (const row of rows.filter((r) => r.cors)) {
+    methods.set(row.path, (methods.get(row.path) ?? new Set()).add(row.method));
+  }
+  for (const [path, set] of methods) {
+    restApi.root.resourceForPath(path).addCorsPreflight({ ...CORS_PREFLIGHT, allowMethods: [...set].sort() });
+  }
+  if (methods.size === 0) return;
+  for (const [id, type] of [
+    ['CorsDefault4XX', apig.ResponseType.DEFAULT_4XX],
+    ['CorsDefault5XX', apig.ResponseType.DEFAULT_5XX],
+  ] as const) {
+    restApi.addGatewayResponse(id, { type, responseHeaders: { 'Access-Control-Allow-Origin': "'*'" } });
+  }
 }
 
 /** Switch a route's integration to API Gateway REST response streaming (see the file comment). */

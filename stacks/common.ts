@@ -2,12 +2,21 @@
  * Helpers shared by the stacks (this file is not a stack). Every Lambda of CompuX is created through
  * `tableFunction`, so each one gets TABLE_NAME and an IAM statement with exactly the DynamoDB actions its
  * row in infra/ asks for (tableActions), on the table and its indexes — never dynamodb:*, never Resource "*".
+ *
+ * Resource budget (CloudFormation allows 500 per stack; docs/stacks.md): every function is the Lambda, one
+ * explicit log group (retention set by CloudFormation, no `Custom::LogRetention` and its provider Lambda) and
+ * an execution role with one policy, which functions with an identical grant may share (`roleProfile`). SST's
+ * per-function SSM parameter (its `Function` binding, `/sst/<app>/<stage>/Function/<id>/functionName`) is not
+ * created: no function of CompuX is ever bound to another (see `tableFunction`).
  */
-import { Function as SstFunction, type FunctionProps } from 'sst/constructs';
+import { App, Function as SstFunction, type FunctionProps } from 'sst/constructs';
 import type { Construct } from 'constructs';
-import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Effect, PolicyStatement, Role, ServicePrincipal, type IRole } from 'aws-cdk-lib/aws-iam';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { tableActions, type TableAccess } from '../infra/access.js';
+import { PROD_STAGE } from './Storage.js';
 
 /** The statement granting exactly `tableActions(access)` on the table and its indexes; undefined for no access. */
 export function tableStatement(table: ITable, access: readonly TableAccess[]): PolicyStatement | undefined {
@@ -20,25 +29,99 @@ export function tableStatement(table: ITable, access: readonly TableAccess[]): P
   });
 }
 
-export interface TableFunctionProps extends Omit<FunctionProps, 'handler' | 'permissions' | 'bind'> {
+/** Log retention of every function's log group (and the API access log): a year on prod, two weeks elsewhere. */
+export function logRetention(stage: string): RetentionDays {
+  return stage === PROD_STAGE ? RetentionDays.ONE_YEAR : RetentionDays.TWO_WEEKS;
+}
+
+/** Log groups are kept when prod's stack is deleted or replaces them; other stages delete them. */
+export function logRemovalPolicy(stage: string): RemovalPolicy {
+  return stage === PROD_STAGE ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+}
+
+/** The actions a function needs on its own log group (Lambda creates the streams and writes the events). */
+export const LOG_WRITE_ACTIONS: readonly string[] = ['logs:CreateLogStream', 'logs:PutLogEvents'];
+
+export interface TableFunctionProps
+  extends Omit<FunctionProps, 'handler' | 'permissions' | 'bind' | 'role' | 'logRetention' | 'logGroup'> {
   /** SST v2 handler string: "functions/<file>.<export>". */
   handler: string;
   access: readonly TableAccess[];
   table: ITable;
   /** Extra least-privilege statements (sqs:SendMessage on one queue, states:StartExecution on one machine...). */
   statements?: readonly PolicyStatement[];
+  /**
+   * Functions of one stack created with the same `roleProfile` share one execution role (and its one policy).
+   * Give the same profile only to functions whose whole grant is identical (same table access, same queues,
+   * same state machines): the synth fails if two functions of one profile bring different statements. Never add
+   * grants to such a function after creating it (an event source, a dead-letter queue...): they would reach every
+   * function of the profile. Without a profile the function gets its own role.
+   */
+  roleProfile?: string;
 }
 
-/** An SST Function wired to the table with only the access it declares. */
+interface SharedRole {
+  role: Role;
+  /** The resolved statements every function of the profile must bring. */
+  signature: string;
+  /** logs:CreateLogStream / logs:PutLogEvents on the log groups of the profile's functions. */
+  logs: PolicyStatement;
+}
+
+const sharedRoles = new WeakMap<Stack, Map<string, SharedRole>>();
+
+function newRole(scope: Construct, id: string, description: string): { role: Role; logs: PolicyStatement } {
+  const role = new Role(scope, id, { assumedBy: new ServicePrincipal('lambda.amazonaws.com'), description });
+  const logs = new PolicyStatement({ effect: Effect.ALLOW, actions: [...LOG_WRITE_ACTIONS] });
+  role.addToPrincipalPolicy(logs);
+  return { role, logs };
+}
+
+/** The role a new function runs as: its own, or its profile's (created by the first function of the profile). */
+function executionRole(scope: Construct, id: string, statements: readonly PolicyStatement[], profile: string | undefined): {
+  role: IRole;
+  logs: PolicyStatement;
+  fresh: boolean;
+} {
+  const stack = Stack.of(scope);
+  if (profile === undefined) return { ...newRole(scope, `${id}Role`, `CompuX ${id}`), fresh: true };
+  const signature = JSON.stringify(stack.resolve(statements.map((s) => s.toStatementJson())));
+  let roles = sharedRoles.get(stack);
+  if (!roles) sharedRoles.set(stack, (roles = new Map()));
+  const shared = roles.get(profile);
+  if (shared) {
+    if (shared.signature !== signature) {
+      throw new Error(`${id}: role profile "${profile}" is shared by functions with different grants`);
+    }
+    return { role: shared.role, logs: shared.logs, fresh: false };
+  }
+  const created = newRole(stack, constructId('Role', profile), `CompuX functions with grant profile ${profile}`);
+  roles.set(profile, { ...created, signature });
+  return { ...created, fresh: true };
+}
+
+/** An SST Function wired to the table with only the access it declares, logging to its own log group. */
 export function tableFunction(scope: Construct, id: string, props: TableFunctionProps): SstFunction {
-  const { access, table, statements = [], environment, ...rest } = props;
-  const fn = new SstFunction(scope, id, {
-    ...rest,
-    environment: { TABLE_NAME: table.tableName, ...environment },
-  });
+  const { access, table, statements = [], environment, roleProfile, ...rest } = props;
+  const stage = (scope.node.root as App).stage;
   const statement = tableStatement(table, access);
   const all = [...(statement ? [statement] : []), ...statements];
-  if (all.length > 0) fn.attachPermissions(all);
+
+  const logGroup = new LogGroup(scope, `${id}Logs`, { retention: logRetention(stage), removalPolicy: logRemovalPolicy(stage) });
+  const { role, logs, fresh } = executionRole(scope, id, all, roleProfile);
+  logs.addResources(logGroup.logGroupArn);
+
+  const fn = new SstFunction(scope, id, {
+    ...rest,
+    role,
+    logGroup,
+    // SST would otherwise store each function's name in an SSM parameter for its `bind` / `sst/node/function`
+    // client; nothing binds these functions, and the parameter is one resource per function.
+    _doNotAllowOthersToBind: true,
+    environment: { TABLE_NAME: table.tableName, ...environment },
+  });
+  // A shared role already holds the profile's statements (the signature check above proved them identical).
+  if (fresh && all.length > 0) fn.attachPermissions(all);
   return fn;
 }
 

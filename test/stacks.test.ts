@@ -10,7 +10,15 @@ import { QUEUES } from '../infra/queues.js';
 import { WORKFLOWS } from '../infra/workflows.js';
 import { SCHEDULES } from '../infra/schedules.js';
 import { tableActions, type TableAccess } from '../infra/access.js';
-import { adminKeySha256 } from '../stacks/Api.js';
+import {
+  adminKeySha256,
+  apiThrottles,
+  BUFFERED_FUNCTION_TIMEOUT_SECONDS,
+  BUFFERED_INTEGRATION_TIMEOUT_SECONDS,
+  isInferenceRoute,
+} from '../stacks/Api.js';
+import { LOG_WRITE_ACTIONS } from '../stacks/common.js';
+import { MORE_ROUTES, REQUIRED_HEADROOM, STACK_RESOURCE_LIMIT, routeFunctionIds, stackBudgets } from './stacks/headroom.js';
 import { API_PATHS, WEB_CSP } from '../stacks/Web.js';
 import { synthesize, type Json, type Synth } from './stacks/synth.js';
 import {
@@ -43,7 +51,7 @@ beforeAll(async () => {
   synths.dev = await synthesize('dev', { COMPUX_ADMIN_KEY_SHA256: undefined });
   synths.prod = await synthesize('prod', { COMPUX_ADMIN_KEY_SHA256: ADMIN_KEY_SHA256 });
   console.info(`stacks synthesized offline: dev ${synths.dev.ms} ms, prod ${synths.prod.ms} ms`);
-}, 300_000);
+}, 900_000); // two full syntheses (esbuild bundles every Lambda); minutes on a loaded 2-core machine
 
 /** The one Lambda with this handler string (SST v2 keeps "functions/file.export" as the Lambda handler). */
 function lambdaFor(synth: Synth, handler: string): Res {
@@ -75,7 +83,8 @@ function expectTableAccess(synth: Synth, fn: Res, access: readonly TableAccess[]
 
 function nonTableStatements(synth: Synth, fn: Res): Statement[] {
   return functionStatements(synth, fn).filter(
-    (s) => !actionsOf(s).some((a) => a.startsWith('dynamodb:') || a.startsWith('xray:')),
+    // logs: writing its own log group (checked in 'stage %s: Api headroom and guardrails').
+    (s) => !actionsOf(s).some((a) => a.startsWith('dynamodb:') || a.startsWith('xray:') || a.startsWith('logs:')),
   );
 }
 
@@ -180,7 +189,10 @@ describe.each(STAGES)('stage %s: Api', (stage) => {
       } else {
         expect(integration.ResponseTransferMode ?? 'BUFFERED', routeKey(row)).toBe('BUFFERED');
         expect(uri).toContain('/2015-03-31/functions/');
-        expect(integration.TimeoutInMillis).toBeLessThanOrEqual(29_000);
+        expect(integration.TimeoutInMillis).toBe(BUFFERED_INTEGRATION_TIMEOUT_SECONDS * 1000);
+        // The Lambda times out first, with room for its error reply to get through API Gateway.
+        expect(fn.props.Timeout, routeKey(row)).toBeLessThanOrEqual(BUFFERED_FUNCTION_TIMEOUT_SECONDS);
+        expect(fn.props.Timeout, routeKey(row)).toBeLessThanOrEqual(integration.TimeoutInMillis / 1000 - 4);
       }
     }
   });
@@ -439,3 +451,160 @@ describe.each(STAGES)('stage %s: Web', (stage) => {
   });
 });
 
+
+describe.each(STAGES)('stage %s: Api headroom and guardrails', (stage) => {
+  /** Every handler of infra/ (routes, queue consumers, workflow tasks, schedule targets): each is one tableFunction. */
+  const ourHandlers = () => [
+    ...ROUTES.map((r) => r.handler),
+    ...QUEUES.map((q) => q.consumer),
+    ...WORKFLOWS.flatMap((w) => Object.values(w.tasks).map((t) => t.handler)),
+    ...SCHEDULES.flatMap((s) => ('handler' in s.target ? [s.target.handler] : [])),
+  ];
+  const stageMethods = (synth: Synth) => resources(synth, 'AWS::ApiGateway::Method', 'Api');
+
+  it(`keeps every stack ${REQUIRED_HEADROOM} resources below CloudFormation's limit, now and with ${MORE_ROUTES} more routes`, () => {
+    // Prepare
+    const synth = synths[stage];
+    const ceiling = STACK_RESOURCE_LIMIT - REQUIRED_HEADROOM;
+
+    // Act
+    const budgets = stackBudgets(synth, ROUTES.length);
+    console.info(
+      `${stage} stack resources (now → with ${MORE_ROUTES} more routes): ` +
+        budgets.map((b) => `${b.stack} ${b.resources} → ${b.projected} (${b.perRoute.toFixed(2)}/route)`).join(', '),
+    );
+
+    // Assess
+    expect(budgets.map((b) => b.stack)).toContain('Api');
+    expect(budgets.find((b) => b.stack === 'Api')!.perRoute).toBeGreaterThanOrEqual(4); // method, Lambda, log group, permission
+    for (const b of budgets) {
+      expect(b.resources, `${b.stack} now`).toBeLessThanOrEqual(ceiling);
+      expect(b.projected, `${b.stack} with ${MORE_ROUTES} more routes (${b.perRoute.toFixed(2)} per route)`).toBeLessThanOrEqual(ceiling);
+    }
+  });
+
+  it('gives every function its own log group with the stage retention, writable by its role only, and no Custom::LogRetention or SSM parameter per function', () => {
+    // Prepare
+    const synth = synths[stage];
+    const lambdas = ourHandlers().map((h) => lambdaFor(synth, h));
+
+    // Act
+    const logGroupOf = new Map(lambdas.map((fn) => [fn.id, refId(fn.props.LoggingConfig?.LogGroup)]));
+
+    // Assess
+    expect(resources(synth, 'Custom::LogRetention')).toEqual([]);
+    expect(resources(synth, 'AWS::SSM::Parameter').filter((p) => JSON.stringify(p.props.Name).includes('/Function/'))).toEqual([]);
+    expect(new Set(logGroupOf.values()).size).toBe(lambdas.length);
+    for (const fn of lambdas) {
+      const logGroup = resource(synth, fn.stack, logGroupOf.get(fn.id) as string);
+      expect(logGroup.type, fn.id).toBe('AWS::Logs::LogGroup');
+      expect(logGroup.props.RetentionInDays, fn.id).toBe(stage === 'prod' ? 365 : 14);
+      expect(logGroup.raw.DeletionPolicy, fn.id).toBe(stage === 'prod' ? 'Retain' : 'Delete');
+      const role = resource(synth, fn.stack, refId(fn.props.Role) as string);
+      expect(role.props.ManagedPolicyArns, `${fn.id}: no AWS managed policy`).toBeUndefined();
+      // The role writes exactly the log groups of the functions that run as it.
+      const sharers = lambdas.filter((other) => other.stack === fn.stack && refId(other.props.Role) === role.id);
+      const logStatements = functionStatements(synth, fn).filter((s) => actionsOf(s).some((a) => a.startsWith('logs:')));
+      expect(logStatements.flatMap(actionsOf).sort(), fn.id).toEqual([...LOG_WRITE_ACTIONS].sort());
+      expect(logStatements.flatMap(resourcesOf).map(refId).sort(), fn.id).toEqual(sharers.map((s) => logGroupOf.get(s.id)).sort());
+    }
+  });
+
+  it('shares an execution role only between routes with an identical grant; every other function has its own', () => {
+    // Prepare
+    const synth = synths[stage];
+    const grant = (row: (typeof ROUTES)[number]) =>
+      JSON.stringify([tableActions(row.access), [...new Set(row.sends ?? [])].sort(), [...new Set(row.starts ?? [])].sort()]);
+
+    // Act
+    const byRole = new Map<string, Set<string>>();
+    for (const row of ROUTES) {
+      const role = refId(lambdaFor(synth, row.handler).props.Role) as string;
+      byRole.set(role, (byRole.get(role) ?? new Set()).add(grant(row)));
+    }
+    const others = [...QUEUES.map((q) => q.consumer), ...WORKFLOWS.flatMap((w) => Object.values(w.tasks).map((t) => t.handler))];
+    const otherRoles = others.map((h) => lambdaFor(synth, h)).map((fn) => `${fn.stack}/${refId(fn.props.Role)}`);
+
+    // Assess
+    for (const [role, grants] of byRole) expect([...grants], `routes running as ${role}`).toHaveLength(1);
+    expect(byRole.size).toBe(new Set(ROUTES.map(grant)).size);
+    expect(new Set(otherRoles).size).toBe(otherRoles.length);
+  });
+
+  it('adds a CORS preflight only on the paths of rows marked cors', () => {
+    // Prepare
+    const synth = synths[stage];
+
+    // Act
+    const options = stageMethods(synth).filter((m) => m.props.HttpMethod === 'OPTIONS');
+
+    // Assess
+    expect(options.map((m) => apiPath(synth, 'Api', m.props.ResourceId)).sort()).toEqual(
+      [...new Set(ROUTES.filter((r) => r.cors).map((r) => r.path))].sort(),
+    );
+  });
+
+  it('throttles the stage per method, the inference methods with their own limits, and logs access and errors', () => {
+    // Prepare
+    const synth = synths[stage];
+    const throttles = apiThrottles(stage);
+
+    // Act
+    const [apiStage] = resources(synth, 'AWS::ApiGateway::Stage', 'Api');
+    const settings = (apiStage as Res).props.MethodSettings as Json[];
+    const setting = (path: string, method: string) => settings.find((s) => s.ResourcePath === path && s.HttpMethod === method);
+
+    // Assess
+    expect(resources(synth, 'AWS::ApiGateway::Stage', 'Api')).toHaveLength(1);
+    expect(setting('/*', '*')).toMatchObject({
+      ThrottlingRateLimit: throttles.default.rateLimit,
+      ThrottlingBurstLimit: throttles.default.burstLimit,
+      LoggingLevel: 'ERROR',
+      DataTraceEnabled: false,
+    });
+    const inference = ROUTES.filter(isInferenceRoute);
+    expect(inference.length).toBeGreaterThan(0);
+    for (const row of inference) {
+      expect(setting(`/${row.path.replace(/\//g, '~1')}`, row.method), routeKey(row)).toMatchObject({
+        ThrottlingRateLimit: throttles.inference.rateLimit,
+        ThrottlingBurstLimit: throttles.inference.burstLimit,
+      });
+    }
+    expect(settings).toHaveLength(1 + inference.length);
+    const accessLog = target(synth, (apiStage as Res).props.AccessLogSetting.DestinationArn, 'Api') as Res;
+    expect(accessLog.type).toBe('AWS::Logs::LogGroup');
+    expect(accessLog.props.RetentionInDays).toBe(stage === 'prod' ? 365 : 14);
+    expect((apiStage as Res).props.AccessLogSetting.Format).toContain('$context.requestId');
+    const execution = resources(synth, 'AWS::Logs::LogGroup', 'Api').filter((g) =>
+      JSON.stringify(g.props.LogGroupName ?? '').includes('API-Gateway-Execution-Logs_'),
+    );
+    expect(execution).toHaveLength(1);
+    expect((execution[0] as Res).props.RetentionInDays).toBe(stage === 'prod' ? 365 : 14);
+  });
+
+  it('validates every method against one request validator and gives each route function one stage-scoped invoke permission', () => {
+    // Prepare
+    const synth = synths[stage];
+    const validators = resources(synth, 'AWS::ApiGateway::RequestValidator', 'Api');
+    const permissions = resources(synth, 'AWS::Lambda::Permission', 'Api');
+
+    // Act
+    const methods = stageMethods(synth).filter((m) => m.props.HttpMethod !== 'OPTIONS');
+
+    // Assess
+    expect(validators).toHaveLength(1);
+    expect((validators[0] as Res).props).toMatchObject({ ValidateRequestBody: true, ValidateRequestParameters: true });
+    for (const m of methods) {
+      expect(refId(m.props.RequestValidatorId), m.id).toBe((validators[0] as Res).id);
+      const params = [...apiPath(synth, 'Api', m.props.ResourceId).matchAll(/\{([A-Za-z0-9_]+)\+?\}/g)].map((x) => `method.request.path.${x[1]}`);
+      expect(Object.keys(m.props.RequestParameters ?? {}).sort(), m.id).toEqual(params.sort());
+    }
+    for (const fnId of routeFunctionIds(synth)) {
+      const own = permissions.filter((p) => refId(p.props.FunctionName) === fnId);
+      expect(own, fnId).toHaveLength(1);
+      const source = JSON.stringify((own[0] as Res).props.SourceArn);
+      expect(source, fnId).not.toContain('test-invoke-stage');
+      expect(source, fnId).toContain('"Ref":"ApiDeploymentStage');
+    }
+  });
+});
