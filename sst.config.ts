@@ -9,6 +9,8 @@ import { Workflows } from './stacks/Workflows.js';
 import { Api } from './stacks/Api.js';
 import { Schedules } from './stacks/Schedules.js';
 import { Web } from './stacks/Web.js';
+import { Monitoring } from './stacks/Monitoring.js';
+import { applyNag } from './stacks/nag.js';
 
 export default {
   config() {
@@ -21,7 +23,8 @@ export default {
       memorySize: 1024,
       timeout: 10,
       tracing: 'active',
-      logRetention: app.stage === 'prod' ? 'one_year' : 'two_weeks',
+      // No logRetention: stacks/common.ts#tableFunction gives every function an explicit log group with its
+      // retention (no Custom::LogRetention resources; see docs/stacks.md).
       nodejs: { format: 'esm' },
       environment: {
         POWERTOOLS_SERVICE_NAME: 'compux',
@@ -31,6 +34,8 @@ export default {
       },
     });
     // TABLE_NAME is set on every function by stacks/common.ts#tableFunction (the table lives in Storage).
-    app.stack(Storage).stack(Queues).stack(Workflows).stack(Api).stack(Schedules).stack(Web);
+    app.stack(Storage).stack(Queues).stack(Workflows).stack(Api).stack(Schedules).stack(Web).stack(Monitoring);
+    // AWS Solutions checks (cdk-nag) on every stack, with the app's justified suppressions (stacks/nag.ts).
+    applyNag(app);
   },
 } satisfies SSTConfig;

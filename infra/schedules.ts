@@ -10,24 +10,33 @@ export interface ScheduleDef {
   description: string;
   /** Either a handler to invoke (with the table access it needs) or a workflow (infra/workflows.ts name) to start. */
   target: { handler: string; access: readonly TableAccess[]; timeout_s?: number } | { workflow: string };
+  /**
+   * false: runs must never overlap. On AWS the handler gets reserved concurrency 1 (a fire during a run is
+   * throttled, waits in Lambda's async queue at most a minute, then is dropped); the local scheduler skips a
+   * fire that finds the previous run still going. Only handler targets may set it.
+   */
+  overlap?: false;
 }
 
 export const SCHEDULES: readonly ScheduleDef[] = [
   {
     name: 'hold-sweeper',
     expression: 'rate(1 minute)',
+    overlap: false,
     target: { handler: 'functions/sweeper.sweepHolds', access: ['query', 'read', 'transact'] },
     description: 'Releases reservations whose expiry passed without a settlement (a crashed request).',
   },
   {
     name: 'capacity-flush',
     expression: 'rate(1 minute)',
+    overlap: false,
     target: { handler: 'functions/capacity.flush', access: ['query', 'read', 'transact'] },
     description: "Applies providers' coalesced capacity reports once their interval (at least 15 minutes) has passed.",
   },
   {
     name: 'sla-probe',
     expression: 'rate(1 minute)',
+    overlap: false,
     // 320 probes, 32 at a time, 5 s each at worst: under a minute, so runs do not pile up.
     target: { handler: 'functions/sla.probeAll', access: ['read', 'write', 'query', 'transact'], timeout_s: 60 },
     description: "Probes every live provider endpoint, then recomputes each live provider's 30-day SLA standing and its routing priority (alerts on breach and recovery).",

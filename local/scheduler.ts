@@ -9,14 +9,19 @@
  *
  * A handler target is invoked with EventBridge's "Scheduled Event"; a workflow target is started with that
  * event as its input (what an EventBridge rule targeting a state machine passes). One run at a time per
- * schedule: a fire that finds the previous run still going is skipped (logged). Timers are unref'd (they
- * never keep the process alive) and capped in length, so far-off fire times are re-armed in steps.
+ * schedule: a fire that finds the previous run still going is skipped (logged). On AWS the rows declared
+ * `overlap: false` get the same guarantee from reserved concurrency 1 (the throttled fire expires from
+ * Lambda's async queue after 60 s); the other rows (workflows) end long before their next fire. Timers are
+ * unref'd (they never keep the process alive) and capped in length, so far-off fire times are re-armed in steps.
  */
 import { randomUUID } from 'node:crypto';
 import type { ScheduledEvent } from 'aws-lambda';
 import awsCronParser from 'aws-cron-parser';
 import type { ScheduleDef } from '../infra/schedules.js';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './aws.js';
+import type { LocalGrants } from './grants.js';
+// Fire times and each event's `time` are on the CompuX clock (COMPUX_NOW); timer delays are their differences.
+import { now as clockNow, nowMs } from '../packages/core/src/clock.js';
 import {
   DEFAULT_FUNCTION_TIMEOUT_SECONDS,
   createLambdaContext,
@@ -108,7 +113,7 @@ export function validateScheduleExpression(expression: string): void {
   if (expression.startsWith('rate(')) parseRate(expression);
   else if (expression.startsWith('cron(')) {
     const parsed = parseCron(expression);
-    if (awsCronParser.next(parsed, new Date()) === null) throw new ScheduleExpressionError(expression, 'never fires again');
+    if (awsCronParser.next(parsed, clockNow()) === null) throw new ScheduleExpressionError(expression, 'never fires again');
   } else throw new ScheduleExpressionError(expression, 'expected rate(...) or cron(...)');
 }
 
@@ -146,6 +151,8 @@ export interface SchedulerOptions {
   resolveHandler: HandlerResolver;
   /** Starts a workflow (infra/workflows.ts name) and resolves when the execution ends. */
   runWorkflow: (name: string, input: unknown) => Promise<void>;
+  /** Enforce each handler target's grant (its access) on its SDK calls (local/grants.ts). */
+  grants?: LocalGrants;
   /** Called after each run (tests and logs). */
   onRun?: (name: string, outcome: { ok: boolean; skipped?: boolean; error?: unknown }) => void;
 }
@@ -153,8 +160,11 @@ export interface SchedulerOptions {
 export interface Scheduler {
   /** When each schedule fires next (for logs). */
   nextFires(): Record<string, Date>;
-  /** Runs a schedule now, as a fire would (skipped if already running). */
-  fire(name: string): Promise<void>;
+  /**
+   * Runs a schedule now, as a fire would (skipped if already running). `at` is the event's `time` (default: the
+   * clock's now): a test replays a fire that was due then, e.g. the monthly settlement's on the 1st at 02:00.
+   */
+  fire(name: string, at?: Date): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -178,7 +188,7 @@ export function startScheduler(opts: SchedulerOptions): Scheduler {
           const handler = await opts.resolveHandler(s.target.handler);
           const timeoutMs = (s.target.timeout_s ?? DEFAULT_FUNCTION_TIMEOUT_SECONDS) * 1000;
           const context = createLambdaContext({ functionName: functionNameFor(s.target.handler), timeoutMs });
-          await invokeHandler(handler, event, context, timeoutMs);
+          await invokeHandler(handler, event, context, timeoutMs, opts.grants?.for({ handler: s.target.handler, access: s.target.access }));
         } else {
           await opts.runWorkflow(s.target.workflow, event);
         }
@@ -199,13 +209,13 @@ export function startScheduler(opts: SchedulerOptions): Scheduler {
   const arm = (s: ScheduleDef, at: Date) => {
     if (stopped) return;
     next.set(s.name, at);
-    const delay = Math.min(MAX_TIMER_MS, Math.max(0, at.getTime() - Date.now()));
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, at.getTime() - nowMs()));
     const timer = setTimeout(() => {
       if (stopped) return;
-      if (Date.now() < at.getTime()) return arm(s, at); // a capped step: keep waiting
+      if (nowMs() < at.getTime()) return arm(s, at); // a capped step: keep waiting
       // The next fire counts from this one's scheduled time (no drift for rate), but never lies in the past.
       let following = nextFireTime(s.expression, at);
-      const now = new Date();
+      const now = clockNow();
       while (following.getTime() <= now.getTime()) following = nextFireTime(s.expression, following);
       arm(s, following);
       void run(s, at);
@@ -214,15 +224,15 @@ export function startScheduler(opts: SchedulerOptions): Scheduler {
     timers.set(s.name, timer);
   };
 
-  const start = new Date();
+  const start = clockNow();
   for (const s of opts.schedules) arm(s, nextFireTime(s.expression, start));
 
   return {
     nextFires: () => Object.fromEntries(next),
-    fire: async (name) => {
+    fire: async (name, at = clockNow()) => {
       const s = opts.schedules.find((x) => x.name === name);
       if (!s) throw new Error(`no schedule named ${name}`);
-      await run(s, new Date());
+      await run(s, at);
     },
     stop: async () => {
       stopped = true;

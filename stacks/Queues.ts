@@ -2,7 +2,8 @@
  * One SQS queue per row of infra/queues.ts, each with a dead-letter queue (FIFO when the main queue is)
  * and a redrive policy, and a consumer Lambda attached by an event source mapping that reports partial
  * batch failures (ReportBatchItemFailures). Content-based deduplication is off: producers set
- * MessageDeduplicationId to the event id.
+ * MessageDeduplicationId to the event id. Both queues: SQS-managed encryption at rest, TLS-only access
+ * (a queue policy denies aws:SecureTransport false); the dead-letter queue is alarmed by stacks/Monitoring.ts.
  */
 import { Queue, use, type StackContext, type Function as SstFunction } from 'sst/constructs';
 import { Duration } from 'aws-cdk-lib';
@@ -33,6 +34,8 @@ export function Queues({ stack, app }: StackContext) {
       queueName: `${app.logicalPrefixedName(`${def.name}-dlq`)}${suffix}`,
       fifo: def.fifo || undefined,
       retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
     });
 
     const consumer = tableFunction(stack, constructId('Consumer', def.name), {
@@ -50,6 +53,8 @@ export function Queues({ stack, app }: StackContext) {
           contentBasedDeduplication: def.fifo ? false : undefined,
           visibilityTimeout: Duration.seconds(def.visibilityTimeoutSeconds),
           deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: def.maxReceiveCount },
+          encryption: sqs.QueueEncryption.SQS_MANAGED,
+          enforceSSL: true,
         },
       },
       consumer: {

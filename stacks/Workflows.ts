@@ -2,20 +2,25 @@
  * One Step Functions state machine per row of infra/workflows.ts. The definition is the ASL file's body,
  * unchanged; its "${TaskName}" placeholders are filled with DefinitionSubstitutions pointing at one Lambda
  * per `tasks` entry (each with only its table access). The state machine may invoke exactly those Lambdas.
+ * Each machine logs every event (level ALL, without execution data) to its own log group and is traced
+ * with X-Ray; its ASL carries the task retries (with full jitter) and the overall TimeoutSeconds.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { use, type StackContext, type Function as SstFunction } from 'sst/constructs';
 import { useProject } from 'sst/project.js';
+import { RemovalPolicy } from 'aws-cdk-lib';
 import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { WORKFLOWS, type WorkflowDef } from '../infra/workflows.js';
-import { Storage } from './Storage.js';
+import { Storage, PROD_STAGE } from './Storage.js';
 import { constructId, tableFunction } from './common.js';
 
 export interface DeployedWorkflow {
   def: WorkflowDef;
   stateMachine: sfn.StateMachine;
+  logGroup: logs.LogGroup;
   tasks: Record<string, SstFunction>;
 }
 
@@ -33,6 +38,7 @@ export function readAsl(def: WorkflowDef, root: string): string {
 export function Workflows({ stack, app }: StackContext) {
   const { cdkTable } = use(Storage);
   const root = useProject().paths.root;
+  const isProd = app.stage === PROD_STAGE;
   const workflows: Record<string, DeployedWorkflow> = {};
 
   for (const def of WORKFLOWS) {
@@ -54,11 +60,19 @@ export function Workflows({ stack, app }: StackContext) {
       });
     }
 
+    // Every event of every execution (level ALL) but never its data: inputs and outputs carry money figures
+    // and provider details, so includeExecutionData is off (the task Lambdas log what they need).
+    const logGroup = new logs.LogGroup(stack, constructId('StateMachineLogs', def.name), {
+      logGroupName: `/aws/vendedlogs/states/${app.logicalPrefixedName(def.name)}`,
+      retention: isProd ? logs.RetentionDays.ONE_YEAR : logs.RetentionDays.TWO_WEEKS,
+      removalPolicy: isProd ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
     const stateMachine = new sfn.StateMachine(stack, constructId('StateMachine', def.name), {
       stateMachineName: app.logicalPrefixedName(def.name),
       definitionBody: sfn.DefinitionBody.fromString(asl),
       definitionSubstitutions: Object.fromEntries(Object.entries(tasks).map(([name, fn]) => [name, fn.functionArn])),
       tracingEnabled: true,
+      logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
     const functionArns = Object.values(tasks).map((fn) => fn.functionArn);
     if (functionArns.length > 0) {
@@ -67,7 +81,7 @@ export function Workflows({ stack, app }: StackContext) {
       );
     }
 
-    workflows[def.name] = { def, stateMachine, tasks };
+    workflows[def.name] = { def, stateMachine, logGroup, tasks };
     stack.addOutputs({ [constructId(def.name, 'arn')]: stateMachine.stateMachineArn });
   }
 

@@ -8,6 +8,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { installAwslambdaShim, HTTP_INTEGRATION_CONTENT_TYPE } from '../../local/awslambda-shim.js';
 import { startHttpServer, type HttpRoute, type LocalHttpServer } from '../../local/http.js';
 import type { AnyHandler } from '../../local/lambda.js';
+import { nowMs } from '../../packages/core/src/clock.js';
 
 // Handler modules call awslambda.streamifyResponse at import time; the runtime installs the shim first.
 installAwslambdaShim();
@@ -128,7 +129,7 @@ describe('REST proxy event v1', () => {
       identity: { sourceIp: '127.0.0.1' },
     });
     expect(e.requestContext.requestId).toMatch(/^[0-9a-f-]{36}$/);
-    expect(Math.abs(e.requestContext.requestTimeEpoch - Date.now())).toBeLessThan(10_000);
+    expect(Math.abs(e.requestContext.requestTimeEpoch - nowMs())).toBeLessThan(10_000);
     expect(res.headers.get('x-amzn-requestid')).toBe(e.requestContext.requestId);
     expect(lastContext!.awsRequestId).toBe(e.requestContext.requestId);
     expect(lastContext!.functionName).toBe('compux-local-fake-echo');

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SCHEDULES } from '../../infra/schedules.js';
 import { WORKFLOWS } from '../../infra/workflows.js';
+import { now } from '../../packages/core/src/clock.js';
 import {
   ScheduleExpressionError,
   nextFireTime,
@@ -107,9 +108,10 @@ describe('cron() parsing and next fire time', () => {
 describe('infra/schedules.ts', () => {
   it.each(SCHEDULES.map((s) => [s.name, s]))('%s has a valid expression and a known target', (_name, s) => {
     // Prepare / Act
-    const next = nextFireTime(s.expression, new Date());
+    const from = now();
+    const next = nextFireTime(s.expression, from);
     // Assess
-    expect(next.getTime()).toBeGreaterThan(Date.now());
+    expect(next.getTime()).toBeGreaterThan(from.getTime());
     if ('workflow' in s.target) {
       const wf = s.target.workflow;
       expect(WORKFLOWS.map((w) => w.name)).toContain(wf);
@@ -158,6 +160,54 @@ describe('scheduler', () => {
     // Assess
     expect(events).toHaveLength(1);
     expect(outcomes).toEqual([{ ok: true, skipped: true }, { ok: true }]);
+  });
+
+  it.each(SCHEDULES.filter((s) => s.overlap === false).map((s) => [s.name, s]))(
+    '%s (overlap: false) never starts a second run while one is running',
+    async (_name, def) => {
+      // Prepare
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let active = 0;
+      let maxActive = 0;
+      let runs = 0;
+      const outcomes: Array<{ ok: boolean; skipped?: boolean }> = [];
+      const scheduler = startScheduler({
+        schedules: [def],
+        resolveHandler: async () => async () => {
+          runs += 1;
+          active += 1;
+          maxActive = Math.max(maxActive, active);
+          await gate;
+          active -= 1;
+        },
+        runWorkflow: async () => {},
+        onRun: (_n, o) => outcomes.push(o),
+      });
+      // Act: three fires while the first run holds (as three minutes of an overrunning sweep would).
+      const first = scheduler.fire(def.name);
+      await scheduler.fire(def.name);
+      await scheduler.fire(def.name);
+      release();
+      await first;
+      await scheduler.fire(def.name); // once it ended, the next fire runs again
+      await scheduler.stop();
+      // Assess
+      expect(maxActive).toBe(1);
+      expect(runs).toBe(2);
+      expect(outcomes).toEqual([{ ok: true, skipped: true }, { ok: true, skipped: true }, { ok: true }, { ok: true }]);
+    },
+  );
+
+  it('every rate(1 minute) schedule is a handler declared overlap: false', () => {
+    // Prepare / Act
+    const everyMinute = SCHEDULES.filter((s) => s.expression === 'rate(1 minute)');
+    // Assess
+    expect(everyMinute.length).toBeGreaterThan(0);
+    for (const s of everyMinute) {
+      expect(s.overlap, s.name).toBe(false);
+      expect('handler' in s.target, s.name).toBe(true);
+    }
   });
 
   it('starts a workflow target with the scheduled event as input', async () => {
