@@ -54,7 +54,9 @@ export interface Throttle {
  * (INFERENCE_ROUTES), the API's hot path. Per-key rpm/tpm limits (functions/) come on top of these.
  */
 export const API_THROTTLES: Record<'prod' | 'other', { default: Throttle; inference: Throttle }> = {
-  prod: { default: { rateLimit: 100, burstLimit: 200 }, inference: { rateLimit: 1000, burstLimit: 2000 } },
+  // Inference on prod: the account's default API Gateway quota in a region (10,000 req/s, burst 5,000), since one
+  // startup may run at 10k req/s (issue 13); per-key rpm/tpm and credit are the business limits.
+  prod: { default: { rateLimit: 100, burstLimit: 200 }, inference: { rateLimit: 10_000, burstLimit: 5_000 } },
   other: { default: { rateLimit: 20, burstLimit: 40 }, inference: { rateLimit: 50, burstLimit: 100 } },
 };
 
