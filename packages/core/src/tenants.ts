@@ -6,7 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { newId, newSecretKey, sha256Hex } from './ids.js';
 import type { Clock } from './credits.js';
 import { now } from './clock.js';
-import type { ApiKeyRecord, CreditStore, IdempotencyClaim, Idempotent, Lender, Role, Startup } from './store.js';
+import type { ApiKeyRecord, IdempotencyClaim, Idempotent, Lender, Role, Startup, TenantStore } from './store.js';
 
 export interface Principal {
   role: Role;
@@ -38,7 +38,7 @@ export function unlimitedKey(role: 'lender' | 'provider', tenantId: string, name
 
 export class Tenants {
   constructor(
-    private readonly store: CreditStore,
+    private readonly store: TenantStore,
     private readonly operatorKeySha256: string | undefined,
     private readonly clock: Clock = now,
   ) {}
