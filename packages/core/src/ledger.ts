@@ -142,6 +142,9 @@ export function reversalLines(p: Posting): PostingLine[] {
   return p.lines.map((l) => ({ account: l.account, amount_micros: -l.amount_micros }));
 }
 
+/** A posting found under the id of one being written is a replay when its lines are the same (else a conflict). */
+export const sameLines = (found: Posting, asked: Posting): boolean => JSON.stringify(found.lines) === JSON.stringify(asked.lines);
+
 /** What a refused line's account held when its condition failed (the store's old item, or a read). */
 export interface AccountState {
   balance_micros: number;

@@ -94,8 +94,11 @@ export interface TenantStore {
   findApiKeyByHash(keySha256: string): Promise<ApiKeyRecord | null>;
   /** A startup's keys, newest first. */
   listStartupKeys(startupId: string, limit: number, cursor?: string): Promise<Page<ApiKeyRecord>>;
-  /** Marks a startup's key revoked (idempotent: revoking twice keeps the first time). Null when the startup has no such key. */
-  revokeStartupKey(startupId: string, keyId: string, at: string): Promise<ApiKeyRecord | null>;
+  /**
+   * Marks the tenant's key (by its sha256) revoked at `at`, unless it already is (the first revocation's time
+   * stands): the key as stored afterwards, null when it is gone.
+   */
+  revokeApiKey(tenantId: string, keySha256: string, at: string): Promise<ApiKeyRecord | null>;
 }
 
 /** Credit facilities: opening (with the grant), freeze, recovery. */

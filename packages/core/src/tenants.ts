@@ -95,8 +95,20 @@ export class Tenants {
     return this.store.listStartupKeys(startupId, limit, cursor);
   }
 
-  revokeStartupKey(startupId: string, keyId: string) {
-    return this.store.revokeStartupKey(startupId, keyId, this.clock().toISOString());
+  /** Revokes a startup's key by id (revoking twice keeps the first time). Null when the startup has no such key. */
+  async revokeStartupKey(startupId: string, keyId: string): Promise<ApiKeyRecord | null> {
+    const at = this.clock().toISOString();
+    // A startup holds at most MAX_KEYS_PER_STARTUP keys, so finding one by id is a bounded walk of its list.
+    let cursor: string | undefined;
+    let found: ApiKeyRecord | undefined;
+    do {
+      const page = await this.store.listStartupKeys(startupId, 100, cursor);
+      found = page.items.find((k) => k.id === keyId);
+      cursor = page.cursor ?? undefined;
+    } while (!found && cursor);
+    if (!found) return null;
+    if (found.revoked_at) return found;
+    return this.store.revokeApiKey(startupId, found.key_sha256, at);
   }
 }
 

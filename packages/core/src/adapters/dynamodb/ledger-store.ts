@@ -3,7 +3,7 @@
  * spend buckets, and a posting written together with the record it belongs to (settlement's statements).
  */
 import { TransactGetCommand } from '@aws-sdk/lib-dynamodb';
-import type { Posting } from '../../ledger.js';
+import { sameLines, type Posting } from '../../ledger.js';
 import { InvariantError } from '../../money.js';
 import type { Balance, LedgerLine, LedgerStore, Page, PostResult } from '../../store.js';
 import { batchGet } from './batch.js';
@@ -78,8 +78,7 @@ export class DynamoLedgerStore implements LedgerStore {
     if (out.reason === 'contention') return { ok: false, code: 'contention' };
     if (out.failed.has(0)) {
       const first = await this.getPosting(p.id);
-      const same = first && JSON.stringify(first.lines) === JSON.stringify(p.lines);
-      return same ? { ok: true, replayed: true } : { ok: false, code: 'idempotency_conflict' };
+      return first && sameLines(first, p) ? { ok: true, replayed: true } : { ok: false, code: 'idempotency_conflict' };
     }
     for (const [i, old] of out.failed) if (tagged[i]?.tag === 'balance') return { ok: false, code: await balanceFailure(this.table, tagged[i]!, old) };
     throw new InvariantError('posting failed on a line item: lines are never overwritten');

@@ -46,7 +46,7 @@ export class DynamoCreditStore implements CreditStore {
   createApiKey: Port<'createApiKey'> = (k, idem) => this.tenants.createApiKey(k, idem);
   findApiKeyByHash: Port<'findApiKeyByHash'> = (sha) => this.tenants.findApiKeyByHash(sha);
   listStartupKeys: Port<'listStartupKeys'> = (startupId, limit, cursor) => this.tenants.listStartupKeys(startupId, limit, cursor);
-  revokeStartupKey: Port<'revokeStartupKey'> = (startupId, keyId, at) => this.tenants.revokeStartupKey(startupId, keyId, at);
+  revokeApiKey: Port<'revokeApiKey'> = (tenantId, keySha256, at) => this.tenants.revokeApiKey(tenantId, keySha256, at);
 
   openFacility: Port<'openFacility'> = (f, accounts, grant, idem) => this.facilities.openFacility(f, accounts, grant, idem);
   getFacility: Port<'getFacility'> = (id) => this.facilities.getFacility(id);

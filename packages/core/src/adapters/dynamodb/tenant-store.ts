@@ -44,31 +44,21 @@ export class DynamoTenantStore implements TenantStore {
     return { items: page.items.map(toApiKey), cursor: page.cursor };
   }
 
-  async revokeStartupKey(startupId: string, keyId: string, at: string): Promise<ApiKeyRecord | null> {
-    // A startup holds at most MAX_KEYS_PER_STARTUP keys, so finding one by id is a bounded walk of its list.
-    let cursor: string | undefined;
-    let found: ApiKeyRecord | undefined;
-    do {
-      const page = await this.listStartupKeys(startupId, 100, cursor);
-      found = page.items.find((k) => k.id === keyId);
-      cursor = page.cursor ?? undefined;
-    } while (!found && cursor);
-    if (!found) return null;
-    if (found.revoked_at) return found;
+  async revokeApiKey(tenantId: string, keySha256: string, at: string): Promise<ApiKeyRecord | null> {
     const out = await transact(this.table.doc, [
       {
         Update: {
           TableName: this.table.name,
-          Key: apiKeyKey(found.key_sha256),
+          Key: apiKeyKey(keySha256),
           // revoked_at is stored as NULL until revoked; the first revocation's time stands.
           UpdateExpression: 'SET revoked_at = :at',
           ConditionExpression: 'attribute_exists(pk) AND tenant_id = :t AND (attribute_not_exists(revoked_at) OR revoked_at = :null)',
-          ExpressionAttributeValues: { ':at': at, ':t': startupId, ':null': null },
+          ExpressionAttributeValues: { ':at': at, ':t': tenantId, ':null': null },
         },
       },
     ]);
     if (!out.ok && out.reason === 'contention') throw new ContentionError('the store is busy; retry');
-    const now = await this.table.get(apiKeyKey(found.key_sha256));
+    const now = await this.table.get(apiKeyKey(keySha256));
     return now ? toApiKey(now) : null;
   }
 }
