@@ -1,6 +1,6 @@
 /**
  * The OpenAI-compatible API (SPEC §4): chat completions, completions, embeddings (paid, routed, metered
- * by packages/core/src/gateway.ts), models, and usage. The three paid routes are response-streaming rows:
+ * by packages/core/src/gateway/), models, and usage. The three paid routes are response-streaming rows:
  * a plain reply is written to the stream in one piece, a `stream: true` one as server-sent events.
  */
 import middy from '@middy/core';

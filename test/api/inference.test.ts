@@ -199,6 +199,24 @@ describe('completions, embeddings, models', () => {
     expect(after.spent_micros - before.spent_micros).toBe(2 * cost);
   });
 
+  it("a legacy completion without max_tokens is sent upstream with OpenAI's default of 16 and billed for the reply", async () => {
+    // Prepare: replies run to 74 tokens unless the request says fewer.
+    for (const s of rt.world!.simulators.values()) s.setOptions({ completionTokens: 74 });
+    const before = await settled();
+    const producedBefore = sim(CIRRUS).stats().tokens.completion;
+    // Act
+    const { data, response } = await ai.completions.create({ model: LLAMA, prompt: 'Once upon a time' }).withResponse();
+    const after = await settled();
+    // Assess
+    expect(response.headers.get('x-compux-provider')).toBe(CIRRUS);
+    expect(sim(CIRRUS).stats().tokens.completion - producedBefore).toBe(16); // the provider was asked for 16
+    expect(data.usage!.completion_tokens).toBe(16);
+    expect(data.choices[0]!.finish_reason).toBe('length');
+    const cost = expectedCost(CIRRUS, LLAMA, data.usage!.prompt_tokens, 16);
+    expect(response.headers.get('x-compux-cost-micros')).toBe(String(cost));
+    expect(after.spent_micros - before.spent_micros).toBe(cost);
+  });
+
   it('embeddings (base64, as the client asks by default) are billed for their input tokens', async () => {
     // Prepare
     const before = await settled();

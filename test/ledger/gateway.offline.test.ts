@@ -33,13 +33,17 @@ describe('describeCall', () => {
 
   it("completions: OpenAI's default of 16 tokens, best_of, echo and several prompts", () => {
     // Act
-    const plain = describeCall('completion', { model: 'm', prompt: 'abc' });
+    const received = { model: 'm', prompt: 'abc' };
+    const plain = describeCall('completion', received);
     const many = describeCall('completion', { model: 'm', prompt: ['ab', 'cd'], max_tokens: 10, n: 2, best_of: 3, echo: true });
     const ids = describeCall('completion', { model: 'm', prompt: [1, 2, 3], max_tokens: 5 });
     // Assess
     expect(plain.completion_tokens_max).toBe(16);
+    expect(plain.body.max_tokens).toBe(16); // forwarded upstream, so the provider's work matches the hold
     expect(many.completion_tokens_max).toBe((10 * 3 + 4) * 2);
     expect(ids).toMatchObject({ prompt_tokens_max: 3, prompt_tokens_estimate: 3, completion_tokens_max: 5 });
+    expect(ids.body.max_tokens).toBe(5);
+    expect(received).not.toHaveProperty('max_tokens'); // the request as received (its hash) is untouched
   });
 
   it('embeddings: no completion, never streamed', () => {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   InvariantError, addMonthsUtc, checkPosting, closePosting, divHalfEven, grantFor, mergeLines, mulDivHalfEven, newFacility, planAllocation,
   rateToBps, recoveryStatement, splitSettlement, transfer, type Facility, type Hold, type Posting,
+  budgetOnClose, budgetOnReserve, lineRefusal, sameClose, sameLines, sameReservation, spendOf,
 } from '../../packages/core/src/index.js';
 
 const posting = (lines: Posting['lines']): Posting => ({ id: 'p1', kind: 'grant', lines, created_at: '2026-01-01T00:00:00.000Z', refs: {} });
@@ -146,4 +147,51 @@ describe('closing a hold', () => {
   });
 
   it.each([-1, 151])('refuses to settle %s on a hold of 150', (settled) => expect(() => splitSettlement(hold.allocations, settled)).toThrow(InvariantError));
+});
+
+describe('what core decides for the store (the adapter only turns it into conditioned items)', () => {
+  const hold = (refs: Record<string, string>): Hold => ({
+    id: 'h1', startup_id: 's1', amount_micros: 100, allocations: [{ facility_id: 'f1', amount_micros: 100 }], status: 'open',
+    created_at: '2026-01-01T00:00:00.000Z', expires_at: '2026-01-01T00:10:00.000Z', request_hash: 'x', settled_micros: null, closed_at: null, refs,
+  });
+
+  it.each([
+    ['a frozen account under a reservation line', { account: 'a', amount_micros: -5, requires_unfrozen: true }, { balance_micros: 10, frozen: true }, 'facility_frozen'],
+    ['a frozen account under a line that does not need it unfrozen', { account: 'a', amount_micros: -5 }, { balance_micros: 10, frozen: true }, 'balance_changed'],
+    ['a debit larger than the balance', { account: 'a', amount_micros: -11 }, { balance_micros: 10, frozen: false }, 'exceeds_credit'],
+    ['a balance that moved from the pinned one', { account: 'a', amount_micros: -5 }, { balance_micros: 10, frozen: false }, 'balance_changed'],
+  ] as const)('lineRefusal: %s', (_name, line, account, code) => {
+    expect(lineRefusal(line, account)).toBe(code);
+  });
+
+  it('spendOf: credits of facility spent accounts, in line order; debits and other accounts are not spend', () => {
+    const p = posting([
+      { account: 'facility:f2:spent', amount_micros: 30 },
+      { account: 'facility:f1:reserved', amount_micros: -100 },
+      { account: 'facility:f1:spent', amount_micros: 70 },
+      { account: 'facility:f3:spent', amount_micros: -1 },
+      { account: 'facility:f1:available', amount_micros: 1 },
+    ]);
+    expect(spendOf(p)).toEqual([{ facility_id: 'f2', amount_micros: 30 }, { facility_id: 'f1', amount_micros: 70 }]);
+  });
+
+  it('a hold under a key budget takes its amount on reserve and returns the unspent part on close; without one, nothing', () => {
+    expect(budgetOnReserve(hold({ budget_key: 'k' }))).toEqual({ key_sha256: 'k', take: 100 });
+    expect(budgetOnClose(hold({ budget_key: 'k' }), 60)).toEqual({ key_sha256: 'k', refund: 40, spent: 60 });
+    expect(budgetOnReserve(hold({}))).toBeNull();
+    expect(budgetOnClose(hold({}), 60)).toBeNull();
+  });
+
+  it('replays: same body, same close, same lines; anything else is a conflict', () => {
+    const h = hold({});
+    expect(sameReservation(h, { request_hash: 'x' })).toBe(true);
+    expect(sameReservation(h, { request_hash: 'y' })).toBe(false);
+    const closed: Hold = { ...h, status: 'settled', settled_micros: 60 };
+    expect(sameClose(closed, 'settled', 60)).toBe(true);
+    expect(sameClose(closed, 'settled', 61)).toBe(false);
+    expect(sameClose(closed, 'released', 60)).toBe(false);
+    const a = posting(transfer('a', 'b', 5));
+    expect(sameLines(a, posting(transfer('a', 'b', 5)))).toBe(true);
+    expect(sameLines(a, posting(transfer('a', 'b', 6)))).toBe(false);
+  });
 });

@@ -2,7 +2,10 @@
  * Ledger audit (run nightly by the ledger-audit state machine, and by the tests): for every account,
  * the cached balance equals the sum of its lines (I2); over all accounts, balances sum to zero (I3).
  */
-import type { CreditStore } from './store.js';
+import type { AuditStore, LedgerStore } from './store.js';
+
+/** The audit walks accounts and their lines, and reads cached balances consistently. */
+export type AuditReads = AuditStore & Pick<LedgerStore, 'getBalances'>;
 
 export interface ShardAudit {
   shard: number;
@@ -16,7 +19,7 @@ export interface ShardAudit {
 export const MAX_MISMATCHES_KEPT = 50;
 export const AUDIT_PAGE = 200;
 
-export async function auditPage(store: CreditStore, state: ShardAudit): Promise<ShardAudit> {
+export async function auditPage(store: AuditReads, state: ShardAudit): Promise<ShardAudit> {
   const page = await store.listAccounts(state.shard, AUDIT_PAGE, state.cursor);
   const next: ShardAudit = { shard: state.shard, accounts_checked: state.accounts_checked, balance_sum_micros: state.balance_sum_micros, mismatches: [...state.mismatches] };
   // Read the cached balances consistently, one batch a page: the index copy may lag the table.
@@ -39,7 +42,7 @@ export function summarize(shards: readonly ShardAudit[]) {
   return { ok: total === 0 && mismatches.length === 0, accounts_checked: accounts, balance_sum_micros: total, mismatches };
 }
 
-export async function auditAll(store: CreditStore, shards: number): Promise<ReturnType<typeof summarize>> {
+export async function auditAll(store: AuditReads, shards: number): Promise<ReturnType<typeof summarize>> {
   const results: ShardAudit[] = [];
   for (let shard = 0; shard < shards; shard++) {
     let state: ShardAudit = { shard, accounts_checked: 0, balance_sum_micros: 0, mismatches: [] };

@@ -6,10 +6,10 @@
 import { derivedId } from './ids.js';
 import { now } from './clock.js';
 import { MAX_FACILITIES_PER_STARTUP } from './facilities.js';
-import { DEFAULT_HOLD_TTL_S, MAX_HOLD_TTL_S, closePosting, planAllocation, reservePosting, spendByFacility, type Hold } from './holds.js';
+import { DEFAULT_HOLD_TTL_S, MAX_HOLD_TTL_S, closePosting, planAllocation, reservePosting, sameReservation, spendByFacility, type Hold } from './holds.js';
 import { facilityAccount } from './ledger.js';
 import { assert, assertMicros } from './money.js';
-import type { CloseResult, CreditStore, ReserveResult } from './store.js';
+import type { CloseResult, FacilityStore, HoldStore, LedgerStore, ReserveResult } from './store.js';
 import { isBilled, type UsageRecord } from './usage.js';
 import { OPEN_HOLD_SHARDS } from '../../../infra/table.js';
 
@@ -29,9 +29,12 @@ export interface ReserveRequest {
 
 export type Clock = () => Date;
 
+/** What spending needs: the holds, and to plan a reservation, a startup's facilities and their balances. */
+export type CreditsStore = HoldStore & Pick<FacilityStore, 'listFacilitiesByStartup'> & Pick<LedgerStore, 'getBalances'>;
+
 export class Credits {
   constructor(
-    private readonly store: CreditStore,
+    private readonly store: CreditsStore,
     private readonly clock: Clock = now,
   ) {}
 
@@ -57,7 +60,7 @@ export class Credits {
       if (!plan.ok) {
         // A replay of a key that already holds credit must get its hold back, not a refusal.
         const existing = await this.store.getHold(holdId);
-        if (existing) return existing.request_hash === req.request_hash ? { ok: true, hold: existing, replayed: true } : { ok: false, code: 'idempotency_conflict' };
+        if (existing) return sameReservation(existing, req) ? { ok: true, hold: existing, replayed: true } : { ok: false, code: 'idempotency_conflict' };
         return { ok: false, code: plan.code };
       }
       const now = this.clock();

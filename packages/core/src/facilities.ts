@@ -1,6 +1,6 @@
 /**
  * Credit facilities (SPEC §3): a lender finances a startup; the principal is amplified into credits.
- * Pure domain: terms, grant, figures, recovery. Storage lives behind CreditStore.
+ * Pure domain: terms, grant, figures, recovery. Storage lives behind the FacilityStore port (store.ts).
  */
 import { assert, divHalfEven, mulDivFloor, mulDivHalfEven, BPS } from './money.js';
 import { checkPosting, facilityAccount, transfer, type Posting } from './ledger.js';

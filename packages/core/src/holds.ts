@@ -154,3 +154,26 @@ export function closePosting(hold: Hold, settledMicros: number, kind: Extract<Po
 export function spendByFacility(hold: Hold, settledMicros: number): Allocation[] {
   return splitSettlement(hold.allocations, settledMicros).filter((a) => a.amount_micros > 0);
 }
+
+/**
+ * A hold taken under a key with a budget carries `refs.budget_key` (the key's sha256). Reserving takes the
+ * whole amount from the key's budget (refused when the budget is short); closing gives back the unspent
+ * part and counts the spend. Null: the hold draws on no key budget.
+ */
+export type KeyBudgetChange = { key_sha256: string; take: number } | { key_sha256: string; refund: number; spent: number };
+
+export function budgetOnReserve(hold: Hold): KeyBudgetChange | null {
+  const key = hold.refs.budget_key;
+  return key ? { key_sha256: key, take: hold.amount_micros } : null;
+}
+
+export function budgetOnClose(hold: Hold, settledMicros: number): KeyBudgetChange | null {
+  const key = hold.refs.budget_key;
+  return key ? { key_sha256: key, refund: hold.amount_micros - settledMicros, spent: settledMicros } : null;
+}
+
+/** A reservation found under the hold's id is a replay when it was asked with the same body (else a 409). */
+export const sameReservation = (first: Hold, asked: Pick<Hold, 'request_hash'>): boolean => first.request_hash === asked.request_hash;
+
+/** A hold found closed is a replay of this close when it closed the same way (a retry after a lost reply). */
+export const sameClose = (found: Hold, status: HoldStatus, settledMicros: number): boolean => found.status === status && found.settled_micros === settledMicros;

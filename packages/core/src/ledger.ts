@@ -141,3 +141,34 @@ export function mergeLines(lines: readonly PostingLine[]): PostingLine[] {
 export function reversalLines(p: Posting): PostingLine[] {
   return p.lines.map((l) => ({ account: l.account, amount_micros: -l.amount_micros }));
 }
+
+/** A posting found under the id of one being written is a replay when its lines are the same (else a conflict). */
+export const sameLines = (found: Posting, asked: Posting): boolean => JSON.stringify(found.lines) === JSON.stringify(asked.lines);
+
+/** What a refused line's account held when its condition failed (the store's old item, or a read). */
+export interface AccountState {
+  balance_micros: number;
+  frozen: boolean;
+}
+
+/**
+ * Why the store refused a line of a posting: a frozen account under a line that needs it unfrozen, a
+ * debit larger than the balance (I4), or otherwise a balance that moved from the one it was pinned to.
+ */
+export function lineRefusal(line: PostingLine, account: AccountState): 'facility_frozen' | 'exceeds_credit' | 'balance_changed' {
+  if (line.requires_unfrozen && account.frozen) return 'facility_frozen';
+  if (account.balance_micros + line.amount_micros < 0) return 'exceeds_credit';
+  return 'balance_changed';
+}
+
+const SPENT_ACCOUNT = /^facility:(.+):spent$/;
+
+/** The facilities a posting adds spend to (credits of their `spent` accounts), in line order: what the burn buckets count. */
+export function spendOf(p: Posting): { facility_id: string; amount_micros: number }[] {
+  const out: { facility_id: string; amount_micros: number }[] = [];
+  for (const l of p.lines) {
+    const m = SPENT_ACCOUNT.exec(l.account);
+    if (m && l.amount_micros > 0) out.push({ facility_id: m[1]!, amount_micros: l.amount_micros });
+  }
+  return out;
+}

@@ -11,7 +11,7 @@ import {
 import { facilityAccount, facilityAccounts } from './ledger.js';
 import type { Clock } from './credits.js';
 import { now } from './clock.js';
-import type { CreditStore, IdempotencyClaim, Idempotent, Page } from './store.js';
+import type { FacilityStore, IdempotencyClaim, IdempotencyStore, Idempotent, LedgerStore, Page, TenantStore } from './store.js';
 
 export interface Caller {
   role: 'operator' | 'lender';
@@ -21,13 +21,16 @@ export interface Caller {
 
 export type FacilityView = Facility & FacilityFigures;
 
+/** What lending needs: facilities, the tenants a facility names, its balances and burn, and replays of a recovery. */
+export type LendingStore = FacilityStore & IdempotencyStore & Pick<TenantStore, 'getLender' | 'getStartup'> & Pick<LedgerStore, 'getBalances' | 'getBalancesSnapshot' | 'spendBetween'>;
+
 const HOUR_MS = 3_600_000;
 /** Recovery retries when a hold closes between reading the balance and moving it. */
 const MAX_RECOVERY_ATTEMPTS = 5;
 
 export class Lending {
   constructor(
-    private readonly store: CreditStore,
+    private readonly store: LendingStore,
     private readonly clock: Clock = now,
   ) {}
 

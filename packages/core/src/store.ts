@@ -1,6 +1,6 @@
 /**
- * The small interface the domain needs from storage. The DynamoDB adapter (src/adapters/dynamodb)
- * implements it; each money-moving method is ONE atomic conditional transaction.
+ * The small interfaces (ports) the domain needs from storage, one per concern. The DynamoDB adapter
+ * (src/adapters/dynamodb) implements them; each money-moving method is ONE atomic conditional transaction.
  * Expected failures are result codes, not exceptions (TIGER_STYLE).
  */
 import type { Facility, RecoveryStatement } from './facilities.js';
@@ -73,9 +73,19 @@ export type PostResult =
   | { ok: true; replayed: boolean }
   | { ok: false; code: 'exceeds_credit' | 'facility_frozen' | 'balance_changed' | 'idempotency_conflict' | 'contention' };
 
-export interface CreditStore {
+/*
+ * The ports, one per concern. Domain classes take only the ports (or the methods of a port) they use;
+ * CreditStore, their intersection, is what the wiring (functions/lib/deps.ts) builds once and hands to all.
+ */
+
+/** Idempotency: what a key already answered. Writes carry their claim; this only reads it back. */
+export interface IdempotencyStore {
   /** The stored outcome of an idempotency key: its first reply, a conflict (other body), or null if unused. */
   findReplay(claim: Omit<IdempotencyClaim, 'status_code' | 'reply'>): Promise<Idempotent<never> | null>;
+}
+
+/** Startups, lenders and their API keys. */
+export interface TenantStore {
   createStartup(s: Startup, idem?: IdempotencyClaim): Promise<Idempotent<Startup>>;
   getStartup(id: string): Promise<Startup | null>;
   createLender(l: Lender, key: ApiKeyRecord, idem?: IdempotencyClaim): Promise<Idempotent<Lender>>;
@@ -84,9 +94,15 @@ export interface CreditStore {
   findApiKeyByHash(keySha256: string): Promise<ApiKeyRecord | null>;
   /** A startup's keys, newest first. */
   listStartupKeys(startupId: string, limit: number, cursor?: string): Promise<Page<ApiKeyRecord>>;
-  /** Marks a startup's key revoked (idempotent: revoking twice keeps the first time). Null when the startup has no such key. */
-  revokeStartupKey(startupId: string, keyId: string, at: string): Promise<ApiKeyRecord | null>;
+  /**
+   * Marks the tenant's key (by its sha256) revoked at `at`, unless it already is (the first revocation's time
+   * stands): the key as stored afterwards, null when it is gone.
+   */
+  revokeApiKey(tenantId: string, keySha256: string, at: string): Promise<ApiKeyRecord | null>;
+}
 
+/** Credit facilities: opening (with the grant), freeze, recovery. */
+export interface FacilityStore {
   openFacility(f: Facility, accounts: AccountSpec[], grant: Posting, idem?: IdempotencyClaim): Promise<Idempotent<Facility>>;
   getFacility(id: string): Promise<Facility | null>;
   listFacilitiesByLender(lenderId: string | null, limit: number, cursor?: string): Promise<Page<Facility>>;
@@ -95,7 +111,10 @@ export interface CreditStore {
   setFacilityFrozen(id: string, frozen: boolean, reason: string | null, at: string): Promise<Facility | null>;
   /** Marks a frozen facility recovered and moves exactly `posting` (available → recovered, null when nothing is left) provided the available balance still equals `expectedAvailable`. */
   recoverFacility(f: Facility, posting: Posting | null, expectedAvailable: number, statement: RecoveryStatement, idem?: IdempotencyClaim): Promise<PostResult>;
+}
 
+/** The ledger: balances, lines, postings, and the hourly spend the burn figures read. */
+export interface LedgerStore {
   getBalances(accounts: readonly string[]): Promise<Map<string, Balance>>;
   /**
    * The same, as one snapshot (at most 100 accounts): no posting is seen half-applied, so figures that
@@ -108,18 +127,32 @@ export interface CreditStore {
   getPosting(id: string): Promise<Posting | null>;
   /** A general posting (reversals, corrections). */
   post(p: Posting): Promise<PostResult>;
+}
 
+/**
+ * Holds and leases: credit taken before work runs and closed after it. A hold is one request's
+ * reservation; a lease (issue 13's next step) will be a LeaseStore port beside this one, written the same
+ * way (one conditional transaction taking credit, one closing it). The usage records a close writes are
+ * read back here too.
+ */
+export interface HoldStore {
   reserve(hold: Hold, posting: Posting): Promise<ReserveResult>;
   /** Closes a hold; with `usage`, the request record and its daily aggregate are written in the same transaction. */
   closeHold(hold: Hold, posting: Posting, status: 'settled' | 'released' | 'expired', settledMicros: number, at: string, usage?: UsageRecord): Promise<CloseResult>;
-  /** A startup's daily usage buckets for days in [fromDay, toDay] (YYYY-MM-DD). */
-  listUsage(startupId: string, fromDay: string, toDay: string): Promise<UsageBucket[]>;
   getHold(id: string): Promise<Hold | null>;
   listExpiredHolds(shard: number, nowIso: string, limit: number): Promise<Hold[]>;
+  /** A startup's daily usage buckets for days in [fromDay, toDay] (YYYY-MM-DD). */
+  listUsage(startupId: string, fromDay: string, toDay: string): Promise<UsageBucket[]>;
+}
 
-  /** Audit: accounts in one shard, paged. */
+/** What the ledger audit walks: every account, and the sum of an account's lines. */
+export interface AuditStore {
+  /** Accounts in one shard, paged. */
   listAccounts(shard: number, limit: number, cursor?: string): Promise<Page<Balance>>;
   sumLines(account: string): Promise<{ sum_micros: number; lines: number }>;
 }
+
+/** Every port: what the wiring builds once (one adapter serves them all). */
+export interface CreditStore extends IdempotencyStore, TenantStore, FacilityStore, LedgerStore, HoldStore, AuditStore {}
 
 export type { PostingLine };

@@ -6,7 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { newId, newSecretKey, sha256Hex } from './ids.js';
 import type { Clock } from './credits.js';
 import { now } from './clock.js';
-import type { ApiKeyRecord, CreditStore, IdempotencyClaim, Idempotent, Lender, Role, Startup } from './store.js';
+import type { ApiKeyRecord, IdempotencyClaim, Idempotent, Lender, Role, Startup, TenantStore } from './store.js';
 
 export interface Principal {
   role: Role;
@@ -38,7 +38,7 @@ export function unlimitedKey(role: 'lender' | 'provider', tenantId: string, name
 
 export class Tenants {
   constructor(
-    private readonly store: CreditStore,
+    private readonly store: TenantStore,
     private readonly operatorKeySha256: string | undefined,
     private readonly clock: Clock = now,
   ) {}
@@ -95,8 +95,20 @@ export class Tenants {
     return this.store.listStartupKeys(startupId, limit, cursor);
   }
 
-  revokeStartupKey(startupId: string, keyId: string) {
-    return this.store.revokeStartupKey(startupId, keyId, this.clock().toISOString());
+  /** Revokes a startup's key by id (revoking twice keeps the first time). Null when the startup has no such key. */
+  async revokeStartupKey(startupId: string, keyId: string): Promise<ApiKeyRecord | null> {
+    const at = this.clock().toISOString();
+    // A startup holds at most MAX_KEYS_PER_STARTUP keys, so finding one by id is a bounded walk of its list.
+    let cursor: string | undefined;
+    let found: ApiKeyRecord | undefined;
+    do {
+      const page = await this.store.listStartupKeys(startupId, 100, cursor);
+      found = page.items.find((k) => k.id === keyId);
+      cursor = page.cursor ?? undefined;
+    } while (!found && cursor);
+    if (!found) return null;
+    if (found.revoked_at) return found;
+    return this.store.revokeApiKey(startupId, found.key_sha256, at);
   }
 }
 

@@ -1,6 +1,6 @@
 /** BatchGetItem over any number of keys: 100 a call, unprocessed keys asked again a bounded number of times. */
 import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ContentionError } from './store.js';
+import { ContentionError } from './table.js';
 
 const MAX_BATCH_GET_ROUNDS = 10;
 const KEYS_PER_CALL = 100;

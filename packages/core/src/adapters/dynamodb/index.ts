@@ -3,7 +3,8 @@ import { DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynam
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { guardClient } from '../clients.js';
 
-export { DynamoCreditStore, ContentionError } from './store.js';
+export { DynamoCreditStore } from './store.js';
+export { ContentionError } from './table.js';
 export { BadCursorError } from './cursor.js';
 export { transact, MAX_ATTEMPTS } from './transact.js';
 export { storeCapacityReport } from './capacity.js';
@@ -20,7 +21,7 @@ export function documentClient(config: DynamoDBClientConfig = {}): DynamoDBDocum
 }
 export { DynamoCatalog } from './catalog.js';
 export { DynamoRateLimiter } from './ratelimit.js';
-export { UsageTooLargeError } from './store.js';
+export { UsageTooLargeError } from './usage-store.js';
 export { DynamoProviders, VersionConflictError } from './providers.js';
 export { DynamoRelayKeys } from './relay-keys.js';
 export { DynamoSla } from './sla.js';

@@ -10,7 +10,7 @@ import { decodeCursor, encodeCursor } from './cursor.js';
 import { providerMonthPk } from './entities/usage.js';
 import { runKey, statementItem, statementKey, toRun, toStatement, type SettlementRun } from './entities/settlement.js';
 import { startupKey } from './entities/tenant.js';
-import type { DynamoCreditStore } from './store.js';
+import type { DynamoLedgerStore } from './ledger-store.js';
 import { batchGet } from './batch.js';
 import { unlessConditionFailed } from './transact.js';
 
@@ -23,7 +23,7 @@ export class DynamoSettlement {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
-    private readonly store: DynamoCreditStore,
+    private readonly ledger: DynamoLedgerStore,
   ) {}
 
   async getRun(period: string): Promise<SettlementRun | null> {
@@ -142,7 +142,7 @@ export class DynamoSettlement {
 
   /** Ledger balances (consistent reads); an account never posted to reads as 0. */
   async balances(accounts: readonly string[]): Promise<Map<string, number>> {
-    const found = await this.store.getBalances(accounts);
+    const found = await this.ledger.getBalances(accounts);
     return new Map(accounts.map((a) => [a, found.get(a)?.balance_micros ?? 0]));
   }
 
@@ -174,6 +174,6 @@ export class DynamoSettlement {
 
   /** The statement and its payable posting, at once; a statement already issued is left as it is (replayed). */
   issue(statement: Statement, posting: Posting | null, expect: Map<string, number>, close: ReadonlySet<string>) {
-    return this.store.postWithRecord(statementItem(statement), posting, expect, close, statement.issued_at);
+    return this.ledger.postWithRecord(statementItem(statement), posting, expect, close, statement.issued_at);
   }
 }

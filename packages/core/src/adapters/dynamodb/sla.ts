@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { transact, unlessConditionFailed } from './transact.js';
-import { ContentionError } from './store.js';
+import { ContentionError } from './table.js';
 import { LATENCY_BUCKETS, bucketSamples, hourOf, windowStartHour, type SlaAlert, type SlaBucket, type SlaRecorder, type SlaSample, type SlaStanding } from '../../sla.js';
 import { SLA_ALERT_PREFIX, SLA_BUCKET_TTL_DAYS, slaAlertKey, slaBucketKey } from './entities/sla.js';
 import { routingProviderKey } from './entities/routing.js';

@@ -1,0 +1,130 @@
+/**
+ * HoldStore on the table. Reserving is one transaction: the hold (create-only, its id from the idempotency
+ * key), the reserve posting, and the key budget's take. Closing is one: the hold's open → closed, the
+ * close posting, the burn buckets, the budget's refund and, for a request, its usage items. Core decides
+ * every amount (holds.ts); this turns them into conditioned items and reads back why one was refused.
+ *
+ * Leases (issue 13's next step) are not here: they will have their own port and part beside this one.
+ */
+import { budgetOnClose, budgetOnReserve, sameClose, sameReservation, type Hold, type KeyBudgetChange } from '../../holds.js';
+import { spendOf, type Posting } from '../../ledger.js';
+import { InvariantError } from '../../money.js';
+import type { CloseResult, HoldStore, ReserveResult } from '../../store.js';
+import type { UsageRecord } from '../../usage.js';
+import { apiKeyKey } from './entities/api-key.js';
+import { holdItem, holdKey, openHoldShardKey, toHold } from './entities/hold.js';
+import { spendBucketKey } from './entities/spend-bucket.js';
+import { balanceFailure, closedAccountRefused, postingItems } from './posting-writes.js';
+import type { Table, Tagged } from './table.js';
+import { transact } from './transact.js';
+import { listUsage, usageItems } from './usage-store.js';
+
+export class DynamoHoldStore implements HoldStore {
+  constructor(private readonly table: Table) {}
+
+  /** The key budget's update: a take is conditioned on the budget covering it; a refund is not (it only returns). */
+  private budgetItem(change: KeyBudgetChange | null): Tagged[] {
+    if (!change) return [];
+    const update =
+      'take' in change
+        ? { UpdateExpression: 'SET budget_left_micros = budget_left_micros - :a', ConditionExpression: 'budget_left_micros >= :a', ExpressionAttributeValues: { ':a': change.take } }
+        : { UpdateExpression: 'ADD budget_left_micros :r, spent_micros :s', ExpressionAttributeValues: { ':r': change.refund, ':s': change.spent } };
+    return [{ tag: 'budget', item: { Update: { TableName: this.table.name, Key: apiKeyKey(change.key_sha256), ...update, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } } }];
+  }
+
+  /** One hourly burn bucket per facility the posting adds spend to. */
+  private spendItems(posting: Posting, at: string): Tagged[] {
+    return spendOf(posting).map((s) => ({
+      tag: 'spend',
+      item: {
+        Update: {
+          TableName: this.table.name,
+          Key: spendBucketKey(s.facility_id, at),
+          UpdateExpression: 'ADD spent_micros :s SET #t = :t, updated_at = :at',
+          ExpressionAttributeNames: { '#t': 'type' },
+          ExpressionAttributeValues: { ':s': s.amount_micros, ':t': 'spend_bucket', ':at': at },
+        },
+      },
+    }));
+  }
+
+  async reserve(hold: Hold, posting: Posting): Promise<ReserveResult> {
+    const tagged: Tagged[] = [{ item: this.table.put(holdItem(hold)), tag: 'hold' }, ...postingItems(this.table, posting), ...this.budgetItem(budgetOnReserve(hold))];
+    const out = await transact(this.table.doc, tagged.map((t) => t.item));
+    if (out.ok) return { ok: true, hold, replayed: false };
+    if (out.reason === 'contention') return { ok: false, code: 'contention' };
+    if (out.failed.has(0) || out.failed.has(1)) {
+      // The hold id derives from the idempotency key: the first request with this key got here before.
+      const first = await this.getHold(hold.id);
+      if (!first) throw new InvariantError(`hold ${hold.id} reported as existing but not found`);
+      return sameReservation(first, hold) ? { ok: true, hold: first, replayed: true } : { ok: false, code: 'idempotency_conflict' };
+    }
+    let frozen = false;
+    for (const [i, old] of out.failed) {
+      const t = tagged[i];
+      if (t?.tag === 'budget') return { ok: false, code: 'key_budget_exceeded' };
+      if (t?.tag === 'balance' && (await balanceFailure(this.table, t, old)) === 'facility_frozen') frozen = true;
+    }
+    return { ok: false, code: frozen ? 'facility_frozen' : 'exceeds_credit' };
+  }
+
+  /** The hold's open → closed, conditioned on it still being open (the sweeper and a settle may race). */
+  private closeItem(hold: Hold, status: 'settled' | 'released' | 'expired', settledMicros: number, at: string): Tagged {
+    return {
+      tag: 'hold',
+      item: {
+        Update: {
+          TableName: this.table.name,
+          Key: holdKey(hold.id),
+          UpdateExpression: 'SET #s = :s, settled_micros = :settled, closed_at = :at REMOVE gsi3pk, gsi3sk',
+          ConditionExpression: '#s = :open',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':s': status, ':settled': settledMicros, ':at': at, ':open': 'open' },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      },
+    };
+  }
+
+  async closeHold(hold: Hold, posting: Posting, status: 'settled' | 'released' | 'expired', settledMicros: number, at: string, usage?: UsageRecord): Promise<CloseResult> {
+    const tagged: Tagged[] = [
+      this.closeItem(hold, status, settledMicros, at),
+      ...postingItems(this.table, posting),
+      ...this.spendItems(posting, at),
+      ...this.budgetItem(budgetOnClose(hold, settledMicros)),
+      ...(usage ? usageItems(this.table, usage) : []),
+    ];
+    const out = await transact(this.table.doc, tagged.map((t) => t.item));
+    const closed: Hold = { ...hold, status, settled_micros: settledMicros, closed_at: at };
+    if (out.ok) return { ok: true, hold: closed, replayed: false };
+    if (out.reason === 'contention') return { ok: false, code: 'contention' };
+    if (out.failed.has(0) || out.failed.has(1)) {
+      const now = await this.getHold(hold.id);
+      if (!now) return { ok: false, code: 'hold_not_found' };
+      // Same close asked again (a retry after a lost reply): the first result stands.
+      if (sameClose(now, status, settledMicros)) return { ok: true, hold: now, replayed: true };
+      return { ok: false, code: 'hold_closed' };
+    }
+    if (closedAccountRefused(tagged, out.failed)) return { ok: false, code: 'period_closed' };
+    throw new InvariantError(`closing hold ${hold.id} failed on ${[...out.failed.keys()].map((i) => tagged[i]?.tag).join(', ')}`);
+  }
+
+  async getHold(id: string) {
+    const i = await this.table.get(holdKey(id));
+    return i ? toHold(i) : null;
+  }
+
+  async listExpiredHolds(shard: number, nowIso: string, limit: number): Promise<Hold[]> {
+    const page = await this.table.queryPage({
+      IndexName: 'openHoldsByExpiry',
+      KeyConditionExpression: 'gsi3pk = :pk AND gsi3sk < :now',
+      ExpressionAttributeValues: { ':pk': openHoldShardKey(shard), ':now': nowIso },
+      Limit: limit,
+    });
+    return page.items.map(toHold);
+  }
+
+  listUsage(startupId: string, fromDay: string, toDay: string) {
+    return listUsage(this.table, startupId, fromDay, toDay);
+  }
+}

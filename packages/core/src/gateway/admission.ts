@@ -1,0 +1,104 @@
+/**
+ * Stage 2, admission and the hold (SPEC §2, §4, §5): the key's model allow-list, the offers for the model
+ * priced at the most this request can cost, ranked (open circuits skipped), the key's RPM/TPM window, and
+ * the hold that covers the dearest offer tried. Nothing goes upstream without the hold. Refusals are
+ * ErrorSpecs in OpenAI's shape; nothing is held for a refused request.
+ */
+import { assert } from '../money.js';
+import { maxCostMicros } from '../pricing.js';
+import { rankCandidates } from '../routing.js';
+import { offersFor, type CatalogSource, type Offer } from '../catalog.js';
+import type { Credits } from '../credits.js';
+import type { Hold } from '../holds.js';
+import type { RateLimiter } from '../ratelimit.js';
+import { WORKLOAD_KIND } from '../usage.js';
+import type { Breakers } from './breakers.js';
+import type { GatewayCall } from './call.js';
+import type { ErrorSpec } from './errors.js';
+import type { GatewayClock, GatewayRequest } from './ports.js';
+
+export type Admitted = { ok: true; offers: Offer[]; hold_micros: number } | { ok: false; refusal: ErrorSpec };
+export type Held = { ok: true; hold: Hold } | { ok: false; refusal: ErrorSpec };
+
+export interface AdmissionDeps {
+  catalog: CatalogSource;
+  limiter: RateLimiter;
+  breakers: Breakers;
+  clock: GatewayClock;
+  max_attempts: number;
+}
+
+/**
+ * The offers to try, best first, at most `maxAttempts`, each priced at this call's most possible cost
+ * (the ranking's price). Offers whose circuit is open are left out.
+ */
+export function rankOffers(call: GatewayCall, offers: Offer[], breakers: Breakers, clock: GatewayClock, maxAttempts: number, region?: string): Offer[] {
+  const nowIso = clock.now().toISOString();
+  for (const o of offers) {
+    const completion = call.completion_tokens_max ?? o.entry.context_length;
+    o.price_micros = maxCostMicros(call.prompt_tokens_max, completion, o.entry.context_length, o.entry, o.spot_micros_per_gpu_hour);
+  }
+  const choice = rankCandidates(offers, { model: call.model, now: nowIso, circuit: (id) => breakers.state(id, clock.elapsedMs()), ...(region ? { region } : {}) });
+  return choice.ranked.slice(0, maxAttempts);
+}
+
+/** Admission: which offers, what hold, and the rate window; a refusal otherwise. */
+export async function admit(req: GatewayRequest, deps: AdmissionDeps): Promise<Admitted> {
+  const { call, key } = req;
+  if (key.models && !key.models.includes(call.model)) {
+    return { ok: false, refusal: { status: 403, type: 'permission_error', code: 'model_not_allowed', param: 'model', message: `This key may not use the model ${call.model}.` } };
+  }
+  const offers = offersFor(await deps.catalog.load(), call.model, WORKLOAD_KIND[call.workload]);
+  if (!offers.some((o) => o.status === 'live')) {
+    return { ok: false, refusal: { status: 404, type: 'invalid_request_error', code: 'model_not_found', param: 'model', message: `The model ${call.model} does not exist or is not served for this route.` } };
+  }
+  const tryList = rankOffers(call, offers, deps.breakers, deps.clock, deps.max_attempts, req.region);
+  if (tryList.length === 0) {
+    return { ok: false, refusal: { status: 503, type: 'api_error', code: 'no_capacity', message: `No provider can serve ${call.model} right now; retry shortly.`, headers: { 'retry-after': '5' } } };
+  }
+  // The hold covers the dearest offer this request may be tried on, so failover never needs a second hold.
+  const holdMicros = Math.max(...tryList.map((o) => o.price_micros), 1);
+  assert(Number.isSafeInteger(holdMicros) && holdMicros >= 1, 'the hold is a positive whole number of micros');
+
+  const contextMax = Math.max(...tryList.map((o) => o.entry.context_length));
+  const tokensForLimit = Math.min(call.prompt_tokens_max, contextMax) + (call.completion_tokens_max ?? contextMax);
+  const rate = await deps.limiter.admit(key.id, { rpm: key.rpm, tpm: key.tpm }, tokensForLimit, deps.clock.now());
+  if (!rate.ok) {
+    const message = rate.too_large
+      ? `This request may use up to ${tokensForLimit} tokens, more than this key's limit of ${key.tpm} tokens per minute; lower max_tokens or the prompt.`
+      : `Rate limit reached for this key: ${rate.limit === 'rpm' ? `${key.rpm} requests` : `${key.tpm} tokens`} per minute. Retry after ${rate.retry_after_s} s.`;
+    return { ok: false, refusal: { status: 429, type: 'rate_limit_error', code: rate.too_large ? 'request_too_large' : `rate_limit_${rate.limit}`, message, headers: { 'retry-after': String(rate.retry_after_s) } } };
+  }
+  return { ok: true, offers: tryList, hold_micros: holdMicros };
+}
+
+/** The hold: one conditional transaction across facilities in draw order (and the key's budget). */
+export async function reserveHold(req: GatewayRequest, credits: Pick<Credits, 'reserve'>, holdMicros: number): Promise<Held> {
+  const { key } = req;
+  const reserved = await credits.reserve({
+    startup_id: req.startup_id,
+    amount_micros: holdMicros,
+    idempotency_key: `gw:${req.idempotency_key}`,
+    request_hash: req.request_hash,
+    refs: { request_id: req.request_id, key_id: key.id, ...(key.budget_micros !== null ? { budget_key: key.key_sha256 } : {}) },
+  });
+  if (!reserved.ok) {
+    switch (reserved.code) {
+      case 'exceeds_credit':
+        return { ok: false, refusal: { status: 402, type: 'insufficient_credit', code: 'exceeds_credit', message: `Not enough credit: this request needs a hold of ${holdMicros} micros (its most possible cost).` } };
+      case 'facility_frozen':
+        return { ok: false, refusal: { status: 403, type: 'permission_error', code: 'credits_frozen', message: 'The credit facilities that could pay for this request are frozen by their lender.' } };
+      case 'key_budget_exceeded':
+        return { ok: false, refusal: { status: 402, type: 'insufficient_credit', code: 'key_budget_exceeded', message: `This key's spend budget cannot cover a hold of ${holdMicros} micros.` } };
+      case 'idempotency_conflict':
+        return { ok: false, refusal: { status: 409, type: 'conflict_error', code: 'idempotency_conflict', message: 'This Idempotency-Key was already used with a different request.' } };
+      case 'contention':
+        return { ok: false, refusal: { status: 503, type: 'api_error', code: 'contention', message: 'The service is busy; retry.', headers: { 'retry-after': '1' } } };
+    }
+  }
+  if (reserved.replayed) {
+    // A completion is not stored, so it cannot be replayed; running it again would bill it twice.
+    return { ok: false, refusal: { status: 409, type: 'conflict_error', code: 'idempotency_key_reused', message: 'This Idempotency-Key was already used for a completion; send a new key to run another.' } };
+  }
+  return { ok: true, hold: reserved.hold };
+}

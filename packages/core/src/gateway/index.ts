@@ -1,0 +1,98 @@
+/**
+ * The paid request path (SPEC §4, §5): admit → hold → route with failover → meter → settle, one file a stage:
+ *
+ *   call.ts       the call's figures (prompt bounds, the most completion tokens) and the body forwarded upstream
+ *   admission.ts  the key's allow-list, the offers priced and ranked, the rate window, then the hold
+ *   attempts.ts   the ranked offers in turn behind their circuit breakers; failover before the first byte
+ *   stream.ts     after the first event: relay, meter, settle, end (no failover past the first byte)
+ *   settle.ts     the hold closed to the metered cost (never above it) with the request record
+ *   context.ts    one RequestContext a request carries through attempts, relay and settlement
+ *
+ * Expected failures are result codes mapped to OpenAI's error shape; this module never imports AWS (the
+ * DynamoDB and HTTP adapters sit behind CatalogSource, RateLimiter, Upstream, ResponseSink).
+ */
+import { assert } from '../money.js';
+import { now as clockNow } from '../clock.js';
+import { MAX_ATTEMPTS_PER_REQUEST, type CircuitState } from '../routing.js';
+import type { CatalogSource } from '../catalog.js';
+import type { Credits } from '../credits.js';
+import type { RateLimiter } from '../ratelimit.js';
+import type { SlaRecorder } from '../sla.js';
+import { admit, reserveHold } from './admission.js';
+import { serveAttempts } from './attempts.js';
+import { BreakerBoard } from './breakers.js';
+import { upstreamBodyText } from './call.js';
+import { requestContext } from './context.js';
+import { openAiError, type ErrorSpec } from './errors.js';
+import { DEFAULT_GATEWAY_CONFIG, type GatewayClock, type GatewayConfig, type GatewayLog, type GatewayRequest, type GatewayResult, type RelayTokens, type ResponseSink, type Upstream } from './ports.js';
+import { settler, type Settle } from './settle.js';
+
+export { COMPLETION_DEFAULT_MAX_TOKENS, MAX_CHOICES, describeCall, upstreamBodyText, type GatewayCall } from './call.js';
+export { openAiError, type ErrorSpec } from './errors.js';
+export { MAX_UPSTREAM_BODY_BYTES } from './io.js';
+export { choiceText } from './metering.js';
+export { BreakerBoard, type Breakers } from './breakers.js';
+export { requestContext, type RequestContext } from './context.js';
+export { serveAttempts, type AttemptDeps } from './attempts.js';
+export { rankOffers } from './admission.js';
+export { settler, SETTLE_ATTEMPTS, type HoldCloser, type Settle, type Settled } from './settle.js';
+export * from './ports.js';
+
+export interface GatewayDeps {
+  credits: Credits;
+  catalog: CatalogSource;
+  limiter: RateLimiter;
+  upstream: Upstream;
+  /** Mints the relay token each forwarded request carries (SPEC §6). */
+  relay?: RelayTokens & { ready(): Promise<unknown> };
+  /** Takes the latency and error samples real traffic produces (SPEC §6 SLA). */
+  sla?: SlaRecorder;
+  /** Business time (records, samples, rate windows); defaults to clock.ts. */
+  clock?: () => Date;
+  log?: GatewayLog;
+}
+
+export class Gateway {
+  private readonly breakers = new BreakerBoard();
+  private readonly cfg: GatewayConfig;
+  private readonly clock: GatewayClock;
+  private readonly settle: Settle;
+
+  constructor(private readonly deps: GatewayDeps, cfg: Partial<GatewayConfig> = {}) {
+    this.cfg = { ...DEFAULT_GATEWAY_CONFIG, ...cfg };
+    assert(this.cfg.max_attempts >= 1 && this.cfg.max_attempts <= MAX_ATTEMPTS_PER_REQUEST, `attempts must be in [1, ${MAX_ATTEMPTS_PER_REQUEST}]`);
+    this.clock = { elapsedMs: () => Date.now(), now: () => deps.clock?.() ?? clockNow() };
+    this.settle = settler({ credits: deps.credits, clock: this.clock, ...(deps.log ? { log: deps.log } : {}) });
+  }
+
+  circuitState(endpointId: string): CircuitState {
+    return this.breakers.state(endpointId, Date.now());
+  }
+
+  async handle(req: GatewayRequest, sink: ResponseSink): Promise<GatewayResult> {
+    const startedMs = this.clock.elapsedMs();
+    const refuse = (e: ErrorSpec): GatewayResult => {
+      sink.reply(e.status, { 'x-compux-provider': 'none', 'x-compux-cost-micros': '0', ...(e.headers ?? {}) }, openAiError(e));
+      return { status: e.status, outcome: 'refused', code: e.code, record: null, settled: false, attempts: [] };
+    };
+
+    const admitted = await admit(req, { catalog: this.deps.catalog, limiter: this.deps.limiter, breakers: this.breakers, clock: this.clock, max_attempts: this.cfg.max_attempts });
+    if (!admitted.ok) return refuse(admitted.refusal);
+    // Relay keys are loaded before any money is held: a failure here costs the caller nothing.
+    await this.deps.relay?.ready();
+    const held = await reserveHold(req, this.deps.credits, admitted.hold_micros);
+    if (!held.ok) return refuse(held.refusal);
+
+    // Route, meter, settle: the hold is always closed on the way out.
+    const ctx = requestContext({ req, call: req.call, sink, started_ms: startedMs, hold: held.hold, offers: admitted.offers, body_text: upstreamBodyText(req.call) });
+    const result = await serveAttempts(ctx, {
+      upstream: this.deps.upstream, breakers: this.breakers, clock: this.clock, settle: this.settle, cfg: this.cfg,
+      ...(this.deps.relay ? { relay: this.deps.relay } : {}), ...(this.deps.log ? { log: this.deps.log } : {}),
+    });
+    // After the reply: what each provider tried did feeds its SLA standing. A lost write loses samples, not money.
+    if (ctx.samples.length > 0 && this.deps.sla) {
+      await this.deps.sla.record(ctx.samples).catch((err: unknown) => this.deps.log?.('warn', 'could not record SLA samples', { request_id: req.request_id, error: String(err) }));
+    }
+    return result;
+  }
+}

@@ -1,0 +1,44 @@
+/** Reading a provider's reply with bounds: on size (whole replies) and on silence (stream events). */
+
+/** Largest non-streamed provider reply read into memory. */
+export const MAX_UPSTREAM_BODY_BYTES = 16 * 1024 * 1024;
+/** Largest error body read from a provider that refused (its message is passed on, the rest dropped). */
+export const MAX_UPSTREAM_ERROR_BYTES = 64 * 1024;
+
+/** Why one attempt failed. Thrown inside an attempt; the failover loop decides what it means. */
+export class AttemptFailed extends Error {
+  constructor(
+    readonly kind: 'timeout' | 'connection' | 'status' | 'malformed' | 'aborted',
+    message: string,
+    readonly status?: number,
+    readonly retryAfterS?: number,
+  ) {
+    super(message);
+  }
+}
+
+export async function readAll(body: AsyncIterable<Uint8Array>, limitBytes: number): Promise<string> {
+  const parts: Uint8Array[] = [];
+  let sizeBytes = 0;
+  for await (const c of body) {
+    sizeBytes += c.byteLength;
+    if (sizeBytes > limitBytes) throw new AttemptFailed('malformed', `provider reply over ${limitBytes} bytes`);
+    parts.push(c);
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
+/** Races one step of an iterator against a timer; the timer is always cleared. */
+export async function nextWithin<T>(it: AsyncIterator<T>, ms: number, what: string): Promise<IteratorResult<T>> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      it.next(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new AttemptFailed('timeout', `no ${what} from the provider within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
