@@ -190,6 +190,9 @@ export interface FunctionRow extends GrantSource {
  * The grants of one runtime: resolves a row to its ResolvedGrant (the row's queue and workflow names to the
  * runtime's ARNs) and keeps every refusal.
  */
+/** Refusals kept per runtime (the newest): a refusal is a bug to fix, but a runtime left running must not grow. */
+export const MAX_DENIALS_KEPT = 1_000;
+
 export class LocalGrants {
   readonly denials: Denial[] = [];
   /** Invocations run under a grant so far, by handler reference. */
@@ -222,7 +225,10 @@ export class LocalGrants {
         tableArn: dynamoTableArn(this.resources.tableName),
         queueArns: new Set(g.queues.map((q) => this.resources.queueArn(q))),
         stateMachineArns: new Set(g.workflows.map((w) => this.resources.stateMachineArn(w))),
-        onDenied: (d) => this.denials.push(d),
+        onDenied: (d) => {
+          this.denials.push(d);
+          if (this.denials.length > MAX_DENIALS_KEPT) this.denials.splice(0, this.denials.length - MAX_DENIALS_KEPT);
+        },
       };
       this.#cache.set(key, resolved);
     }
