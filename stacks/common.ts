@@ -3,9 +3,11 @@
  * `tableFunction`, so each one gets TABLE_NAME and an IAM statement with exactly the DynamoDB actions its
  * row in infra/ asks for (tableActions), on the table and its indexes — never dynamodb:*, never Resource "*".
  *
- * Resource budget (CloudFormation allows 500 per stack; docs/stacks.md): every function is the Lambda, one
+ * Resource budget (CloudFormation allows 500 per stack; docs/stacks.md): every function is the Lambda, an
  * explicit log group (retention set by CloudFormation, no `Custom::LogRetention` and its provider Lambda) and
- * an execution role with one policy, which functions with an identical grant may share (`roleProfile`). SST's
+ * an execution role with one policy; functions with an identical grant (`roleProfile`) share the role, its
+ * policy and one log group (Lambda's advanced logging lets functions share a group; every line carries its
+ * function_name, written by Powertools' logger, so a search still tells the functions apart). SST's
  * per-function SSM parameter (its `Function` binding, `/sst/<app>/<stage>/Function/<id>/functionName`) is not
  * created: no function of CompuX is ever bound to another (see `tableFunction`).
  */
@@ -51,7 +53,7 @@ export interface TableFunctionProps
   /** Extra least-privilege statements (sqs:SendMessage on one queue, states:StartExecution on one machine...). */
   statements?: readonly PolicyStatement[];
   /**
-   * Functions of one stack created with the same `roleProfile` share one execution role (and its one policy).
+   * Functions of one stack created with the same `roleProfile` share one execution role (with its one policy and one log group).
    * Give the same profile only to functions whose whole grant is identical (same table access, same queues,
    * same state machines): the synth fails if two functions of one profile bring different statements. Never add
    * grants to such a function after creating it (an event source, a dead-letter queue...): they would reach every
@@ -64,23 +66,25 @@ interface SharedRole {
   role: Role;
   /** The resolved statements every function of the profile must bring. */
   signature: string;
-  /** logs:CreateLogStream / logs:PutLogEvents on the log groups of the profile's functions. */
-  logs: PolicyStatement;
+  /** The profile's one log group, which its role alone may write. */
+  logGroup: LogGroup;
 }
 
 const sharedRoles = new WeakMap<Stack, Map<string, SharedRole>>();
 
-function newRole(scope: Construct, id: string, description: string): { role: Role; logs: PolicyStatement } {
+/** A role and the log group it writes (logs:CreateLogStream / logs:PutLogEvents on that group only). */
+function newRole(scope: Construct, id: string, description: string): { role: Role; logGroup: LogGroup } {
+  const stage = (scope.node.root as App).stage;
+  const logGroup = new LogGroup(scope, `${id}Logs`, { retention: logRetention(stage), removalPolicy: logRemovalPolicy(stage) });
   const role = new Role(scope, id, { assumedBy: new ServicePrincipal('lambda.amazonaws.com'), description });
-  const logs = new PolicyStatement({ effect: Effect.ALLOW, actions: [...LOG_WRITE_ACTIONS] });
-  role.addToPrincipalPolicy(logs);
-  return { role, logs };
+  role.addToPrincipalPolicy(new PolicyStatement({ effect: Effect.ALLOW, actions: [...LOG_WRITE_ACTIONS], resources: [logGroup.logGroupArn] }));
+  return { role, logGroup };
 }
 
-/** The role a new function runs as: its own, or its profile's (created by the first function of the profile). */
+/** The role a new function runs as and its log group: its own, or its profile's (made by the profile's first function). */
 function executionRole(scope: Construct, id: string, statements: readonly PolicyStatement[], profile: string | undefined): {
   role: IRole;
-  logs: PolicyStatement;
+  logGroup: LogGroup;
   fresh: boolean;
 } {
   const stack = Stack.of(scope);
@@ -93,23 +97,20 @@ function executionRole(scope: Construct, id: string, statements: readonly Policy
     if (shared.signature !== signature) {
       throw new Error(`${id}: role profile "${profile}" is shared by functions with different grants`);
     }
-    return { role: shared.role, logs: shared.logs, fresh: false };
+    return { role: shared.role, logGroup: shared.logGroup, fresh: false };
   }
   const created = newRole(stack, constructId('Role', profile), `CompuX functions with grant profile ${profile}`);
   roles.set(profile, { ...created, signature });
   return { ...created, fresh: true };
 }
 
-/** An SST Function wired to the table with only the access it declares, logging to its own log group. */
+/** An SST Function wired to the table with only the access it declares, logging to its role's log group. */
 export function tableFunction(scope: Construct, id: string, props: TableFunctionProps): SstFunction {
   const { access, table, statements = [], environment, roleProfile, ...rest } = props;
-  const stage = (scope.node.root as App).stage;
   const statement = tableStatement(table, access);
   const all = [...(statement ? [statement] : []), ...statements];
 
-  const logGroup = new LogGroup(scope, `${id}Logs`, { retention: logRetention(stage), removalPolicy: logRemovalPolicy(stage) });
-  const { role, logs, fresh } = executionRole(scope, id, all, roleProfile);
-  logs.addResources(logGroup.logGroupArn);
+  const { role, logGroup, fresh } = executionRole(scope, id, all, roleProfile);
 
   const fn = new SstFunction(scope, id, {
     ...rest,
