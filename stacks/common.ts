@@ -41,7 +41,7 @@ export function logRemovalPolicy(stage: string): RemovalPolicy {
   return stage === PROD_STAGE ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
 }
 
-/** The actions a function needs on its own log group (Lambda creates the streams and writes the events). */
+/** The actions a function needs on its role's log group (Lambda creates the streams and writes the events). */
 export const LOG_WRITE_ACTIONS: readonly string[] = ['logs:CreateLogStream', 'logs:PutLogEvents'];
 
 export interface TableFunctionProps
