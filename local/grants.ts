@@ -24,7 +24,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
 import { SQSServiceException } from '@aws-sdk/client-sqs';
 import { SFNServiceException } from '@aws-sdk/client-sfn';
-import { grantOf, type GrantSource } from '../infra/access.js';
+import { QUEUE_SEND_ACTIONS, WORKFLOW_START_ACTIONS, grantOf, type GrantSource } from '../infra/access.js';
 import { registerCallGuard, type AwsCall, type AwsService } from '../packages/core/src/adapters/clients.js';
 import { nowIso } from '../packages/core/src/clock.js';
 import { LOCAL_ACCOUNT_ID, LOCAL_REGION } from './aws.js';
@@ -122,8 +122,8 @@ export function allows(grant: ResolvedGrant, p: Permission): boolean {
   if (service === 'dynamodb') {
     return grant.tableActions.has(p.action) && (p.resource === grant.tableArn || p.resource.startsWith(`${grant.tableArn}/index/`));
   }
-  if (service === 'sqs') return p.action === 'sqs:SendMessage' && grant.queueArns.has(p.resource);
-  if (service === 'states') return p.action === 'states:StartExecution' && grant.stateMachineArns.has(p.resource);
+  if (service === 'sqs') return QUEUE_SEND_ACTIONS.includes(p.action) && grant.queueArns.has(p.resource);
+  if (service === 'states') return WORKFLOW_START_ACTIONS.includes(p.action) && grant.stateMachineArns.has(p.resource);
   return false;
 }
 

@@ -31,7 +31,7 @@ import {
   routeTimeouts,
   type RouteDef,
 } from '../infra/routes.js';
-import { tableActions } from '../infra/access.js';
+import { QUEUE_SEND_ACTIONS, WORKFLOW_START_ACTIONS, grantOf } from '../infra/access.js';
 import { Storage, PROD_STAGE } from './Storage.js';
 import { Queues } from './Queues.js';
 import { Workflows } from './Workflows.js';
@@ -101,10 +101,11 @@ export function adminKeySha256(stage: string): string {
  * machines it starts. Routes with the same profile have the same grant, so they share one execution role.
  */
 export function grantProfile(row: RouteDef): string {
+  const grant = grantOf(row);
   return constructId(
-    tableActions(row.access).map((a) => a.replace(/^dynamodb:/, '')).join('_') || 'NoTable',
-    ...[...new Set(row.sends ?? [])].sort().map((q) => `sends_${q}`),
-    ...[...new Set(row.starts ?? [])].sort().map((w) => `starts_${w}`),
+    grant.tableActions.map((a) => a.replace(/^dynamodb:/, '')).join('_') || 'NoTable',
+    ...grant.queues.map((q) => `sends_${q}`),
+    ...grant.workflows.map((w) => `starts_${w}`),
   );
 }
 
@@ -171,18 +172,19 @@ export function Api({ stack, app }: StackContext) {
     const environment: Record<string, string> = { COMPUX_ADMIN_KEY_SHA256: adminKey };
     const statements: PolicyStatement[] = [];
 
-    for (const name of row.sends ?? []) {
+    const grant = grantOf(row);
+    for (const name of grant.queues) {
       const q = queues[name];
       if (!q) throw new Error(`${key}: sends to unknown queue "${name}" (infra/queues.ts)`);
       environment[q.def.urlEnv] = q.queue.queueUrl;
-      statements.push(new PolicyStatement({ effect: Effect.ALLOW, actions: ['sqs:SendMessage'], resources: [q.queue.queueArn] }));
+      statements.push(new PolicyStatement({ effect: Effect.ALLOW, actions: [...QUEUE_SEND_ACTIONS], resources: [q.queue.queueArn] }));
     }
-    for (const name of row.starts ?? []) {
+    for (const name of grant.workflows) {
       const w = workflows[name];
       if (!w) throw new Error(`${key}: starts unknown workflow "${name}" (infra/workflows.ts)`);
       environment[w.def.arnEnv] = w.stateMachine.stateMachineArn;
       statements.push(
-        new PolicyStatement({ effect: Effect.ALLOW, actions: ['states:StartExecution'], resources: [w.stateMachine.stateMachineArn] }),
+        new PolicyStatement({ effect: Effect.ALLOW, actions: [...WORKFLOW_START_ACTIONS], resources: [w.stateMachine.stateMachineArn] }),
       );
     }
 
