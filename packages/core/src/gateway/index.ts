@@ -66,7 +66,7 @@ export class Gateway {
   }
 
   circuitState(endpointId: string): CircuitState {
-    return this.breakers.state(endpointId, Date.now());
+    return this.breakers.state(endpointId, this.clock.elapsedMs());
   }
 
   async handle(req: GatewayRequest, sink: ResponseSink): Promise<GatewayResult> {
