@@ -1,4 +1,4 @@
-/** Scheduled (infra/schedules.ts "hold-sweeper"): releases holds whose expiry passed without a settlement. */
+/** Scheduled (infra/schedules.ts "hold-sweeper"): releases holds whose expiry passed without a settlement, and closes leases left by vanished holders. */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
@@ -11,7 +11,11 @@ export const sweepHolds = middy(async (_event: ScheduledEvent) => {
   const result = await deps().credits.sweepExpired();
   metrics.addMetric('holds_expired', MetricUnit.Count, result.expired);
   if (result.expired > 0) logger.info('released expired holds', { ...result });
-  return result;
+  // Leases whose holder vanished (a dropped container, a crash): closed from what their holder flushed.
+  const leases = await deps().leases.sweep();
+  metrics.addMetric('leases_swept', MetricUnit.Count, leases.closed);
+  if (leases.closed > 0) logger.warn('closed leases left by vanished holders', { ...leases });
+  return { ...result, leases };
 })
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics));

@@ -2,7 +2,7 @@
  * What handlers need, built once per Lambda container from the environment. The DynamoDB endpoint
  * comes from the SDK's own AWS_ENDPOINT_URL_DYNAMODB, so the local runtime and AWS run this same code.
  */
-import { Credits, Gateway, Lending, RelaySigner, Tenants } from '../../packages/core/src/index.js';
+import { Credits, DEFAULT_LEASE_RESERVE_S, DEFAULT_LEASE_SPEND_S, DEFAULT_HOLDER_CONFIG, Gateway, LEASE_SWEEP_GRACE_S, LeaseCloser, LeaseHolder, Lending, MAX_LEASE_RESERVE_S, MAX_LEASE_SPEND_S, RelaySigner, Tenants, type LeaseTiming } from '../../packages/core/src/index.js';
 import { DynamoCatalog, DynamoCreditStore, DynamoProviders, DynamoRateLimiter, DynamoDashboard, DynamoRelayKeys, DynamoSettlement, DynamoSla, documentClient } from '../../packages/core/src/adapters/dynamodb/index.js';
 import { HttpUpstream } from '../../packages/core/src/adapters/http/upstream.js';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -28,6 +28,10 @@ export interface Deps {
   sla: DynamoSla;
   settlement: DynamoSettlement;
   dashboard: DynamoDashboard;
+  /** This container's lease holder; undefined when leases are off (COMPUX_LEASES=off). */
+  holder: LeaseHolder | undefined;
+  leases: LeaseCloser;
+  leaseTiming: LeaseTiming;
 }
 
 /** A positive integer from the environment, or the default. */
@@ -35,6 +39,21 @@ function envMs(name: string, fallback: number): number {
   const v = Number(process.env[name]);
   return Number.isSafeInteger(v) && v > 0 ? v : fallback;
 }
+
+/** A whole number of seconds from the environment within [1, max], or the default. */
+function envSeconds(name: string, fallback: number, max: number): number {
+  const v = Number(process.env[name]);
+  return Number.isInteger(v) && v >= 1 && v <= max ? v : fallback;
+}
+
+/**
+ * Credit leases (SPEC §2): on unless COMPUX_LEASES=off. A lease reserves for COMPUX_LEASE_RESERVE_S and may
+ * be spent for COMPUX_LEASE_SPEND_S more; the sweeper closes it COMPUX_LEASE_SWEEP_GRACE_S after that.
+ */
+export function leaseTiming(): LeaseTiming {
+  return { reserve_s: envSeconds('COMPUX_LEASE_RESERVE_S', DEFAULT_LEASE_RESERVE_S, MAX_LEASE_RESERVE_S), spend_s: envSeconds('COMPUX_LEASE_SPEND_S', DEFAULT_LEASE_SPEND_S, MAX_LEASE_SPEND_S) };
+}
+export const leasesOn = (): boolean => process.env.COMPUX_LEASES !== 'off';
 
 let cached: Deps | undefined;
 
@@ -52,11 +71,15 @@ export function deps(): Deps {
   const relayKeys = new DynamoRelayKeys(doc, table);
   const relay = new RelaySigner(relayKeys);
   const sla = new DynamoSla(doc, table);
+  const log = (level: 'info' | 'warn' | 'error', message: string, data: Record<string, unknown>) => logger[level](message, data);
+  const timing = leaseTiming();
+  const holder = leasesOn() ? new LeaseHolder(store, { ...DEFAULT_HOLDER_CONFIG, timing }, undefined, log) : undefined;
   const gateway = new Gateway(
-    { credits, catalog, limiter, upstream, relay, sla, log: (level, message, data) => logger[level](message, data) },
+    { credits, catalog, limiter, upstream, relay, sla, log, ...(holder ? { holder } : {}) },
     { first_byte_timeout_ms: envMs('COMPUX_UPSTREAM_FIRST_BYTE_TIMEOUT_MS', 30_000), idle_timeout_ms: envMs('COMPUX_UPSTREAM_IDLE_TIMEOUT_MS', 60_000) },
   );
-  cached = { doc, table, store, credits, lending: new Lending(store), tenants: new Tenants(store, process.env.COMPUX_ADMIN_KEY_SHA256), catalog, gateway, limiter, providers: new DynamoProviders(doc, table), upstream, relayKeys, relay, sla, settlement: new DynamoSettlement(doc, table, store.ledger), dashboard: new DynamoDashboard(doc, table) };
+  cached = { doc, table, store, credits, lending: new Lending(store), tenants: new Tenants(store, process.env.COMPUX_ADMIN_KEY_SHA256), catalog, gateway, limiter, providers: new DynamoProviders(doc, table), upstream, relayKeys, relay, sla, settlement: new DynamoSettlement(doc, table, store.ledger), dashboard: new DynamoDashboard(doc, table), holder, leaseTiming: timing,
+    leases: new LeaseCloser(store, undefined, envSeconds('COMPUX_LEASE_SWEEP_GRACE_S', LEASE_SWEEP_GRACE_S, 3_600)) };
   return cached;
 }
 

@@ -60,6 +60,8 @@ export const OpenFacilityBody = z.strictObject({
   term_months: z.number().int().min(1).max(120),
   origination_fee_bps: z.number().int().min(100, 'origination fee is 1–3 % (100–300 bps)').max(300, 'origination fee is 1–3 % (100–300 bps)'),
   servicing_fee_bps: z.number().int().min(50, 'servicing fee is 0.5–1 % a year (50–100 bps)').max(100, 'servicing fee is 0.5–1 % a year (50–100 bps)'),
+  /** SPEC §3: `strict` never lends to credit leases (a freeze then has no exposure); `standard` by default. */
+  freeze_mode: z.enum(['standard', 'strict']).optional(),
 });
 
 export const FreezeBody = z.strictObject({ reason: z.string().trim().min(1).max(500) });
@@ -77,11 +79,13 @@ export const FacilityReply = z.object({
   servicing_fee_bps: z.number().int(),
   origination_fee_micros: Micros,
   status: z.enum(['active', 'frozen', 'recovered']),
+  freeze_mode: z.enum(['standard', 'strict']),
   frozen_reason: z.string().nullable(),
   created_at: z.string(),
   granted_micros: Micros,
   spent_micros: Micros,
   reserved_micros: Micros,
+  leased_micros: Micros,
   available_micros: Micros,
   frozen_micros: Micros,
   recovered_micros: Micros,

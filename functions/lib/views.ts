@@ -16,11 +16,13 @@ export function facilityJson(v: FacilityView) {
     servicing_fee_bps: v.servicing_fee_bps,
     origination_fee_micros: v.origination_fee_micros,
     status: v.status,
+    freeze_mode: v.freeze_mode,
     frozen_reason: v.frozen_reason,
     created_at: v.created_at,
     granted_micros: v.granted_micros,
     spent_micros: v.spent_micros,
     reserved_micros: v.reserved_micros,
+    leased_micros: v.leased_micros,
     available_micros: v.available_micros,
     frozen_micros: v.frozen_micros,
     recovered_micros: v.recovered_micros,
@@ -33,5 +35,5 @@ export function facilityJson(v: FacilityView) {
 
 /** The figures of a facility that was just opened: everything granted is available, nothing else has moved. */
 export function freshFacilityView(f: Facility): FacilityView {
-  return { ...f, ...facilityFigures(f, { available_micros: f.granted_micros, reserved_micros: 0, spent_micros: 0, recovered_micros: 0, granted_micros: f.granted_micros }, 0, 0) };
+  return { ...f, ...facilityFigures(f, { available_micros: f.granted_micros, reserved_micros: 0, leased_micros: 0, spent_micros: 0, recovered_micros: 0, granted_micros: f.granted_micros }, 0, 0) };
 }

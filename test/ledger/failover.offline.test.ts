@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  BreakerBoard, DEFAULT_CIRCUIT, countTokens, DEFAULT_GATEWAY_CONFIG, describeCall, offersFor, rankOffers, requestContext, serveAttempts, settler, upstreamBodyText,
+  BreakerBoard, DEFAULT_CIRCUIT, countTokens, DEFAULT_GATEWAY_CONFIG, describeCall, offersFor, rankOffers, requestContext, serveAttempts, settler, holdPayment, upstreamBodyText,
   type AttemptDeps, type Catalog, type GatewayClock, type GatewayConfig, type GatewayRequest, type Hold, type Offer, type ResponseSink, type RoutingProvider,
   type UpstreamOpen, type UpstreamRequest,
 } from '../../packages/core/src/index.js';
@@ -101,8 +101,8 @@ async function serve(w: World, opts: { stream?: boolean; deadline_ms?: number; o
   const sink = fakeSink();
   const settled: number[] = [];
   const credits = { closeWithUsage: async (h: Hold, amountMicros: number) => (settled.push(amountMicros), { ok: true as const, hold: h, replayed: false }) };
-  const deps: AttemptDeps = { upstream: w.upstream, breakers: w.breakers, clock: w.clock, cfg: w.cfg, settle: settler({ credits, clock: w.clock }) };
-  const ctx = requestContext({ req, call, sink, started_ms: w.clock.elapsedMs(), hold, offers, body_text: upstreamBodyText(call) });
+  const deps: AttemptDeps = { upstream: w.upstream, breakers: w.breakers, clock: w.clock, cfg: w.cfg, settle: settler({ clock: w.clock }) };
+  const ctx = requestContext({ req, call, sink, started_ms: w.clock.elapsedMs(), payment: holdPayment(hold, credits), offers, body_text: upstreamBodyText(call) });
   const result = await serveAttempts(ctx, deps);
   return { result, sink, settled, ctx };
 }

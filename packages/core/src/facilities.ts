@@ -13,6 +13,12 @@ export const SERVICING_FEE_BPS = { min: 50, max: 100 } as const;
 export const MAX_FACILITIES_PER_STARTUP = 8;
 
 export type FacilityStatus = 'active' | 'frozen' | 'recovered';
+/**
+ * SPEC §3: `standard` lends to credit leases (a freeze then leaves a bounded exposure); `strict` never
+ * does, so every reservation on it checks the freeze and its exposure is 0.
+ */
+export type FreezeMode = 'standard' | 'strict';
+export const FREEZE_MODES: readonly FreezeMode[] = ['standard', 'strict'];
 
 export interface Facility {
   id: string;
@@ -27,6 +33,7 @@ export interface Facility {
   origination_fee_micros: number;
   granted_micros: number;
   status: FacilityStatus;
+  freeze_mode: FreezeMode;
   frozen_reason: string | null;
   frozen_at: string | null;
   recovered_at: string | null;
@@ -41,6 +48,7 @@ export interface FacilityTerms {
   term_months: number;
   origination_fee_bps: number;
   servicing_fee_bps: number;
+  freeze_mode?: FreezeMode;
 }
 
 /** floor(principal × multiplier): the credits a facility grants. */
@@ -65,6 +73,7 @@ export function newFacility(id: string, terms: FacilityTerms, createdAt: string)
   const facility: Facility = {
     id,
     ...terms,
+    freeze_mode: terms.freeze_mode ?? 'standard',
     term_end: addMonthsUtc(createdAt, terms.term_months),
     origination_fee_micros: mulDivHalfEven(terms.principal_micros, terms.origination_fee_bps, BPS),
     granted_micros: granted,
@@ -87,6 +96,8 @@ export function newFacility(id: string, terms: FacilityTerms, createdAt: string)
 export interface FacilityBalances {
   available_micros: number;
   reserved_micros: number;
+  /** Credit out on leases (in memory with request handlers; closed into spent and available). */
+  leased_micros: number;
   spent_micros: number;
   recovered_micros: number;
   /** Negative of the funding account: what the facility granted. */
@@ -108,8 +119,8 @@ export interface FacilityFigures extends FacilityBalances {
 export function facilityFigures(f: Facility, b: FacilityBalances, burn24h: number, burn7d: number): FacilityFigures {
   // Conservation: every granted micro is in exactly one of these places.
   assert(
-    b.granted_micros === b.available_micros + b.reserved_micros + b.spent_micros + b.recovered_micros,
-    `facility ${f.id}: granted ${b.granted_micros} ≠ available + reserved + spent + recovered`,
+    b.granted_micros === b.available_micros + b.reserved_micros + b.leased_micros + b.spent_micros + b.recovered_micros,
+    `facility ${f.id}: granted ${b.granted_micros} ≠ available + reserved + leased + spent + recovered`,
   );
   const rate = Math.max(burn24h, Number(divHalfEven(BigInt(burn7d), 7n)));
   const runway = rate > 0 ? Math.floor((b.available_micros / rate) * 10) / 10 : null;

@@ -26,3 +26,6 @@ export * from './validation.js';
 export * from './volume.js';
 export * from './settlement.js';
 export * from './dashboard.js';
+export * from './leases/lease.js';
+export * from './leases/holder.js';
+export * from './leases/closer.js';

@@ -15,7 +15,11 @@ import { assert, assertMicros } from './money.js';
  * The economics accounts (SPEC §7) are "open": created by the first posting that names them (see
  * openAccountSpec), so no set-up step has to know every provider and month in advance.
  */
-export type FacilityAccountKind = 'funding' | 'available' | 'reserved' | 'spent' | 'recovered';
+/**
+ * `leased`: credit taken out of `available` by a credit lease (leases/), spent from in memory by one
+ * holder and closed back into `spent` and `available` by one posting when the lease ends.
+ */
+export type FacilityAccountKind = 'funding' | 'available' | 'reserved' | 'leased' | 'spent' | 'recovered';
 export type AccountKind = FacilityAccountKind | 'sales' | 'margin' | 'accrued' | 'payable' | 'premium';
 
 export interface AccountSpec {
@@ -34,12 +38,13 @@ export function facilityAccounts(facilityId: string): Record<FacilityAccountKind
     funding: spec('funding', false),
     available: spec('available', true),
     reserved: spec('reserved', true),
+    leased: spec('leased', true),
     spent: spec('spent', true),
     recovered: spec('recovered', true),
   };
 }
 
-export type PostingKind = 'grant' | 'reserve' | 'settle' | 'release' | 'expire' | 'recover' | 'reversal' | 'payable';
+export type PostingKind = 'grant' | 'reserve' | 'settle' | 'release' | 'expire' | 'recover' | 'reversal' | 'payable' | 'lease' | 'lease_close';
 
 export interface PostingLine {
   account: string;

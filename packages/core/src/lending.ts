@@ -80,7 +80,7 @@ export class Lending {
     ]);
     const figures = facilityFigures(
       f,
-      { available_micros: bal('available'), reserved_micros: bal('reserved'), spent_micros: bal('spent'), recovered_micros: bal('recovered'), granted_micros: -bal('funding') },
+      { available_micros: bal('available'), reserved_micros: bal('reserved'), leased_micros: bal('leased'), spent_micros: bal('spent'), recovered_micros: bal('recovered'), granted_micros: -bal('funding') },
       burn24h,
       burn7d,
     );
@@ -91,11 +91,12 @@ export class Lending {
   async creditsOf(startupId: string) {
     const facilities = await this.store.listFacilitiesByStartup(startupId, MAX_FACILITIES_PER_STARTUP);
     const views = await Promise.all(facilities.map((f) => this.view(f)));
-    const total = (k: 'granted_micros' | 'spent_micros' | 'reserved_micros' | 'available_micros' | 'frozen_micros') => views.reduce((s, v) => s + v[k], 0);
+    const total = (k: 'granted_micros' | 'spent_micros' | 'reserved_micros' | 'leased_micros' | 'available_micros' | 'frozen_micros') => views.reduce((s, v) => s + v[k], 0);
     return {
       granted_micros: total('granted_micros'),
       spent_micros: total('spent_micros'),
       reserved_micros: total('reserved_micros'),
+      leased_micros: total('leased_micros'),
       frozen_micros: total('frozen_micros'),
       // What new requests can draw on: available on facilities that are neither frozen nor recovered.
       available_micros: views.filter((v) => v.status === 'active').reduce((s, v) => s + v.available_micros, 0),

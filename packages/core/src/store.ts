@@ -5,6 +5,7 @@
  */
 import type { Facility, RecoveryStatement } from './facilities.js';
 import type { Hold } from './holds.js';
+import type { Journal, Lease, LeaseClose } from './leases/lease.js';
 import type { AccountSpec, Posting, PostingLine } from './ledger.js';
 import type { UsageBucket, UsageRecord } from './usage.js';
 
@@ -130,10 +131,8 @@ export interface LedgerStore {
 }
 
 /**
- * Holds and leases: credit taken before work runs and closed after it. A hold is one request's
- * reservation; a lease (issue 13's next step) will be a LeaseStore port beside this one, written the same
- * way (one conditional transaction taking credit, one closing it). The usage records a close writes are
- * read back here too.
+ * Holds: credit taken before one request runs and closed after it. The usage records a close writes are
+ * read back here too. (Leases, credit taken ahead of many requests, are the LeaseStore port below.)
  */
 export interface HoldStore {
   reserve(hold: Hold, posting: Posting): Promise<ReserveResult>;
@@ -145,6 +144,30 @@ export interface HoldStore {
   listUsage(startupId: string, fromDay: string, toDay: string): Promise<UsageBucket[]>;
 }
 
+export type TakeLeaseResult = { ok: true } | { ok: false; code: 'exceeds_credit' | 'facility_frozen' | 'key_budget_exceeded' | 'contention' };
+export type FlushLeaseResult = { ok: true; replayed: boolean } | { ok: false; code: 'lease_closed' | 'contention' };
+export type CloseLeaseResult =
+  | { ok: true; replayed: boolean }
+  /** flush_raced: a flush landed after the journal was read (read again); period_closed: a month in it was settled. */
+  | { ok: false; code: 'flush_raced' | 'period_closed' | 'contention' };
+
+/**
+ * Credit leases (leases/): one conditional transaction takes one (available → leased, and the key budget),
+ * each flush adds settled requests' records and journal counters to it (conditioned on the flush count), and
+ * one transaction closes it (the posting and the shared buckets, from the journal).
+ */
+export interface LeaseStore {
+  takeLease(lease: Lease, posting: Posting): Promise<TakeLeaseResult>;
+  /** Flush number `seq` (0-based): applied only if the lease is open and has exactly `seq` flushes. */
+  flushLease(lease: Lease, seq: number, counters: Journal, records: readonly UsageRecord[]): Promise<FlushLeaseResult>;
+  /** The lease and its journal, read consistently; null when no such lease. */
+  getLease(id: string): Promise<{ lease: Lease; journal: Journal } | null>;
+  /** Closes the lease as `close` says, provided it is open with exactly `seq` flushes. */
+  closeLease(lease: Lease, seq: number, close: LeaseClose, at: string): Promise<CloseLeaseResult>;
+  /** Open leases that expired before `beforeIso`, one shard. */
+  listLeasesToSweep(shard: number, beforeIso: string, limit: number): Promise<Lease[]>;
+}
+
 /** What the ledger audit walks: every account, and the sum of an account's lines. */
 export interface AuditStore {
   /** Accounts in one shard, paged. */
@@ -153,6 +176,6 @@ export interface AuditStore {
 }
 
 /** Every port: what the wiring builds once (one adapter serves them all). */
-export interface CreditStore extends IdempotencyStore, TenantStore, FacilityStore, LedgerStore, HoldStore, AuditStore {}
+export interface CreditStore extends IdempotencyStore, TenantStore, FacilityStore, LedgerStore, HoldStore, LeaseStore, AuditStore {}
 
 export type { PostingLine };

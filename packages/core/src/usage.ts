@@ -25,6 +25,8 @@ export interface UsageRecord {
   startup_id: string;
   key_id: string;
   hold_id: string;
+  /** The credit lease that paid (leases/), whose accrual shard the record is indexed under; absent for a hold. */
+  lease_id?: string;
   workload: Workload;
   model: string;
   /** '-' when no provider answered. */

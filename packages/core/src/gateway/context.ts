@@ -4,9 +4,9 @@
  */
 import { assert } from '../money.js';
 import type { Offer } from '../catalog.js';
-import type { Hold } from '../holds.js';
 import type { SlaSample } from '../sla.js';
 import type { GatewayCall } from './call.js';
+import type { Payment } from './payment.js';
 import type { AttemptRecord, GatewayClock, GatewayRequest, ResponseSink } from './ports.js';
 import { MAX_ATTEMPTS_PER_REQUEST } from '../routing.js';
 
@@ -16,8 +16,8 @@ export interface RequestContext {
   readonly sink: ResponseSink;
   /** When the request arrived (the elapsed clock): its latency and time to first token count from here. */
   readonly started_ms: number;
-  /** The reservation that pays for the request; every way out closes it. */
-  readonly hold: Hold;
+  /** The reservation (a lease's or a hold) that pays for the request; every way out closes it once. */
+  readonly payment: Payment;
   /** The offers to try, best first; the hold covers the dearest of them. */
   readonly offers: readonly Offer[];
   /** The body forwarded to each provider (the same for every attempt). */
@@ -32,7 +32,7 @@ export interface RequestContext {
 
 export function requestContext(fields: Omit<RequestContext, 'attempts' | 'samples' | 'ttft_ms'>): RequestContext {
   assert(fields.offers.length >= 1 && fields.offers.length <= MAX_ATTEMPTS_PER_REQUEST, `1 to ${MAX_ATTEMPTS_PER_REQUEST} offers a request`);
-  assert(fields.hold.amount_micros >= Math.max(...fields.offers.map((o) => o.price_micros)), 'the hold covers every offer tried');
+  assert(fields.payment.amount_micros() >= Math.max(...fields.offers.map((o) => o.price_micros)), 'the payment covers every offer tried');
   return { ...fields, attempts: [], samples: [], ttft_ms: null };
 }
 

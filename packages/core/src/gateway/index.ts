@@ -26,6 +26,8 @@ import { requestContext } from './context.js';
 import { openAiError, type ErrorSpec } from './errors.js';
 import { DEFAULT_GATEWAY_CONFIG, type GatewayClock, type GatewayConfig, type GatewayLog, type GatewayRequest, type GatewayResult, type RelayTokens, type ResponseSink, type Upstream } from './ports.js';
 import { settler, type Settle } from './settle.js';
+import { holdPayment, leasePayment, type Payment } from './payment.js';
+import type { LeaseHolder } from '../leases/holder.js';
 
 export { COMPLETION_DEFAULT_MAX_TOKENS, MAX_CHOICES, describeCall, upstreamBodyText, type GatewayCall } from './call.js';
 export { openAiError, type ErrorSpec } from './errors.js';
@@ -35,7 +37,8 @@ export { BreakerBoard, type Breakers } from './breakers.js';
 export { requestContext, type RequestContext } from './context.js';
 export { serveAttempts, type AttemptDeps } from './attempts.js';
 export { rankOffers } from './admission.js';
-export { settler, SETTLE_ATTEMPTS, type HoldCloser, type Settle, type Settled } from './settle.js';
+export { settler, type Settle, type Settled } from './settle.js';
+export { holdPayment, leasePayment, SETTLE_ATTEMPTS, type HoldCloser, type Payment } from './payment.js';
 export * from './ports.js';
 
 export interface GatewayDeps {
@@ -47,6 +50,11 @@ export interface GatewayDeps {
   relay?: RelayTokens & { ready(): Promise<unknown> };
   /** Takes the latency and error samples real traffic produces (SPEC §6 SLA). */
   sla?: SlaRecorder;
+  /**
+   * This environment's lease holder (SPEC §2 credit leases): requests are paid from its lease in memory and
+   * flushed after the reply. Absent, every request takes a hold (one transaction before, one after).
+   */
+  holder?: LeaseHolder;
   /** Business time (records, samples, rate windows); defaults to clock.ts. */
   clock?: () => Date;
   log?: GatewayLog;
@@ -62,7 +70,7 @@ export class Gateway {
     this.cfg = { ...DEFAULT_GATEWAY_CONFIG, ...cfg };
     assert(this.cfg.max_attempts >= 1 && this.cfg.max_attempts <= MAX_ATTEMPTS_PER_REQUEST, `attempts must be in [1, ${MAX_ATTEMPTS_PER_REQUEST}]`);
     this.clock = { elapsedMs: () => Date.now(), now: () => deps.clock?.() ?? clockNow() };
-    this.settle = settler({ credits: deps.credits, clock: this.clock, ...(deps.log ? { log: deps.log } : {}) });
+    this.settle = settler({ clock: this.clock, ...(deps.log ? { log: deps.log } : {}) });
   }
 
   circuitState(endpointId: string): CircuitState {
@@ -80,11 +88,11 @@ export class Gateway {
     if (!admitted.ok) return refuse(admitted.refusal);
     // Relay keys are loaded before any money is held: a failure here costs the caller nothing.
     await this.deps.relay?.ready();
-    const held = await reserveHold(req, this.deps.credits, admitted.hold_micros);
-    if (!held.ok) return refuse(held.refusal);
+    const paid = await this.pay(req, admitted.hold_micros);
+    if (!paid.ok) return refuse(paid.refusal);
 
-    // Route, meter, settle: the hold is always closed on the way out.
-    const ctx = requestContext({ req, call: req.call, sink, started_ms: startedMs, hold: held.hold, offers: admitted.offers, body_text: upstreamBodyText(req.call) });
+    // Route, meter, settle: the payment is always closed on the way out.
+    const ctx = requestContext({ req, call: req.call, sink, started_ms: startedMs, payment: paid.payment, offers: admitted.offers, body_text: upstreamBodyText(req.call) });
     const result = await serveAttempts(ctx, {
       upstream: this.deps.upstream, breakers: this.breakers, clock: this.clock, settle: this.settle, cfg: this.cfg,
       ...(this.deps.relay ? { relay: this.deps.relay } : {}), ...(this.deps.log ? { log: this.deps.log } : {}),
@@ -93,6 +101,23 @@ export class Gateway {
     if (ctx.samples.length > 0 && this.deps.sla) {
       await this.deps.sla.record(ctx.samples).catch((err: unknown) => this.deps.log?.('warn', 'could not record SLA samples', { request_id: req.request_id, error: String(err) }));
     }
+    // Still within the invocation, after the reply's last byte: the lease's flush writes this request's record.
+    await this.deps.holder?.afterReply().catch((err: unknown) => this.deps.log?.('error', 'lease flush failed', { request_id: req.request_id, error: String(err) }));
     return result;
+  }
+
+  /**
+   * A lease pays when it can (no I/O); a hold otherwise. A caller's own Idempotency-Key always takes a hold:
+   * its replay must be told apart (409) before any work, and only the hold's transaction can tell.
+   */
+  private async pay(req: GatewayRequest, amountMicros: number): Promise<{ ok: true; payment: Payment } | { ok: false; refusal: ErrorSpec }> {
+    const holder = this.deps.holder;
+    if (holder && req.idempotency_key === req.request_id) {
+      const budget = req.key.budget_micros !== null;
+      const r = await holder.reserve({ startup_id: req.startup_id, budget_key: budget ? req.key.key_sha256 : null, budget_left_micros: budget ? req.key.budget_left_micros : null, amount_micros: amountMicros });
+      if (r.ok) return { ok: true, payment: leasePayment(r.reservation, holder) };
+    }
+    const held = await reserveHold(req, this.deps.credits, amountMicros);
+    return held.ok ? { ok: true, payment: holdPayment(held.hold, this.deps.credits, this.deps.log) } : held;
   }
 }

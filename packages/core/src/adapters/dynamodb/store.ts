@@ -14,6 +14,7 @@ import { DynamoFacilityStore } from './facility-store.js';
 import { DynamoHoldStore } from './hold-store.js';
 import { DynamoIdempotency } from './idempotency.js';
 import { DynamoLedgerStore } from './ledger-store.js';
+import { DynamoLeaseStore } from './lease-store.js';
 import { Table } from './table.js';
 import { DynamoTenantStore } from './tenant-store.js';
 
@@ -25,6 +26,7 @@ export class DynamoCreditStore implements CreditStore {
   readonly facilities: DynamoFacilityStore;
   readonly ledger: DynamoLedgerStore;
   readonly holds: DynamoHoldStore;
+  readonly leases: DynamoLeaseStore;
   readonly audit: DynamoAuditStore;
 
   constructor(doc: DynamoDBDocumentClient, tableName: string) {
@@ -34,6 +36,7 @@ export class DynamoCreditStore implements CreditStore {
     this.facilities = new DynamoFacilityStore(table, this.idempotency);
     this.ledger = new DynamoLedgerStore(table);
     this.holds = new DynamoHoldStore(table);
+    this.leases = new DynamoLeaseStore(table);
     this.audit = new DynamoAuditStore(table, this.ledger);
   }
 
@@ -67,6 +70,12 @@ export class DynamoCreditStore implements CreditStore {
   getHold: Port<'getHold'> = (id) => this.holds.getHold(id);
   listExpiredHolds: Port<'listExpiredHolds'> = (shard, nowIso, limit) => this.holds.listExpiredHolds(shard, nowIso, limit);
   listUsage: Port<'listUsage'> = (startupId, fromDay, toDay) => this.holds.listUsage(startupId, fromDay, toDay);
+
+  takeLease: Port<'takeLease'> = (lease, posting) => this.leases.takeLease(lease, posting);
+  flushLease: Port<'flushLease'> = (lease, seq, counters, records) => this.leases.flushLease(lease, seq, counters, records);
+  getLease: Port<'getLease'> = (id) => this.leases.getLease(id);
+  closeLease: Port<'closeLease'> = (lease, seq, close, at) => this.leases.closeLease(lease, seq, close, at);
+  listLeasesToSweep: Port<'listLeasesToSweep'> = (shard, nowIso, limit) => this.leases.listLeasesToSweep(shard, nowIso, limit);
 
   listAccounts: Port<'listAccounts'> = (shard, limit, cursor) => this.audit.listAccounts(shard, limit, cursor);
   sumLines: Port<'sumLines'> = (account) => this.audit.sumLines(account);

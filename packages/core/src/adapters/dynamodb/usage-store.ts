@@ -7,6 +7,7 @@ import { decodeCursor } from './cursor.js';
 import { hourOf, shardOf } from './entities/keys.js';
 import { PROVIDER_HOUR_SHARDS, providerHourPk, providerHourSk, toUsageBucket, usageDayPk, usageDaySk, usageRecordItem } from './entities/usage.js';
 import type { Table, Tagged } from './table.js';
+import type { ProviderHourChange, UsageDayChange } from '../../leases/lease.js';
 
 /** 1,000 daily buckets a page: a usage query reads at most 20,000 (say 93 days × 215 key/provider/model triples). */
 const MAX_USAGE_PAGES = 20;
@@ -16,17 +17,45 @@ export class UsageTooLargeError extends Error {
   override name = 'UsageTooLargeError';
 }
 
-/** A billed request's GPU time and earnings, added to its provider's hour (one of PROVIDER_HOUR_SHARDS by request id). */
-function providerHourItem(table: Table, r: UsageRecord, hour: string): Tagged {
+/** Adds to a provider's hourly counter (one of PROVIDER_HOUR_SHARDS): requests, GPU time per accelerator, earnings. */
+export function providerHourUpdate(table: Table, c: ProviderHourChange, shard: number): Tagged {
+  const names: Record<string, string> = { '#t': 'type', '#h': 'hour' };
+  const values: Record<string, unknown> = { ':t': 'provider_hour', ':h': c.hour };
+  const adds = Object.entries(c.figures).map(([field, v], i) => {
+    names[`#f${i}`] = field;
+    values[`:f${i}`] = v;
+    return `#f${i} :f${i}`;
+  });
   return {
     tag: 'provider_hour',
     item: {
       Update: {
         TableName: table.name,
-        Key: { pk: providerHourPk(r.provider_id, shardOf(r.request_id, PROVIDER_HOUR_SHARDS)), sk: providerHourSk(hour) },
-        UpdateExpression: 'ADD requests :one, #acc :g, earnings_micros :p SET #t = :t, #h = :h',
-        ExpressionAttributeNames: { '#acc': `gpu_us_${r.accelerator}`, '#t': 'type', '#h': 'hour' },
-        ExpressionAttributeValues: { ':one': 1, ':g': r.gpu_microseconds, ':p': r.provider_micros, ':t': 'provider_hour', ':h': hour },
+        Key: { pk: providerHourPk(c.provider_id, shard), sk: providerHourSk(c.hour) },
+        UpdateExpression: `ADD ${adds.join(', ')} SET #t = :t, #h = :h`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      },
+    },
+  };
+}
+
+/** Adds to a startup's daily bucket of one key, provider and model. */
+export function usageDayUpdate(table: Table, startupId: string, c: UsageDayChange): Tagged {
+  const f = c.figures;
+  return {
+    tag: 'usage_day',
+    item: {
+      Update: {
+        TableName: table.name,
+        Key: { pk: usageDayPk(startupId), sk: usageDaySk(c.day, c.key_id, c.provider_id, c.model) },
+        UpdateExpression:
+          'ADD requests :one, errors :err, estimated :est, prompt_tokens :p, completion_tokens :c, gpu_microseconds :g, cost_micros :cost SET #t = :t, #d = :day, key_id = :k, provider_id = :pv, model = :m',
+        ExpressionAttributeNames: { '#t': 'type', '#d': 'day' },
+        ExpressionAttributeValues: {
+          ':one': f.requests, ':err': f.errors, ':est': f.estimated, ':p': f.prompt_tokens, ':c': f.completion_tokens,
+          ':g': f.gpu_microseconds, ':cost': f.cost_micros, ':t': 'usage_day', ':day': c.day, ':k': c.key_id, ':pv': c.provider_id, ':m': c.model,
+        },
       },
     },
   };
@@ -36,26 +65,18 @@ function providerHourItem(table: Table, r: UsageRecord, hour: string): Tagged {
 export function usageItems(table: Table, r: UsageRecord): Tagged[] {
   checkUsageRecord(r);
   const day = r.created_at.slice(0, 10);
-  const providerHour: Tagged[] = isBilled(r) ? [providerHourItem(table, r, hourOf(r.created_at))] : [];
+  const hour = hourOf(r.created_at);
+  const providerHour: Tagged[] = isBilled(r)
+    ? [providerHourUpdate(table, { provider_id: r.provider_id, hour, figures: { requests: 1, [`gpu_us_${r.accelerator}`]: r.gpu_microseconds, earnings_micros: r.provider_micros } }, shardOf(r.request_id, PROVIDER_HOUR_SHARDS))]
+    : [];
+  const figures = {
+    requests: 1, errors: r.outcome === 'ok' ? 0 : 1, estimated: r.estimated ? 1 : 0, prompt_tokens: r.prompt_tokens,
+    completion_tokens: r.completion_tokens, gpu_microseconds: r.gpu_microseconds, cost_micros: r.cost_micros,
+  };
   return [
     ...providerHour,
     { tag: 'usage', item: table.put(usageRecordItem(r)) },
-    {
-      tag: 'usage_day',
-      item: {
-        Update: {
-          TableName: table.name,
-          Key: { pk: usageDayPk(r.startup_id), sk: usageDaySk(day, r.key_id, r.provider_id, r.model) },
-          UpdateExpression:
-            'ADD requests :one, errors :err, estimated :est, prompt_tokens :p, completion_tokens :c, gpu_microseconds :g, cost_micros :cost SET #t = :t, #d = :day, key_id = :k, provider_id = :pv, model = :m',
-          ExpressionAttributeNames: { '#t': 'type', '#d': 'day' },
-          ExpressionAttributeValues: {
-            ':one': 1, ':err': r.outcome === 'ok' ? 0 : 1, ':est': r.estimated ? 1 : 0, ':p': r.prompt_tokens, ':c': r.completion_tokens,
-            ':g': r.gpu_microseconds, ':cost': r.cost_micros, ':t': 'usage_day', ':day': day, ':k': r.key_id, ':pv': r.provider_id, ':m': r.model,
-          },
-        },
-      },
-    },
+    usageDayUpdate(table, r.startup_id, { day, key_id: r.key_id, provider_id: r.provider_id, model: r.model, figures }),
   ];
 }
 

@@ -32,7 +32,7 @@ export function usageRecordItem(r: UsageRecord) {
     type: 'usage_record',
     ...r,
     // index: usageByProviderMonth (billed records only; the shard is the one its accrual was posted to)
-    ...(billed ? { gsi5pk: providerMonthPk(r.provider_id, periodOf(r.created_at), shardOf(r.request_id, ACCRUAL_SHARDS)), gsi5sk: `${r.created_at}#${r.request_id}` } : {}),
+    ...(billed ? { gsi5pk: providerMonthPk(r.provider_id, periodOf(r.created_at), shardOf(r.lease_id ?? r.request_id, ACCRUAL_SHARDS)), gsi5sk: `${r.created_at}#${r.request_id}` } : {}),
   };
 }
 
