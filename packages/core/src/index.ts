@@ -26,3 +26,4 @@ export * from './validation.js';
 export * from './volume.js';
 export * from './settlement.js';
 export * from './dashboard.js';
+export * from './cache.js';

@@ -1,0 +1,199 @@
+/**
+ * Offline: the bounded TTL cache (packages/core/src/cache.ts) and the three caches of the request path built
+ * on it or beside it — API keys (Tenants), the routing catalog (CachedCatalog) and the relay signer's key set.
+ */
+import { describe, expect, it } from 'vitest';
+import { TtlCache, ttlFromEnv } from '../../packages/core/src/index.js';
+
+/** A wall clock the test moves by hand. */
+function manualClock(start = 1_000_000) {
+  let t = start;
+  return { now: () => t, advance: (ms: number) => void (t += ms) };
+}
+
+/** A loader that counts its calls and answers `value(key)`. */
+function counted<K, V>(value: (key: K) => V) {
+  const calls: K[] = [];
+  return { calls, load: async (key: K) => (calls.push(key), value(key)) };
+}
+
+/** A promise the test settles by hand. */
+function deferred<T>() {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
+  return { promise, resolve, reject };
+}
+
+describe('TtlCache', () => {
+  it('serves a value from the cache within its ttl', async () => {
+    // Prepare
+    const clock = manualClock();
+    const cache = new TtlCache<string, string>({ ttlMs: 1_000, maxEntries: 10, nowMs: clock.now });
+    const l = counted((k: string) => `v:${k}`);
+    // Act
+    const first = await cache.get('a', l.load);
+    clock.advance(999);
+    const second = await cache.get('a', l.load);
+    // Assess
+    expect([first, second]).toEqual(['v:a', 'v:a']);
+    expect(l.calls).toEqual(['a']);
+  });
+
+  it('loads again once the ttl has passed', async () => {
+    // Prepare
+    const clock = manualClock();
+    const cache = new TtlCache<string, number>({ ttlMs: 1_000, maxEntries: 10, nowMs: clock.now });
+    let n = 0;
+    const load = async () => ++n;
+    await cache.get('a', load);
+    // Act
+    clock.advance(1_000);
+    const after = await cache.get('a', load);
+    // Assess
+    expect(after).toBe(2);
+  });
+
+  it('measures staleness from when the read began, not when it answered', async () => {
+    // Prepare: a read that takes 600 ms of the 1,000 ms ttl.
+    const clock = manualClock();
+    const cache = new TtlCache<string, number>({ ttlMs: 1_000, maxEntries: 10, nowMs: clock.now });
+    let n = 0;
+    await cache.get('a', async () => (clock.advance(600), ++n));
+    // Act
+    clock.advance(400);
+    const after = await cache.get('a', async () => ++n);
+    // Assess
+    expect(after).toBe(2);
+  });
+
+  it('concurrent misses of one key share one load', async () => {
+    // Prepare
+    const cache = new TtlCache<string, string>({ ttlMs: 1_000, maxEntries: 10 });
+    const gate = deferred<string>();
+    let loads = 0;
+    const load = () => (loads++, gate.promise);
+    // Act
+    const all = Promise.all([cache.get('a', load), cache.get('a', load), cache.get('a', load)]);
+    gate.resolve('v');
+    // Assess
+    expect(await all).toEqual(['v', 'v', 'v']);
+    expect(loads).toBe(1);
+  });
+
+  it('does not keep an error: the next get loads again', async () => {
+    // Prepare
+    const cache = new TtlCache<string, string>({ ttlMs: 1_000, maxEntries: 10 });
+    const failed = cache.get('a', async () => {
+      throw new Error('table unavailable');
+    });
+    await expect(failed).rejects.toThrow('table unavailable');
+    // Act
+    const next = await cache.get('a', async () => 'v');
+    // Assess
+    expect(next).toBe('v');
+  });
+
+  it('holds at most maxEntries, dropping the oldest loaded', async () => {
+    // Prepare
+    const cache = new TtlCache<string, string>({ ttlMs: 60_000, maxEntries: 2 });
+    const l = counted((k: string) => k);
+    // Act
+    for (const k of ['a', 'b', 'c']) await cache.get(k, l.load);
+    await cache.get('b', l.load);
+    await cache.get('a', l.load);
+    // Assess: a was evicted by c (one more load of it); b stayed.
+    expect(cache.size).toBe(2);
+    expect(l.calls).toEqual(['a', 'b', 'c', 'a']);
+  });
+
+  it('keeps no value whose ttlOf is 0 (a "not found")', async () => {
+    // Prepare
+    const cache = new TtlCache<string, string | null>({ ttlMs: 60_000, maxEntries: 10, ttlOf: (v) => (v === null ? 0 : 60_000) });
+    const l = counted((_k: string) => null);
+    // Act
+    await cache.get('missing', l.load);
+    await cache.get('missing', l.load);
+    // Assess
+    expect(l.calls).toHaveLength(2);
+    expect(cache.size).toBe(0);
+  });
+
+  it('keeps nothing with a ttl of 0', async () => {
+    // Prepare
+    const cache = new TtlCache<string, string>({ ttlMs: 0, maxEntries: 10 });
+    const l = counted((k: string) => k);
+    // Act
+    await cache.get('a', l.load);
+    await cache.get('a', l.load);
+    // Assess
+    expect(l.calls).toHaveLength(2);
+  });
+
+  it('invalidate drops an entry at once', async () => {
+    // Prepare
+    const cache = new TtlCache<string, number>({ ttlMs: 60_000, maxEntries: 10 });
+    let n = 0;
+    await cache.get('a', async () => ++n);
+    // Act
+    cache.invalidate('a');
+    const after = await cache.get('a', async () => ++n);
+    // Assess
+    expect(after).toBe(2);
+  });
+
+  it('a load under way when invalidate is called is not kept', async () => {
+    // Prepare: a read that began before the invalidation answers after it.
+    const cache = new TtlCache<string, string>({ ttlMs: 60_000, maxEntries: 10 });
+    const gate = deferred<string>();
+    const racing = cache.get('a', () => gate.promise);
+    // Act
+    cache.invalidate('a');
+    gate.resolve('before the write');
+    await racing;
+    const after = await cache.get('a', async () => 'after the write');
+    // Assess
+    expect(after).toBe('after the write');
+  });
+
+  it('an entry loaded under an older epoch is a miss', async () => {
+    // Prepare
+    let epoch = 0;
+    const cache = new TtlCache<string, number>({ ttlMs: 60_000, maxEntries: 10, epoch: () => epoch });
+    let n = 0;
+    await cache.get('a', async () => ++n);
+    // Act
+    epoch++;
+    const after = await cache.get('a', async () => ++n);
+    // Assess
+    expect(after).toBe(2);
+  });
+
+  it('a load that spans an epoch change is not kept', async () => {
+    // Prepare
+    let epoch = 0;
+    const cache = new TtlCache<string, number>({ ttlMs: 60_000, maxEntries: 10, epoch: () => epoch });
+    const gate = deferred<number>();
+    const racing = cache.get('a', () => gate.promise);
+    // Act
+    epoch++;
+    gate.resolve(1);
+    await racing;
+    const after = await cache.get('a', async () => 2);
+    // Assess
+    expect(after).toBe(2);
+  });
+
+  it.each([
+    [undefined, 5_000],
+    ['', 5_000],
+    ['abc', 5_000],
+    ['-1', 5_000],
+    ['1.5', 5_000],
+    ['0', 0],
+    ['2500', 2_500],
+    ['3600000', 60_000],
+  ])('a ttl from the environment %j is %d ms (default 5,000, at most 60,000)', (text, ms) => {
+    expect(ttlFromEnv(text, 5_000, 60_000)).toBe(ms);
+  });
+});
