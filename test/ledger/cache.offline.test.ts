@@ -3,7 +3,7 @@
  * on it or beside it — API keys (Tenants), the routing catalog (CachedCatalog) and the relay signer's key set.
  */
 import { describe, expect, it } from 'vitest';
-import { TtlCache, ttlFromEnv } from '../../packages/core/src/index.js';
+import { KEY_CACHE_TTL_MS, MAX_KEY_CACHE_TTL_MS, Tenants, TtlCache, sha256Hex, ttlFromEnv, type ApiKeyRecord, type TenantStore } from '../../packages/core/src/index.js';
 
 /** A wall clock the test moves by hand. */
 function manualClock(start = 1_000_000) {
@@ -195,5 +195,97 @@ describe('TtlCache', () => {
     ['3600000', 60_000],
   ])('a ttl from the environment %j is %d ms (default 5,000, at most 60,000)', (text, ms) => {
     expect(ttlFromEnv(text, 5_000, 60_000)).toBe(ms);
+  });
+});
+
+/** A TenantStore holding keys in memory, counting lookups by hash. */
+function keyStore(keys: ApiKeyRecord[]) {
+  const byHash = new Map(keys.map((k) => [k.key_sha256, k]));
+  const lookups: string[] = [];
+  const store = {
+    findApiKeyByHash: async (h: string) => (lookups.push(h), byHash.get(h) ?? null),
+    listStartupKeys: async (startupId: string) => ({ items: [...byHash.values()].filter((k) => k.tenant_id === startupId), cursor: null }),
+    revokeApiKey: async (_t: string, h: string, at: string) => {
+      const k = { ...byHash.get(h)!, revoked_at: at };
+      byHash.set(h, k);
+      return k;
+    },
+  } as unknown as TenantStore;
+  return { store, lookups, byHash };
+}
+
+function startupKey(secret: string): ApiKeyRecord {
+  return {
+    id: `key_${secret}`, role: 'startup', tenant_id: 'stu_1', name: secret, key_sha256: sha256Hex(secret),
+    budget_micros: null, models: null, rpm: null, tpm: null, budget_left_micros: null, created_at: '2026-01-01T00:00:00.000Z', revoked_at: null,
+  };
+}
+
+describe('the key cache (Tenants.authenticate)', () => {
+  it('a key used again within the bound is not read again', async () => {
+    // Prepare
+    const clock = manualClock();
+    const { store, lookups } = keyStore([startupKey('cx_startup_a')]);
+    const tenants = new Tenants(store, undefined, undefined, { wallMs: clock.now });
+    // Act
+    const first = await tenants.authenticate('cx_startup_a');
+    clock.advance(KEY_CACHE_TTL_MS - 1);
+    const second = await tenants.authenticate('cx_startup_a');
+    // Assess
+    expect(first?.key_id).toBe('key_cx_startup_a');
+    expect(second?.key_id).toBe('key_cx_startup_a');
+    expect(lookups).toHaveLength(1);
+  });
+
+  it('a key revoked on another instance stops being accepted once the bound has passed', async () => {
+    // Prepare: this instance read the key; another instance revokes it in the store.
+    const clock = manualClock();
+    const { store, byHash } = keyStore([startupKey('cx_startup_a')]);
+    const tenants = new Tenants(store, undefined, undefined, { wallMs: clock.now });
+    await tenants.authenticate('cx_startup_a');
+    const h = sha256Hex('cx_startup_a');
+    byHash.set(h, { ...byHash.get(h)!, revoked_at: '2026-01-02T00:00:00.000Z' });
+    // Act
+    clock.advance(KEY_CACHE_TTL_MS);
+    const after = await tenants.authenticate('cx_startup_a');
+    // Assess
+    expect(after).toBeNull();
+  });
+
+  it('a key revoked on this instance stops being accepted at once', async () => {
+    // Prepare
+    const { store } = keyStore([startupKey('cx_startup_a')]);
+    const tenants = new Tenants(store, undefined);
+    const before = await tenants.authenticate('cx_startup_a');
+    // Act
+    await tenants.revokeStartupKey('stu_1', 'key_cx_startup_a');
+    const after = await tenants.authenticate('cx_startup_a');
+    // Assess
+    expect(before).not.toBeNull();
+    expect(after).toBeNull();
+  });
+
+  it('an unknown token is read every time (not found is not kept)', async () => {
+    // Prepare
+    const { store, lookups } = keyStore([]);
+    const tenants = new Tenants(store, undefined);
+    // Act
+    await tenants.authenticate('cx_startup_unknown');
+    await tenants.authenticate('cx_startup_unknown');
+    // Assess
+    expect(lookups).toHaveLength(2);
+  });
+
+  it('a configured ttl above the maximum is held to the maximum', async () => {
+    // Prepare
+    const clock = manualClock();
+    const { store, lookups } = keyStore([startupKey('cx_startup_a')]);
+    const tenants = new Tenants(store, undefined, undefined, { keyCacheTtlMs: 10 * MAX_KEY_CACHE_TTL_MS, wallMs: clock.now });
+    await tenants.authenticate('cx_startup_a');
+    // Act
+    clock.advance(MAX_KEY_CACHE_TTL_MS);
+    await tenants.authenticate('cx_startup_a');
+    // Assess
+    expect(lookups).toHaveLength(2);
   });
 });
