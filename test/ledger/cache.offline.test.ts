@@ -3,7 +3,9 @@
  * on it or beside it — API keys (Tenants), the routing catalog (CachedCatalog) and the relay signer's key set.
  */
 import { describe, expect, it } from 'vitest';
-import { KEY_CACHE_TTL_MS, MAX_KEY_CACHE_TTL_MS, Tenants, TtlCache, sha256Hex, ttlFromEnv, type ApiKeyRecord, type TenantStore } from '../../packages/core/src/index.js';
+import {
+  CachedCatalog, KEY_CACHE_TTL_MS, MAX_CATALOG_CACHE_TTL_MS, MAX_KEY_CACHE_TTL_MS, Tenants, TtlCache, sha256Hex, ttlFromEnv, type ApiKeyRecord, type Catalog, type TenantStore,
+} from '../../packages/core/src/index.js';
 
 /** A wall clock the test moves by hand. */
 function manualClock(start = 1_000_000) {
@@ -287,5 +289,50 @@ describe('the key cache (Tenants.authenticate)', () => {
     await tenants.authenticate('cx_startup_a');
     // Assess
     expect(lookups).toHaveLength(2);
+  });
+});
+
+describe('the catalog cache (CachedCatalog)', () => {
+  const snapshot = (n: number): Catalog => ({ providers: [], spot_micros_per_gpu_hour: { H100: n } });
+
+  it('serves one snapshot within the bound and reads again after it', async () => {
+    // Prepare
+    const clock = manualClock();
+    let n = 0;
+    const catalog = new CachedCatalog({ load: async () => snapshot(++n) }, { ttlMs: 2_000, nowMs: clock.now });
+    // Act
+    const a = await catalog.load();
+    clock.advance(1_999);
+    const b = await catalog.load();
+    clock.advance(1);
+    const c = await catalog.load();
+    // Assess
+    expect([a, b, c].map((x) => x.spot_micros_per_gpu_hour.H100)).toEqual([1, 1, 2]);
+  });
+
+  it('a routing write in this process (the epoch moves) is routed on at once', async () => {
+    // Prepare
+    let epoch = 0;
+    let n = 0;
+    const catalog = new CachedCatalog({ load: async () => snapshot(++n) }, { epoch: () => epoch });
+    await catalog.load();
+    // Act
+    epoch++;
+    const after = await catalog.load();
+    // Assess
+    expect(after.spot_micros_per_gpu_hour.H100).toBe(2);
+  });
+
+  it('a configured ttl above the maximum is held to the maximum', async () => {
+    // Prepare
+    const clock = manualClock();
+    let n = 0;
+    const catalog = new CachedCatalog({ load: async () => snapshot(++n) }, { ttlMs: 10 * MAX_CATALOG_CACHE_TTL_MS, nowMs: clock.now });
+    await catalog.load();
+    // Act
+    clock.advance(MAX_CATALOG_CACHE_TTL_MS);
+    const after = await catalog.load();
+    // Assess
+    expect(after.spot_micros_per_gpu_hour.H100).toBe(2);
   });
 });
