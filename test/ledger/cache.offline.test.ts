@@ -4,8 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  CachedCatalog, KEY_CACHE_TTL_MS, MAX_CATALOG_CACHE_TTL_MS, MAX_KEY_CACHE_TTL_MS, Tenants, TtlCache, sha256Hex, ttlFromEnv, type ApiKeyRecord, type Catalog, type TenantStore,
+  CachedCatalog, KEY_CACHE_TTL_MS, MAX_CATALOG_CACHE_TTL_MS, MAX_KEY_CACHE_TTL_MS, ROTATION_OVERLAP_S, RelaySigner, SIGNER_MAX_STALE_MS, SIGNER_RELOAD_MS,
+  Tenants, TtlCache, firstKeySet, sha256Hex, ttlFromEnv,
+  type ApiKeyRecord, type Catalog, type RelayKeySet, type TenantStore,
 } from '../../packages/core/src/index.js';
+import { RELAY_TOKEN_TTL_S } from '../../packages/provider-kit/src/relay.js';
 
 /** A wall clock the test moves by hand. */
 function manualClock(start = 1_000_000) {
@@ -334,5 +337,64 @@ describe('the catalog cache (CachedCatalog)', () => {
     const after = await catalog.load();
     // Assess
     expect(after.spot_micros_per_gpu_hour.H100).toBe(2);
+  });
+});
+
+describe('the relay signer (staleness of its key set)', () => {
+  /** A key store whose reads can be made to fail, counting them. */
+  function keySource(set: RelayKeySet) {
+    const s = { reads: 0, failing: false, load: async () => {
+      s.reads++;
+      if (s.failing) throw new Error('table unavailable');
+      return set;
+    } };
+    return s;
+  }
+
+  it('signs from the held set without reading it again within the reload interval', async () => {
+    // Prepare
+    const clock = manualClock();
+    const src = keySource(firstKeySet('2026-01-01T00:00:00.000Z'));
+    const signer = new RelaySigner(src, clock.now);
+    await signer.token('prv_a', 'req_1');
+    // Act
+    clock.advance(SIGNER_RELOAD_MS - 1);
+    await signer.token('prv_a', 'req_2');
+    // Assess
+    expect(src.reads).toBe(1);
+  });
+
+  it('keeps signing with the held set through failed reloads while it is younger than the maximum staleness', async () => {
+    // Prepare
+    const clock = manualClock();
+    const src = keySource(firstKeySet('2026-01-01T00:00:00.000Z'));
+    const signer = new RelaySigner(src, clock.now);
+    await signer.token('prv_a', 'req_1');
+    src.failing = true;
+    // Act
+    clock.advance(SIGNER_MAX_STALE_MS - 1);
+    const token = await signer.token('prv_a', 'req_2');
+    // Assess
+    expect(token.split('.')).toHaveLength(3);
+    expect(src.reads).toBe(2);
+  });
+
+  it('fails instead of signing with a set older than the maximum staleness', async () => {
+    // Prepare
+    const clock = manualClock();
+    const src = keySource(firstKeySet('2026-01-01T00:00:00.000Z'));
+    const signer = new RelaySigner(src, clock.now);
+    await signer.token('prv_a', 'req_1');
+    src.failing = true;
+    // Act
+    clock.advance(SIGNER_MAX_STALE_MS);
+    const late = signer.token('prv_a', 'req_2');
+    // Assess
+    await expect(late).rejects.toThrow('table unavailable');
+  });
+
+  it('its bounds sit inside the rotation overlap, so it never signs with a key the JWKS dropped', () => {
+    expect(SIGNER_RELOAD_MS).toBeLessThan(SIGNER_MAX_STALE_MS);
+    expect(SIGNER_MAX_STALE_MS / 1000 + RELAY_TOKEN_TTL_S).toBeLessThan(ROTATION_OVERLAP_S);
   });
 });
