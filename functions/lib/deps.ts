@@ -2,8 +2,8 @@
  * What handlers need, built once per Lambda container from the environment. The DynamoDB endpoint
  * comes from the SDK's own AWS_ENDPOINT_URL_DYNAMODB, so the local runtime and AWS run this same code.
  */
-import { Credits, Gateway, Lending, RelaySigner, Tenants } from '../../packages/core/src/index.js';
-import { DynamoCatalog, DynamoCreditStore, DynamoProviders, DynamoRateLimiter, DynamoDashboard, DynamoRelayKeys, DynamoSettlement, DynamoSla, documentClient } from '../../packages/core/src/adapters/dynamodb/index.js';
+import { CATALOG_CACHE_TTL_MS, CachedCatalog, Credits, Gateway, KEY_CACHE_TTL_MS, Lending, MAX_CATALOG_CACHE_TTL_MS, MAX_KEY_CACHE_TTL_MS, RelaySigner, Tenants, ttlFromEnv } from '../../packages/core/src/index.js';
+import { DynamoCatalog, DynamoCreditStore, DynamoProviders, DynamoRateLimiter, DynamoDashboard, DynamoRelayKeys, DynamoSettlement, DynamoSla, documentClient, routingEpoch } from '../../packages/core/src/adapters/dynamodb/index.js';
 import { HttpUpstream } from '../../packages/core/src/adapters/http/upstream.js';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -18,7 +18,10 @@ export interface Deps {
   credits: Credits;
   lending: Lending;
   tenants: Tenants;
+  /** The catalog on the table, read fresh: for writers and background work. */
   catalog: DynamoCatalog;
+  /** The request path's snapshot of it (routing, /v1/models), at most COMPUX_CATALOG_CACHE_TTL_MS old. */
+  routingCatalog: CachedCatalog;
   gateway: Gateway;
   limiter: DynamoRateLimiter;
   providers: DynamoProviders;
@@ -47,16 +50,18 @@ export function deps(): Deps {
   const store = new DynamoCreditStore(doc, table);
   const credits = new Credits(store);
   const catalog = new DynamoCatalog(doc, table);
+  const routingCatalog = new CachedCatalog(catalog, { ttlMs: ttlFromEnv(process.env.COMPUX_CATALOG_CACHE_TTL_MS, CATALOG_CACHE_TTL_MS, MAX_CATALOG_CACHE_TTL_MS), epoch: routingEpoch });
   const limiter = new DynamoRateLimiter(doc, table);
   const upstream = new HttpUpstream();
   const relayKeys = new DynamoRelayKeys(doc, table);
   const relay = new RelaySigner(relayKeys);
   const sla = new DynamoSla(doc, table);
   const gateway = new Gateway(
-    { credits, catalog, limiter, upstream, relay, sla, log: (level, message, data) => logger[level](message, data) },
+    { credits, catalog: routingCatalog, limiter, upstream, relay, sla, log: (level, message, data) => logger[level](message, data) },
     { first_byte_timeout_ms: envMs('COMPUX_UPSTREAM_FIRST_BYTE_TIMEOUT_MS', 30_000), idle_timeout_ms: envMs('COMPUX_UPSTREAM_IDLE_TIMEOUT_MS', 60_000) },
   );
-  cached = { doc, table, store, credits, lending: new Lending(store), tenants: new Tenants(store, process.env.COMPUX_ADMIN_KEY_SHA256), catalog, gateway, limiter, providers: new DynamoProviders(doc, table), upstream, relayKeys, relay, sla, settlement: new DynamoSettlement(doc, table, store.ledger), dashboard: new DynamoDashboard(doc, table) };
+  const tenants = new Tenants(store, process.env.COMPUX_ADMIN_KEY_SHA256, undefined, { keyCacheTtlMs: ttlFromEnv(process.env.COMPUX_KEY_CACHE_TTL_MS, KEY_CACHE_TTL_MS, MAX_KEY_CACHE_TTL_MS) });
+  cached = { doc, table, store, credits, lending: new Lending(store), tenants, catalog, routingCatalog, gateway, limiter, providers: new DynamoProviders(doc, table), upstream, relayKeys, relay, sla, settlement: new DynamoSettlement(doc, table, store.ledger), dashboard: new DynamoDashboard(doc, table) };
   return cached;
 }
 
