@@ -36,7 +36,7 @@ async function callsDuring(f: () => Promise<unknown>): Promise<SeenCall[]> {
     (next, context) => async (args) => {
       const input = args.input as { Key?: { pk?: string }; ExpressionAttributeValues?: Record<string, unknown>; RequestItems?: Record<string, { Keys?: { pk?: string }[] }> };
       const pks = [input.Key?.pk, input.ExpressionAttributeValues?.[':pk'], ...Object.values(input.RequestItems ?? {}).flatMap((r) => (r.Keys ?? []).map((k) => k.pk))];
-      seen.push({ command: context.commandName, pks: pks.filter((pk): pk is string => typeof pk === 'string') });
+      seen.push({ command: String(context.commandName), pks: pks.filter((pk): pk is string => typeof pk === 'string') });
       return next(args);
     },
     { step: 'initialize', name: 'seeCalls' },
