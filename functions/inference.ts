@@ -109,13 +109,13 @@ function modelJson(m: ReturnType<typeof listedModels>[number]) {
 }
 
 export const listModels = apiRoute('functions/inference.listModels', async () => {
-  const models = listedModels(await deps().catalog.load());
+  const models = listedModels(await deps().routingCatalog.load());
   return { status: 200, body: { object: 'list', data: models.map(modelJson) }, headers: { 'x-compux-provider': 'none' } };
 });
 
 export const getModel = apiRoute('functions/inference.getModel', async (req) => {
   const id = decodeURIComponent(req.params.id ?? '');
-  const m = listedModels(await deps().catalog.load()).find((x) => x.id === id);
+  const m = listedModels(await deps().routingCatalog.load()).find((x) => x.id === id);
   if (!m) throw new HttpError(404, `The model ${id} does not exist.`, 'model_not_found', 'not_found_error', 'model');
   return { status: 200, body: modelJson(m), headers: { 'x-compux-provider': 'none' } };
 });

@@ -2,8 +2,8 @@
  * What handlers need, built once per Lambda container from the environment. The DynamoDB endpoint
  * comes from the SDK's own AWS_ENDPOINT_URL_DYNAMODB, so the local runtime and AWS run this same code.
  */
-import { Credits, DEFAULT_LEASE_RESERVE_S, DEFAULT_LEASE_SPEND_S, DEFAULT_HOLDER_CONFIG, Gateway, LEASE_SWEEP_GRACE_S, LeaseCloser, LeaseHolder, Lending, MAX_LEASE_RESERVE_S, MAX_LEASE_SPEND_S, RelaySigner, Tenants, type LeaseTiming } from '../../packages/core/src/index.js';
-import { DynamoCatalog, DynamoCreditStore, DynamoProviders, DynamoRateLimiter, DynamoDashboard, DynamoRelayKeys, DynamoSettlement, DynamoSla, documentClient } from '../../packages/core/src/adapters/dynamodb/index.js';
+import { CATALOG_CACHE_TTL_MS, CachedCatalog, Credits, DEFAULT_LEASE_RESERVE_S, DEFAULT_LEASE_SPEND_S, DEFAULT_HOLDER_CONFIG, Gateway, KEY_CACHE_TTL_MS, LEASE_SWEEP_GRACE_S, LeaseCloser, LeaseHolder, Lending, MAX_CATALOG_CACHE_TTL_MS, MAX_KEY_CACHE_TTL_MS, MAX_LEASE_RESERVE_S, MAX_LEASE_SPEND_S, RelaySigner, Tenants, ttlFromEnv, type LeaseTiming } from '../../packages/core/src/index.js';
+import { DynamoCatalog, DynamoCreditStore, DynamoProviders, DynamoRateLimiter, DynamoDashboard, DynamoRelayKeys, DynamoSettlement, DynamoSla, documentClient, routingEpoch } from '../../packages/core/src/adapters/dynamodb/index.js';
 import { HttpUpstream } from '../../packages/core/src/adapters/http/upstream.js';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -18,7 +18,10 @@ export interface Deps {
   credits: Credits;
   lending: Lending;
   tenants: Tenants;
+  /** The catalog on the table, read fresh: for writers and background work. */
   catalog: DynamoCatalog;
+  /** The request path's snapshot of it (routing, /v1/models), at most COMPUX_CATALOG_CACHE_TTL_MS old. */
+  routingCatalog: CachedCatalog;
   gateway: Gateway;
   limiter: DynamoRateLimiter;
   providers: DynamoProviders;
@@ -66,6 +69,7 @@ export function deps(): Deps {
   const store = new DynamoCreditStore(doc, table);
   const credits = new Credits(store);
   const catalog = new DynamoCatalog(doc, table);
+  const routingCatalog = new CachedCatalog(catalog, { ttlMs: ttlFromEnv(process.env.COMPUX_CATALOG_CACHE_TTL_MS, CATALOG_CACHE_TTL_MS, MAX_CATALOG_CACHE_TTL_MS), epoch: routingEpoch });
   const limiter = new DynamoRateLimiter(doc, table);
   const upstream = new HttpUpstream();
   const relayKeys = new DynamoRelayKeys(doc, table);
@@ -75,10 +79,11 @@ export function deps(): Deps {
   const timing = leaseTiming();
   const holder = leasesOn() ? new LeaseHolder(store, { ...DEFAULT_HOLDER_CONFIG, timing }, undefined, log) : undefined;
   const gateway = new Gateway(
-    { credits, catalog, limiter, upstream, relay, sla, log, ...(holder ? { holder } : {}) },
+    { credits, catalog: routingCatalog, limiter, upstream, relay, sla, log, ...(holder ? { holder } : {}) },
     { first_byte_timeout_ms: envMs('COMPUX_UPSTREAM_FIRST_BYTE_TIMEOUT_MS', 30_000), idle_timeout_ms: envMs('COMPUX_UPSTREAM_IDLE_TIMEOUT_MS', 60_000) },
   );
-  cached = { doc, table, store, credits, lending: new Lending(store), tenants: new Tenants(store, process.env.COMPUX_ADMIN_KEY_SHA256), catalog, gateway, limiter, providers: new DynamoProviders(doc, table), upstream, relayKeys, relay, sla, settlement: new DynamoSettlement(doc, table, store.ledger), dashboard: new DynamoDashboard(doc, table), holder, leaseTiming: timing,
+  const tenants = new Tenants(store, process.env.COMPUX_ADMIN_KEY_SHA256, undefined, { keyCacheTtlMs: ttlFromEnv(process.env.COMPUX_KEY_CACHE_TTL_MS, KEY_CACHE_TTL_MS, MAX_KEY_CACHE_TTL_MS) });
+  cached = { doc, table, store, credits, lending: new Lending(store), tenants, catalog, routingCatalog, gateway, limiter, providers: new DynamoProviders(doc, table), upstream, relayKeys, relay, sla, settlement: new DynamoSettlement(doc, table, store.ledger), dashboard: new DynamoDashboard(doc, table), holder, leaseTiming: timing,
     leases: new LeaseCloser(store, undefined, envSeconds('COMPUX_LEASE_SWEEP_GRACE_S', LEASE_SWEEP_GRACE_S, 3_600)) };
   return cached;
 }

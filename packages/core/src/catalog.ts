@@ -4,6 +4,7 @@
  * reads it as one snapshot and turns it into ranked offers; provider onboarding (issue 4) writes it.
  */
 import { assert } from './money.js';
+import { TtlCache } from './cache.js';
 import { checkRates, type DeclaredRates } from './pricing.js';
 import type { Accelerator, ProviderOffer } from './routing.js';
 
@@ -78,6 +79,39 @@ export interface Catalog {
 /** Where the request path reads its snapshot from (the DynamoDB adapter: one Query). */
 export interface CatalogSource {
   load(): Promise<Catalog>;
+}
+
+/**
+ * How old (ms of wall time) a catalog snapshot the request path routes on may be. A change written in this
+ * process is seen at once (the write bumps the cache's epoch); one written by another instance is seen within
+ * this bound. COMPUX_CATALOG_CACHE_TTL_MS sets it (0 turns the cache off), never above MAX_CATALOG_CACHE_TTL_MS.
+ */
+export const CATALOG_CACHE_TTL_MS = 2_000;
+export const MAX_CATALOG_CACHE_TTL_MS = 10_000;
+
+/**
+ * The snapshot the request path reads (routing, GET /v1/models), kept for at most `ttlMs`. Shared between
+ * requests: callers must not change it. Writers and background work (capacity flush, probes, reviews) read
+ * the source itself, so what they write back is never built on a cached copy.
+ */
+export class CachedCatalog implements CatalogSource {
+  private readonly cache: TtlCache<'snapshot', Catalog>;
+
+  constructor(
+    private readonly source: CatalogSource,
+    opts: { ttlMs?: number; nowMs?: () => number; epoch?: () => number } = {},
+  ) {
+    const ttlMs = Math.min(Math.max(0, opts.ttlMs ?? CATALOG_CACHE_TTL_MS), MAX_CATALOG_CACHE_TTL_MS);
+    this.cache = new TtlCache({ ttlMs, maxEntries: 1, ...(opts.nowMs ? { nowMs: opts.nowMs } : {}), ...(opts.epoch ? { epoch: opts.epoch } : {}) });
+  }
+
+  load(): Promise<Catalog> {
+    return this.cache.get('snapshot', () => this.source.load());
+  }
+
+  invalidate(): void {
+    this.cache.invalidate('snapshot');
+  }
 }
 
 /** One way to serve a request: a provider's model on one of its endpoints. */

@@ -29,3 +29,4 @@ export * from './dashboard.js';
 export * from './leases/lease.js';
 export * from './leases/holder.js';
 export * from './leases/closer.js';
+export * from './cache.js';

@@ -5,6 +5,11 @@
  * Rotation without downtime: rotate() adds a new key and makes it the one that signs; the previous one
  * stays published (valid) for ROTATION_OVERLAP_S, longer than a token lives plus the provider kit's key
  * cache, then drops out. Signers reload the set every SIGNER_RELOAD_MS, so they switch well within it.
+ *
+ * Staleness of a signer's set: at most SIGNER_RELOAD_MS while the table answers (no read in between, so a
+ * warm request reads no key); when a reload fails the held set keeps signing until it is SIGNER_MAX_STALE_MS
+ * old, then requests fail instead. Both stay far inside the overlap, so a signer never signs with a key the
+ * JWKS has already dropped: SIGNER_MAX_STALE_MS + RELAY_TOKEN_TTL_S < ROTATION_OVERLAP_S.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { RELAY_ISSUER, RELAY_TOKEN_TTL_S, signRelayToken, type RelayJwk } from '../../provider-kit/src/relay.js';
@@ -14,6 +19,7 @@ import { nowMs } from './clock.js';
 export const ROTATION_OVERLAP_S = 15 * 60;
 export const MAX_RELAY_KEYS = 3;
 export const SIGNER_RELOAD_MS = 60_000;
+export const SIGNER_MAX_STALE_MS = 5 * 60_000;
 
 export interface RelayKey {
   kid: string;
@@ -76,7 +82,7 @@ export interface RelayKeyStore {
   load(): Promise<RelayKeySet>;
 }
 
-/** Mints relay tokens with the active key, reloading the set every SIGNER_RELOAD_MS. */
+/** Mints relay tokens with the active key, reloading the set every SIGNER_RELOAD_MS (see the staleness bounds above). */
 export class RelaySigner {
   private set: RelayKeySet | null = null;
   private loadedAt = 0;
@@ -87,10 +93,20 @@ export class RelaySigner {
     private readonly clock: () => number = nowMs,
   ) {}
 
-  /** Loads the set if it is missing or old; a failed reload keeps signing with the set already held. */
+  /**
+   * Loads the set if it is missing or old; a failed reload keeps signing with the set already held while it
+   * is younger than SIGNER_MAX_STALE_MS, and fails past that.
+   */
   async ready(): Promise<RelayKeySet> {
-    if (this.set && this.clock() - this.loadedAt < SIGNER_RELOAD_MS) return this.set;
-    if (this.set) return this.reload().catch(() => this.set!);
+    const held = this.set;
+    const age = this.clock() - this.loadedAt;
+    if (held && age < SIGNER_RELOAD_MS) return held;
+    if (held) {
+      return this.reload().catch((err: unknown) => {
+        if (this.clock() - this.loadedAt < SIGNER_MAX_STALE_MS) return this.set ?? held;
+        throw err;
+      });
+    }
     return this.reload();
   }
 

@@ -6,6 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { newId, newSecretKey, sha256Hex } from './ids.js';
 import type { Clock } from './credits.js';
 import { now } from './clock.js';
+import { TtlCache } from './cache.js';
 import type { ApiKeyRecord, IdempotencyClaim, Idempotent, Lender, Role, Startup, TenantStore } from './store.js';
 
 export interface Principal {
@@ -22,6 +23,16 @@ export const MAX_KEY_CHARS = 200;
 export const MAX_KEYS_PER_STARTUP = 100;
 
 /**
+ * How long an instance may keep answering from a key it read (ms of wall time): a key revoked elsewhere stops
+ * being accepted on every instance within this bound, and at once on the instance that revoked it. It can be
+ * set by COMPUX_KEY_CACHE_TTL_MS (0 turns the cache off), never above MAX_KEY_CACHE_TTL_MS.
+ */
+export const KEY_CACHE_TTL_MS = 5_000;
+export const MAX_KEY_CACHE_TTL_MS = 60_000;
+/** Keys one instance keeps (a record is a few hundred bytes); past it the oldest read is dropped. */
+export const KEY_CACHE_MAX_ENTRIES = 10_000;
+
+/**
  * A new key with no budget, allow-list or rate limit (a lender's or a provider's own key): the secret to
  * show once, and the record to store (its sha256 only).
  */
@@ -36,12 +47,33 @@ export function unlimitedKey(role: 'lender' | 'provider', tenantId: string, name
   };
 }
 
+export interface TenantsOptions {
+  /** See KEY_CACHE_TTL_MS (the default); clamped to MAX_KEY_CACHE_TTL_MS. */
+  keyCacheTtlMs?: number;
+  /** Wall time for the key cache's staleness (default Date.now). */
+  wallMs?: () => number;
+}
+
 export class Tenants {
+  /**
+   * Keys by sha256, as last read. Safe for money: what the record carries besides identity (budget left, rpm,
+   * tpm, models) is either fixed at creation or, for the budget, enforced by the hold's own conditional
+   * transaction on the stored key item (hold-store), never from this copy. What staleness can do is let a
+   * key revoked on another instance through for at most the TTL. "Not found" is not kept: a key's secret
+   * exists only once its item is written, so a miss is a mistyped or guessed token, and keeping those would
+   * let a spray of random tokens push real keys out of the bounded cache.
+   */
+  private readonly keys: TtlCache<string, ApiKeyRecord | null>;
+
   constructor(
     private readonly store: TenantStore,
     private readonly operatorKeySha256: string | undefined,
     private readonly clock: Clock = now,
-  ) {}
+    opts: TenantsOptions = {},
+  ) {
+    const ttlMs = Math.min(Math.max(0, opts.keyCacheTtlMs ?? KEY_CACHE_TTL_MS), MAX_KEY_CACHE_TTL_MS);
+    this.keys = new TtlCache({ ttlMs, maxEntries: KEY_CACHE_MAX_ENTRIES, ttlOf: (rec) => (rec ? ttlMs : 0), ...(opts.wallMs ? { nowMs: opts.wallMs } : {}) });
+  }
 
   /** Resolves a bearer token to a principal, or null (unknown, revoked or malformed: all look the same). */
   async authenticate(bearer: string | undefined): Promise<Principal | null> {
@@ -50,7 +82,7 @@ export class Tenants {
     if (this.operatorKeySha256 && this.operatorKeySha256.length === 64) {
       if (timingSafeEqual(Buffer.from(digest, 'hex'), Buffer.from(this.operatorKeySha256, 'hex'))) return { role: 'operator', tenant_id: null, key_id: null, key: null };
     }
-    const rec = await this.store.findApiKeyByHash(digest);
+    const rec = await this.keys.get(digest, (d) => this.store.findApiKeyByHash(d));
     if (!rec || rec.revoked_at) return null;
     return { role: rec.role, tenant_id: rec.tenant_id, key_id: rec.id, key: rec };
   }
@@ -107,8 +139,12 @@ export class Tenants {
       cursor = page.cursor ?? undefined;
     } while (!found && cursor);
     if (!found) return null;
-    if (found.revoked_at) return found;
-    return this.store.revokeApiKey(startupId, found.key_sha256, at);
+    try {
+      return found.revoked_at ? found : await this.store.revokeApiKey(startupId, found.key_sha256, at);
+    } finally {
+      // This instance stops accepting the key at once: its cached copy, and any read racing the write, are dropped.
+      this.keys.invalidate(found.key_sha256);
+    }
   }
 }
 

@@ -1,10 +1,15 @@
-/** The routing catalog on the table: one Query per snapshot (see entities/routing.ts). */
+/**
+ * The routing catalog on the table: one Query per snapshot (see entities/routing.ts). The request path reads
+ * it through a CachedCatalog (packages/core/src/catalog.ts) keyed to `routingEpoch`: every routing write here,
+ * in DynamoProviders and in DynamoSla goes through `routingWrite`, so this process routes on it at once.
+ */
 import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { MAX_PROVIDERS, checkProvider, type Catalog, type CatalogSource, type RoutingProvider } from '../../catalog.js';
 import { assert } from '../../money.js';
 import type { Accelerator } from '../../routing.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import { ROUTING_PK, routingProviderItem, spotCurrentKey, spotHistoryKey } from './entities/routing.js';
+import { ROUTING_PK, routingProviderItem, routingWrite, spotCurrentKey, spotHistoryKey } from './entities/routing.js';
+export { routingEpoch } from './entities/routing.js';
 import { unlessConditionFailed } from './transact.js';
 
 /** Pages of the routing partition one snapshot may read (1 MB each). */
@@ -16,12 +21,13 @@ export class DynamoCatalog implements CatalogSource {
     private readonly tableName: string,
   ) {}
 
+  /** A consistent snapshot: a cached copy of it must not be older than the write before it. */
   async load(): Promise<Catalog> {
     const catalog: Catalog = { providers: [], spot_micros_per_gpu_hour: {} };
     let start: Record<string, unknown> | undefined;
     for (let page = 0; page < MAX_CATALOG_PAGES; page++) {
       const res = await this.doc.send(
-        new QueryCommand({ TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': ROUTING_PK }, ExclusiveStartKey: start }),
+        new QueryCommand({ TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': ROUTING_PK }, ExclusiveStartKey: start, ConsistentRead: true }),
       );
       for (const item of res.Items ?? []) {
         if (item.type === 'routing_provider' && catalog.providers.length < MAX_PROVIDERS) catalog.providers.push(item.provider as RoutingProvider);
@@ -36,7 +42,7 @@ export class DynamoCatalog implements CatalogSource {
   /** Writes a provider's routing record whole (onboarding and capacity updates keep it current). */
   async putProvider(p: RoutingProvider): Promise<void> {
     checkProvider(p);
-    await this.doc.send(new PutCommand({ TableName: this.tableName, Item: routingProviderItem(p) }));
+    await routingWrite(this.doc.send(new PutCommand({ TableName: this.tableName, Item: routingProviderItem(p) })));
   }
 
   /**
@@ -49,13 +55,15 @@ export class DynamoCatalog implements CatalogSource {
     const rec = { type: 'spot_price', accelerator, usd_per_gpu_hour_micros: usdPerGpuHourMicros, effective_at: effectiveAt };
     await this.doc.send(new PutCommand({ TableName: this.tableName, Item: { ...spotHistoryKey(accelerator, effectiveAt), ...rec, type: 'spot_price_history' } }));
     const written = await unlessConditionFailed(
-      this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { ...spotCurrentKey(accelerator), ...rec },
-          ConditionExpression: 'attribute_not_exists(pk) OR effective_at <= :at',
-          ExpressionAttributeValues: { ':at': effectiveAt },
-        }),
+      routingWrite(
+        this.doc.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: { ...spotCurrentKey(accelerator), ...rec },
+            ConditionExpression: 'attribute_not_exists(pk) OR effective_at <= :at',
+            ExpressionAttributeValues: { ':at': effectiveAt },
+          }),
+        ),
       ),
     );
     return { in_force: written !== null };

@@ -19,7 +19,7 @@ export function documentClient(config: DynamoDBClientConfig = {}): DynamoDBDocum
     marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
   });
 }
-export { DynamoCatalog } from './catalog.js';
+export { DynamoCatalog, routingEpoch } from './catalog.js';
 export { DynamoRateLimiter } from './ratelimit.js';
 export { UsageTooLargeError } from './usage-store.js';
 export { DynamoProviders, VersionConflictError } from './providers.js';

@@ -11,7 +11,7 @@ import type { ApiKeyRecord } from '../../store.js';
 import { nowIso } from '../../clock.js';
 import { apiKeyItem } from './entities/api-key.js';
 import { capacityStateKey, providerKey, providerSecretKey } from './entities/provider.js';
-import { routingProviderItem, routingProviderKey } from './entities/routing.js';
+import { routingProviderItem, routingProviderKey, routingWrite } from './entities/routing.js';
 
 export class VersionConflictError extends Error {
   override name = 'VersionConflictError';
@@ -32,7 +32,7 @@ export class DynamoProviders {
 
   /** One transaction (conflicts retried by transact()); a failed version condition, or lasting contention, is a VersionConflictError. */
   private async send(items: TransactItem[]): Promise<void> {
-    const out = await transact(this.doc, items);
+    const out = await routingWrite(transact(this.doc, items));
     if (!out.ok) throw new VersionConflictError(out.reason === 'contention' ? 'the provider is being changed by others' : 'the provider changed meanwhile');
   }
 

@@ -10,7 +10,7 @@ import { transact, unlessConditionFailed } from './transact.js';
 import { ContentionError } from './table.js';
 import { LATENCY_BUCKETS, bucketSamples, hourOf, windowStartHour, type SlaAlert, type SlaBucket, type SlaRecorder, type SlaSample, type SlaStanding } from '../../sla.js';
 import { SLA_ALERT_PREFIX, SLA_BUCKET_TTL_DAYS, slaAlertKey, slaBucketKey } from './entities/sla.js';
-import { routingProviderKey } from './entities/routing.js';
+import { routingProviderKey, routingWrite } from './entities/routing.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 
 /** Provider-hours one record() call may touch (a request touches at most its attempts). */
@@ -81,20 +81,22 @@ export class DynamoSla implements SlaRecorder {
     if (s.meeting === prevMeeting) {
       if (s.recent_error_ppm === prevErrorPpm) return null;
       await unlessConditionFailed(
-        this.doc.send(
-          new UpdateCommand({
-            TableName: this.tableName, Key: key,
-            UpdateExpression: 'SET #p.recent_error_ppm = :e',
-            ConditionExpression: 'attribute_exists(pk)',
-            ExpressionAttributeNames: { '#p': 'provider' },
-            ExpressionAttributeValues: { ':e': s.recent_error_ppm },
-          }),
+        routingWrite(
+          this.doc.send(
+            new UpdateCommand({
+              TableName: this.tableName, Key: key,
+              UpdateExpression: 'SET #p.recent_error_ppm = :e',
+              ConditionExpression: 'attribute_exists(pk)',
+              ExpressionAttributeNames: { '#p': 'provider' },
+              ExpressionAttributeValues: { ':e': s.recent_error_ppm },
+            }),
+          ),
         ),
       );
       return null;
     }
     const alert: SlaAlert = { provider_id: providerId, kind: s.meeting ? 'recovered' : 'breach', tier: s.tier, at, uptime_ppm: s.uptime_ppm, latency_ms_p95: s.latency_ms_p95, samples: s.samples, reasons: s.reasons };
-    const out = await transact(this.doc, [
+    const out = await routingWrite(transact(this.doc, [
       {
         Update: {
           TableName: this.tableName, Key: key,
@@ -105,7 +107,7 @@ export class DynamoSla implements SlaRecorder {
         },
       },
       { Put: { TableName: this.tableName, Item: { ...slaAlertKey(providerId, at, randomBytes(4).toString('hex')), type: 'sla_alert', alert } } },
-    ]);
+    ]));
     if (out.ok) return alert;
     if (out.reason === 'condition_failed') return null; // another evaluator got there first
     throw new ContentionError(`the routing record of ${providerId} kept conflicting`);
