@@ -1,6 +1,6 @@
 /** Lender routes on credit facilities (SPEC §3, §10). Only the facility's lender or an operator sees it; anyone else gets 404. */
 import type { z } from 'zod';
-import { rateToBps, type Caller, type Principal } from '../packages/core/src/index.js';
+import { maxLeaseLifeMs, nowMs as clockNowMs, rateToBps, type Caller, type Principal } from '../packages/core/src/index.js';
 import { apiRoute, idempotentReply, type ApiRequest } from './lib/api.js';
 import { deps } from './lib/deps.js';
 import { HttpError, badRequest, busy, conflict, notFound } from './lib/errors.js';
@@ -59,7 +59,13 @@ export const freeze = apiRoute<z.infer<typeof FreezeBody>>('functions/facilities
   const r = await deps().lending.freeze(callerOf(req.principal), req.params.id!, req.body.reason);
   if (!r) throw notFound('facility');
   if ('code' in r) throw conflict('This facility was recovered; it can no longer be frozen or unfrozen.', r.code);
-  return { status: 200, body: facilityJson(await deps().lending.view(r)) };
+  // Read after the freeze committed: a lease taken before it is in `leased`; none can be taken after it.
+  const v = await deps().lending.view(r);
+  // Leased credit is all that may still be spent, until the last lease taken before the freeze expires: every
+  // such lease was stamped before now (its take committed before the freeze did), so now + a lease's life bounds it.
+  const nowMs = clockNowMs();
+  const endsMs = v.leased_micros > 0 ? nowMs + maxLeaseLifeMs(deps().leaseTiming) : nowMs;
+  return { status: 200, body: { ...facilityJson(v), exposure_micros_max: v.leased_micros, exposure_ends_at: new Date(endsMs).toISOString() } };
 });
 
 export const unfreeze = apiRoute('functions/facilities.unfreeze', async (req) => {

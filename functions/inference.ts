@@ -22,6 +22,9 @@ import { ChatBody, CompletionBody, EmbeddingBody, MAX_INFERENCE_BODY_BYTES, with
 import { logger, metrics } from './lib/powertools.js';
 import { StreamSink } from './lib/sink.js';
 
+/** Each invocation's gateway run, keyed by its Lambda context (weak: nothing outlives the invocation). */
+const pendingWork = new WeakMap<Context, Promise<unknown>>();
+
 /** Room left, before the function's own timeout, to meter and settle after the provider. */
 const SETTLE_RESERVE_MS = 5_000;
 
@@ -81,6 +84,8 @@ function inferenceRoute(handlerId: string, workload: Workload) {
           else sink.end();
         });
       sink.work = work;
+      // The invocation ends when this settles (requestEnd below), after the reply's last byte: the lease flush runs inside it.
+      pendingWork.set(context, work);
       const head = await sink.head;
       countRequest(route, head.status);
       return {
@@ -94,7 +99,16 @@ function inferenceRoute(handlerId: string, workload: Workload) {
       return { statusCode: r.statusCode, headers: { ...(r.headers as Record<string, string>), 'x-compux-provider': 'none' }, body: r.body };
     }
   };
-  return middy(core, { executionMode: executionModeStreamifyResponse }).use(injectLambdaContext(logger)).use(logMetrics(metrics));
+  return middy(core, {
+    executionMode: executionModeStreamifyResponse,
+    // middy awaits this after piping the reply: Lambda keeps the invocation (and the container) until the
+    // gateway's run, including the lease flush that bills this request, has finished.
+    requestEnd: async (request: { context: Context }) => {
+      const work = pendingWork.get(request.context);
+      pendingWork.delete(request.context);
+      await work;
+    },
+  }).use(injectLambdaContext(logger)).use(logMetrics(metrics));
 }
 
 export const chat = inferenceRoute('functions/inference.chat', 'chat');

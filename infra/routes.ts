@@ -148,7 +148,7 @@ export const ROUTES: readonly RouteDef[] = [
   },
   {
     method: 'POST', path: '/v1/facilities/{id}/freeze', handler: 'functions/facilities.freeze', auth: LENDER_OR_OPERATOR,
-    access: ['read', 'query', 'transact'], summary: 'Freeze a facility: no new reservation may draw on it', body: S.FreezeBody, reply: S.FacilityReply, idempotent: true,
+    access: ['read', 'query', 'transact'], summary: 'Freeze a facility: no new lease or reservation may draw on it; the reply bounds what leases may still spend', body: S.FreezeBody, reply: S.FreezeReply, idempotent: true,
   },
   {
     method: 'POST', path: '/v1/facilities/{id}/unfreeze', handler: 'functions/facilities.unfreeze', auth: LENDER_OR_OPERATOR,

@@ -79,7 +79,7 @@ export function deps(): Deps {
   const timing = leaseTiming();
   const holder = leasesOn() ? new LeaseHolder(store, { ...DEFAULT_HOLDER_CONFIG, timing }, undefined, log) : undefined;
   const gateway = new Gateway(
-    { credits, catalog: routingCatalog, limiter, upstream, relay, sla, log, ...(holder ? { holder } : {}) },
+    { credits, catalog: routingCatalog, limiter, upstream, relay, sla, log, ...(holder ? { holder, idempotency: store } : {}) },
     { first_byte_timeout_ms: envMs('COMPUX_UPSTREAM_FIRST_BYTE_TIMEOUT_MS', 30_000), idle_timeout_ms: envMs('COMPUX_UPSTREAM_IDLE_TIMEOUT_MS', 60_000) },
   );
   const tenants = new Tenants(store, process.env.COMPUX_ADMIN_KEY_SHA256, undefined, { keyCacheTtlMs: ttlFromEnv(process.env.COMPUX_KEY_CACHE_TTL_MS, KEY_CACHE_TTL_MS, MAX_KEY_CACHE_TTL_MS) });

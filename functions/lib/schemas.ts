@@ -95,6 +95,12 @@ export const FacilityReply = z.object({
   runway_days: z.number().nullable(),
 });
 
+/**
+ * SPEC §3: a freeze's reply bounds what leases may still spend: at most `exposure_micros_max` (the credit out
+ * on leases when the freeze returned), and nothing after `exposure_ends_at`.
+ */
+export const FreezeReply = FacilityReply.extend({ exposure_micros_max: Micros, exposure_ends_at: z.string() });
+
 export const RecoveryReply = z.object({
   facility_id: Id,
   unspent_credits_micros: Micros,

@@ -19,9 +19,20 @@ export interface TestRuntime extends Runtime {
   lending: Lending;
   /** The demo world (simulated providers, a funded startup and its key), when asked for. */
   world: DemoWorld | null;
+  /**
+   * Returns every lease the runtime's holder has (flush, then close): what was spent is then in the ledger.
+   * The handlers run in this process, so this is the same holder the requests used.
+   */
+  drainLeases(): Promise<void>;
 }
 
-export async function startTestRuntime(prefix: string, opts: { scheduler?: boolean; demo?: DemoOptions; tables?: RuntimeOptions['tables'] } = {}): Promise<TestRuntime> {
+/**
+ * `leases`: whether paid requests draw on credit leases (the default of `npm start` and AWS). Off by default
+ * here, so suites that read balances right after a reply see the request settled by its hold; the lease
+ * suites turn it on and drain before they read.
+ */
+export async function startTestRuntime(prefix: string, opts: { scheduler?: boolean; demo?: DemoOptions; tables?: RuntimeOptions['tables']; leases?: boolean } = {}): Promise<TestRuntime> {
+  process.env.COMPUX_LEASES = opts.leases ? 'on' : 'off';
   const t = await freshTable(prefix);
   let world: DemoWorld | null = null;
   const rt = await startRuntime({
@@ -34,5 +45,9 @@ export async function startTestRuntime(prefix: string, opts: { scheduler?: boole
     ...(opts.demo ? { seed: async (r: Runtime) => (world = await seedDemoWorld(r, opts.demo)) } : {}),
   });
   const store = new DynamoCreditStore(t.doc, t.tableName);
-  return Object.assign(rt, { doc: t.doc, store, credits: new Credits(store), lending: new Lending(store), world: world as DemoWorld | null });
+  const drainLeases = async () => {
+    const { deps } = await import('../../functions/lib/deps.js');
+    await deps().holder?.closeAll();
+  };
+  return Object.assign(rt, { doc: t.doc, store, credits: new Credits(store), lending: new Lending(store), world: world as DemoWorld | null, drainLeases });
 }

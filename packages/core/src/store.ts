@@ -83,6 +83,8 @@ export type PostResult =
 export interface IdempotencyStore {
   /** The stored outcome of an idempotency key: its first reply, a conflict (other body), or null if unused. */
   findReplay(claim: Omit<IdempotencyClaim, 'status_code' | 'reply'>): Promise<Idempotent<never> | null>;
+  /** Claims a key on its own (one create-only put): value true when this call is the first, else the replay or conflict. */
+  claim(claim: IdempotencyClaim): Promise<Idempotent<true>>;
 }
 
 /** Startups, lenders and their API keys. */

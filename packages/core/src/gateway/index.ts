@@ -28,6 +28,8 @@ import { DEFAULT_GATEWAY_CONFIG, type GatewayClock, type GatewayConfig, type Gat
 import { settler, type Settle } from './settle.js';
 import { holdPayment, leasePayment, type Payment } from './payment.js';
 import type { LeaseHolder } from '../leases/holder.js';
+import type { IdempotencyStore } from '../store.js';
+import { gatedPayment, gatedSink, type Gate } from './gate.js';
 
 export { COMPLETION_DEFAULT_MAX_TOKENS, MAX_CHOICES, describeCall, upstreamBodyText, type GatewayCall } from './call.js';
 export { openAiError, type ErrorSpec } from './errors.js';
@@ -55,6 +57,8 @@ export interface GatewayDeps {
    * flushed after the reply. Absent, every request takes a hold (one transaction before, one after).
    */
   holder?: LeaseHolder;
+  /** Claims a caller's Idempotency-Key for a leased request (gate.ts); absent, such requests take a hold. */
+  idempotency?: Pick<IdempotencyStore, 'claim'>;
   /** Business time (records, samples, rate windows); defaults to clock.ts. */
   clock?: () => Date;
   log?: GatewayLog;
@@ -88,11 +92,11 @@ export class Gateway {
     if (!admitted.ok) return refuse(admitted.refusal);
     // Relay keys are loaded before any money is held: a failure here costs the caller nothing.
     await this.deps.relay?.ready();
-    const paid = await this.pay(req, admitted.hold_micros);
+    const paid = await this.pay(req, admitted.hold_micros, sink);
     if (!paid.ok) return refuse(paid.refusal);
 
     // Route, meter, settle: the payment is always closed on the way out.
-    const ctx = requestContext({ req, call: req.call, sink, started_ms: startedMs, payment: paid.payment, offers: admitted.offers, body_text: upstreamBodyText(req.call) });
+    const ctx = requestContext({ req, call: req.call, sink: paid.sink, started_ms: startedMs, payment: paid.payment, offers: admitted.offers, body_text: upstreamBodyText(req.call) });
     const result = await serveAttempts(ctx, {
       upstream: this.deps.upstream, breakers: this.breakers, clock: this.clock, settle: this.settle, cfg: this.cfg,
       ...(this.deps.relay ? { relay: this.deps.relay } : {}), ...(this.deps.log ? { log: this.deps.log } : {}),
@@ -101,23 +105,50 @@ export class Gateway {
     if (ctx.samples.length > 0 && this.deps.sla) {
       await this.deps.sla.record(ctx.samples).catch((err: unknown) => this.deps.log?.('warn', 'could not record SLA samples', { request_id: req.request_id, error: String(err) }));
     }
+    await paid.done;
     // Still within the invocation, after the reply's last byte: the lease's flush writes this request's record.
     await this.deps.holder?.afterReply().catch((err: unknown) => this.deps.log?.('error', 'lease flush failed', { request_id: req.request_id, error: String(err) }));
     return result;
   }
 
   /**
-   * A lease pays when it can (no I/O); a hold otherwise. A caller's own Idempotency-Key always takes a hold:
-   * its replay must be told apart (409) before any work, and only the hold's transaction can tell.
+   * A lease pays when it can (no I/O); a hold otherwise. A caller's own Idempotency-Key on a leased request
+   * is claimed while the provider works, and gates the reply and the bill (gate.ts).
    */
-  private async pay(req: GatewayRequest, amountMicros: number): Promise<{ ok: true; payment: Payment } | { ok: false; refusal: ErrorSpec }> {
-    const holder = this.deps.holder;
-    if (holder && req.idempotency_key === req.request_id) {
+  private async pay(req: GatewayRequest, amountMicros: number, sink: ResponseSink): Promise<{ ok: true; payment: Payment; sink: ResponseSink; done: Promise<void> } | { ok: false; refusal: ErrorSpec }> {
+    const { holder, idempotency } = this.deps;
+    const explicitKey = req.idempotency_key !== req.request_id;
+    if (holder && (!explicitKey || idempotency)) {
       const budget = req.key.budget_micros !== null;
       const r = await holder.reserve({ startup_id: req.startup_id, budget_key: budget ? req.key.key_sha256 : null, budget_left_micros: budget ? req.key.budget_left_micros : null, amount_micros: amountMicros });
-      if (r.ok) return { ok: true, payment: leasePayment(r.reservation, holder) };
+      if (r.ok) {
+        const payment = leasePayment(r.reservation, holder);
+        if (!explicitKey || !idempotency) return { ok: true, payment, sink, done: Promise.resolve() };
+        const gate = this.claim(req, idempotency);
+        const gated = gatedSink(sink, gate);
+        return { ok: true, payment: gatedPayment(payment, gate), sink: gated, done: gated.done };
+      }
+    }
+    // Where leases claim keys, a hold claims them too, so a replay is caught whichever way either one was paid.
+    if (holder && explicitKey && idempotency) {
+      const refusal = await this.claim(req, idempotency);
+      if (refusal) return { ok: false, refusal };
     }
     const held = await reserveHold(req, this.deps.credits, amountMicros);
-    return held.ok ? { ok: true, payment: holdPayment(held.hold, this.deps.credits, this.deps.log) } : held;
+    return held.ok ? { ok: true, payment: holdPayment(held.hold, this.deps.credits, this.deps.log), sink, done: Promise.resolve() } : held;
+  }
+
+  private claim(req: GatewayRequest, idempotency: Pick<IdempotencyStore, 'claim'>): Gate {
+    return idempotency
+      .claim({ scope: `gw:${req.startup_id}`, key: req.idempotency_key, request_hash: req.request_hash, status_code: 409, reply: null })
+      .then((c): ErrorSpec | null => {
+        if (!c.ok) return { status: 409, type: 'conflict_error', code: 'idempotency_conflict', message: 'This Idempotency-Key was already used with a different request.' };
+        if (c.replayed) return { status: 409, type: 'conflict_error', code: 'idempotency_key_reused', message: 'This Idempotency-Key was already used for a completion; send a new key to run another.' };
+        return null;
+      })
+      .catch((err: unknown) => {
+        this.deps.log?.('error', 'could not claim the idempotency key', { request_id: req.request_id, error: String(err) });
+        return { status: 503, type: 'api_error', code: 'contention', message: 'The service is busy; retry.', headers: { 'retry-after': '1' } };
+      });
   }
 }

@@ -4,6 +4,7 @@
  */
 import type { IdempotencyClaim, IdempotencyStore, Idempotent } from '../../store.js';
 import { InvariantError } from '../../money.js';
+import { nowIso } from '../../clock.js';
 import { idempotencyItem, idempotencyKey } from './entities/idempotency.js';
 import { ContentionError, type Table, type Tagged } from './table.js';
 import { transact } from './transact.js';
@@ -21,6 +22,13 @@ export class DynamoIdempotency implements IdempotencyStore {
     if (!rec) return null;
     if (rec.request_hash !== claim.request_hash) return { ok: false, code: 'idempotency_conflict' };
     return { ok: true, replayed: true, status_code: rec.status_code as number, reply: JSON.parse(rec.reply as string) };
+  }
+
+  async claim(claim: IdempotencyClaim): Promise<Idempotent<true>> {
+    const out = await transact(this.table.doc, [this.claimItem(claim, nowIso()).item]);
+    if (out.ok) return { ok: true, replayed: false, value: true };
+    if (out.reason === 'contention') throw new ContentionError('the store is busy; retry');
+    return this.replayOf(claim);
   }
 
   /** The replay of a claim whose record refused a write: it exists, so not finding it is a broken invariant. */

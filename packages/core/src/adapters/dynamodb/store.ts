@@ -41,6 +41,7 @@ export class DynamoCreditStore implements CreditStore {
   }
 
   findReplay: Port<'findReplay'> = (claim) => this.idempotency.findReplay(claim);
+  claim: Port<'claim'> = (c) => this.idempotency.claim(c);
 
   createStartup: Port<'createStartup'> = (s, idem) => this.tenants.createStartup(s, idem);
   getStartup: Port<'getStartup'> = (id) => this.tenants.getStartup(id);
