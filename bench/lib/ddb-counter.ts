@@ -12,6 +12,7 @@
  * Loopback only; bodies are buffered (DynamoDB requests are small) and forwarded unchanged.
  */
 import http from 'node:http';
+import { keyPart, writtenKeys } from './writes.js';
 
 /** Bound on the call log (memory): a full bench:proxy run makes a few tens of thousands of calls. */
 const MAX_LOGGED_CALLS = 1_000_000;
@@ -31,18 +32,8 @@ export interface ItemKey {
 
 type AttrMap = Record<string, unknown>;
 
-function attr(v: unknown): string {
-  if (v && typeof v === 'object') {
-    const o = v as { S?: unknown; N?: unknown; B?: unknown };
-    if (typeof o.S === 'string') return o.S;
-    if (typeof o.N === 'string') return o.N;
-    if (typeof o.B === 'string') return o.B;
-  }
-  return String(v);
-}
-
 function keyOf(m: AttrMap | undefined): ItemKey | null {
-  return m && 'pk' in m ? { pk: attr(m.pk), sk: 'sk' in m ? attr(m.sk) : '' } : null;
+  return m && 'pk' in m ? { pk: keyPart(m.pk), sk: 'sk' in m ? keyPart(m.sk) : '' } : null;
 }
 
 /** The items a write request writes (empty for reads and anything not understood). */
@@ -59,12 +50,7 @@ export function writtenItems(op: string, body: unknown): ItemKey[] {
       push(keyOf(b.Key as AttrMap | undefined));
       break;
     case 'TransactWriteItems':
-      for (const t of (b.TransactItems as AttrMap[] | undefined) ?? []) {
-        const put = t.Put as { Item?: AttrMap } | undefined;
-        const upd = t.Update as { Key?: AttrMap } | undefined;
-        const del = t.Delete as { Key?: AttrMap } | undefined;
-        push(keyOf(put?.Item ?? upd?.Key ?? del?.Key));
-      }
+      out.push(...writtenKeys(b));
       break;
     case 'BatchWriteItem':
       for (const reqs of Object.values((b.RequestItems as Record<string, AttrMap[]> | undefined) ?? {})) {
