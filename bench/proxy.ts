@@ -1,195 +1,79 @@
 /**
- * Proxy overhead benchmark (issue 3, point 7): the same simulated provider called three ways, side by side —
+ * Proxy overhead benchmark (issue 3 point 7, issue 13 point 7): the same simulated provider called three
+ * ways, side by side —
  *   direct   client → simulator
  *   compux   client → the local runtime (auth, rate window, catalog, hold, route, meter, settle) → simulator
  *   portkey  client → Portkey's open-source gateway (@portkey-ai/gateway, custom host) → simulator
  * with the simulator's time to first token at 0 ms and at 60 ms, in interleaved rounds after a warm-up
  * (each round runs every path once, in a rotated order, so drift on the machine hits all three alike).
  *
- *   npm run bench:proxy -- [--rounds 3] [--c1 60] [--c10 300] [--streams 30] [--warmup 60]
+ *   npm run bench:proxy -- [--quick] [--rounds 3] [--c1 60] [--c10 300] [--streams 30] [--streams50 150]
+ *                          [--attrib 40] [--warmup 60]
  *
- * Printed per upstream latency: added latency p50/p99 over direct (non-streamed) at concurrency 1 and 10,
- * requests per second at concurrency 10, added time to first token and added mean gap between streamed
- * frames (streams at concurrency 1), and DynamoDB calls per CompuX request by operation — counted by a
- * small HTTP proxy in front of DynamoDB Local, so every call the handlers make is seen. CompuX's calls are
- * made within the invocation: all but one sit before the reply ends (settlement included); the SLA
- * sample's UpdateItem follows the reply.
+ * --quick: the 0 ms upstream block only, 1 round of fewer requests and a longer warm-up (its single round has
+ * no later rounds to dilute a cold DynamoDB Local); about a minute here. Explicit flags still override it.
+ *
+ * Printed per upstream latency (a block): added latency p50/p99 over direct (non-streamed) at concurrency 1 and 10,
+ * requests per second at concurrency 10, added time to first token p50 (streams at concurrency 1) and p90
+ * (50 streams in flight), added mean gap between streamed frames, and whether every stream arrived whole
+ * and in order (bench/lib/client.ts checks the frames; the content must equal the simulator's text).
+ *
+ * DynamoDB: a counting HTTP proxy sits in front of DynamoDB Local (bench/lib/ddb-counter.ts), so every call
+ * the handlers make is seen, and every item a write writes is tallied per (pk, sk). Calls per CompuX request
+ * are split into "before the reply" and "after" by timing, in a phase of --attrib sequential CompuX requests
+ * with a quiet gap after each (a call arriving between a request's start and its reply's last byte is
+ * before; one after the last byte, before the next request starts, is after). The most-written shared item
+ * (not `LEASE#…`, the holder-owned credit leases, and written more than once) divided by the CompuX requests
+ * of the block is `max_shared_item_writes_per_request`.
+ *
+ * The LAST line printed is one JSON object with the headline figures of the 0 ms upstream block.
  *
  * The engines are local (DynamoDB Local runs one transaction at a time, on this machine's cores), so the
  * CompuX figures are an upper bound of what AWS would show; the comparison is meant to be relative.
  */
 import http from 'node:http';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import path from 'node:path';
-import { createRequire } from 'node:module';
 import { startRuntime, type Runtime } from '../local/runtime.js';
 import { seedDemoWorld, type DemoWorld } from '../local/demo.js';
 import { startDynamoDbLocal } from '../local/dynamodb.js';
-import { freePort } from '../local/aws.js';
+import type { Simulator } from '../packages/simulator/src/index.js';
 import { percentile, table } from './lib/stats.js';
+import { MAX_TOKENS, MODEL, chatBody, request, runMany, startPortkey, type ManyRun, type Target, type Timing } from './lib/client.js';
+import { splitByReply, startCountingProxy, waitQuiet, type DdbCounter, type ReplyWindow } from './lib/ddb-counter.js';
 
 const LIMITS = {
-  rounds: { def: 3, min: 1, max: 20 },
-  c1: { def: 60, min: 5, max: 5_000 },
-  c10: { def: 300, min: 10, max: 50_000 },
-  streams: { def: 30, min: 3, max: 2_000 },
-  warmup: { def: 60, min: 0, max: 5_000 },
+  rounds: { def: 3, quick: 1, min: 1, max: 20 },
+  c1: { def: 60, quick: 40, min: 5, max: 5_000 },
+  c10: { def: 300, quick: 150, min: 10, max: 50_000 },
+  streams: { def: 30, quick: 20, min: 3, max: 2_000 },
+  streams50: { def: 150, quick: 100, min: 50, max: 5_000 },
+  attrib: { def: 40, quick: 30, min: 5, max: 2_000 },
+  warmup: { def: 60, quick: 150, min: 0, max: 5_000 },
 } as const;
 type Flag = keyof typeof LIMITS;
 /** The whole run is cut after this: a stuck path cannot hang the bench. */
 const RUN_BOUND_MS = 20 * 60_000;
-const REQUEST_TIMEOUT_MS = 30_000;
-const MODEL = 'llama-3.1-70b-instruct';
-const PORTKEY_READY_MS = 30_000;
+const STREAM_TPS = 200;
+/** Attribution phase: after each reply, wait until DynamoDB has been idle this long (at most QUIET_BOUND_MS). */
+const QUIET_MS = 50;
+const QUIET_BOUND_MS = 2_000;
 
-function flags(): Record<Flag, number> {
-  const { values } = parseArgs({ options: Object.fromEntries(Object.keys(LIMITS).map((k) => [k, { type: 'string' }])) as Record<Flag, { type: 'string' }>, strict: true });
-  const out = {} as Record<Flag, number>;
+function flags(): Record<Flag, number> & { quick: boolean } {
+  const options = Object.fromEntries(Object.keys(LIMITS).map((k) => [k, { type: 'string' }])) as Record<Flag, { type: 'string' }>;
+  const { values } = parseArgs({ options: { ...options, quick: { type: 'boolean' } }, strict: true });
+  const quick = values.quick === true;
+  const out = { quick } as Record<Flag, number> & { quick: boolean };
   for (const [k, lim] of Object.entries(LIMITS) as [Flag, (typeof LIMITS)[Flag]][]) {
     const raw = values[k];
-    const n = raw === undefined ? lim.def : Number(raw);
+    const n = raw === undefined ? (quick ? lim.quick : lim.def) : Number(raw);
     if (!Number.isInteger(n) || n < lim.min || n > lim.max) throw new Error(`--${k} must be an integer in [${lim.min}, ${lim.max}]`);
     out[k] = n;
   }
   return out;
 }
 
-// ---------- a counting proxy in front of DynamoDB Local ----------
-
-function startCountingProxy(target: string): Promise<{ url: string; counts: Map<string, number>; ms: Map<string, number>; close: () => Promise<void> }> {
-  const t = new URL(target);
-  const counts = new Map<string, number>();
-  const ms = new Map<string, number>();
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-  const server = http.createServer((req, res) => {
-    const op = String(req.headers['x-amz-target'] ?? 'other').split('.').pop()!;
-    counts.set(op, (counts.get(op) ?? 0) + 1);
-    const start = performance.now();
-    const up = http.request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers, agent }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-      r.on('end', () => ms.set(op, (ms.get(op) ?? 0) + performance.now() - start));
-    });
-    up.on('error', () => res.destroy());
-    req.pipe(up);
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      resolve({
-        url: `http://127.0.0.1:${port}`,
-        counts,
-        ms,
-        close: () => new Promise<void>((r) => {
-          server.closeAllConnections();
-          server.close(() => r());
-          agent.destroy();
-        }),
-      });
-    }),
-  );
-}
-
-// ---------- Portkey ----------
-
-async function startPortkey(nodeBin: string): Promise<{ url: string; proc: ChildProcess }> {
-  const port = await freePort();
-  const require = createRequire(import.meta.url);
-  const entry = path.join(path.dirname(require.resolve('@portkey-ai/gateway/package.json')), 'build', 'start-server.js');
-  const proc = spawn(nodeBin, [entry, `--port=${port}`, '--headless'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.stdout?.resume();
-  proc.stderr?.resume();
-  const url = `http://127.0.0.1:${port}`;
-  const until = Date.now() + PORTKEY_READY_MS;
-  while (Date.now() < until) {
-    try {
-      await fetch(`${url}/`);
-      return { url, proc };
-    } catch {
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  proc.kill('SIGKILL');
-  throw new Error('Portkey gateway did not start');
-}
-
-// ---------- the client: node:http with keep-alive, the same for every path ----------
-
-interface Target {
-  name: 'direct' | 'compux' | 'portkey';
-  url: string;
-  headers: Record<string, string>;
-}
-
-const clientAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-
-interface Timing {
-  status: number;
-  totalMs: number;
-  ttftMs: number | null;
-  frameTimes: number[];
-}
-
-function request(t: Target, body: string, stream: boolean): Promise<Timing> {
-  return new Promise((resolve, reject) => {
-    const u = new URL(`${t.url}/chat/completions`);
-    const start = performance.now();
-    const req = http.request(
-      { host: u.hostname, port: u.port, path: u.pathname, method: 'POST', agent: clientAgent, headers: { ...t.headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-      (res) => {
-        const frameTimes: number[] = [];
-        let ttft: number | null = null;
-        let buf = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          if (!stream) return;
-          buf += chunk;
-          let i: number;
-          while ((i = buf.indexOf('\n\n')) >= 0) {
-            const frame = buf.slice(0, i);
-            buf = buf.slice(i + 2);
-            if (frame.includes('"content":"') && !frame.includes('"content":""')) {
-              const now = performance.now() - start;
-              ttft ??= now;
-              frameTimes.push(now);
-            }
-          }
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, totalMs: performance.now() - start, ttftMs: ttft, frameTimes }));
-        res.on('error', reject);
-      },
-    );
-    req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-async function runMany(t: Target, n: number, concurrency: number, stream: boolean): Promise<{ timings: Timing[]; seconds: number; failures: number }> {
-  const body = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Say something short about GPUs.' }], max_tokens: 16, ...(stream ? { stream: true } : {}) });
-  const timings: Timing[] = [];
-  let failures = 0;
-  let next = 0;
-  const start = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < n) {
-        next++;
-        try {
-          const r = await request(t, body, stream);
-          if (r.status === 200) timings.push(r);
-          else failures++;
-        } catch {
-          failures++;
-        }
-      }
-    }),
-  );
-  return { timings, seconds: (performance.now() - start) / 1000, failures };
-}
-
-// ---------- the run ----------
+// ---------- one block: every path at one upstream latency ----------
 
 interface Samples {
   c1: number[];
@@ -197,25 +81,195 @@ interface Samples {
   c10Seconds: number;
   c10Count: number;
   ttft: number[];
+  ttft50: number[];
   gaps: number[];
   failures: number;
+  streamsChecked: number;
+  streamsBad: number;
+  streamProblems: Map<string, number>;
+}
+
+interface BlockFigures {
+  compuxAddedP50C1: number | null;
+  portkeyAddedP50C1: number | null;
+  compuxRps: number | null;
+  portkeyRps: number | null;
+  ddbBefore: number | null;
+  ddbAll: number | null;
+  ttftAddedP50C1: number | null;
+  ttftAddedP90At50: number | null;
+  maxSharedPerRequest: number | null;
+  notes: string[];
 }
 
 const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '–');
+/** An added figure: +1.2, −0.3 (rounds to zero as +0.0), – when there is none. */
+const signed = (n: number) => (!Number.isFinite(n) ? '–' : n.toFixed(1) === '-0.0' || n >= 0 ? `+${Math.abs(n).toFixed(1)}` : n.toFixed(1));
+const p = (xs: number[], q: number) => percentile(Float64Array.from(xs), q);
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN);
+const finite = (n: number): number | null => (Number.isFinite(n) ? Math.round(n * 100) / 100 : null);
+const perReq = (m: Map<string, number>, n: number) => [...m].map(([op, c]) => `${op} ${(c / n).toFixed(2)}`).join(', ') || 'none';
+const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+
+/** The simulator's reply to chatBody(), taken directly: what every stream's content must equal. */
+interface Reference {
+  content: string;
+  tokens: number;
+}
+
+function checkStreams(s: Samples, run: ManyRun, ref: Reference): void {
+  for (const x of run.timings) {
+    const c = x.stream;
+    if (!c) continue;
+    s.streamsChecked++;
+    const problems = [...c.problems];
+    if (c.content !== ref.content) problems.push('content differs from the simulator text');
+    if (c.contentFrames !== ref.tokens) problems.push(`${c.contentFrames} content frames, expected ${ref.tokens}`);
+    if (problems.length) s.streamsBad++;
+    for (const pr of problems) s.streamProblems.set(pr, (s.streamProblems.get(pr) ?? 0) + 1);
+  }
+}
+
+async function runBlock(ttftMs: number, f: ReturnType<typeof flags>, targets: Target[], sim: Simulator, counter: DdbCounter, agent: http.Agent): Promise<BlockFigures> {
+  const notes: string[] = [];
+  sim.setOptions({ ttftMs, tokensPerSecond: Infinity, completionTokens: MAX_TOKENS });
+  for (const t of targets) await runMany(agent, t, f.warmup, 4, false);
+  const direct = targets.find((t) => t.name === 'direct')!;
+  const refReply = await request(agent, direct, chatBody(false), false);
+  if (refReply.status !== 200 || refReply.content === null || refReply.completionTokens === null) throw new Error(`direct reference request failed (${refReply.status})`);
+  const ref: Reference = { content: refReply.content, tokens: refReply.completionTokens };
+
+  const samples = new Map<Target['name'], Samples>(
+    targets.map((t) => [t.name, { c1: [], c10: [], c10Seconds: 0, c10Count: 0, ttft: [], ttft50: [], gaps: [], failures: 0, streamsChecked: 0, streamsBad: 0, streamProblems: new Map() }]),
+  );
+  let compuxRequests = 0;
+  const before = new Map(counter.counts);
+  const msBefore = new Map(counter.ms);
+  await waitQuiet(counter, QUIET_MS, QUIET_BOUND_MS); // the warm-up's last SLA samples are not the block's
+  counter.writes.reset();
+  counter.writes.enabled = true;
+  for (let round = 0; round < f.rounds; round++) {
+    const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
+    for (const t of order) {
+      const s = samples.get(t.name)!;
+      sim.setOptions({ tokensPerSecond: Infinity });
+      const c1 = await runMany(agent, t, f.c1, 1, false);
+      const c10 = await runMany(agent, t, f.c10, 10, false);
+      sim.setOptions({ tokensPerSecond: STREAM_TPS });
+      const st = await runMany(agent, t, f.streams, 1, true);
+      const st50 = await runMany(agent, t, f.streams50, 50, true);
+      s.c1.push(...c1.timings.map((x) => x.totalMs));
+      s.c10.push(...c10.timings.map((x) => x.totalMs));
+      s.c10Seconds += c10.seconds;
+      s.c10Count += c10.timings.length;
+      s.ttft.push(...st.timings.flatMap((x) => (x.ttftMs === null ? [] : [x.ttftMs])));
+      s.ttft50.push(...st50.timings.flatMap((x) => (x.ttftMs === null ? [] : [x.ttftMs])));
+      for (const x of st.timings) for (let i = 1; i < x.frameTimes.length; i++) s.gaps.push(x.frameTimes[i]! - x.frameTimes[i - 1]!);
+      checkStreams(s, st, ref);
+      checkStreams(s, st50, ref);
+      s.failures += c1.failures + c10.failures + st.failures + st50.failures;
+      if (t.name === 'compux') for (const r of [c1, c10, st, st50]) compuxRequests += r.timings.length + r.failures;
+    }
+  }
+
+  // Attribution: sequential CompuX requests, DynamoDB quiet between them, so each call falls in one request's window.
+  sim.setOptions({ tokensPerSecond: Infinity });
+  const compux = targets.find((t) => t.name === 'compux')!;
+  const windows: ReplyWindow[] = [];
+  let attribFailures = 0;
+  const firstCall = counter.calls.length;
+  await waitQuiet(counter, QUIET_MS, QUIET_BOUND_MS);
+  for (let i = 0; i < f.attrib; i++) {
+    let r: Timing | null = null;
+    try {
+      r = await request(agent, compux, chatBody(false), false);
+    } catch {
+      r = null;
+    }
+    if (r) windows.push({ startMs: r.startMs, endMs: r.endMs });
+    if (!r || r.status !== 200) attribFailures++;
+    if (!(await waitQuiet(counter, QUIET_MS, QUIET_BOUND_MS))) notes.push('DynamoDB was not quiet within 2 s after an attribution request');
+  }
+  const attribEnd = performance.now();
+  compuxRequests += f.attrib;
+  counter.writes.enabled = false;
+  if (counter.callsTruncated()) notes.push('the DynamoDB call log hit its bound: the before/after split is partial');
+  const split = splitByReply(counter.calls.slice(firstCall), windows, attribEnd);
+  if (attribFailures) notes.push(`${attribFailures} of ${f.attrib} attribution requests failed`);
+
+  // ---------- report ----------
+  const d = samples.get('direct')!;
+  const rows = targets.map((t) => {
+    const s = samples.get(t.name)!;
+    const add = (a: number, b: number) => (t.name === 'direct' ? fmt(a) : signed(a - b));
+    return [
+      t.name,
+      add(p(s.c1, 50), p(d.c1, 50)), add(p(s.c1, 99), p(d.c1, 99)),
+      add(p(s.c10, 50), p(d.c10, 50)), add(p(s.c10, 99), p(d.c10, 99)),
+      fmt(s.c10Count / s.c10Seconds),
+      add(p(s.ttft, 50), p(d.ttft, 50)), add(p(s.ttft50, 90), p(d.ttft50, 90)), add(mean(s.gaps), mean(d.gaps)),
+      `${s.streamsChecked - s.streamsBad}/${s.streamsChecked}`,
+      String(s.failures),
+    ];
+  });
+  console.log(`\nupstream time to first token ${ttftMs} ms (direct: absolute ms; others: added over direct)`);
+  if (samples.get('portkey')!.ttft.length === 0) console.log('  (Portkey streams fail here: its Node build answers 500 "TypeError: immutable" on streamed replies, Portkey-AI/gateway#1389/#1550; its streamed figures are left out)');
+  console.log(table(['path', 'c1 p50', 'c1 p99', 'c10 p50', 'c10 p99', 'req/s c10', 'ttft p50', 'ttft p90 @50', 'frame gap', 'streams whole', 'failed'], rows, new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])));
+  console.log(`streams: each checked frame by frame (JSON frames, role → content → finish per choice, one [DONE] last) and its content against the simulator's text (${ref.tokens} content frames)`);
+  for (const t of targets) {
+    const s = samples.get(t.name)!;
+    if (s.streamProblems.size) console.log(`  ${t.name}: ${s.streamsBad} of ${s.streamsChecked} streams broken: ${[...s.streamProblems].map(([pr, n]) => `${pr} ×${n}`).join('; ')}`);
+  }
+
+  const calls = [...counter.counts].map(([op, n]) => [op, n - (before.get(op) ?? 0)] as const).filter(([, n]) => n > 0);
+  const total = calls.reduce((a, [, n]) => a + n, 0);
+  const nb = sum(split.before);
+  const na = sum(split.after);
+  const attribOk = f.attrib - attribFailures;
+  console.log(`DynamoDB calls per CompuX request, by timing over ${f.attrib} sequential requests: before the reply ${(nb / f.attrib).toFixed(2)} (${perReq(split.before, f.attrib)}); after it ${(na / f.attrib).toFixed(2)} (${perReq(split.after, f.attrib)}); all ${((nb + na) / f.attrib).toFixed(2)}`);
+  console.log(`DynamoDB calls per CompuX request over the block (${compuxRequests} requests, every phase): ${fmt(total / compuxRequests)} = ${calls.map(([op, n]) => `${op} ${(n / compuxRequests).toFixed(2)}`).join(', ')}`);
+  console.log(`  mean DynamoDB Local time per call: ${calls.map(([op, n]) => `${op} ${fmt(((counter.ms.get(op) ?? 0) - (msBefore.get(op) ?? 0)) / n)} ms`).join(', ')}`);
+  const w = counter.writes.summary(5);
+  console.log(`item writes over the block: ${w.writes} to ${w.items} items${w.truncated ? ' (tally bound hit: lower bounds)' : ''}; the 5 most written (owned = LEASE#… or written once):`);
+  for (const x of w.top) console.log(`  ${String(x.writes).padStart(7)}  ${(x.writes / compuxRequests).toFixed(3).padStart(7)}/req  ${x.owned ? 'owned ' : 'shared'}  ${x.item}`);
+  const maxShared = w.maxShared / compuxRequests;
+  console.log(`max shared item writes per request: ${w.maxShared} / ${compuxRequests} = ${maxShared.toFixed(3)}${w.maxSharedItem ? ` (${w.maxSharedItem})` : ''}`);
+  for (const n of notes) console.log(`  note: ${n}`);
+
+  const cx = samples.get('compux')!;
+  const pk = samples.get('portkey')!;
+  return {
+    compuxAddedP50C1: finite(p(cx.c1, 50) - p(d.c1, 50)),
+    portkeyAddedP50C1: finite(p(pk.c1, 50) - p(d.c1, 50)),
+    compuxRps: cx.c10Count ? finite(cx.c10Count / cx.c10Seconds) : null,
+    portkeyRps: pk.c10Count ? finite(pk.c10Count / pk.c10Seconds) : null,
+    ddbBefore: attribOk > 0 ? finite(nb / f.attrib) : null,
+    ddbAll: attribOk > 0 ? finite((nb + na) / f.attrib) : null,
+    ttftAddedP50C1: finite(p(cx.ttft, 50) - p(d.ttft, 50)),
+    ttftAddedP90At50: finite(p(cx.ttft50, 90) - p(d.ttft50, 90)),
+    maxSharedPerRequest: cx.c1.length ? Math.round(maxShared * 1000) / 1000 : null,
+    notes,
+  };
+}
+
+// ---------- the run ----------
 
 async function main(): Promise<void> {
   const f = flags();
+  const t0 = performance.now();
   const bound = setTimeout(() => {
     console.error(`bench:proxy overran ${RUN_BOUND_MS / 60_000} min; exiting`);
     process.exit(1);
   }, RUN_BOUND_MS);
   bound.unref();
 
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const ddb = await startDynamoDbLocal({ inMemory: true });
   const counter = await startCountingProxy(ddb.endpoint);
   let rt: Runtime | undefined;
   let world: DemoWorld | undefined;
   let portkey: { url: string; proc: ChildProcess } | undefined;
+  const blocks: BlockFigures[] = [];
   try {
     // The simulators check no relay token here: direct and Portkey calls carry none, and a provider's own
     // token check is not CompuX's overhead (CompuX still mints one per request).
@@ -228,65 +282,36 @@ async function main(): Promise<void> {
       { name: 'compux', url: `${rt.baseUrl}/v1`, headers: { authorization: `Bearer ${world!.startupKey}` } },
       { name: 'portkey', url: `${portkey.url}/v1`, headers: { authorization: 'Bearer sim', 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${sim.url}/v1` } },
     ];
-    console.log(`bench:proxy  rounds ${f.rounds} × (c1 ${f.c1}, c10 ${f.c10}, streams ${f.streams}) per path, warm-up ${f.warmup}; model ${MODEL}, max_tokens 16, simulator 200 tokens/s when streaming`);
-
-    for (const ttftMs of [0, 60]) {
-      sim.setOptions({ ttftMs, tokensPerSecond: Infinity, completionTokens: 16 });
-      for (const t of targets) await runMany(t, f.warmup, 4, false);
-      const samples = new Map<Target['name'], Samples>(targets.map((t) => [t.name, { c1: [], c10: [], c10Seconds: 0, c10Count: 0, ttft: [], gaps: [], failures: 0 }]));
-      let compuxRequests = 0;
-      const before = new Map(counter.counts);
-      const msBefore = new Map(counter.ms);
-      for (let round = 0; round < f.rounds; round++) {
-        const order = targets.map((_, i) => targets[(i + round) % targets.length]!);
-        for (const t of order) {
-          const s = samples.get(t.name)!;
-          sim.setOptions({ tokensPerSecond: Infinity });
-          const c1 = await runMany(t, f.c1, 1, false);
-          const c10 = await runMany(t, f.c10, 10, false);
-          sim.setOptions({ tokensPerSecond: 200 });
-          const st = await runMany(t, f.streams, 1, true);
-          s.c1.push(...c1.timings.map((x) => x.totalMs));
-          s.c10.push(...c10.timings.map((x) => x.totalMs));
-          s.c10Seconds += c10.seconds;
-          s.c10Count += c10.timings.length;
-          s.ttft.push(...st.timings.flatMap((x) => (x.ttftMs === null ? [] : [x.ttftMs])));
-          for (const x of st.timings) for (let i = 1; i < x.frameTimes.length; i++) s.gaps.push(x.frameTimes[i]! - x.frameTimes[i - 1]!);
-          s.failures += c1.failures + c10.failures + st.failures;
-          if (t.name === 'compux') compuxRequests += f.c1 + f.c10 + f.streams;
-        }
-      }
-      const d = samples.get('direct')!;
-      const p = (xs: number[], q: number) => percentile(Float64Array.from(xs), q);
-      const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN);
-      const rows = targets.map((t) => {
-        const s = samples.get(t.name)!;
-        const add = (a: number, b: number) => (t.name === 'direct' ? fmt(a) : `+${fmt(a - b)}`);
-        return [
-          t.name,
-          add(p(s.c1, 50), p(d.c1, 50)), add(p(s.c1, 99), p(d.c1, 99)),
-          add(p(s.c10, 50), p(d.c10, 50)), add(p(s.c10, 99), p(d.c10, 99)),
-          fmt(s.c10Count / s.c10Seconds),
-          add(p(s.ttft, 50), p(d.ttft, 50)), add(mean(s.gaps), mean(d.gaps)),
-          String(s.failures),
-        ];
-      });
-      console.log(`\nupstream time to first token ${ttftMs} ms (direct: absolute ms; others: added over direct)`);
-      if (samples.get('portkey')!.ttft.length === 0) console.log('  (Portkey streams fail here: its Node build answers 500 "TypeError: immutable" on streamed replies, Portkey-AI/gateway#1389/#1550; its streamed figures are left out)');
-      console.log(table(['path', 'c1 p50', 'c1 p99', 'c10 p50', 'c10 p99', 'req/s c10', 'ttft p50', 'frame gap', 'failed'], rows, new Set([1, 2, 3, 4, 5, 6, 7, 8])));
-      const calls = [...counter.counts].map(([op, n]) => [op, n - (before.get(op) ?? 0)] as const).filter(([, n]) => n > 0);
-      const total = calls.reduce((s, [, n]) => s + n, 0);
-      console.log(`DynamoDB calls per CompuX request (UpdateItem = the SLA sample, after the reply): ${fmt(total / compuxRequests)} = ${calls.map(([op, n]) => `${op} ${(n / compuxRequests).toFixed(2)}`).join(', ')}`);
-      console.log(`  mean DynamoDB Local time per call: ${calls.map(([op, n]) => `${op} ${fmt(((counter.ms.get(op) ?? 0) - (msBefore.get(op) ?? 0)) / n)} ms`).join(', ')}`);
-    }
+    console.log(
+      `bench:proxy${f.quick ? ' --quick' : ''}  rounds ${f.rounds} × (c1 ${f.c1}, c10 ${f.c10}, streams ${f.streams} at c1 and ${f.streams50} at c50) per path, ` +
+        `then ${f.attrib} sequential CompuX requests for the DynamoDB split; warm-up ${f.warmup}; model ${MODEL}, max_tokens ${MAX_TOKENS}, simulator ${STREAM_TPS} tokens/s when streaming`,
+    );
+    for (const ttftMs of f.quick ? [0] : [0, 60]) blocks.push(await runBlock(ttftMs, f, targets, sim, counter, agent));
   } finally {
     portkey?.proc.kill('SIGTERM');
     await rt?.stop();
     await counter.close();
     await ddb.stop();
-    clientAgent.destroy();
+    agent.destroy();
     clearTimeout(bound);
   }
+
+  const b = blocks[0]!;
+  const line = {
+    compux_added_p50_ms_c1: b.compuxAddedP50C1,
+    portkey_added_p50_ms_c1: b.portkeyAddedP50C1,
+    compux_rps_c10: b.compuxRps,
+    portkey_rps_c10: b.portkeyRps,
+    dynamodb_calls_before_reply_per_request: b.ddbBefore,
+    dynamodb_calls_per_request: b.ddbAll,
+    ttft_added_p50_ms_c1: b.ttftAddedP50C1,
+    ttft_added_p90_ms_50_streams: b.ttftAddedP90At50,
+    max_shared_item_writes_per_request: b.maxSharedPerRequest,
+  };
+  const nulls = Object.entries(line).filter(([, v]) => v === null).map(([k]) => k);
+  console.log(`\nwall time ${((performance.now() - t0) / 1000).toFixed(1)} s; the JSON below is the 0 ms upstream block`);
+  if (nulls.length) console.log(`NULL (a path failed in the 0 ms block): ${nulls.join(', ')}`);
+  console.log(JSON.stringify(line));
 }
 
 main().catch((err: unknown) => {

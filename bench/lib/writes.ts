@@ -36,13 +36,15 @@ const MAX_TRACKED_PAIRS = 2_000_000;
 
 type Written = Record<string, unknown>;
 
-function keyPart(v: unknown): string {
+/** A key attribute's value, plain (document client, before marshalling) or marshalled ({ S: "…" }). */
+export function keyPart(v: unknown): string {
   if (typeof v === 'string') return v;
   if (v && typeof v === 'object' && 'S' in v && typeof (v as { S: unknown }).S === 'string') return (v as { S: string }).S;
   return String(v);
 }
 
-function writtenKeys(input: unknown): { pk: string; sk: string }[] {
+/** The items a TransactWriteItems input writes (ConditionCheck is not a write). */
+export function writtenKeys(input: unknown): { pk: string; sk: string }[] {
   const items = (input as { TransactItems?: Written[] } | undefined)?.TransactItems ?? [];
   const out: { pk: string; sk: string }[] = [];
   for (const t of items) {
