@@ -80,7 +80,7 @@ export function deps(): Deps {
   const holder = leasesOn() ? new LeaseHolder(store, { ...DEFAULT_HOLDER_CONFIG, timing }, undefined, log) : undefined;
   const gateway = new Gateway(
     { credits, catalog: routingCatalog, limiter, upstream, relay, sla, log, ...(holder ? { holder, idempotency: store } : {}) },
-    { first_byte_timeout_ms: envMs('COMPUX_UPSTREAM_FIRST_BYTE_TIMEOUT_MS', 30_000), idle_timeout_ms: envMs('COMPUX_UPSTREAM_IDLE_TIMEOUT_MS', 60_000) },
+    { first_byte_timeout_ms: envMs('COMPUX_UPSTREAM_FIRST_BYTE_TIMEOUT_MS', 30_000), idle_timeout_ms: envMs('COMPUX_UPSTREAM_IDLE_TIMEOUT_MS', 60_000), sla_flush_samples: envMs('COMPUX_SLA_FLUSH_SAMPLES', 32) },
   );
   const tenants = new Tenants(store, process.env.COMPUX_ADMIN_KEY_SHA256, undefined, { keyCacheTtlMs: ttlFromEnv(process.env.COMPUX_KEY_CACHE_TTL_MS, KEY_CACHE_TTL_MS, MAX_KEY_CACHE_TTL_MS) });
   cached = { doc, table, store, credits, lending: new Lending(store), tenants, catalog, routingCatalog, gateway, limiter, providers: new DynamoProviders(doc, table), upstream, relayKeys, relay, sla, settlement: new DynamoSettlement(doc, table, store.ledger), dashboard: new DynamoDashboard(doc, table), holder, leaseTiming: timing,

@@ -33,6 +33,8 @@ export interface TestRuntime extends Runtime {
  */
 export async function startTestRuntime(prefix: string, opts: { scheduler?: boolean; demo?: DemoOptions; tables?: RuntimeOptions['tables']; leases?: boolean } = {}): Promise<TestRuntime> {
   process.env.COMPUX_LEASES = opts.leases ? 'on' : 'off';
+  // Likewise SLA samples: written after every reply unless the suite runs the batched paths.
+  process.env.COMPUX_SLA_FLUSH_SAMPLES = opts.leases ? '32' : '1';
   const t = await freshTable(prefix);
   let world: DemoWorld | null = null;
   const rt = await startRuntime({
@@ -47,7 +49,7 @@ export async function startTestRuntime(prefix: string, opts: { scheduler?: boole
   const store = new DynamoCreditStore(t.doc, t.tableName);
   const drainLeases = async () => {
     const { deps } = await import('../../functions/lib/deps.js');
-    await deps().holder?.closeAll();
+    await deps().gateway.drain();
   };
   return Object.assign(rt, { doc: t.doc, store, credits: new Credits(store), lending: new Lending(store), world: world as DemoWorld | null, drainLeases });
 }

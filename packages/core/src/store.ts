@@ -162,8 +162,10 @@ export interface LeaseStore {
   takeLease(lease: Lease, posting: Posting): Promise<TakeLeaseResult>;
   /** Flush number `seq` (0-based): applied only if the lease is open and has exactly `seq` flushes. */
   flushLease(lease: Lease, seq: number, counters: Journal, records: readonly UsageRecord[]): Promise<FlushLeaseResult>;
-  /** The lease and its journal, read consistently; null when no such lease. */
-  getLease(id: string): Promise<{ lease: Lease; journal: Journal } | null>;
+  /** The lease and its journal, read consistently (`buckets_pending`: closed, with shared buckets still to write); null when none. */
+  getLease(id: string): Promise<{ lease: Lease; journal: Journal; buckets_pending: boolean } | null>;
+  /** Writes the shared buckets a close left for follow-up transactions (each conditioned, so none twice). */
+  finishClose(id: string): Promise<void>;
   /** Closes the lease as `close` says, provided it is open with exactly `seq` flushes. */
   closeLease(lease: Lease, seq: number, close: LeaseClose, at: string): Promise<CloseLeaseResult>;
   /** Open leases that expired before `beforeIso`, one shard. */

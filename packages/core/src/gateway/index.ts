@@ -30,6 +30,7 @@ import { holdPayment, leasePayment, type Payment } from './payment.js';
 import type { LeaseHolder } from '../leases/holder.js';
 import type { IdempotencyStore } from '../store.js';
 import { gatedPayment, gatedSink, type Gate } from './gate.js';
+import { SlaBuffer } from './sla-buffer.js';
 
 export { COMPLETION_DEFAULT_MAX_TOKENS, MAX_CHOICES, describeCall, upstreamBodyText, type GatewayCall } from './call.js';
 export { openAiError, type ErrorSpec } from './errors.js';
@@ -69,12 +70,20 @@ export class Gateway {
   private readonly cfg: GatewayConfig;
   private readonly clock: GatewayClock;
   private readonly settle: Settle;
+  private readonly slaBuffer: SlaBuffer | null;
 
   constructor(private readonly deps: GatewayDeps, cfg: Partial<GatewayConfig> = {}) {
     this.cfg = { ...DEFAULT_GATEWAY_CONFIG, ...cfg };
     assert(this.cfg.max_attempts >= 1 && this.cfg.max_attempts <= MAX_ATTEMPTS_PER_REQUEST, `attempts must be in [1, ${MAX_ATTEMPTS_PER_REQUEST}]`);
     this.clock = { elapsedMs: () => Date.now(), now: () => deps.clock?.() ?? clockNow() };
     this.settle = settler({ clock: this.clock, ...(deps.log ? { log: deps.log } : {}) });
+    this.slaBuffer = deps.sla ? new SlaBuffer(deps.sla, this.clock.elapsedMs, (err) => deps.log?.('warn', 'could not record SLA samples', { error: String(err) }), this.cfg.sla_flush_samples) : null;
+  }
+
+  /** Writes what is buffered now (shutdown, tests): SLA samples and the lease holder's flushes and closes. */
+  async drain(): Promise<void> {
+    await this.slaBuffer?.maybeFlush(true);
+    await this.deps.holder?.closeAll();
   }
 
   circuitState(endpointId: string): CircuitState {
@@ -101,13 +110,12 @@ export class Gateway {
       upstream: this.deps.upstream, breakers: this.breakers, clock: this.clock, settle: this.settle, cfg: this.cfg,
       ...(this.deps.relay ? { relay: this.deps.relay } : {}), ...(this.deps.log ? { log: this.deps.log } : {}),
     });
-    // After the reply: what each provider tried did feeds its SLA standing. A lost write loses samples, not money.
-    if (ctx.samples.length > 0 && this.deps.sla) {
-      await this.deps.sla.record(ctx.samples).catch((err: unknown) => this.deps.log?.('warn', 'could not record SLA samples', { request_id: req.request_id, error: String(err) }));
-    }
+    // After the reply: what each provider tried did feeds its SLA standing, in batches (sla-buffer.ts).
+    this.slaBuffer?.add(ctx.samples);
     await paid.done;
     // Still within the invocation, after the reply's last byte: the lease's flush writes this request's record.
     await this.deps.holder?.afterReply().catch((err: unknown) => this.deps.log?.('error', 'lease flush failed', { request_id: req.request_id, error: String(err) }));
+    await this.slaBuffer?.maybeFlush();
     return result;
   }
 

@@ -53,9 +53,11 @@ export interface GatewayConfig {
   /** Longest silence between two stream events. */
   idle_timeout_ms: number;
   max_attempts: number;
+  /** SLA samples buffered before they are written (sla-buffer.ts); 1 writes after every reply. */
+  sla_flush_samples: number;
 }
 
-export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = { first_byte_timeout_ms: 30_000, idle_timeout_ms: 60_000, max_attempts: MAX_ATTEMPTS_PER_REQUEST };
+export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = { first_byte_timeout_ms: 30_000, idle_timeout_ms: 60_000, max_attempts: MAX_ATTEMPTS_PER_REQUEST, sla_flush_samples: 32 };
 
 export interface GatewayRequest {
   call: GatewayCall;

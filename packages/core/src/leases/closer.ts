@@ -43,7 +43,11 @@ export class LeaseCloser {
       if (!found) return { ok: false, code: 'lease_not_found' };
       const { lease, journal } = found;
       const spentSoFar = journal.get(JSON.stringify(['spent'])) ?? 0;
-      if (lease.status === 'closed') return { ok: true, replayed: true, lease, spent_micros: spentSoFar, returned_micros: lease.amount_micros - spentSoFar };
+      if (lease.status === 'closed') {
+        // A close whose buckets did not all fit in its transaction (or were cut short) is finished here.
+        if (found.buckets_pending) await this.store.finishClose(leaseId);
+        return { ok: true, replayed: true, lease, spent_micros: spentSoFar, returned_micros: lease.amount_micros - spentSoFar };
+      }
       const at = this.clock().toISOString();
       const target = rebookTo;
       // A month already settled takes no more accruals: what is late is posted in the month the lease closes.

@@ -19,7 +19,7 @@ import { MAX_FACILITIES_PER_STARTUP } from '../facilities.js';
 import type { FacilityStore, LeaseStore, LedgerStore } from '../store.js';
 import type { UsageRecord } from '../usage.js';
 import { LeaseCloser } from './closer.js';
-import { addToJournal, journalEntries, journalGroups, MAX_COUNTERS_PER_FLUSH, MAX_LEASE_GROUPS, MAX_LEASE_MICROS, MAX_RECORDS_PER_FLUSH, newLease, takePosting, type Journal, type Lease, type LeaseTiming } from './lease.js';
+import { addToJournal, journalEntries, journalGroups, MAX_COUNTERS_PER_FLUSH, MAX_LEASE_ECON_GROUPS, MAX_LEASE_GROUPS, MAX_LEASE_MICROS, econGroups, MAX_RECORDS_PER_FLUSH, newLease, takePosting, type Journal, type Lease, type LeaseTiming } from './lease.js';
 
 export type HolderStore = LeaseStore & Pick<FacilityStore, 'listFacilitiesByStartup'> & Pick<LedgerStore, 'getBalances'>;
 
@@ -33,8 +33,8 @@ export interface HolderConfig {
 
 export const DEFAULT_HOLDER_CONFIG: Omit<HolderConfig, 'timing'> = { first_lease_holds: 16, max_share_of_available: 0.25 };
 
-/** The journal groups one more request may add (usage day, provider hour, burn hour, accrual, margin). */
-const GROUPS_PER_REQUEST = 5;
+/** Requests in flight on one lease at once (a local process shares one holder; a Lambda container has 1). */
+const MAX_INFLIGHT_PER_LEASE = 64;
 /** A flush batch left unwritten after this many rounds is given up: its requests stay unbilled (reported). */
 const MAX_FLUSH_ROUNDS = 3;
 
@@ -55,6 +55,8 @@ interface Live {
   groups: Set<string>;
   pending: Pending[];
   seq: number;
+  /** A flush of this lease is on its way to the table: it must land before the lease may close. */
+  flushing: boolean;
   retired: boolean;
   /** The sweeper closed it before a flush landed: nothing more can be flushed or reserved. */
   lost: boolean;
@@ -180,7 +182,9 @@ export class LeaseHolder {
   }
 
   private usable(l: Live, amount: number): boolean {
-    return !l.lost && !l.retired && this.nowMs() < l.reserve_until_ms && l.free_micros >= amount && l.groups.size + GROUPS_PER_REQUEST * (l.inflight + 1) <= MAX_LEASE_GROUPS;
+    // The groups bound keeps the close's posting within one transaction; a request in flight adds at most a
+    // provider's accrual beyond it (few providers serve one startup at once), and buckets past it are chunked.
+    return !l.lost && !l.retired && this.nowMs() < l.reserve_until_ms && l.free_micros >= amount && l.inflight < MAX_INFLIGHT_PER_LEASE && econGroups(l.groups) < MAX_LEASE_ECON_GROUPS && l.groups.size < MAX_LEASE_GROUPS;
   }
 
   private notePace(scope: string, micros: number): void {
@@ -228,7 +232,7 @@ export class LeaseHolder {
     this.report.leases_taken++;
     const l: Live = {
       lease, scope, reserve_until_ms: Date.parse(lease.reserve_until), expires_at_ms: Date.parse(lease.expires_at), free_micros: amount,
-      inflight: 0, groups: new Set(), pending: [], seq: 0, retired: false, lost: false,
+      inflight: 0, groups: new Set(), pending: [], seq: 0, flushing: false, retired: false, lost: false,
     };
     const prev = this.current.get(scope);
     if (prev) prev.retired = true;
@@ -255,7 +259,8 @@ export class LeaseHolder {
         addToJournal(counters, p.entries);
       }
       l.pending.splice(0, batch.length);
-      const r = await this.store.flushLease(l.lease, l.seq, counters, batch.map((p) => p.record));
+      l.flushing = true;
+      const r = await this.store.flushLease(l.lease, l.seq, counters, batch.map((p) => p.record)).finally(() => (l.flushing = false));
       if (r.ok) {
         l.seq++;
         this.report.flushes++;
@@ -282,7 +287,7 @@ export class LeaseHolder {
     const t = this.nowMs();
     for (const l of [...this.live.values()]) {
       const done = l.lost || l.retired || t >= l.reserve_until_ms;
-      if (!done || l.inflight > 0 || l.pending.length > 0) continue;
+      if (!done || l.inflight > 0 || l.pending.length > 0 || l.flushing) continue;
       this.live.delete(l.lease.id);
       if (this.current.get(l.scope) === l) this.current.delete(l.scope);
       if (l.lost) continue;

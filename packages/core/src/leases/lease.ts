@@ -30,10 +30,16 @@ export const MAX_LEASE_SPEND_S = 900;
 /** The most one lease may take (10,000 USD): bounds what a dropped holder can leave out until the sweeper. */
 export const MAX_LEASE_MICROS = 10_000_000_000;
 /**
- * Distinct buckets (usage days, provider hours, burn hours, accrual periods×providers) one lease may journal:
- * its close is one transaction of at most 100 items. A lease that reaches it takes no more reservations.
+ * Distinct buckets (usage days, provider hours, burn hours, accrual periods×providers) one lease may journal
+ * before it takes no more reservations. Its close writes the posting and as many buckets as fit in one
+ * transaction, the rest in follow-ups (buckets are counters, not money: the posting is in the first).
  */
-export const MAX_LEASE_GROUPS = 16;
+export const MAX_LEASE_GROUPS = 48;
+/** Accrual and margin groups: each is a line of the close posting, which must stay within MAX_LINES_PER_POSTING. */
+export const MAX_LEASE_ECON_GROUPS = 12;
+
+/** The accrual and margin groups among a lease's groups (journalGroups' names). */
+export const econGroups = (groups: Iterable<string>): number => [...groups].filter((g) => g.startsWith('["accrued"') || g.startsWith('["margin"')).length;
 /** DynamoDB caps an expression at 4 KB: a flush's counter updates stay well under it. */
 export const MAX_COUNTERS_PER_FLUSH = 64;
 /** One flush transaction: the lease update and its records (DynamoDB's limit is 100 items). */

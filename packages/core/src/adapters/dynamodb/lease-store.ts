@@ -17,7 +17,7 @@ import { spendBucketKey } from './entities/spend-bucket.js';
 import { PROVIDER_HOUR_SHARDS, usageRecordItem } from './entities/usage.js';
 import { balanceFailure, closedAccountRefused, postingItems } from './posting-writes.js';
 import type { Table, Tagged } from './table.js';
-import { transact } from './transact.js';
+import { MAX_TRANSACT_ITEMS, transact, type TransactItem } from './transact.js';
 import { providerHourUpdate, usageDayUpdate } from './usage-store.js';
 
 
@@ -87,21 +87,38 @@ export class DynamoLeaseStore implements LeaseStore {
 
   async getLease(id: string) {
     const item = await this.table.get(leaseKey(id));
-    return item ? { lease: toLease(item), journal: toJournal(item) } : null;
+    return item ? { lease: toLease(item), journal: toJournal(item), buckets_pending: typeof item.pending_buckets === 'string' } : null;
+  }
+
+  /** Follow-ups of a close whose buckets did not fit its transaction: a chunk at a time, each conditioned on what was left. */
+  async finishClose(id: string): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      const item = await this.table.get(leaseKey(id));
+      const left = item?.pending_buckets;
+      if (typeof left !== 'string') return;
+      const items = JSON.parse(left) as TransactItem[];
+      const chunk = items.slice(0, MAX_TRANSACT_ITEMS - 1);
+      const rest = items.slice(chunk.length);
+      const update = rest.length > 0
+        ? { UpdateExpression: 'SET pending_buckets = :rest', ExpressionAttributeValues: { ':cur': left, ':rest': JSON.stringify(rest) } }
+        : { UpdateExpression: 'REMOVE pending_buckets, gsi3pk, gsi3sk', ExpressionAttributeValues: { ':cur': left } };
+      const out = await transact(this.table.doc, [{ Update: { TableName: this.table.name, Key: leaseKey(id), ConditionExpression: 'pending_buckets = :cur', ...update } }, ...chunk]);
+      if (!out.ok && out.reason === 'contention') return; // the sweeper finishes it
+    }
   }
 
   private sharedItems(lease: Lease, c: LeaseClose, at: string): Tagged[] {
     const hourShard = shardOf(lease.id, PROVIDER_HOUR_SHARDS);
     return [
+      ...(c.budget
+        ? [{ tag: 'budget', item: { Update: { TableName: this.table.name, Key: apiKeyKey(c.budget.key_sha256), UpdateExpression: 'ADD budget_left_micros :r, spent_micros :s', ExpressionAttributeValues: { ':r': c.budget.refund, ':s': c.budget.spent } } } }]
+        : []),
       ...c.usage_days.map((d) => usageDayUpdate(this.table, lease.startup_id, d)),
       ...c.provider_hours.map((h) => providerHourUpdate(this.table, h, hourShard)),
       ...c.burns.map((b): Tagged => ({
         tag: 'spend',
         item: { Update: { TableName: this.table.name, Key: spendBucketKey(b.facility_id, b.hour), UpdateExpression: 'ADD spent_micros :s SET #t = :t, updated_at = :at', ExpressionAttributeNames: { '#t': 'type' }, ExpressionAttributeValues: { ':s': b.spent_micros, ':t': 'spend_bucket', ':at': at } } },
       })),
-      ...(c.budget
-        ? [{ tag: 'budget', item: { Update: { TableName: this.table.name, Key: apiKeyKey(c.budget.key_sha256), UpdateExpression: 'ADD budget_left_micros :r, spent_micros :s', ExpressionAttributeValues: { ':r': c.budget.refund, ':s': c.budget.spent } } } }]
-        : []),
     ];
   }
 
@@ -119,9 +136,22 @@ export class DynamoLeaseStore implements LeaseStore {
         },
       },
     };
-    const tagged: Tagged[] = [close, ...postingItems(this.table, c.posting), ...this.sharedItems(lease, c, at)];
+    const shared = this.sharedItems(lease, c, at);
+    const posting = postingItems(this.table, c.posting);
+    // What does not fit beside the posting is left on the lease for follow-ups (it stays on the sweep index until done).
+    const room = MAX_TRANSACT_ITEMS - 1 - posting.length;
+    const rest = shared.slice(room);
+    if (rest.length > 0) {
+      const u = close.item.Update!;
+      u.UpdateExpression = 'SET #s = :closed, closed_at = :at, spent_micros = :spent, pending_buckets = :pending';
+      u.ExpressionAttributeValues = { ...u.ExpressionAttributeValues, ':pending': JSON.stringify(rest.map((t) => t.item)) };
+    }
+    const tagged: Tagged[] = [close, ...posting, ...shared.slice(0, room)];
     const out = await transact(this.table.doc, tagged.map((t) => t.item));
-    if (out.ok) return { ok: true, replayed: false };
+    if (out.ok) {
+      if (rest.length > 0) await this.finishClose(lease.id);
+      return { ok: true, replayed: false };
+    }
     if (out.reason === 'contention') return { ok: false, code: 'contention' };
     if (out.failed.has(0) || out.failed.has(1)) {
       const now = await this.table.get(leaseKey(lease.id));
@@ -133,11 +163,11 @@ export class DynamoLeaseStore implements LeaseStore {
     throw new InvariantError(`closing lease ${lease.id} failed on ${[...out.failed.keys()].map((i) => tagged[i]?.tag).join(', ')}`);
   }
 
-  async listLeasesToSweep(shard: number, nowIso: string, limit: number): Promise<Lease[]> {
+  async listLeasesToSweep(shard: number, beforeIso: string, limit: number): Promise<Lease[]> {
     const page = await this.table.queryPage({
       IndexName: 'openHoldsByExpiry',
-      KeyConditionExpression: 'gsi3pk = :pk AND gsi3sk < :now',
-      ExpressionAttributeValues: { ':pk': openLeaseShardKey(shard), ':now': nowIso },
+      KeyConditionExpression: 'gsi3pk = :pk AND gsi3sk < :before',
+      ExpressionAttributeValues: { ':pk': openLeaseShardKey(shard), ':before': beforeIso },
       Limit: limit,
     });
     return page.items.map(toLease);

@@ -75,6 +75,7 @@ export class DynamoCreditStore implements CreditStore {
   takeLease: Port<'takeLease'> = (lease, posting) => this.leases.takeLease(lease, posting);
   flushLease: Port<'flushLease'> = (lease, seq, counters, records) => this.leases.flushLease(lease, seq, counters, records);
   getLease: Port<'getLease'> = (id) => this.leases.getLease(id);
+  finishClose: Port<'finishClose'> = (id) => this.leases.finishClose(id);
   closeLease: Port<'closeLease'> = (lease, seq, close, at) => this.leases.closeLease(lease, seq, close, at);
   listLeasesToSweep: Port<'listLeasesToSweep'> = (shard, nowIso, limit) => this.leases.listLeasesToSweep(shard, nowIso, limit);
 
