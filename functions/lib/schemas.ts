@@ -120,6 +120,8 @@ const CreditFigures = {
   granted_micros: Micros,
   spent_micros: Micros,
   reserved_micros: Micros,
+  /** Out on credit leases: held by request handlers, spent from in memory, closed into spent and available (SPEC §2). */
+  leased_micros: Micros,
   available_micros: Micros,
   frozen_micros: Micros,
 };

@@ -527,8 +527,11 @@ describe('every row stays inside its grant, on its normal and its error path', (
 
 describe('a handler outside its grant', () => {
   it('is refused with AccessDenied: a route whose access is [] answers 500 and the denial is recorded', async () => {
+    // A key no handler has looked up yet: a cached one would be answered from memory without a read to refuse.
+    const fresh = await call('POST', '/v1/keys', { key: rt.world!.startupKey, body: { name: 'grants-cold' } });
+    const coldKey = (fresh.body as { key: string }).key;
     const before = rt.denials.length;
-    const r = await call('GET', REDUCED.path, { key: rt.world!.startupKey });
+    const r = await call('GET', REDUCED.path, { key: coldKey });
     expect(r.status).toBe(500);
     expect(rt.denials.slice(before)).toEqual([
       expect.objectContaining({ handler: 'functions/dashboard.me', action: 'dynamodb:GetItem', resource: dynamoTableArn(rt.tableName), operation: 'dynamodb:GetItem' }),

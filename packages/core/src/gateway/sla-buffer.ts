@@ -34,12 +34,16 @@ export class SlaBuffer {
 
   /** Writes the buffer when it is due (or when `force`), one write at a time. */
   async maybeFlush(force = false): Promise<void> {
-    const due = this.samples.length >= this.flushSamples || (this.oldestMs !== null && this.elapsedMs() - this.oldestMs >= SLA_FLUSH_AGE_MS);
-    if (this.samples.length === 0 || (!due && !force) || this.writing) return this.writing ?? undefined;
-    const batch = this.samples;
-    this.samples = [];
-    this.oldestMs = null;
-    this.writing = this.sla.record(batch).catch(this.onError).finally(() => (this.writing = null));
-    return this.writing;
+    // A write in flight is waited for, then what gathered meanwhile is judged again (bounded: two rounds).
+    for (let round = 0; round < 2; round++) {
+      if (this.writing) await this.writing;
+      const due = this.samples.length >= this.flushSamples || (this.oldestMs !== null && this.elapsedMs() - this.oldestMs >= SLA_FLUSH_AGE_MS);
+      if (this.samples.length === 0 || (!due && !force) || this.writing) return;
+      const batch = this.samples;
+      this.samples = [];
+      this.oldestMs = null;
+      this.writing = this.sla.record(batch).catch(this.onError).finally(() => (this.writing = null));
+    }
+    await this.writing;
   }
 }

@@ -170,6 +170,8 @@ export class LeaseHolder {
   /** Returns every lease (shutdown, tests): flushes, then closes all that have nothing in flight. */
   async closeAll(): Promise<void> {
     for (const l of this.live.values()) l.retired = true;
+    // A flush on its way (another request's) must land before its lease may close.
+    while (this.flushing) await this.flushing;
     await this.afterReply();
   }
 
