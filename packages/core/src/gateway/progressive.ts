@@ -7,9 +7,11 @@
  *
  * The rules, in tokens counted as the relay counts them (tokens.ts, frame by frame):
  *   first slice  256 completion tokens a choice, never beyond the model's context
- *   extend rule  ahead of need: when a frame leaves less than one first slice of coverage, reserve the
- *                next slice, twice the last one (256, 512, 1024, … so a long reply extends O(log n) times),
- *                bounded by the context
+ *   extend rule  when a frame needs more than is reserved, reserve the next slice, twice the last one
+ *                (256, then 512, 1024, … more, so a long reply extends O(log n) times), bounded by the
+ *                context; if the credit cannot give a whole slice, just what the frame needs (so a reply
+ *                runs until the credit is truly spent). Payment.extend is synchronous (a lease extends in
+ *                memory), so nothing is gained by extending ahead of need, and the reservation stays least.
  *   cut rule     a frame that would take the count past what is reserved is not relayed: the provider
  *                call is aborted and the bill is the tokens relayed before it (the client never receives
  *                a token that was not paid for; the provider's unrelayed frame is not billed)
@@ -88,19 +90,22 @@ export class Allowance {
     const until = this.payment.spend_until_ms;
     if (until !== null && this.clock.now().getTime() >= until) return 'spend_until_passed';
     const next = this.produced + tokens;
-    // Ahead of need, so the frames after this one find their tokens reserved; retried on later frames
-    // while it fails (another request settling may free lease credit meanwhile).
-    if (next + this.first > this.covered && this.covered < this.context) this.extendTo(Math.min(this.context, Math.max(this.covered + this.nextSlice, next + this.first)));
+    if (next > this.covered && next <= this.context) {
+      const slice = Math.min(this.context, this.covered + this.nextSlice);
+      if (slice >= next && this.extendTo(slice)) this.nextSlice *= 2;
+      else this.extendTo(next);
+    }
     if (next > this.covered) return 'credit_exhausted';
     this.produced = next;
     return null;
   }
 
-  private extendTo(target: number): void {
+  /** Reserves up to `target` completion tokens here; false when the payment will not grow. */
+  private extendTo(target: number): boolean {
     const by = this.costOf(target) - this.payment.amount_micros();
-    if (by > 0 && !this.payment.extend(by)) return;
+    if (by > 0 && !this.payment.extend(by)) return false;
     this.covered = Math.max(this.covered, target);
-    this.nextSlice *= 2;
+    return true;
   }
 
   /**
