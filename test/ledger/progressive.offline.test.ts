@@ -51,7 +51,7 @@ async function* providerStream(frames: number, perFrame = 1, onFrame?: (i: numbe
   yield enc.encode('data: [DONE]\n\n');
 }
 
-function fakeSink(): ResponseSink & { status: number | null; body: string; writes: string[]; ended: boolean } {
+function fakeSink(): ResponseSink & { status: number | null; headers: Record<string, string>; body: string; writes: string[]; ended: boolean } {
   const s = {
     signal: new AbortController().signal, status: null as number | null, body: '', writes: [] as string[], ended: false, headers: {} as Record<string, string>,
     reply(code: number, headers: Record<string, string>, body: string) { Object.assign(s, { status: code, headers, body }); },
