@@ -15,6 +15,7 @@ import { WORKLOAD_KIND } from '../usage.js';
 import type { Breakers } from './breakers.js';
 import type { GatewayCall } from './call.js';
 import type { ErrorSpec } from './errors.js';
+import { firstSliceTokens } from './progressive.js';
 import type { GatewayClock, GatewayRequest } from './ports.js';
 
 export type Admitted = { ok: true; offers: Offer[]; hold_micros: number } | { ok: false; refusal: ErrorSpec };
@@ -30,12 +31,13 @@ export interface AdmissionDeps {
 
 /**
  * The offers to try, best first, at most `maxAttempts`, each priced at this call's most possible cost
- * (the ranking's price). Offers whose circuit is open are left out.
+ * (the ranking's price), or for a chat request without max_tokens at its prompt bound and first slice
+ * (progressive.ts: the reservation then grows as tokens arrive). Offers whose circuit is open are left out.
  */
 export function rankOffers(call: GatewayCall, offers: Offer[], breakers: Breakers, clock: GatewayClock, maxAttempts: number, region?: string): Offer[] {
   const nowIso = clock.now().toISOString();
   for (const o of offers) {
-    const completion = call.completion_tokens_max ?? o.entry.context_length;
+    const completion = call.completion_tokens_max ?? firstSliceTokens(call, o.entry.context_length);
     o.price_micros = maxCostMicros(call.prompt_tokens_max, completion, o.entry.context_length, o.entry, o.spot_micros_per_gpu_hour);
   }
   const choice = rankCandidates(offers, { model: call.model, now: nowIso, circuit: (id) => breakers.state(id, clock.elapsedMs()), ...(region ? { region } : {}) });
@@ -57,6 +59,7 @@ export async function admit(req: GatewayRequest, deps: AdmissionDeps): Promise<A
     return { ok: false, refusal: { status: 503, type: 'api_error', code: 'no_capacity', message: `No provider can serve ${call.model} right now; retry shortly.`, headers: { 'retry-after': '5' } } };
   }
   // The hold covers the dearest offer this request may be tried on, so failover never needs a second hold.
+  // Without max_tokens that is the first slice there; relaying extends it (progressive.ts).
   const holdMicros = Math.max(...tryList.map((o) => o.price_micros), 1);
   assert(Number.isSafeInteger(holdMicros) && holdMicros >= 1, 'the hold is a positive whole number of micros');
 
@@ -85,7 +88,7 @@ export async function reserveHold(req: GatewayRequest, credits: Pick<Credits, 'r
   if (!reserved.ok) {
     switch (reserved.code) {
       case 'exceeds_credit':
-        return { ok: false, refusal: { status: 402, type: 'insufficient_credit', code: 'exceeds_credit', message: `Not enough credit: this request needs a hold of ${holdMicros} micros (its most possible cost).` } };
+        return { ok: false, refusal: { status: 402, type: 'insufficient_credit', code: 'exceeds_credit', message: `Not enough credit: this request needs a hold of ${holdMicros} micros (its most possible cost, or without max_tokens its first slice).` } };
       case 'facility_frozen':
         return { ok: false, refusal: { status: 403, type: 'permission_error', code: 'credits_frozen', message: 'The credit facilities that could pay for this request are frozen by their lender.' } };
       case 'key_budget_exceeded':

@@ -18,6 +18,8 @@ import { choiceText, usageOf, type Metered } from './metering.js';
 import type { GatewayClock, GatewayConfig, GatewayLog, GatewayResult, RelayTokens, Upstream, UpstreamOpen, UpstreamRequest } from './ports.js';
 import type { Settle } from './settle.js';
 import { relayStream } from './stream.js';
+import { bufferedReply } from './buffered.js';
+import { isProgressive } from './progressive.js';
 
 export interface AttemptDeps {
   upstream: Upstream;
@@ -98,6 +100,11 @@ async function attemptOffer(ctx: RequestContext, deps: AttemptDeps, offer: Offer
   });
   if (!opened.ok) throw new AttemptFailed(opened.failure === 'aborted' ? 'aborted' : opened.failure, opened.message);
   if (opened.status < 200 || opened.status >= 300) return providerRefused(ctx, deps, offer, opened);
+  if (!ctx.call.stream && isProgressive(ctx.call)) {
+    // Asked whole, streamed from the provider so it can be cut where the credit ends (buffered.ts).
+    const bufferedDeps = { breakers: deps.breakers, clock: deps.clock, settle: deps.settle, first_event_ms: firstByteMs(ctx, deps), idle_timeout_ms: deps.cfg.idle_timeout_ms };
+    return bufferedReply(ctx, bufferedDeps, offer, opened.body, ac);
+  }
   if (!ctx.call.stream) return wholeReply(ctx, deps, offer, opened);
   return streamReply(ctx, deps, offer, opened, ac, attemptStartedMs);
 }

@@ -5,6 +5,7 @@
 import { assert } from '../money.js';
 import { chatPromptUpperBound, countChatPromptTokens, countTokens, tokenUpperBound, type ChatMessageLike } from '../tokens.js';
 import type { Workload } from '../usage.js';
+import { isProgressive } from './progressive.js';
 
 /** Choices one request may ask for (n, best_of). */
 export const MAX_CHOICES = 16;
@@ -95,9 +96,16 @@ function describeEmbedding(body: Record<string, unknown>): GatewayCall {
   return { workload: 'embedding', model: body.model as string, stream: false, include_usage: false, body, prompt_tokens_max: f.max, prompt_tokens_estimate: f.estimate, completion_tokens_max: 0 };
 }
 
-/** The body forwarded upstream: a stream always asks for usage (the bill needs it; the relay hides it when not asked). */
+/**
+ * The body forwarded upstream: a stream always asks for usage (the bill needs it; the relay hides it when not
+ * asked). A chat request without max_tokens is streamed from the provider even when the caller wants one
+ * JSON reply, so it can be cut where its credit ends (progressive.ts); the gateway answers it whole.
+ */
 export function upstreamBodyText(call: GatewayCall): string {
   const upstreamBody = { ...call.body };
-  if (call.stream) upstreamBody.stream_options = { ...((call.body.stream_options as object | undefined) ?? {}), include_usage: true };
+  if (call.stream || isProgressive(call)) {
+    upstreamBody.stream = true;
+    upstreamBody.stream_options = { ...((call.body.stream_options as object | undefined) ?? {}), include_usage: true };
+  }
   return JSON.stringify(upstreamBody);
 }

@@ -42,3 +42,18 @@ export async function nextWithin<T>(it: AsyncIterator<T>, ms: number, what: stri
     clearTimeout(timer);
   }
 }
+
+/** The next chunk of a provider's chat stream; null at its end ([DONE], or the body ending). Throws AttemptFailed. */
+export async function nextChunk(events: AsyncIterator<string>, ms: number, what: string): Promise<Record<string, unknown> | null> {
+  const next = await nextWithin(events, ms, what);
+  if (next.done || next.value.trim() === '[DONE]') return null; // ended without [DONE]: what came is what was produced
+  let chunk: unknown;
+  try {
+    chunk = JSON.parse(next.value);
+  } catch {
+    throw new AttemptFailed('malformed', 'a stream event is not JSON');
+  }
+  if (!chunk || typeof chunk !== 'object' || Array.isArray(chunk)) throw new AttemptFailed('malformed', 'a stream event is not an object');
+  if ('error' in chunk) throw new AttemptFailed('status', 'the provider sent an error event');
+  return chunk as Record<string, unknown>;
+}

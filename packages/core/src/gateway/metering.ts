@@ -3,6 +3,7 @@
  * what the provider sent and the request is flagged estimated.
  */
 import { MAX_TOKENS_PER_REQUEST } from '../pricing.js';
+import { countTokens } from '../tokens.js';
 
 export interface Metered {
   prompt_tokens: number;
@@ -43,4 +44,10 @@ export function choiceText(choice: unknown): string {
     }
   }
   return out;
+}
+
+/** Completion tokens one streamed chunk carries, over all its choices (each frame carries whole tokens). */
+export function frameTokens(chunk: Record<string, unknown>): number {
+  const choices = Array.isArray(chunk.choices) ? (chunk.choices as unknown[]) : [];
+  return choices.reduce<number>((n, c) => n + countTokens(choiceText(c)), 0);
 }
