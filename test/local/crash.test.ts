@@ -38,8 +38,8 @@ const SEND_EVERY_MS = 150;
 /** The crash comes this long after the traffic starts, plus up to CRASH_JITTER_MS. */
 const CRASH_AFTER_MS = 3_000;
 const CRASH_JITTER_MS = 1_500;
-/** A reply finished longer than this before the crash has had its flush land (it follows the reply at once). */
-const FLUSH_WINDOW_MS = 2_000;
+/** A reply finished longer than this before the crash has had its flush land (it follows the reply at once; up to ~1 s was seen on a loaded 2-core machine, where flush rounds queue behind each other). */
+const FLUSH_WINDOW_MS = 3_000;
 const TRIALS = 2;
 
 interface Sent {
@@ -258,8 +258,9 @@ describe('crash trials: kill -9 mid-traffic, restart, sweep', () => {
         const billedButFailed = added.filter((r) => sent.some((s) => s.request_id === r.request_id && !s.ok));
         const report = {
           trial, sent: sent.length, succeeded: succeeded.length, failed: sent.filter((s) => !s.ok).length, in_flight_at_kill: inFlightAtKill, around_kill: aroundKill,
-          recorded: added.length, unbilled_succeeded: unbilled.length, billed_but_client_failed: billedButFailed.length, billed_unseen: billedUnseen.length,
-          leases_taken: leases.length, leases_swept: swept.leases, hold_paid_records: added.filter((r) => !r.lease_id).length, holds_left_open: openHolds.length, java_survived_kill: javaSurvived,
+          recorded: added.length, unbilled_succeeded: unbilled.length, billed_but_client_failed: billedButFailed.length,
+          billed_unseen: billedUnseen.map((r) => `${r.lease_id ? 'lease' : 'hold'}${r.stream ? ' stream' : ''}`),
+          leases_taken: leases.length, leases_swept: swept.leases, leased_records: added.filter((r) => r.lease_id).length, hold_paid_records: added.filter((r) => !r.lease_id).length, holds_left_open: openHolds.length, java_survived_kill: javaSurvived,
           unbilled_ms_before_kill: unbilled.map((s) => killedAt - (s.ended as number)),
           seconds: { traffic_and_crash: (t1 - t0) / 1000, restart: (t2 - t1) / 1000, wait_expiry: (t3 - t2) / 1000, sweep_and_checks: (Date.now() - t3) / 1000 },
           errors_before_kill: sent.filter((s) => !s.ok && s.ended !== null && s.ended <= killedAt).map((s) => s.error),
