@@ -3,8 +3,10 @@
  *
  *   npm start                      data kept in ./.compux-data/, API on http://127.0.0.1:3000
  *   npm start -- --in-memory       nothing kept (also COMPUX_IN_MEMORY=1)
+ *   COMPUX_DATA_DIR=/tmp/x npm start   data kept in another folder
  *   PORT=8080 npm start            another port
  *   COMPUX_ADMIN_KEY=... npm start the operator key to accept (else one is generated and printed)
+ *   npm start -- --no-history      the demo world without its seven weeks of past traffic (a faster first start)
  *   npm start -- --no-seed         no demo world (by default: three simulated providers, a lender, a funded startup and its key)
  *   COMPUX_NOW=2027-12-31T23:59:00Z npm start   the marketplace's clock starts at that instant (packages/core/src/clock.ts)
  *
@@ -15,10 +17,11 @@ import { buildWeb } from './build-web.js';
 import { seedDemoWorld, type DemoWorld } from '../local/demo.js';
 import { clockOffsetMs, nowIso } from '../packages/core/src/clock.js';
 
-const USAGE = `usage: npm start [-- --in-memory] [-- --no-seed]
+const USAGE = `usage: npm start [-- --in-memory] [-- --no-seed] [-- --no-history]
   --in-memory   keep DynamoDB data in memory only (default: ./.compux-data/)
+  --no-history  seed the demo world without its seven weeks of past traffic and last month's settlement
   --no-seed     do not seed the demo world (simulated providers, lender, funded startup, key)
-env: PORT (default 3000), HOST (default 127.0.0.1), COMPUX_ADMIN_KEY, COMPUX_IN_MEMORY=1, COMPUX_NOW (an ISO instant: the clock starts there)`;
+env: PORT (default 3000), HOST (default 127.0.0.1), COMPUX_ADMIN_KEY, COMPUX_IN_MEMORY=1, COMPUX_DATA_DIR (default ./.compux-data), COMPUX_NOW (an ISO instant: the clock starts there)`;
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -27,7 +30,7 @@ async function main(): Promise<void> {
       console.log(USAGE);
       return;
     }
-    if (a !== '--in-memory' && a !== '--no-seed') {
+    if (a !== '--in-memory' && a !== '--no-seed' && a !== '--no-history') {
       console.error(`unknown argument ${a}\n${USAGE}`);
       process.exitCode = 2;
       return;
@@ -61,8 +64,9 @@ async function main(): Promise<void> {
   await buildWeb();
   rt = await startRuntime({
     inMemory,
+    ...(process.env.COMPUX_DATA_DIR ? { dataDir: process.env.COMPUX_DATA_DIR } : {}),
     ...(process.env.HOST ? { host: process.env.HOST } : {}),
-    ...(seed ? { seed: async (r: Runtime) => (world = await seedDemoWorld(r, { history: true, simulator: { ttftMs: 120, tokensPerSecond: 60, completionTokens: { min: 20, max: 80 } } })) } : {}),
+    ...(seed ? { seed: async (r: Runtime) => (world = await seedDemoWorld(r, { history: !args.includes('--no-history'), simulator: { ttftMs: 120, tokensPerSecond: 60, completionTokens: { min: 20, max: 80 } } })) } : {}),
   });
   if (stopping) return; // a signal arrived while starting; shutdown() is already stopping it
 
