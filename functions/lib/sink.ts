@@ -22,6 +22,9 @@ export class StreamSink implements ResponseSink {
   readonly head: Promise<Head> = new Promise((r) => (this.resolveHead = r));
   private started = false;
   private waiter: (() => void) | null = null;
+  private resolveFinished!: () => void;
+  /** The reply's last byte was read out of the Readable (piped on), or the client went away. */
+  readonly finished: Promise<void> = new Promise((r) => (this.resolveFinished = r));
   /** The gateway's whole run; set by the handler right after starting it. */
   work: Promise<unknown> = Promise.resolve();
   readonly readable: Readable;
@@ -37,6 +40,7 @@ export class StreamSink implements ResponseSink {
         w?.();
       },
       destroy(err, cb) {
+        self.resolveFinished();
         const early = !this.readableEnded;
         if (early) self.ac.abort();
         const w = self.waiter;
@@ -49,6 +53,8 @@ export class StreamSink implements ResponseSink {
         );
       },
     });
+    this.readable.once('end', () => this.resolveFinished());
+    this.ac.signal.addEventListener('abort', () => this.resolveFinished(), { once: true });
   }
 
   get signal(): AbortSignal {

@@ -18,7 +18,11 @@ import type { ErrorSpec } from './errors.js';
 import { firstSliceTokens } from './progressive.js';
 import type { GatewayClock, GatewayRequest } from './ports.js';
 
-export type Admitted = { ok: true; offers: Offer[]; hold_micros: number } | { ok: false; refusal: ErrorSpec };
+/**
+ * `hold_micros`: what the request reserves (without max_tokens, its first slice); `whole_micros`: its most
+ * possible cost on the dearest offer (the whole context), which a hold, unable to grow, takes when it can.
+ */
+export type Admitted = { ok: true; offers: Offer[]; hold_micros: number; whole_micros: number } | { ok: false; refusal: ErrorSpec };
 export type Held = { ok: true; hold: Hold } | { ok: false; refusal: ErrorSpec };
 
 export interface AdmissionDeps {
@@ -72,7 +76,9 @@ export async function admit(req: GatewayRequest, deps: AdmissionDeps): Promise<A
       : `Rate limit reached for this key: ${rate.limit === 'rpm' ? `${key.rpm} requests` : `${key.tpm} tokens`} per minute. Retry after ${rate.retry_after_s} s.`;
     return { ok: false, refusal: { status: 429, type: 'rate_limit_error', code: rate.too_large ? 'request_too_large' : `rate_limit_${rate.limit}`, message, headers: { 'retry-after': String(rate.retry_after_s) } } };
   }
-  return { ok: true, offers: tryList, hold_micros: holdMicros };
+  const wholeMicros = call.completion_tokens_max !== null ? holdMicros
+    : Math.max(holdMicros, ...tryList.map((o) => maxCostMicros(call.prompt_tokens_max, o.entry.context_length, o.entry.context_length, o.entry, o.spot_micros_per_gpu_hour)));
+  return { ok: true, offers: tryList, hold_micros: holdMicros, whole_micros: wholeMicros };
 }
 
 /** The hold: one conditional transaction across facilities in draw order (and the key's budget). */

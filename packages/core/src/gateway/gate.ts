@@ -37,6 +37,7 @@ export function gatedSink(sink: ResponseSink, gate: Gate): ResponseSink & { done
       return sink.write(chunk);
     },
     end: () => after(() => sink.end()),
+    ...(sink.finished ? { finished: sink.finished } : {}),
     get done() {
       return chain.then(() => undefined);
     },

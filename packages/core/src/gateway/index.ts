@@ -65,6 +65,13 @@ export interface GatewayDeps {
   log?: GatewayLog;
 }
 
+/** Waits for `p`, at most `ms` (not below 0). */
+async function untilOrDeadline(p: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, ms))))]);
+  clearTimeout(timer);
+}
+
 export class Gateway {
   private readonly breakers = new BreakerBoard();
   private readonly cfg: GatewayConfig;
@@ -101,7 +108,7 @@ export class Gateway {
     if (!admitted.ok) return refuse(admitted.refusal);
     // Relay keys are loaded before any money is held: a failure here costs the caller nothing.
     await this.deps.relay?.ready();
-    const paid = await this.pay(req, admitted.hold_micros, sink);
+    const paid = await this.pay(req, admitted.hold_micros, admitted.whole_micros, sink);
     if (!paid.ok) return refuse(paid.refusal);
 
     // Route, meter, settle: the payment is always closed on the way out.
@@ -113,6 +120,9 @@ export class Gateway {
     // After the reply: what each provider tried did feeds its SLA standing, in batches (sla-buffer.ts).
     this.slaBuffer?.add(ctx.samples);
     await paid.done;
+    // Not before the reply's last byte has left: the flush and SLA writes are off the latency path. Bounded by
+    // the caller's deadline, so a reply nobody reads cannot keep a settled request from being written.
+    if (sink.finished) await untilOrDeadline(sink.finished, req.deadline_ms - this.clock.elapsedMs());
     // Still within the invocation, after the reply's last byte: the lease's flush writes this request's record.
     await this.deps.holder?.afterReply().catch((err: unknown) => this.deps.log?.('error', 'lease flush failed', { request_id: req.request_id, error: String(err) }));
     await this.slaBuffer?.maybeFlush();
@@ -123,7 +133,7 @@ export class Gateway {
    * A lease pays when it can (no I/O); a hold otherwise. A caller's own Idempotency-Key on a leased request
    * is claimed while the provider works, and gates the reply and the bill (gate.ts).
    */
-  private async pay(req: GatewayRequest, amountMicros: number, sink: ResponseSink): Promise<{ ok: true; payment: Payment; sink: ResponseSink; done: Promise<void> } | { ok: false; refusal: ErrorSpec }> {
+  private async pay(req: GatewayRequest, amountMicros: number, wholeMicros: number, sink: ResponseSink): Promise<{ ok: true; payment: Payment; sink: ResponseSink; done: Promise<void> } | { ok: false; refusal: ErrorSpec }> {
     const { holder, idempotency } = this.deps;
     const explicitKey = req.idempotency_key !== req.request_id;
     if (holder && (!explicitKey || idempotency)) {
@@ -142,7 +152,10 @@ export class Gateway {
       const refusal = await this.claim(req, idempotency);
       if (refusal) return { ok: false, refusal };
     }
-    const held = await reserveHold(req, this.deps.credits, amountMicros);
+    // A hold cannot grow: it takes the whole most possible cost when the credit allows, and only otherwise the
+    // first slice (the generation is then cut there, with finish_reason "length").
+    let held = wholeMicros > amountMicros ? await reserveHold(req, this.deps.credits, wholeMicros) : null;
+    if (!held || (!held.ok && held.refusal.code === 'exceeds_credit')) held = await reserveHold(req, this.deps.credits, amountMicros);
     return held.ok ? { ok: true, payment: holdPayment(held.hold, this.deps.credits, this.deps.log), sink, done: Promise.resolve() } : held;
   }
 

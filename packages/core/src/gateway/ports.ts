@@ -45,6 +45,8 @@ export interface ResponseSink {
   open(status: number, headers: Record<string, string>): void;
   write(chunk: string): Promise<boolean>;
   end(): void;
+  /** Resolves once the reply's last byte has been handed on (or the client has gone): after-reply work waits for it. */
+  readonly finished?: Promise<void>;
 }
 
 export interface GatewayConfig {

@@ -81,11 +81,14 @@ interface Pumped {
 }
 
 /** Relays events until [DONE], the provider's end, the client going or a cut; throws on a provider failure. */
-async function pump(ctx: RequestContext, s: OpenedStream, meter: StreamMeter, allowance: Allowance | null, idleMs: number): Promise<Pumped> {
+async function pump(ctx: RequestContext, s: OpenedStream, meter: StreamMeter, allowance: Allowance | null, idleMs: number, nowMs: () => number): Promise<Pumped> {
+  const until = ctx.payment.spend_until_ms;
   const relay = async (chunk: Record<string, unknown>): Promise<Pumped> => {
     const tokens = frameTokens(chunk);
-    // Checked before the frame is relayed: a frame the reservation cannot pay for never reaches the client.
-    const cut = allowance?.take(tokens) ?? null;
+    // Checked before the frame is relayed: a frame the reservation cannot pay for never reaches the client,
+    // and no leased request spends past its lease's expiry (the freeze's exposure_ends_at rests on it).
+    const late = until !== null && nowMs() >= until ? 'spend_until_passed' : null;
+    const cut = late ?? allowance?.take(tokens) ?? null;
     if (cut) return { alive: true, cut };
     const alive = meter.take(chunk, tokens) ? await ctx.sink.write(`data: ${JSON.stringify(chunk)}\n\n`) : true;
     return { alive, cut: null };
@@ -110,7 +113,7 @@ export async function relayStream(ctx: RequestContext, deps: StreamDeps, s: Open
 
   sink.open(200, { ...s.headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
   try {
-    const r = await pump(ctx, s, meter, allowance, deps.idle_timeout_ms);
+    const r = await pump(ctx, s, meter, allowance, deps.idle_timeout_ms, () => deps.clock.now().getTime());
     cut = r.cut;
     if (!r.alive || sink.signal.aborted) outcome = 'client_disconnected';
   } catch (err) {
