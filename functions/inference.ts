@@ -66,6 +66,7 @@ function inferenceRoute(handlerId: string, workload: Workload) {
             key: principal.key,
             request_id: requestId,
             idempotency_key: idem,
+            caller_idempotency_key: headers['idempotency-key'] !== undefined,
             request_hash: requestHash({ path: event.path, body }),
             deadline_ms: Date.now() + Math.max(1_000, context.getRemainingTimeInMillis() - SETTLE_RESERVE_MS),
           },

@@ -135,7 +135,7 @@ export class Gateway {
    */
   private async pay(req: GatewayRequest, amountMicros: number, wholeMicros: number, sink: ResponseSink): Promise<{ ok: true; payment: Payment; sink: ResponseSink; done: Promise<void> } | { ok: false; refusal: ErrorSpec }> {
     const { holder, idempotency } = this.deps;
-    const explicitKey = req.idempotency_key !== req.request_id;
+    const explicitKey = req.caller_idempotency_key === true;
     if (holder && (!explicitKey || idempotency)) {
       const budget = req.key.budget_micros !== null;
       const r = await holder.reserve({ startup_id: req.startup_id, budget_key: budget ? req.key.key_sha256 : null, budget_left_micros: budget ? req.key.budget_left_micros : null, amount_micros: amountMicros });

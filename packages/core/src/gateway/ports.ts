@@ -66,8 +66,10 @@ export interface GatewayRequest {
   startup_id: string;
   key: ApiKeyRecord;
   request_id: string;
-  /** Idempotency-Key header, else the request id: the hold derives from it. */
+  /** Idempotency-Key header, else one derived from the request id: the hold derives from it. */
   idempotency_key: string;
+  /** The caller sent the Idempotency-Key (a replay must be told apart); false or absent: derived, unique. */
+  caller_idempotency_key?: boolean;
   request_hash: string;
   region?: string;
   /** Wall-clock deadline (ms since epoch) after which nothing new is started: the function's own timeout minus room to settle. */
