@@ -26,6 +26,7 @@ import { DynamoCreditStore, documentClient } from '../packages/core/src/adapters
 import { Credits, Lending, MAX_HOLD_TTL_S, Tenants, auditAll, facilityAccount, type Facility } from '../packages/core/src/index.js';
 import { percentile, runPhase, table, type PhaseRun } from './lib/stats.js';
 import { WriteRecorder, type AttemptCounts, type HottestItem } from './lib/writes.js';
+import { leasedScenario } from './lib/leased.js';
 
 // ---------- parameters (every one bounded) ----------
 
@@ -267,6 +268,14 @@ async function main(): Promise<number> {
   const a = await scenario('A', 'A: 1 hot startup', 1);
   const b = await scenario('B', `B: ${flags.startups} startups`, flags.startups);
   reports.push(...(await runScenario(a, ops)), ...(await runScenario(b, ops)));
+  // C: the same hot startup's traffic paid through credit leases (what the gateway does since issue 13).
+  const leasedRuns = [];
+  for (const holderCount of [concurrency, 1]) {
+    const c = await scenario(`C${holderCount}`, `C: 1 hot startup, leased, ${holderCount} holder(s)`, 1);
+    const run = await leasedScenario(store, c.startups[0]!.startup_id, c.startups[0]!.facility, ops, concurrency, holderCount, holdAmount, settleAmount);
+    bookProblems.push(...run.problems);
+    leasedRuns.push({ holderCount, run });
+  }
 
   const a0 = performance.now();
   const audit = await auditAll(store, ACCOUNT_SHARDS);
@@ -304,6 +313,16 @@ async function main(): Promise<number> {
       new Set([2, 3, 4, 5, 6, 7]),
     ),
   );
+  const aReserve = reports.find((r) => r.scenario === a.label && r.operation === 'reserve')!;
+  const aRate = aReserve.run.done / aReserve.run.seconds;
+  for (const { holderCount, run } of leasedRuns) {
+    const how = holderCount === 1 ? `1 holder shared by ${concurrency} requests in flight, as one process serves them (flushes batch)` : `${holderCount} holders, one request at a time each, as Lambda's environments (a flush per request)`;
+    console.log(
+      `C: 1 hot startup on credit leases, ${how}: ${run.ops} requests in ${run.seconds.toFixed(1)} s = ${run.ops_per_s.toFixed(0)} reservations/s with their settlements ` +
+        `(${(run.ops_per_s / aRate).toFixed(1)}× A's ${aRate.toFixed(0)} holds/s, which do not include settling); ${run.leases_taken} leases, ` +
+        `${run.records_flushed} records flushed, ${run.records_lost} lost, ${run.refused} refused`,
+    );
+  }
   console.log('');
   console.log('partition keys (an account\'s ledger lines share its balance item\'s pk, so its partition takes 2 writes per posting line):');
   console.log(

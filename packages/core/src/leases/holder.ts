@@ -121,11 +121,12 @@ export class LeaseHolder {
     assert(Number.isSafeInteger(ask.amount_micros) && ask.amount_micros > 0, 'reserve a positive whole amount');
     const scope = `${ask.startup_id}|${ask.budget_key ?? '-'}`;
     let l = this.current.get(scope);
-    if (!l || !this.usable(l, ask.amount_micros)) {
+    // Twice at most: a lease taken for several waiting requests may be spent by the others before this one.
+    for (let attempt = 0; !l || !this.usable(l, ask.amount_micros); attempt++) {
+      if (attempt === 2) return { ok: false, code: 'fallback', why: 'lease_short' };
       const taken = await this.take(scope, ask);
       if (typeof taken === 'string') return { ok: false, code: 'fallback', why: taken };
       l = taken;
-      if (!this.usable(l, ask.amount_micros)) return { ok: false, code: 'fallback', why: 'lease_short' };
     }
     l.free_micros -= ask.amount_micros;
     l.inflight++;
