@@ -6,12 +6,12 @@
  *
  * Leases (issue 13's next step) are not here: they will have their own port and part beside this one.
  */
-import { budgetOnClose, budgetOnReserve, sameClose, sameReservation, type Hold, type KeyBudgetChange } from '../../holds.js';
+import { budgetOnClose, budgetOnReserve, sameClose, sameReservation, type Hold } from '../../holds.js';
 import { spendOf, type Posting } from '../../ledger.js';
 import { InvariantError } from '../../money.js';
 import type { CloseResult, HoldStore, ReserveResult } from '../../store.js';
 import type { UsageRecord } from '../../usage.js';
-import { apiKeyKey } from './entities/api-key.js';
+import { budgetItem } from './budget-writes.js';
 import { holdItem, holdKey, openHoldShardKey, toHold } from './entities/hold.js';
 import { spendBucketKey } from './entities/spend-bucket.js';
 import { balanceFailure, closedAccountRefused, postingItems } from './posting-writes.js';
@@ -21,16 +21,6 @@ import { listUsage, usageItems } from './usage-store.js';
 
 export class DynamoHoldStore implements HoldStore {
   constructor(private readonly table: Table) {}
-
-  /** The key budget's update: a take is conditioned on the budget covering it; a refund is not (it only returns). */
-  private budgetItem(change: KeyBudgetChange | null): Tagged[] {
-    if (!change) return [];
-    const update =
-      'take' in change
-        ? { UpdateExpression: 'SET budget_left_micros = budget_left_micros - :a', ConditionExpression: 'budget_left_micros >= :a', ExpressionAttributeValues: { ':a': change.take } }
-        : { UpdateExpression: 'ADD budget_left_micros :r, spent_micros :s', ExpressionAttributeValues: { ':r': change.refund, ':s': change.spent } };
-    return [{ tag: 'budget', item: { Update: { TableName: this.table.name, Key: apiKeyKey(change.key_sha256), ...update, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } } }];
-  }
 
   /** One hourly burn bucket per facility the posting adds spend to. */
   private spendItems(posting: Posting, at: string): Tagged[] {
@@ -49,7 +39,7 @@ export class DynamoHoldStore implements HoldStore {
   }
 
   async reserve(hold: Hold, posting: Posting): Promise<ReserveResult> {
-    const tagged: Tagged[] = [{ item: this.table.put(holdItem(hold)), tag: 'hold' }, ...postingItems(this.table, posting), ...this.budgetItem(budgetOnReserve(hold))];
+    const tagged: Tagged[] = [{ item: this.table.put(holdItem(hold)), tag: 'hold' }, ...postingItems(this.table, posting), ...budgetItem(this.table, budgetOnReserve(hold))];
     const out = await transact(this.table.doc, tagged.map((t) => t.item));
     if (out.ok) return { ok: true, hold, replayed: false };
     if (out.reason === 'contention') return { ok: false, code: 'contention' };
@@ -91,7 +81,7 @@ export class DynamoHoldStore implements HoldStore {
       this.closeItem(hold, status, settledMicros, at),
       ...postingItems(this.table, posting),
       ...this.spendItems(posting, at),
-      ...this.budgetItem(budgetOnClose(hold, settledMicros)),
+      ...budgetItem(this.table, budgetOnClose(hold, settledMicros)),
       ...(usage ? usageItems(this.table, usage) : []),
     ];
     const out = await transact(this.table.doc, tagged.map((t) => t.item));
@@ -115,13 +105,7 @@ export class DynamoHoldStore implements HoldStore {
   }
 
   async listExpiredHolds(shard: number, nowIso: string, limit: number): Promise<Hold[]> {
-    const page = await this.table.queryPage({
-      IndexName: 'openHoldsByExpiry',
-      KeyConditionExpression: 'gsi3pk = :pk AND gsi3sk < :now',
-      ExpressionAttributeValues: { ':pk': openHoldShardKey(shard), ':now': nowIso },
-      Limit: limit,
-    });
-    return page.items.map(toHold);
+    return (await this.table.openByExpiry(openHoldShardKey(shard), nowIso, limit)).map(toHold);
   }
 
   listUsage(startupId: string, fromDay: string, toDay: string) {

@@ -11,7 +11,7 @@ import type { Posting } from '../../ledger.js';
 import { shardOf } from '../../ids.js';
 import type { CloseLeaseResult, FlushLeaseResult, LeaseStore, TakeLeaseResult } from '../../store.js';
 import { checkUsageRecord, type UsageRecord } from '../../usage.js';
-import { apiKeyKey } from './entities/api-key.js';
+import { budgetItem } from './budget-writes.js';
 import { leaseItem, leaseKey, openLeaseShardKey, toJournal, toLease } from './entities/lease.js';
 import { spendBucketKey } from './entities/spend-bucket.js';
 import { PROVIDER_HOUR_SHARDS, usageRecordItem } from './entities/usage.js';
@@ -24,22 +24,8 @@ import { providerHourUpdate, usageDayUpdate } from './usage-store.js';
 export class DynamoLeaseStore implements LeaseStore {
   constructor(private readonly table: Table) {}
 
-  private budgetTake(lease: Lease): Tagged[] {
-    if (!lease.budget_key) return [];
-    return [{
-      tag: 'budget',
-      item: {
-        Update: {
-          TableName: this.table.name, Key: apiKeyKey(lease.budget_key),
-          UpdateExpression: 'SET budget_left_micros = budget_left_micros - :a', ConditionExpression: 'budget_left_micros >= :a',
-          ExpressionAttributeValues: { ':a': lease.amount_micros }, ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        },
-      },
-    }];
-  }
-
   async takeLease(lease: Lease, posting: Posting): Promise<TakeLeaseResult> {
-    const tagged: Tagged[] = [{ tag: 'lease', item: this.table.put(leaseItem(lease)) }, ...postingItems(this.table, posting), ...this.budgetTake(lease)];
+    const tagged: Tagged[] = [{ tag: 'lease', item: this.table.put(leaseItem(lease)) }, ...postingItems(this.table, posting), ...budgetItem(this.table, lease.budget_key ? { key_sha256: lease.budget_key, take: lease.amount_micros } : null)];
     const out = await transact(this.table.doc, tagged.map((t) => t.item));
     if (out.ok) return { ok: true };
     if (out.reason === 'contention') return { ok: false, code: 'contention' };
@@ -110,9 +96,7 @@ export class DynamoLeaseStore implements LeaseStore {
   private sharedItems(lease: Lease, c: LeaseClose, at: string): Tagged[] {
     const hourShard = shardOf(lease.id, PROVIDER_HOUR_SHARDS);
     return [
-      ...(c.budget
-        ? [{ tag: 'budget', item: { Update: { TableName: this.table.name, Key: apiKeyKey(c.budget.key_sha256), UpdateExpression: 'ADD budget_left_micros :r, spent_micros :s', ExpressionAttributeValues: { ':r': c.budget.refund, ':s': c.budget.spent } } } }]
-        : []),
+      ...budgetItem(this.table, c.budget),
       ...c.usage_days.map((d) => usageDayUpdate(this.table, lease.startup_id, d)),
       ...c.provider_hours.map((h) => providerHourUpdate(this.table, h, hourShard)),
       ...c.burns.map((b): Tagged => ({
@@ -164,12 +148,6 @@ export class DynamoLeaseStore implements LeaseStore {
   }
 
   async listLeasesToSweep(shard: number, beforeIso: string, limit: number): Promise<Lease[]> {
-    const page = await this.table.queryPage({
-      IndexName: 'openHoldsByExpiry',
-      KeyConditionExpression: 'gsi3pk = :pk AND gsi3sk < :before',
-      ExpressionAttributeValues: { ':pk': openLeaseShardKey(shard), ':before': beforeIso },
-      Limit: limit,
-    });
-    return page.items.map(toLease);
+    return (await this.table.openByExpiry(openLeaseShardKey(shard), beforeIso, limit)).map(toLease);
   }
 }

@@ -44,6 +44,17 @@ export class Table {
     return { items: (out.Items ?? []) as Record<string, unknown>[], cursor: encodeCursor(out.LastEvaluatedKey) };
   }
 
+  /** Open holds or leases (one openHoldsByExpiry shard partition) that expired before `beforeIso`, oldest first. */
+  async openByExpiry(shardKey: string, beforeIso: string, limit: number): Promise<Record<string, unknown>[]> {
+    const page = await this.queryPage({
+      IndexName: 'openHoldsByExpiry',
+      KeyConditionExpression: 'gsi3pk = :pk AND gsi3sk < :before',
+      ExpressionAttributeValues: { ':pk': shardKey, ':before': beforeIso },
+      Limit: limit,
+    });
+    return page.items;
+  }
+
   /** One page of an index partition whose sort keys start with `prefix`; the cursor is tied to that partition. */
   listIndex(index: string, gsi: 'gsi1' | 'gsi2', pk: string, prefix: string, o: { limit: number; cursor?: string; newestFirst?: boolean }) {
     return this.queryPage({
