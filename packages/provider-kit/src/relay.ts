@@ -39,10 +39,24 @@ export interface RelayJwk {
 
 const b64u = (b: Buffer | string) => Buffer.from(b).toString('base64url');
 
+/** Parsed private keys by PEM: parsing costs more than signing, and a signer uses one or two keys at a time. */
+const privateKeys = new Map<string, KeyObject>();
+const MAX_PRIVATE_KEYS = 8;
+
+function privateKeyOf(pem: string): KeyObject {
+  let key = privateKeys.get(pem);
+  if (!key) {
+    key = createPrivateKey(pem);
+    if (privateKeys.size >= MAX_PRIVATE_KEYS) privateKeys.delete(privateKeys.keys().next().value!);
+    privateKeys.set(pem, key);
+  }
+  return key;
+}
+
 /** Signs a token with an Ed25519 private key (PKCS#8 PEM): the marketplace's side. */
 export function signRelayToken(claims: RelayClaims, kid: string, privateKeyPem: string): string {
   const head = `${b64u(JSON.stringify({ alg: 'EdDSA', typ: 'JWT', kid }))}.${b64u(JSON.stringify(claims))}`;
-  const sig = sign(null, Buffer.from(head), createPrivateKey(privateKeyPem));
+  const sig = sign(null, Buffer.from(head), privateKeyOf(privateKeyPem));
   return `${head}.${b64u(sig)}`;
 }
 

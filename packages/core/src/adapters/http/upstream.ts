@@ -41,11 +41,13 @@ export class HttpUpstream implements Upstream {
         return;
       }
       const mod = url.protocol === 'https:' ? https : http;
-      const body = Buffer.from(req.body, 'utf8');
+      // A string body goes out in the same write as the head (Node joins them); a Buffer costs a second buffer in a
+      // writev, and each socket write is dear on some hosts (docs/bench.md).
+      const body = req.body;
       const r = mod.request(url, {
         method: 'POST',
         agent: agents[url.protocol],
-        headers: { ...req.headers, 'content-type': 'application/json', 'content-length': String(body.length), accept: 'application/json, text/event-stream' },
+        headers: { ...req.headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body, 'utf8')), accept: 'application/json, text/event-stream' },
       });
       const timer = setTimeout(() => {
         done({ ok: false, failure: 'timeout', message: `no response headers within ${req.headers_timeout_ms} ms` });
