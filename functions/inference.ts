@@ -23,7 +23,7 @@ import { logger, metrics } from './lib/powertools.js';
 import { StreamSink } from './lib/sink.js';
 
 /** Each invocation's gateway run, keyed by its Lambda context (weak: nothing outlives the invocation). */
-const pendingWork = new WeakMap<Context, Promise<unknown>>();
+const pendingWork = new WeakMap<Context, { work: Promise<unknown>; sink: StreamSink }>();
 
 /** Room left, before the function's own timeout, to meter and settle after the provider. */
 const SETTLE_RESERVE_MS = 5_000;
@@ -86,7 +86,7 @@ function inferenceRoute(handlerId: string, workload: Workload) {
         });
       sink.work = work;
       // The invocation ends when this settles (requestEnd below), after the reply's last byte: the lease flush runs inside it.
-      pendingWork.set(context, work);
+      pendingWork.set(context, { work, sink });
       const head = await sink.head;
       countRequest(route, head.status);
       return {
@@ -105,9 +105,11 @@ function inferenceRoute(handlerId: string, workload: Workload) {
     // middy awaits this after piping the reply: Lambda keeps the invocation (and the container) until the
     // gateway's run, including the lease flush that bills this request, has finished.
     requestEnd: async (request: { context: Context }) => {
-      const work = pendingWork.get(request.context);
+      const pending = pendingWork.get(request.context);
       pendingWork.delete(request.context);
-      await work;
+      // The reply has been piped out: only now does the gateway start its after-reply writes (the lease flush).
+      pending?.sink.delivered();
+      await pending?.work;
     },
   }).use(injectLambdaContext(logger)).use(logMetrics(metrics));
 }

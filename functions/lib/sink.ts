@@ -23,7 +23,10 @@ export class StreamSink implements ResponseSink {
   private started = false;
   private waiter: (() => void) | null = null;
   private resolveFinished!: () => void;
-  /** The reply's last byte was read out of the Readable (piped on), or the client went away. */
+  /**
+   * The reply was delivered: the handler marks it once middy's pipe into Lambda's response stream has ended
+   * (delivered()), or the client went away. Until then the gateway's after-reply work waits.
+   */
   readonly finished: Promise<void> = new Promise((r) => (this.resolveFinished = r));
   /** The gateway's whole run; set by the handler right after starting it. */
   work: Promise<unknown> = Promise.resolve();
@@ -53,8 +56,12 @@ export class StreamSink implements ResponseSink {
         );
       },
     });
-    this.readable.once('end', () => this.resolveFinished());
     this.ac.signal.addEventListener('abort', () => this.resolveFinished(), { once: true });
+  }
+
+  /** The response stream has ended: the client has the reply's last byte. */
+  delivered(): void {
+    this.resolveFinished();
   }
 
   get signal(): AbortSignal {
