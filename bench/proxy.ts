@@ -2,8 +2,10 @@
  * Proxy overhead benchmark (issue 3 point 7, issue 13 point 7): the same simulated provider called three
  * ways, side by side —
  *   direct   client → simulator
- *   compux   client → the local runtime (auth, rate window, catalog, hold, route, meter, settle) → simulator
- *   portkey  client → Portkey's open-source gateway (@portkey-ai/gateway, custom host) → simulator
+ *   compux   client → the local runtime, in a process of its own as `npm start` runs it (bench/lib/runtime-child.ts;
+ *            auth, rate window, catalog, lease or hold, route, meter, settle) → simulator
+ *   portkey  client → Portkey's open-source gateway (@portkey-ai/gateway, custom host; its own process) → simulator
+ * The client and the simulated provider share this process for every path.
  * with the simulator's time to first token at 0 ms and at 60 ms, in interleaved rounds after a warm-up
  * (each round runs every path once, in a rotated order, so drift on the machine hits all three alike).
  *
@@ -34,12 +36,12 @@
 import http from 'node:http';
 import type { ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { startRuntime, type Runtime } from '../local/runtime.js';
+import { startRuntime } from '../local/runtime.js';
 import { seedDemoWorld, type DemoWorld } from '../local/demo.js';
 import { startDynamoDbLocal } from '../local/dynamodb.js';
 import type { Simulator } from '../packages/simulator/src/index.js';
 import { percentile, table } from './lib/stats.js';
-import { MAX_TOKENS, MODEL, chatBody, request, runMany, startPortkey, type ManyRun, type Target, type Timing } from './lib/client.js';
+import { MAX_TOKENS, MODEL, chatBody, request, runMany, startPortkey, startRuntimeChild, type ManyRun, type Target, type Timing } from './lib/client.js';
 import { splitByReply, startCountingProxy, waitQuiet, type DdbCounter, type ReplyWindow } from './lib/ddb-counter.js';
 
 const LIMITS = {
@@ -266,14 +268,19 @@ async function main(): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const ddb = await startDynamoDbLocal({ inMemory: true });
   const counter = await startCountingProxy(ddb.endpoint);
-  let rt: Runtime | undefined;
+  let child: { url: string; proc: ChildProcess } | undefined;
   let world: DemoWorld | undefined;
   let portkey: { url: string; proc: ChildProcess } | undefined;
   const blocks: BlockFigures[] = [];
   try {
     // The simulators check no relay token here: direct and Portkey calls carry none, and a provider's own
     // token check is not CompuX's overhead (CompuX still mints one per request).
-    rt = await startRuntime({ port: 0, dynamodbEndpoint: counter.url, scheduler: false, seed: async (r) => (world = await seedDemoWorld(r, { simulator: { verifyToken: null } })) });
+    // Seeded by a runtime in this process (the simulators stay here, beside the client, for every path), then
+    // served by one in a process of its own on the same table, as Portkey's gateway runs in its own.
+    const seeder = await startRuntime({ port: 0, dynamodbEndpoint: counter.url, scheduler: false, seed: async (r) => { world = await seedDemoWorld(r, { simulator: { verifyToken: null } }); } });
+    await seeder.stop();
+    child = await startRuntimeChild(counter.url, seeder.tableName, seeder.adminKey);
+    const rt = { baseUrl: child.url };
     // Every request goes to the top-ranked provider for the model (Cirrus, H200); direct and Portkey call that same simulator.
     const sim = world!.simulators.get('prv_demoCirrus01')!;
     portkey = await startPortkey(process.execPath);
@@ -289,7 +296,8 @@ async function main(): Promise<void> {
     for (const ttftMs of f.quick ? [0] : [0, 60]) blocks.push(await runBlock(ttftMs, f, targets, sim, counter, agent));
   } finally {
     portkey?.proc.kill('SIGTERM');
-    await rt?.stop();
+    child?.proc.kill('SIGTERM');
+    await world?.stop();
     await counter.close();
     await ddb.stop();
     agent.destroy();

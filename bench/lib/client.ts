@@ -217,3 +217,30 @@ export async function startPortkey(nodeBin: string): Promise<{ url: string; proc
   proc.kill('SIGKILL');
   throw new Error('Portkey gateway did not start');
 }
+
+/** CompuX's runtime in a process of its own (bench/lib/runtime-child.ts) on the parent's seeded table. */
+export async function startRuntimeChild(ddbEndpoint: string, table: string, adminKey: string): Promise<{ url: string; proc: ChildProcess }> {
+  const script = path.join(path.dirname(new URL(import.meta.url).pathname), 'runtime-child.ts');
+  const proc = spawn(process.execPath, ['--import', 'tsx', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, BENCH_DDB_ENDPOINT: ddbEndpoint, BENCH_TABLE: table, BENCH_ADMIN_KEY: adminKey },
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error('CompuX runtime child did not start'));
+    }, PORTKEY_READY_MS);
+    let buf = '';
+    proc.stdout!.on('data', (c: Buffer) => {
+      buf += c.toString();
+      const line = buf.split('\n').find((l) => l.startsWith('{"url"'));
+      if (!line) return;
+      clearTimeout(timer);
+      // Its logs after this are not read (kept flowing, not kept).
+      proc.stdout!.removeAllListeners('data');
+      proc.stdout!.resume();
+      resolve({ url: (JSON.parse(line) as { url: string }).url, proc });
+    });
+    proc.once('exit', (code) => reject(new Error(`CompuX runtime child exited (${code})`)));
+  });
+}
