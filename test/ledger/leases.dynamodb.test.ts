@@ -188,6 +188,43 @@ describe('credit leases on DynamoDB Local', () => {
     expect(await auditAll(w.store, ACCOUNT_SHARDS)).toMatchObject({ ok: true, balance_sum_micros: 0 });
   });
 
+  it('a key budget bounds what leases may spend through that key: never above the budget, and budget left + spent = budget after the leases close', async () => {
+    // Prepare: a key with a 30,000-micro budget on a startup with plenty of credit, three holders
+    const w = await world('lease-budget');
+    const { startup } = await w.fundedStartup([{ principal_micros: 10_000_000 }]);
+    const key = await w.tenants.createStartupKey(startup.id, { name: 'budgeted', budget_micros: 30_000 });
+    if (!key.ok || key.replayed) throw new Error('key');
+    const holders = Array.from({ length: 3 }, () => holderOf(w));
+    let spent = 0;
+    let refused = 0;
+    // Act: each asks for far more than the budget over its requests, re-reading the budget left as the cache would
+    await Promise.all(holders.map(async (h, k) => {
+      const rand = prng(900 + k);
+      for (let i = 0; i < 40; i++) {
+        const left = (await w.store.findApiKeyByHash(key.value.key_sha256))!.budget_left_micros;
+        const amount = 500 + Math.floor(rand() * 1_500);
+        const r = await h.reserve({ startup_id: startup.id, budget_key: key.value.key_sha256, budget_left_micros: left, amount_micros: amount });
+        if (!r.ok) {
+          refused++;
+          continue;
+        }
+        const cost = Math.floor(rand() * amount);
+        h.settle(r.reservation, recordFor(startup.id, r.reservation, cost, i));
+        spent += cost;
+        await h.afterReply();
+      }
+    }));
+    const during = (await w.store.findApiKeyByHash(key.value.key_sha256))!;
+    await Promise.all(holders.map((h) => h.closeAll()));
+    const after = (await w.store.findApiKeyByHash(key.value.key_sha256))!;
+    // Assess
+    expect(refused).toBeGreaterThan(0); // the budget, not the credit, stopped them
+    expect(during.budget_left_micros).toBeGreaterThanOrEqual(0);
+    expect(spent).toBeLessThanOrEqual(30_000);
+    expect(after.budget_left_micros).toBe(30_000 - spent);
+    expect(await auditAll(w.store, ACCOUNT_SHARDS)).toMatchObject({ ok: true, balance_sum_micros: 0 });
+  });
+
   it('a strict facility never lends to a lease: the holder falls back to holds', async () => {
     // Prepare
     const w = await world('lease-strict');
