@@ -218,10 +218,13 @@ export async function startPortkey(nodeBin: string): Promise<{ url: string; proc
   throw new Error('Portkey gateway did not start');
 }
 
-/** CompuX's runtime in a process of its own (bench/lib/runtime-child.ts) on the parent's seeded table. */
+/**
+ * CompuX's runtime in a process of its own (bench/lib/runtime-child.ts) on the parent's seeded table.
+ * BENCH_CHILD_NODE_ARGS adds node flags to it (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it).
+ */
 export async function startRuntimeChild(ddbEndpoint: string, table: string, adminKey: string): Promise<{ url: string; proc: ChildProcess }> {
   const script = path.join(path.dirname(new URL(import.meta.url).pathname), 'runtime-child.ts');
-  const proc = spawn(process.execPath, ['--import', 'tsx', script], {
+  const proc = spawn(process.execPath, [...(process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', script], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, BENCH_DDB_ENDPOINT: ddbEndpoint, BENCH_TABLE: table, BENCH_ADMIN_KEY: adminKey },
   });
