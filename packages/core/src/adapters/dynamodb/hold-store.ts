@@ -14,7 +14,7 @@ import type { UsageRecord } from '../../usage.js';
 import { budgetItem } from './budget-writes.js';
 import { holdItem, holdKey, openHoldShardKey, toHold } from './entities/hold.js';
 import { spendBucketKey } from './entities/spend-bucket.js';
-import { balanceFailure, closedAccountRefused, postingItems } from './posting-writes.js';
+import { closedAccountRefused, postingItems, takeRefusal } from './posting-writes.js';
 import type { Table, Tagged } from './table.js';
 import { transact } from './transact.js';
 import { listUsage, usageItems } from './usage-store.js';
@@ -49,13 +49,7 @@ export class DynamoHoldStore implements HoldStore {
       if (!first) throw new InvariantError(`hold ${hold.id} reported as existing but not found`);
       return sameReservation(first, hold) ? { ok: true, hold: first, replayed: true } : { ok: false, code: 'idempotency_conflict' };
     }
-    let frozen = false;
-    for (const [i, old] of out.failed) {
-      const t = tagged[i];
-      if (t?.tag === 'budget') return { ok: false, code: 'key_budget_exceeded' };
-      if (t?.tag === 'balance' && (await balanceFailure(this.table, t, old)) === 'facility_frozen') frozen = true;
-    }
-    return { ok: false, code: frozen ? 'facility_frozen' : 'exceeds_credit' };
+    return { ok: false, code: await takeRefusal(this.table, tagged, out.failed) };
   }
 
   /** The hold's open → closed, conditioned on it still being open (the sweeper and a settle may race). */

@@ -15,7 +15,7 @@ import { budgetItem } from './budget-writes.js';
 import { leaseItem, leaseKey, openLeaseShardKey, toJournal, toLease } from './entities/lease.js';
 import { spendBucketKey } from './entities/spend-bucket.js';
 import { PROVIDER_HOUR_SHARDS, usageRecordItem } from './entities/usage.js';
-import { balanceFailure, closedAccountRefused, postingItems } from './posting-writes.js';
+import { closedAccountRefused, postingItems, takeRefusal } from './posting-writes.js';
 import type { Table, Tagged } from './table.js';
 import { MAX_TRANSACT_ITEMS, transact, type TransactItem } from './transact.js';
 import { providerHourUpdate, usageDayUpdate } from './usage-store.js';
@@ -35,13 +35,7 @@ export class DynamoLeaseStore implements LeaseStore {
       if (found) return { ok: true };
       throw new InvariantError(`lease ${lease.id}: create refused but not found`);
     }
-    let frozen = false;
-    for (const [i, old] of out.failed) {
-      const t = tagged[i];
-      if (t?.tag === 'budget') return { ok: false, code: 'key_budget_exceeded' };
-      if (t?.tag === 'balance' && (await balanceFailure(this.table, t, old)) === 'facility_frozen') frozen = true;
-    }
-    return { ok: false, code: frozen ? 'facility_frozen' : 'exceeds_credit' };
+    return { ok: false, code: await takeRefusal(this.table, tagged, out.failed) };
   }
 
   async flushLease(lease: Lease, seq: number, counters: Journal, records: readonly UsageRecord[]): Promise<FlushLeaseResult> {

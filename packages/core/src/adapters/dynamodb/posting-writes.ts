@@ -119,3 +119,17 @@ export async function balanceFailure(table: Table, t: Tagged, old: Record<string
   if (!item) throw new InvariantError(`account ${t.line!.account} does not exist`);
   return lineRefusal(t.line!, { balance_micros: item.balance_micros as number, frozen: item.frozen === true });
 }
+
+/**
+ * Why a transaction taking credit (a hold's reserve, a lease's take) was refused, from its failed conditions:
+ * the key's budget, else a frozen facility, else not enough credit.
+ */
+export async function takeRefusal(table: Table, tagged: readonly Tagged[], failed: ReadonlyMap<number, Record<string, unknown> | null>): Promise<'key_budget_exceeded' | 'facility_frozen' | 'exceeds_credit'> {
+  let frozen = false;
+  for (const [i, old] of failed) {
+    const t = tagged[i];
+    if (t?.tag === 'budget') return 'key_budget_exceeded';
+    if (t?.tag === 'balance' && (await balanceFailure(table, t, old)) === 'facility_frozen') frozen = true;
+  }
+  return frozen ? 'facility_frozen' : 'exceeds_credit';
+}
