@@ -6,7 +6,7 @@
  * reservations per second (each with its settle and flush), the leases taken, and the books after every
  * holder returned its leases (leased back to 0, spent = what was settled, available + spent = granted).
  */
-import { DEFAULT_HOLDER_CONFIG, LeaseHolder, facilityAccount, newId, type CreditStore, type Facility, type UsageRecord } from '../../packages/core/src/index.js';
+import { DEFAULT_HOLDER_CONFIG, LeaseHolder, facilityAccount, newId, nowIso, type CreditStore, type Facility, type UsageRecord } from '../../packages/core/src/index.js';
 
 export interface LeasedRun {
   ops: number;
@@ -25,7 +25,7 @@ function record(startupId: string, leaseId: string, facilityId: string, cost: nu
     request_id: newId('req'), startup_id: startupId, key_id: 'key_bench', hold_id: leaseId, workload: 'chat', model: 'bench-model', provider_id: 'prv_bench',
     endpoint_id: 'ep', accelerator: 'H100', stream: false, outcome: 'ok', status_code: 200, attempts: 1, prompt_tokens: 10, completion_tokens: 10, estimated: false,
     gpu_microseconds: 1_000, cost_micros: cost, provider_micros: provider, margin_micros: cost - provider, spot_micros_per_gpu_hour: 2_000_000,
-    facilities: cost > 0 ? [{ facility_id: facilityId, amount_micros: cost }] : [], latency_ms: 1, ttft_ms: 1, created_at: new Date().toISOString(),
+    facilities: cost > 0 ? [{ facility_id: facilityId, amount_micros: cost }] : [], latency_ms: 1, ttft_ms: 1, created_at: nowIso(),
   };
 }
 

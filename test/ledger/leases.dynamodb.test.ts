@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ACCOUNT_SHARDS } from '../../infra/table.js';
 import {
-  DEFAULT_HOLDER_CONFIG, LeaseCloser, LeaseHolder, auditAll, facilityAccount, maxLeaseLifeMs, newId, type LeaseReservation, type LeaseTiming, type UsageRecord,
+  DEFAULT_HOLDER_CONFIG, LeaseCloser, LeaseHolder, auditAll, facilityAccount, maxLeaseLifeMs, newId, nowIso, type LeaseReservation, type LeaseTiming, type UsageRecord,
 } from '../../packages/core/src/index.js';
 import { prng, world } from './world.js';
 
@@ -23,7 +23,7 @@ function recordFor(startupId: string, r: LeaseReservation, cost: number, n: numb
     provider_id: n % 3 ? 'prv_one' : 'prv_two', endpoint_id: 'ep', accelerator: 'H100', stream: false, outcome: 'ok', status_code: 200, attempts: 1,
     prompt_tokens: 10, completion_tokens: 5, estimated: false, gpu_microseconds: 1_000, cost_micros: cost, provider_micros: provider, margin_micros: cost - provider,
     spot_micros_per_gpu_hour: 2_000_000, facilities: cost > 0 ? [{ facility_id: r.facility_id, amount_micros: cost }] : [], latency_ms: 5, ttft_ms: 5,
-    created_at: new Date().toISOString(),
+    created_at: nowIso(),
   };
 }
 
