@@ -80,6 +80,7 @@ function fakePayment(amount: number, credit: number, spendUntilMs: number | null
       p.closed.push(cost);
       return true;
     },
+    written: () => null,
   };
   return p satisfies Payment;
 }

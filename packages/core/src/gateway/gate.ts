@@ -51,6 +51,7 @@ export function gatedPayment(inner: Payment, gate: Gate): Payment {
     amount_micros: () => inner.amount_micros(),
     extend: (by) => inner.extend(by),
     facilitiesFor: (cost): Allocation[] => inner.facilitiesFor(cost),
+    written: () => inner.written(),
     async close(cost, record: UsageRecord) {
       if (!(await gate)) return inner.close(cost, record);
       const unbilled: UsageRecord = { ...record, outcome: 'rejected_upstream', status_code: 409, cost_micros: 0, provider_micros: 0, margin_micros: 0, facilities: [] };

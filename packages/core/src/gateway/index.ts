@@ -124,7 +124,7 @@ export class Gateway {
     // the caller's deadline, so a reply nobody reads cannot keep a settled request from being written.
     if (sink.finished) await untilOrDeadline(sink.finished, req.deadline_ms - this.clock.elapsedMs());
     // Still within the invocation, after the reply's last byte: the lease's flush writes this request's record.
-    await this.deps.holder?.afterReply().catch((err: unknown) => this.deps.log?.('error', 'lease flush failed', { request_id: req.request_id, error: String(err) }));
+    await this.deps.holder?.afterReply(ctx.payment.written() ?? undefined).catch((err: unknown) => this.deps.log?.('error', 'lease flush failed', { request_id: req.request_id, error: String(err) }));
     await this.slaBuffer?.maybeFlush();
     return result;
   }

@@ -33,6 +33,8 @@ export interface Payment {
   facilitiesFor(cost: number): Allocation[];
   /** Closes at `cost` (≤ amount) with the request's record; false when the close could not be made (left to the sweeper). */
   close(cost: number, record: UsageRecord): Promise<boolean>;
+  /** A lease's close is written after the reply: resolves once it is (null for a hold, written by close()). */
+  written(): Promise<void> | null;
 }
 
 export type HoldCloser = Pick<Credits, 'closeWithUsage'>;
@@ -45,6 +47,7 @@ export function holdPayment(hold: Hold, credits: HoldCloser, log?: GatewayLog): 
     spend_until_ms: null,
     extend: () => false,
     facilitiesFor: (cost) => spendByFacility(hold, cost),
+    written: () => null,
     async close(cost, record) {
       assert(cost <= hold.amount_micros, 'the bill is within the hold');
       const { facilities: _paid, ...usage } = record;
@@ -64,6 +67,7 @@ export function holdPayment(hold: Hold, credits: HoldCloser, log?: GatewayLog): 
 }
 
 export function leasePayment(r: LeaseReservation, holder: Pick<LeaseHolder, 'extend' | 'settle'>): Payment {
+  let written: Promise<void> | null = null;
   return {
     id: r.lease_id,
     kind: 'lease',
@@ -72,8 +76,9 @@ export function leasePayment(r: LeaseReservation, holder: Pick<LeaseHolder, 'ext
     extend: (by) => holder.extend(r, by),
     facilitiesFor: (cost) => (cost > 0 ? [{ facility_id: r.facility_id, amount_micros: cost }] : []),
     async close(cost, record) {
-      holder.settle(r, { ...record, lease_id: r.lease_id });
+      written = holder.settle(r, { ...record, lease_id: r.lease_id });
       return true;
     },
+    written: () => written,
   };
 }

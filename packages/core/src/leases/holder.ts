@@ -42,6 +42,8 @@ interface Pending {
   record: UsageRecord;
   entries: [string, number][];
   rounds: number;
+  /** Resolves once the record is written, or given up (then it is reported and stays unbilled). */
+  done: () => void;
 }
 
 interface Live {
@@ -144,8 +146,11 @@ export class LeaseHolder {
     return true;
   }
 
-  /** Settles a reservation in memory; the record is written by the next flush (afterReply). */
-  settle(r: LeaseReservation, record: UsageRecord): void {
+  /**
+   * Settles a reservation in memory; the record is written by a flush (afterReply). The promise resolves once
+   * it is written or given up: the invocation that served it waits for that, and no longer.
+   */
+  settle(r: LeaseReservation, record: UsageRecord): Promise<void> {
     const l = this.live.get(r.lease_id);
     assert(l !== undefined, `settle against unknown lease ${r.lease_id}`);
     assert(!r.settled, `reservation on ${r.lease_id} settled twice`);
@@ -155,14 +160,23 @@ export class LeaseHolder {
     l.free_micros += r.amount_micros - record.cost_micros;
     const entries = journalEntries(record);
     for (const g of journalGroups(entries.map(([k]) => k))) l.groups.add(g);
-    l.pending.push({ record, entries, rounds: 0 });
+    let done!: () => void;
+    const written = new Promise<void>((resolve) => (done = resolve));
+    l.pending.push({ record, entries, rounds: 0, done });
+    return written;
   }
 
-  /** After the reply: flush what was settled, close what is done, take the next lease early. */
-  async afterReply(): Promise<void> {
-    for (let round = 0; round <= MAX_FLUSH_ROUNDS && this.hasPending(); round++) {
+  /**
+   * After the reply: flush what was settled (until `written`, this invocation's own record, is written when
+   * given; else everything pending), close what is done, take the next lease early.
+   */
+  async afterReply(written?: Promise<void>): Promise<void> {
+    let mine = false;
+    void written?.then(() => (mine = true));
+    for (let round = 0; round <= MAX_FLUSH_ROUNDS && this.hasPending() && !mine; round++) {
       if (!this.flushing) this.flushing = this.flushRound().finally(() => (this.flushing = null));
       await this.flushing;
+      await Promise.resolve();
     }
     await this.closeFinished();
     await this.refillAhead();
@@ -268,6 +282,7 @@ export class LeaseHolder {
         l.seq++;
         this.report.flushes++;
         this.report.records_flushed += batch.length;
+        for (const p of batch) p.done();
         continue;
       }
       if (r.code === 'lease_closed') l.lost = true;
@@ -279,6 +294,7 @@ export class LeaseHolder {
   }
 
   private noteLost(l: Live, dropped: Pending[], code: string): void {
+    for (const p of dropped) p.done();
     const micros = dropped.reduce((s, p) => s + p.record.cost_micros, 0);
     this.report.records_lost += dropped.length;
     this.report.micros_lost += micros;
