@@ -152,10 +152,11 @@ export class Gateway {
       const refusal = await this.claim(req, idempotency);
       if (refusal) return { ok: false, refusal };
     }
-    // A hold cannot grow: it takes the whole most possible cost when the credit allows, and only otherwise the
-    // first slice (the generation is then cut there, with finish_reason "length").
+    // A hold cannot grow: it takes the whole most possible cost when the credit (and the key's budget) allows,
+    // and only otherwise the first slice (the generation is then cut there, with finish_reason "length").
     let held = wholeMicros > amountMicros ? await reserveHold(req, this.deps.credits, wholeMicros) : null;
-    if (!held || (!held.ok && held.refusal.code === 'exceeds_credit')) held = await reserveHold(req, this.deps.credits, amountMicros);
+    const short = (code: string) => code === 'exceeds_credit' || code === 'key_budget_exceeded';
+    if (!held || (!held.ok && short(held.refusal.code))) held = await reserveHold(req, this.deps.credits, amountMicros);
     return held.ok ? { ok: true, payment: holdPayment(held.hold, this.deps.credits, this.deps.log), sink, done: Promise.resolve() } : held;
   }
 
