@@ -8,7 +8,7 @@
 import { derivedId } from '../ids.js';
 import { now as clockNow } from '../clock.js';
 import type { LeaseStore } from '../store.js';
-import { closeOf, LEASE_SWEEP_GRACE_S, type Lease } from './lease.js';
+import { closeOf, LEASE_SWEEP_GRACE_S, spentOf, type Lease } from './lease.js';
 import { OPEN_HOLD_SHARDS as LEASE_SHARDS_COUNT } from '../../../../infra/table.js';
 
 /** A close re-reads and retries this often when flushes or contention get in its way. */
@@ -42,7 +42,7 @@ export class LeaseCloser {
       const found = await this.store.getLease(leaseId);
       if (!found) return { ok: false, code: 'lease_not_found' };
       const { lease, journal } = found;
-      const spentSoFar = journal.get(JSON.stringify(['spent'])) ?? 0;
+      const spentSoFar = spentOf(journal);
       if (lease.status === 'closed') {
         // A close whose buckets did not all fit in its transaction (or were cut short) is finished here.
         if (found.buckets_pending) await this.store.finishClose(leaseId);

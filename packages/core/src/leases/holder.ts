@@ -324,10 +324,9 @@ export class LeaseHolder {
       const windowMs = l.reserve_until_ms - Date.parse(l.lease.created_at);
       const low = l.free_micros < l.lease.amount_micros / 4 || l.reserve_until_ms - t < windowMs / 4;
       if (!low || this.taking.has(l.scope) || this.paceMicros(l.scope) === 0) continue;
-      const [startup_id, budget] = l.scope.split('|') as [string, string];
       // Ahead of need: sized by pace. A key with a budget is left to take its next lease when it needs one.
-      if (budget !== '-') continue;
-      await this.take(l.scope, { startup_id, budget_key: null, budget_left_micros: null, amount_micros: Math.max(1, Math.ceil(this.paceMicros(l.scope) / 16)) });
+      if (l.lease.budget_key !== null) continue;
+      await this.take(l.scope, { startup_id: l.lease.startup_id, budget_key: null, budget_left_micros: null, amount_micros: Math.max(1, Math.ceil(this.paceMicros(l.scope) / 16)) });
     }
   }
 }

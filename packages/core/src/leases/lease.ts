@@ -145,6 +145,9 @@ export function journalGroups(names: Iterable<string>): Set<string> {
   return groups;
 }
 
+/** What a journal says its lease has spent (its requests' billed cost). */
+export const spentOf = (j: Journal): number => j.get(name('spent')) ?? 0;
+
 export function addToJournal(j: Journal, entries: readonly [string, number][]): void {
   for (const [k, v] of entries) {
     assert(Number.isSafeInteger(v) && v >= 0, `journal counter ${k} adds ${v}`);
@@ -172,7 +175,7 @@ export interface LeaseClose {
  * posted in (itself, unless that month was already settled: then the month the lease closes in).
  */
 export function closeOf(lease: Lease, journal: Journal, at: string, postingId: string, periodFor: (period: string) => string = (p) => p): LeaseClose {
-  const spent = journal.get(name('spent')) ?? 0;
+  const spent = spentOf(journal);
   assert(spent >= 0 && spent <= lease.amount_micros, `L1: lease ${lease.id} spent ${spent} of ${lease.amount_micros}`);
   const market = shardOf(lease.id, MARKET_SHARDS);
   const accrual = shardOf(lease.id, ACCRUAL_SHARDS);
