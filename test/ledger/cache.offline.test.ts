@@ -72,6 +72,41 @@ describe('TtlCache', () => {
     expect(after).toBe(2);
   });
 
+  it('a hit past refreshAfterMs is served at once and reloaded in the background', async () => {
+    // Prepare
+    const clock = manualClock();
+    const cache = new TtlCache<string, number>({ ttlMs: 1_000, maxEntries: 10, nowMs: clock.now, refreshAfterMs: 500 });
+    let n = 0;
+    const reload = deferred<number>();
+    await cache.get('a', async () => ++n);
+    clock.advance(500);
+    // Act
+    const served = await cache.get('a', () => reload.promise);
+    const again = await cache.get('a', () => Promise.reject(new Error('a second reload must not start')));
+    reload.resolve(7);
+    await reload.promise;
+    await Promise.resolve();
+    clock.advance(600);
+    const refreshed = await cache.get('a', () => Promise.reject(new Error('no load: the reload is fresh')));
+    // Assess
+    expect([served, again, refreshed]).toEqual([1, 1, 7]);
+  });
+
+  it('a failed background reload leaves the entry to expire at its ttl, never later', async () => {
+    // Prepare
+    const clock = manualClock();
+    const cache = new TtlCache<string, number>({ ttlMs: 1_000, maxEntries: 10, nowMs: clock.now, refreshAfterMs: 500 });
+    await cache.get('a', async () => 1);
+    clock.advance(600);
+    // Act
+    const served = await cache.get('a', () => Promise.reject(new Error('table unavailable')));
+    await new Promise((r) => setImmediate(r));
+    clock.advance(400);
+    const expired = await cache.get('a', async () => 2);
+    // Assess
+    expect([served, expired]).toEqual([1, 2]);
+  });
+
   it('concurrent misses of one key share one load', async () => {
     // Prepare
     const cache = new TtlCache<string, string>({ ttlMs: 1_000, maxEntries: 10 });
@@ -227,19 +262,39 @@ function startupKey(secret: string): ApiKeyRecord {
 }
 
 describe('the key cache (Tenants.authenticate)', () => {
-  it('a key used again within the bound is not read again', async () => {
+  it('a key used again within half the bound is not read again', async () => {
     // Prepare
     const clock = manualClock();
     const { store, lookups } = keyStore([startupKey('cx_startup_a')]);
     const tenants = new Tenants(store, undefined, undefined, { wallMs: clock.now });
     // Act
     const first = await tenants.authenticate('cx_startup_a');
-    clock.advance(KEY_CACHE_TTL_MS - 1);
+    clock.advance(KEY_CACHE_TTL_MS / 2 - 1);
     const second = await tenants.authenticate('cx_startup_a');
     // Assess
     expect(first?.key_id).toBe('key_cx_startup_a');
     expect(second?.key_id).toBe('key_cx_startup_a');
     expect(lookups).toHaveLength(1);
+  });
+
+  it('a key in use past half the bound is reloaded behind the request, so it never expires in front of one', async () => {
+    // Prepare
+    const clock = manualClock();
+    const { store, lookups } = keyStore([startupKey('cx_startup_a')]);
+    const tenants = new Tenants(store, undefined, undefined, { wallMs: clock.now });
+    await tenants.authenticate('cx_startup_a');
+    // Act: past half the bound the request is answered from the cache and a reload starts behind it; then the
+    // table stops answering, and at the first read's full bound the request is still answered (by the reload).
+    clock.advance(KEY_CACHE_TTL_MS / 2);
+    const served = await tenants.authenticate('cx_startup_a');
+    await new Promise((r) => setImmediate(r));
+    store.findApiKeyByHash = () => new Promise(() => undefined);
+    clock.advance(KEY_CACHE_TTL_MS / 2);
+    const afterFirstBound = await tenants.authenticate('cx_startup_a');
+    // Assess
+    expect(served?.key_id).toBe('key_cx_startup_a');
+    expect(afterFirstBound?.key_id).toBe('key_cx_startup_a');
+    expect(lookups).toHaveLength(2);
   });
 
   it('a key revoked on another instance stops being accepted once the bound has passed', async () => {

@@ -12,6 +12,10 @@
  * - `invalidate(key)` drops an entry at once, and a load already under way for it is not kept either.
  * - `epoch()`, when given, is a counter the process bumps on every write to what is cached: an entry loaded
  *   under another epoch is a miss, so a write in this process is seen at once by every cache reading it.
+ * - `refreshAfterMs`, when given, reloads an entry in the background once it is that old (still within its
+ *   TTL, so the bound on staleness is unchanged): under steady traffic a hot entry never expires in front of
+ *   a request, so no request waits for the table to refresh it. A failed refresh is dropped; the entry then
+ *   expires at its TTL as it would have without one.
  */
 
 export interface TtlCacheOptions<V> {
@@ -24,11 +28,15 @@ export interface TtlCacheOptions<V> {
   ttlOf?: (value: V) => number;
   /** Bumped by the process on every write to the cached data: entries of an older epoch are misses. */
   epoch?: () => number;
+  /** Age (ms) past which a hit is still served but reloaded in the background; below ttlMs to matter. */
+  refreshAfterMs?: number;
 }
 
 interface Entry<V> {
   value: V;
   expires_at: number;
+  /** Wall time past which a hit starts a background reload (Infinity: never). */
+  refresh_at: number;
   epoch: number;
 }
 
@@ -41,6 +49,7 @@ export class TtlCache<K, V> {
   constructor(private readonly opts: TtlCacheOptions<V>) {
     if (!(Number.isSafeInteger(opts.ttlMs) && opts.ttlMs >= 0)) throw new Error('ttlMs must be a non-negative integer');
     if (!(Number.isSafeInteger(opts.maxEntries) && opts.maxEntries >= 1)) throw new Error('maxEntries must be a positive integer');
+    if (opts.refreshAfterMs !== undefined && !(Number.isSafeInteger(opts.refreshAfterMs) && opts.refreshAfterMs >= 0)) throw new Error('refreshAfterMs must be a non-negative integer');
     this.now = opts.nowMs ?? Date.now;
     this.epoch = opts.epoch ?? (() => 0);
   }
@@ -48,10 +57,17 @@ export class TtlCache<K, V> {
   /** The fresh cached value, or `load(key)` (shared with concurrent misses of the same key). */
   async get(key: K, load: (key: K) => Promise<V>): Promise<V> {
     const hit = this.entries.get(key);
-    if (hit && this.now() < hit.expires_at && hit.epoch === this.epoch()) return hit.value;
+    const t = this.now();
+    if (hit && t < hit.expires_at && hit.epoch === this.epoch()) {
+      // Served as is; a reload (one at a time) replaces it before it expires.
+      if (t >= hit.refresh_at && !this.loading.has(key)) this.load(key, load).catch(() => undefined);
+      return hit.value;
+    }
     if (hit) this.entries.delete(key);
-    const pending = this.loading.get(key);
-    if (pending) return pending;
+    return this.loading.get(key) ?? this.load(key, load);
+  }
+
+  private load(key: K, load: (key: K) => Promise<V>): Promise<V> {
     const epoch = this.epoch();
     const started = this.now();
     const p = load(key).then(
@@ -93,7 +109,8 @@ export class TtlCache<K, V> {
     if (ttl <= 0) return;
     this.entries.delete(key);
     while (this.entries.size >= this.opts.maxEntries) this.entries.delete(this.entries.keys().next().value as K);
-    this.entries.set(key, { value, expires_at: loadedAt + ttl, epoch });
+    const refresh = this.opts.refreshAfterMs;
+    this.entries.set(key, { value, expires_at: loadedAt + ttl, refresh_at: refresh === undefined ? Infinity : loadedAt + refresh, epoch });
   }
 }
 

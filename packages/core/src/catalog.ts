@@ -102,7 +102,8 @@ export class CachedCatalog implements CatalogSource {
     opts: { ttlMs?: number; nowMs?: () => number; epoch?: () => number } = {},
   ) {
     const ttlMs = Math.min(Math.max(0, opts.ttlMs ?? CATALOG_CACHE_TTL_MS), MAX_CATALOG_CACHE_TTL_MS);
-    this.cache = new TtlCache({ ttlMs, maxEntries: 1, ...(opts.nowMs ? { nowMs: opts.nowMs } : {}), ...(opts.epoch ? { epoch: opts.epoch } : {}) });
+    // Reloaded in the background from half its TTL on, so routing never waits for the table under traffic.
+    this.cache = new TtlCache({ ttlMs, maxEntries: 1, refreshAfterMs: Math.floor(ttlMs / 2), ...(opts.nowMs ? { nowMs: opts.nowMs } : {}), ...(opts.epoch ? { epoch: opts.epoch } : {}) });
   }
 
   load(): Promise<Catalog> {

@@ -72,7 +72,8 @@ export class Tenants {
     opts: TenantsOptions = {},
   ) {
     const ttlMs = Math.min(Math.max(0, opts.keyCacheTtlMs ?? KEY_CACHE_TTL_MS), MAX_KEY_CACHE_TTL_MS);
-    this.keys = new TtlCache({ ttlMs, maxEntries: KEY_CACHE_MAX_ENTRIES, ttlOf: (rec) => (rec ? ttlMs : 0), ...(opts.wallMs ? { nowMs: opts.wallMs } : {}) });
+    // Reloaded in the background from half its TTL on: a key in use is never read in front of its request.
+    this.keys = new TtlCache({ ttlMs, maxEntries: KEY_CACHE_MAX_ENTRIES, ttlOf: (rec) => (rec ? ttlMs : 0), refreshAfterMs: Math.floor(ttlMs / 2), ...(opts.wallMs ? { nowMs: opts.wallMs } : {}) });
   }
 
   /** Resolves a bearer token to a principal, or null (unknown, revoked or malformed: all look the same). */
