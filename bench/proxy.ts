@@ -23,8 +23,8 @@
  * DynamoDB: a counting HTTP proxy sits in front of DynamoDB Local (bench/lib/ddb-counter.ts), so every call
  * the handlers make is seen, and every item a write writes is tallied per (pk, sk). Calls per CompuX request
  * are split into "before the reply" and "after" by timing, in a phase of --attrib sequential CompuX requests
- * with a quiet gap after each (a call arriving between a request's start and its reply's last byte is
- * before; one after the last byte, before the next request starts, is after). The most-written shared item
+ * with a quiet gap after each (a call that arrived after a request's start and was answered before its reply's
+ * last byte reached the client is before: the reply may have waited for it; any other is after). The most-written shared item
  * (not `LEASE#…`, the holder-owned credit leases, and written more than once) divided by the CompuX requests
  * of the block is `max_shared_item_writes_per_request`.
  *

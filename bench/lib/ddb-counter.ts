@@ -3,8 +3,8 @@
  * through it, so it can:
  *
  * - count calls per operation (x-amz-target) and the time DynamoDB Local took for them;
- * - log when each call arrived (performance.now() of this process, the clock the bench's client uses), so
- *   calls can be attributed to "before the reply" or "after it" by timing (splitByReply);
+ * - log when each call arrived and when its answer went back (performance.now() of this process, the clock the
+ *   bench's client uses), so calls can be attributed to "before the reply" or "after it" (splitByReply);
  * - tally the items each successful write wrote, per (pk, sk), from the DynamoDB JSON of the request:
  *   PutItem Item, UpdateItem / DeleteItem Key, TransactWriteItems each Put.Item / Update.Key / Delete.Key
  *   (ConditionCheck is not a write), BatchWriteItem each PutRequest.Item / DeleteRequest.Key.
@@ -23,6 +23,8 @@ export interface DdbCall {
   op: string;
   /** Arrival at the proxy, performance.now() ms. */
   atMs: number;
+  /** When DynamoDB Local's answer had passed through the proxy (performance.now() ms); null while in flight. */
+  endMs: number | null;
 }
 
 export interface ItemKey {
@@ -151,7 +153,8 @@ export function startCountingProxy(target: string): Promise<DdbCounter> {
     lastActivity = start;
     inFlight++;
     counts.set(op, (counts.get(op) ?? 0) + 1);
-    if (calls.length < MAX_LOGGED_CALLS) calls.push({ op, atMs: start });
+    const call: DdbCall = { op, atMs: start, endMs: null };
+    if (calls.length < MAX_LOGGED_CALLS) calls.push(call);
     else truncated = true;
     let finished = false;
     const finish = () => {
@@ -159,6 +162,7 @@ export function startCountingProxy(target: string): Promise<DdbCounter> {
       finished = true;
       inFlight--;
       lastActivity = performance.now();
+      call.endMs = lastActivity;
       ms.set(op, (ms.get(op) ?? 0) + lastActivity - start);
     };
     const chunks: Buffer[] = [];
@@ -230,9 +234,13 @@ export interface ReplyWindow {
 }
 
 /**
- * Attributes calls to sequential requests by timing (concurrency 1): a call that arrives between a request's
- * start and its reply's last byte is "before the reply"; one after that last byte and before the next
- * request's start (or `untilMs` for the last) is "after". Calls outside [first start, untilMs] are ignored.
+ * Attributes calls to sequential requests (concurrency 1) by whether the reply could have waited for them: a
+ * call that arrived after a request's start and whose answer had come back before the reply's last byte
+ * reached the client is "before the reply"; any other call of that request's window (up to the next request's
+ * start, or `untilMs` for the last) is "after". A call still unanswered when the reply ended cannot have been
+ * awaited by it: the after-reply flush starts right after the server writes the last byte, so by arrival time
+ * alone it raced the client's own read of that byte and was often miscounted as before. Calls outside
+ * [first start, untilMs] are ignored.
  */
 export function splitByReply(calls: readonly DdbCall[], windows: readonly ReplyWindow[], untilMs: number): { before: Map<string, number>; after: Map<string, number> } {
   const before = new Map<string, number>();
@@ -244,7 +252,7 @@ export function splitByReply(calls: readonly DdbCall[], windows: readonly ReplyW
     if (call.atMs < first || call.atMs > untilMs) continue;
     while (w + 1 < windows.length && windows[w + 1]!.startMs <= call.atMs) w++;
     const win = windows[w]!;
-    const into = call.atMs <= win.endMs ? before : after;
+    const into = call.atMs <= win.endMs && call.endMs !== null && call.endMs <= win.endMs ? before : after;
     into.set(call.op, (into.get(call.op) ?? 0) + 1);
   }
   return { before, after };
