@@ -62,6 +62,12 @@ const handlers: Record<string, AnyHandler> = {
     const writeError = await new Promise<string | undefined>((resolve) => stream.write('data: late\n\n', (err) => resolve(err ? (err as NodeJS.ErrnoException).code : undefined)));
     streamClosed.resolve({ writableFinished: stream.writableFinished, destroyed: stream.destroyed, writeError });
   }),
+  'fake.streamPaused': awslambda.streamifyResponse(async (_event, responseStream) => {
+    const stream = awslambda.HttpResponseStream.from(responseStream, { statusCode: 200, headers: { 'content-type': 'text/plain' } });
+    stream.write('first ');
+    await new Promise((r) => setTimeout(r, 20));
+    stream.end('second');
+  }),
   'fake.streamThrows': awslambda.streamifyResponse(async () => {
     throw new Error('stream secret');
   }),
@@ -86,6 +92,7 @@ const routes: HttpRoute[] = [
   { method: 'GET', path: '/v1/stream', handler: 'fake.stream', streaming: true, timeoutSeconds: 20 },
   { method: 'GET', path: '/v1/stream-throws', handler: 'fake.streamThrows', streaming: true },
   { method: 'GET', path: '/v1/stream-wire', handler: 'fake.streamWire', streaming: true },
+  { method: 'GET', path: '/v1/stream-paused', handler: 'fake.streamPaused', streaming: true },
 ];
 
 let srv: LocalHttpServer;
@@ -325,5 +332,18 @@ describe('streaming through the awslambda shim', () => {
     expect(res.headers.get('content-type')).toBe('text/plain');
     expect(res.headers.get('x-wire')).toBe('yes');
     expect(await res.text()).toBe('hello wire');
+  });
+
+  it('sends a reply written and ended within one turn whole, with a Content-Length, and a slower one in chunks', async () => {
+    // Prepare / Act: stream-wire ends in the turn it starts; stream-paused writes, waits 20 ms, then ends.
+    const whole = await fetch(`${srv.url}/v1/stream-wire`);
+    const chunked = await fetch(`${srv.url}/v1/stream-paused`);
+    // Assess
+    expect(whole.headers.get('content-length')).toBe(String('hello wire'.length));
+    expect(whole.headers.get('transfer-encoding')).toBeNull();
+    expect(await whole.text()).toBe('hello wire');
+    expect(chunked.headers.get('content-length')).toBeNull();
+    expect(chunked.headers.get('transfer-encoding')).toBe('chunked');
+    expect(await chunked.text()).toBe('first second');
   });
 });
