@@ -178,6 +178,19 @@ describe('chat completions', () => {
 });
 
 describe('completions, embeddings, models', () => {
+  it("streams one after another reuse the provider's connection (its end after [DONE] is read, not cut)", async () => {
+    // Prepare: one stream opens (or reuses) a connection to the serving provider.
+    const stream = () => ai.chat.completions.create({ model: LLAMA, messages: [{ role: 'user', content: 'again' }], max_tokens: 4, stream: true });
+    for await (const _ of await stream());
+    const before = sim(CIRRUS).stats();
+    // Act
+    for (let i = 0; i < 5; i++) for await (const _ of await stream());
+    // Assess
+    const after = sim(CIRRUS).stats();
+    expect(after.streams.completed - before.streams.completed).toBe(5);
+    expect(after.connections - before.connections).toBe(0);
+  });
+
   it('completions, plain and streamed, are billed like chat', async () => {
     // Prepare
     const before = await settled();

@@ -42,6 +42,8 @@ export interface SimulatorStats {
   /** Non-streamed requests (or held ones) whose client went away before the reply. */
   abortedBeforeReply: number;
   openConnections: number;
+  /** Connections accepted: a client that keeps its connections alive adds one per connection, not per request. */
+  connections: number;
 }
 
 export interface Simulator {
@@ -191,6 +193,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     streams: { started: 0, completed: 0, abortedByClient: 0, reset: 0, active: 0 },
     abortedBeforeReply: 0,
     openConnections: 0,
+    connections: 0,
   });
   let stats = fresh();
   let activeStreams = 0;
@@ -867,6 +870,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       return;
     }
     sockets.add(s);
+    stats.connections++;
     s.once('close', () => sockets.delete(s));
   });
   server.on('clientError', (_err, socket) => {

@@ -43,6 +43,25 @@ export async function nextWithin<T>(it: AsyncIterator<T>, ms: number, what: stri
   }
 }
 
+/** After [DONE]: what is read of a provider's stream to its end, at most (a well-behaved one sends only its end). */
+const MAX_EVENTS_AFTER_DONE = 4;
+
+/**
+ * Reads a provider's stream to its end after [DONE], so its keep-alive connection goes back to the pool for
+ * the next request instead of being destroyed with the unread end of the body (every stream then cost a new
+ * connection: a connect, and the provider's accept, in front of the next request's first token). Bounded by
+ * `ms` and MAX_EVENTS_AFTER_DONE; whatever happens, `abort` is called at the end (a no-op once the body ended).
+ */
+export async function drainAfterDone(events: AsyncIterator<string>, abort: AbortController, ms: number): Promise<void> {
+  try {
+    for (let i = 0; i < MAX_EVENTS_AFTER_DONE; i++) if ((await nextWithin(events, ms, 'end after [DONE]')).done) return;
+  } catch {
+    // a failure after [DONE] changes nothing of the reply; the connection is dropped below
+  } finally {
+    abort.abort();
+  }
+}
+
 /** The next chunk of a provider's chat stream; null at its end ([DONE], or the body ending). Throws AttemptFailed. */
 export async function nextChunk(events: AsyncIterator<string>, ms: number, what: string): Promise<Record<string, unknown> | null> {
   const next = await nextWithin(events, ms, what);

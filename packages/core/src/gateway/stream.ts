@@ -8,11 +8,14 @@ import type { Outcome } from '../usage.js';
 import type { Breakers } from './breakers.js';
 import type { RequestContext } from './context.js';
 import { openAiError } from './errors.js';
-import { nextChunk } from './io.js';
+import { drainAfterDone, nextChunk } from './io.js';
 import { frameTokens, usageOf, type Metered, type Usage } from './metering.js';
 import { Allowance, isProgressive, type Cut } from './progressive.js';
 import type { GatewayClock, GatewayResult } from './ports.js';
 import type { Settle } from './settle.js';
+
+/** How long the end of a provider's body may take to arrive after its [DONE] before the connection is dropped. */
+const AFTER_DONE_MS = 1_000;
 
 export interface StreamDeps {
   breakers: Breakers;
@@ -124,7 +127,10 @@ export async function relayStream(ctx: RequestContext, deps: StreamDeps, s: Open
       deps.breakers.failure(s.offer.endpoint_id, deps.clock.elapsedMs());
     }
   } finally {
-    s.abort.abort(); // stop reading the provider whatever happened (a cut stops it here; a no-op after a clean end)
+    // A clean end leaves the provider's connection to be reused once its body's end is read (in the background,
+    // bounded); anything else (a cut, a failure, the client gone) stops the provider at once.
+    if (outcome === 'ok' && !cut) void drainAfterDone(s.events, s.abort, AFTER_DONE_MS);
+    else s.abort.abort();
   }
 
   const metered = meteredOf(ctx, meter, outcome === 'ok' && !cut);
