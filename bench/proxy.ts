@@ -23,8 +23,9 @@
  * DynamoDB: a counting HTTP proxy sits in front of DynamoDB Local (bench/lib/ddb-counter.ts), so every call
  * the handlers make is seen, and every item a write writes is tallied per (pk, sk). Calls per CompuX request
  * are split into "before the reply" and "after" by timing, in a phase of --attrib sequential CompuX requests
- * with a quiet gap after each (a call that arrived after a request's start and was answered before its reply's
- * last byte reached the client is before: the reply may have waited for it; any other is after). The most-written shared item
+ * with a quiet gap after each, every DynamoDB call of that phase held 40 ms at the proxy (a call that arrived
+ * after a request's start and was answered before its reply's last byte reached the client is before: the reply
+ * waited for it; any other, such as the after-reply flush or a cache's background reload, is after). The most-written shared item
  * (not `LEASE#…`, the holder-owned credit leases, and written more than once) divided by the CompuX requests
  * of the block is `max_shared_item_writes_per_request`.
  *
@@ -43,6 +44,7 @@ import type { Simulator } from '../packages/simulator/src/index.js';
 import { percentile, table } from './lib/stats.js';
 import { MAX_TOKENS, MODEL, chatBody, request, runMany, startPortkey, startRuntimeChild, type ManyRun, type Target, type Timing } from './lib/client.js';
 import { splitByReply, startCountingProxy, waitQuiet, type DdbCounter, type ReplyWindow } from './lib/ddb-counter.js';
+import { cpuPerRequest, processCpuMs, selfCpuMs } from './lib/cpu.js';
 
 const LIMITS = {
   rounds: { def: 3, quick: 1, min: 1, max: 20 },
@@ -60,6 +62,8 @@ const STREAM_TPS = 200;
 /** Attribution phase: after each reply, wait until DynamoDB has been idle this long (at most QUIET_BOUND_MS). */
 const QUIET_MS = 50;
 const QUIET_BOUND_MS = 2_000;
+/** Attribution phase: each DynamoDB call is held this long at the counting proxy (see splitByReply). */
+const ATTRIB_DELAY_MS = 40;
 
 function flags(): Record<Flag, number> & { quick: boolean } {
   const options = Object.fromEntries(Object.keys(LIMITS).map((k) => [k, { type: 'string' }])) as Record<Flag, { type: 'string' }>;
@@ -89,6 +93,8 @@ interface Samples {
   streamsChecked: number;
   streamsBad: number;
   streamProblems: Map<string, number>;
+  /** CPU ms spent per c10 request, summed over rounds (divide by rounds), by process. */
+  cpuC10: { gateway: number[]; dynamodb: number[]; bench: number[] };
 }
 
 interface BlockFigures {
@@ -132,7 +138,13 @@ function checkStreams(s: Samples, run: ManyRun, ref: Reference): void {
   }
 }
 
-async function runBlock(ttftMs: number, f: ReturnType<typeof flags>, targets: Target[], sim: Simulator, counter: DdbCounter, agent: http.Agent): Promise<BlockFigures> {
+/** The processes whose CPU a path's requests use: its gateway (null for direct), DynamoDB Local and this one. */
+interface Pids {
+  gateway: Partial<Record<Target['name'], number>>;
+  dynamodb: number | null;
+}
+
+async function runBlock(ttftMs: number, f: ReturnType<typeof flags>, targets: Target[], sim: Simulator, counter: DdbCounter, agent: http.Agent, pids: Pids): Promise<BlockFigures> {
   const notes: string[] = [];
   sim.setOptions({ ttftMs, tokensPerSecond: Infinity, completionTokens: MAX_TOKENS });
   for (const t of targets) await runMany(agent, t, f.warmup, 4, false);
@@ -142,7 +154,7 @@ async function runBlock(ttftMs: number, f: ReturnType<typeof flags>, targets: Ta
   const ref: Reference = { content: refReply.content, tokens: refReply.completionTokens };
 
   const samples = new Map<Target['name'], Samples>(
-    targets.map((t) => [t.name, { c1: [], c10: [], c10Seconds: 0, c10Count: 0, ttft: [], ttft50: [], gaps: [], failures: 0, streamsChecked: 0, streamsBad: 0, streamProblems: new Map() }]),
+    targets.map((t) => [t.name, { c1: [], c10: [], c10Seconds: 0, c10Count: 0, ttft: [], ttft50: [], gaps: [], failures: 0, streamsChecked: 0, streamsBad: 0, streamProblems: new Map(), cpuC10: { gateway: [], dynamodb: [], bench: [] } }]),
   );
   let compuxRequests = 0;
   const before = new Map(counter.counts);
@@ -156,7 +168,18 @@ async function runBlock(ttftMs: number, f: ReturnType<typeof flags>, targets: Ta
       const s = samples.get(t.name)!;
       sim.setOptions({ tokensPerSecond: Infinity });
       const c1 = await runMany(agent, t, f.c1, 1, false);
+      const gatewayPid = pids.gateway[t.name];
+      const cpu = cpuPerRequest({
+        gateway: () => (gatewayPid === undefined ? 0 : processCpuMs(gatewayPid)),
+        dynamodb: () => (pids.dynamodb === null ? null : processCpuMs(pids.dynamodb)),
+        bench: selfCpuMs,
+      });
       const c10 = await runMany(agent, t, f.c10, 10, false);
+      const used = cpu(c10.timings.length);
+      for (const k of ['gateway', 'dynamodb', 'bench'] as const) {
+        const v = used[k];
+        if (v !== null && v !== undefined) s.cpuC10[k].push(v);
+      }
       sim.setOptions({ tokensPerSecond: STREAM_TPS });
       const st = await runMany(agent, t, f.streams, 1, true);
       const st50 = await runMany(agent, t, f.streams50, 50, true);
@@ -181,6 +204,9 @@ async function runBlock(ttftMs: number, f: ReturnType<typeof flags>, targets: Ta
   let attribFailures = 0;
   const firstCall = counter.calls.length;
   await waitQuiet(counter, QUIET_MS, QUIET_BOUND_MS);
+  // Every call of this phase is held ATTRIB_DELAY_MS at the proxy: what the reply waits for delays it, and is
+  // answered before it ends; what runs beside or after the reply (flush, background reloads) is answered later.
+  counter.setDelayMs(ATTRIB_DELAY_MS);
   for (let i = 0; i < f.attrib; i++) {
     let r: Timing | null = null;
     try {
@@ -192,6 +218,7 @@ async function runBlock(ttftMs: number, f: ReturnType<typeof flags>, targets: Ta
     if (!r || r.status !== 200) attribFailures++;
     if (!(await waitQuiet(counter, QUIET_MS, QUIET_BOUND_MS))) notes.push('DynamoDB was not quiet within 2 s after an attribution request');
   }
+  counter.setDelayMs(0);
   const attribEnd = performance.now();
   compuxRequests += f.attrib;
   counter.writes.enabled = false;
@@ -217,6 +244,13 @@ async function runBlock(ttftMs: number, f: ReturnType<typeof flags>, targets: Ta
   console.log(`\nupstream time to first token ${ttftMs} ms (direct: absolute ms; others: added over direct)`);
   if (samples.get('portkey')!.ttft.length === 0) console.log('  (Portkey streams fail here: its Node build answers 500 "TypeError: immutable" on streamed replies, Portkey-AI/gateway#1389/#1550; its streamed figures are left out)');
   console.log(table(['path', 'c1 p50', 'c1 p99', 'c10 p50', 'c10 p99', 'req/s c10', 'ttft p50', 'ttft p90 @50', 'frame gap', 'streams whole', 'failed'], rows, new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])));
+  const cpuCell = (xs: number[]) => (xs.length ? mean(xs).toFixed(2) : '–');
+  console.log('CPU per request at c10, ms, by process (every process shares this machine\'s cores, so throughput follows the sum):');
+  for (const t of targets) {
+    const c = samples.get(t.name)!.cpuC10;
+    const total = c.gateway.length && c.dynamodb.length && c.bench.length ? (mean(c.gateway) + mean(c.dynamodb) + mean(c.bench)).toFixed(2) : '–';
+    console.log(`  ${t.name.padEnd(8)} gateway ${cpuCell(c.gateway)}  DynamoDB Local ${cpuCell(c.dynamodb)}  bench process (client, simulator, counting proxy) ${cpuCell(c.bench)}  = ${total}`);
+  }
   console.log(`streams: each checked frame by frame (JSON frames, role → content → finish per choice, one [DONE] last) and its content against the simulator's text (${ref.tokens} content frames)`);
   for (const t of targets) {
     const s = samples.get(t.name)!;
@@ -293,7 +327,7 @@ async function main(): Promise<void> {
       `bench:proxy${f.quick ? ' --quick' : ''}  rounds ${f.rounds} × (c1 ${f.c1}, c10 ${f.c10}, streams ${f.streams} at c1 and ${f.streams50} at c50) per path, ` +
         `then ${f.attrib} sequential CompuX requests for the DynamoDB split; warm-up ${f.warmup}; model ${MODEL}, max_tokens ${MAX_TOKENS}, simulator ${STREAM_TPS} tokens/s when streaming`,
     );
-    for (const ttftMs of f.quick ? [0] : [0, 60]) blocks.push(await runBlock(ttftMs, f, targets, sim, counter, agent));
+    for (const ttftMs of f.quick ? [0] : [0, 60]) blocks.push(await runBlock(ttftMs, f, targets, sim, counter, agent, { gateway: { compux: child.proc.pid!, portkey: portkey.proc.pid! }, dynamodb: ddb.process.pid ?? null }));
   } finally {
     portkey?.proc.kill('SIGTERM');
     child?.proc.kill('SIGTERM');

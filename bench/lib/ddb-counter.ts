@@ -134,6 +134,8 @@ export interface DdbCounter {
   /** performance.now() of the last call's arrival or end. */
   lastActivityMs: () => number;
   writes: ItemWriteTally;
+  /** Holds every call this long before forwarding it (0: none): a call a reply waits for then delays the reply. */
+  setDelayMs: (ms: number) => void;
   close: () => Promise<void>;
 }
 
@@ -146,6 +148,7 @@ export function startCountingProxy(target: string): Promise<DdbCounter> {
   let truncated = false;
   let inFlight = 0;
   let lastActivity = performance.now();
+  let delayMs = 0;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const server = http.createServer((req, res) => {
     const op = String(req.headers['x-amz-target'] ?? 'other').split('.').pop()!;
@@ -171,7 +174,8 @@ export function startCountingProxy(target: string): Promise<DdbCounter> {
       finish();
       res.destroy();
     });
-    req.on('end', () => {
+    req.on('end', () => setTimeout(forward, delayMs));
+    const forward = () => {
       const body = Buffer.concat(chunks);
       const up = http.request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers, agent }, (r) => {
         if (r.statusCode === 200 && writes.enabled) {
@@ -191,7 +195,7 @@ export function startCountingProxy(target: string): Promise<DdbCounter> {
         res.destroy();
       });
       up.end(body);
-    });
+    };
   });
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () => {
@@ -205,6 +209,9 @@ export function startCountingProxy(target: string): Promise<DdbCounter> {
         inFlight: () => inFlight,
         lastActivityMs: () => lastActivity,
         writes,
+        setDelayMs: (ms: number) => {
+          delayMs = Math.max(0, Math.min(ms, 1_000));
+        },
         close: () =>
           new Promise<void>((r) => {
             server.closeAllConnections();
@@ -239,7 +246,9 @@ export interface ReplyWindow {
  * reached the client is "before the reply"; any other call of that request's window (up to the next request's
  * start, or `untilMs` for the last) is "after". A call still unanswered when the reply ended cannot have been
  * awaited by it: the after-reply flush starts right after the server writes the last byte, so by arrival time
- * alone it raced the client's own read of that byte and was often miscounted as before. Calls outside
+ * alone it raced the client's own read of that byte and was often miscounted as before. bench:proxy also holds
+ * every call of this phase for a while at the proxy (setDelayMs), so a call nobody waits for (the flush, a
+ * cache's background reload) is answered well after a reply that did not wait for it. Calls outside
  * [first start, untilMs] are ignored.
  */
 export function splitByReply(calls: readonly DdbCall[], windows: readonly ReplyWindow[], untilMs: number): { before: Map<string, number>; after: Map<string, number> } {
