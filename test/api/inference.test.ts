@@ -191,6 +191,19 @@ describe('completions, embeddings, models', () => {
     expect(after.connections - before.connections).toBe(0);
   });
 
+  it("plain replies without max_tokens (streamed from the provider inside) reuse the provider's connection too", async () => {
+    // Prepare
+    const ask = () => ai.chat.completions.create({ model: LLAMA, messages: [{ role: 'user', content: 'no max_tokens' }] });
+    await ask();
+    const before = sim(CIRRUS).stats();
+    // Act
+    for (let i = 0; i < 5; i++) await ask();
+    // Assess
+    const after = sim(CIRRUS).stats();
+    expect(after.streams.completed - before.streams.completed).toBe(5);
+    expect(after.connections - before.connections).toBe(0);
+  });
+
   it('completions, plain and streamed, are billed like chat', async () => {
     // Prepare
     const before = await settled();

@@ -9,7 +9,7 @@ import { sseData } from '../sse.js';
 import type { Offer } from '../catalog.js';
 import { ChatAssembler } from './assemble.js';
 import { addSample, replyHeaders, type RequestContext } from './context.js';
-import { AttemptFailed, nextChunk } from './io.js';
+import { AFTER_DONE_MS, AttemptFailed, drainAfterDone, nextChunk } from './io.js';
 import { frameTokens } from './metering.js';
 import type { Breakers } from './breakers.js';
 import type { GatewayClock, GatewayResult } from './ports.js';
@@ -49,14 +49,20 @@ export async function bufferedReply(ctx: RequestContext, deps: BufferedDeps, off
   const meter = new StreamMeter(ctx, deps.clock);
   const allowance = new Allowance(ctx.call, offer, ctx.payment, deps.clock);
   const reply = new ChatAssembler();
-  let cut: Cut | null;
+  let cut: Cut | null = null;
+  let whole = false;
+  const events = sseData(body)[Symbol.asyncIterator]();
   try {
-    cut = await readUnderAllowance(sseData(body)[Symbol.asyncIterator](), deps, meter, allowance, reply);
+    cut = await readUnderAllowance(events, deps, meter, allowance, reply);
+    whole = cut === null;
   } catch (err) {
     if (err instanceof AttemptFailed) throw err;
     throw new AttemptFailed(abort.signal.aborted ? 'aborted' : 'connection', `stream failed: ${(err as Error).message}`);
   } finally {
-    abort.abort(); // a cut stops the provider here; a no-op after a whole stream
+    // A whole stream leaves the provider's connection to be reused once its body's end is read (as the relay
+    // does); a cut or a failure stops the provider here.
+    if (whole) void drainAfterDone(events, abort, AFTER_DONE_MS);
+    else abort.abort();
   }
   deps.breakers.success(offer.endpoint_id);
   addSample(ctx, deps.clock, offer, true, null);

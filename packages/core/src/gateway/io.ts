@@ -43,6 +43,8 @@ export async function nextWithin<T>(it: AsyncIterator<T>, ms: number, what: stri
   }
 }
 
+/** How long the end of a provider's body may take to arrive after its [DONE] before the connection is dropped. */
+export const AFTER_DONE_MS = 1_000;
 /** After [DONE]: what is read of a provider's stream to its end, at most (a well-behaved one sends only its end). */
 const MAX_EVENTS_AFTER_DONE = 4;
 

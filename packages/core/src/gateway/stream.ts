@@ -8,14 +8,11 @@ import type { Outcome } from '../usage.js';
 import type { Breakers } from './breakers.js';
 import type { RequestContext } from './context.js';
 import { openAiError } from './errors.js';
-import { drainAfterDone, nextChunk } from './io.js';
+import { AFTER_DONE_MS, drainAfterDone, nextChunk } from './io.js';
 import { frameTokens, usageOf, type Metered, type Usage } from './metering.js';
 import { Allowance, isProgressive, type Cut } from './progressive.js';
 import type { GatewayClock, GatewayResult } from './ports.js';
 import type { Settle } from './settle.js';
-
-/** How long the end of a provider's body may take to arrive after its [DONE] before the connection is dropped. */
-const AFTER_DONE_MS = 1_000;
 
 export interface StreamDeps {
   breakers: Breakers;
