@@ -1,0 +1,115 @@
+/**
+ * Capacity bookings (SPEC §11): quotes, bookings and the port that stores them. A booking holds its whole
+ * price from the startup's credits (holds.ts) and takes its GPUs for every hour it covers, in chunks of hours:
+ * one conditional transaction per chunk (DynamoDB takes at most 100 items a transaction).
+ */
+import type { SlaTier } from '../catalog.js';
+import type { Page } from '../store.js';
+import { HOUR_MS, hoursBetween } from './blocks.js';
+import type { MatchedOffer, QuoteAsk } from './matcher.js';
+
+/** Hours one take or release transaction covers: with the chunk's marker and the booking's check, 100 items. */
+export const HOURS_PER_CHUNK = 98;
+export const QUOTE_VALID_S = 300;
+/** A provider answers a booking within a day, and before it starts. */
+export const ACCEPT_WINDOW_S = 24 * 3_600;
+/** The booking's hold outlives its end by this: room for its last hour's billing. */
+export const HOLD_GRACE_S = 24 * 3_600;
+
+/**
+ * placing: hold and hours being taken (a retry with the same Idempotency-Key resumes it); refused: the hold or
+ * the hours could not be had (nothing is kept); pending: waits for the provider; scheduled: accepted;
+ * declined / cancelled: the hold and the hours released in full.
+ */
+export type BookingStatus = 'placing' | 'refused' | 'pending' | 'scheduled' | 'declined' | 'cancelled';
+export type BookingRefusal = 'exceeds_credit' | 'facility_frozen' | 'key_budget_exceeded' | 'capacity_unavailable';
+
+export interface QuoteOffer extends MatchedOffer {
+  id: string;
+}
+
+export interface Quote {
+  id: string;
+  startup_id: string;
+  ask: QuoteAsk;
+  offers: QuoteOffer[];
+  created_at: string;
+  expires_at: string;
+}
+
+export interface AccessDetails {
+  endpoint: string;
+  instructions?: string | undefined;
+}
+
+export interface Booking {
+  id: string;
+  startup_id: string;
+  provider_id: string;
+  provider_ref: string;
+  pool: string;
+  quote_id: string;
+  offer_id: string;
+  gpus: number;
+  hours: number;
+  start: string;
+  end: string;
+  price_micros_per_gpu_hour: number;
+  total_micros: number;
+  sla_tier: SlaTier;
+  status: BookingStatus;
+  refusal: BookingRefusal | null;
+  hold_id: string | null;
+  /** Set when the provider accepts; shown only to the booking's startup. */
+  access: AccessDetails | null;
+  accept_by: string;
+  request_hash: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** The hour keys of a booking's chunk `i` (chunk 0 first). */
+export function chunkHours(b: Pick<Booking, 'start' | 'hours'>, i: number): string[] {
+  const first = Date.parse(b.start) + i * HOURS_PER_CHUNK * HOUR_MS;
+  const last = Math.min(Date.parse(b.start) + b.hours * HOUR_MS, first + HOURS_PER_CHUNK * HOUR_MS);
+  return hoursBetween(first, last);
+}
+export const chunkCount = (b: Pick<Booking, 'hours'>): number => Math.ceil(b.hours / HOURS_PER_CHUNK);
+
+/** What taking or releasing one chunk did. */
+export type TakeOutcome = 'taken' | 'already_taken' | 'sold_out' | 'not_placing' | 'contention';
+export type ReleaseOutcome = 'released' | 'not_taken' | 'contention';
+
+/** Storage of quotes, bookings and the hour items they take. Every write is one conditional write or transaction. */
+export interface BookingStore {
+  putQuote(q: Quote): Promise<void>;
+  getQuote(id: string): Promise<Quote | null>;
+  /** Create-only; when the id exists, the booking found. */
+  createBooking(b: Booking): Promise<{ created: true } | { created: false; existing: Booking }>;
+  getBooking(id: string): Promise<Booking | null>;
+  /** Moves a booking from one of `from` to `patch.status`; `startsAfter`: only while its start is later. Null when the condition failed. */
+  transition(b: Booking, from: readonly BookingStatus[], patch: Partial<Booking> & { status: BookingStatus }, at: string, startsAfter?: string): Promise<Booking | null>;
+  /** Takes `gpus` in each hour of chunk `i` (free ≥ gpus in every one), once, while the booking is placing. */
+  takeChunk(b: Booking, i: number): Promise<TakeOutcome>;
+  /** Gives chunk `i`'s GPUs back, once, if they were taken. */
+  releaseChunk(b: Booking, i: number): Promise<ReleaseOutcome>;
+  listByStartup(startupId: string, limit: number, cursor?: string): Promise<Page<Booking>>;
+  listByProvider(providerId: string, limit: number, cursor?: string): Promise<Page<Booking>>;
+}
+
+/** A startup's view: never the provider's id or name; access details only for its own booking. */
+export function startupView(b: Booking) {
+  const { provider_id: _p, pool, request_hash: _h, hold_id: _hold, ...rest } = b;
+  return { ...rest, ...poolFields(pool) };
+}
+
+/** The provider's view: the booking on its capacity, without the startup's access details or credit. */
+export function providerView(b: Booking) {
+  const { access: _a, request_hash: _h, hold_id: _hold, provider_ref: _r, pool, ...rest } = b;
+  return { ...rest, ...poolFields(pool) };
+}
+
+function poolFields(pool: string) {
+  const [accelerator, region, availability_zone, capacity_type, interconnect] = pool.split('|');
+  return { accelerator: accelerator!, region: region!, availability_zone: availability_zone!, capacity_type: capacity_type!, interconnect: interconnect! };
+}
