@@ -73,6 +73,7 @@ export function listedHours(blocks: readonly CapacityBlock[], fromMs: number): M
 /** Why a report's blocks are refused, or null. The webhook's zod schema checks each field; this checks the whole. */
 export function blocksProblem(blocks: readonly CapacityBlock[], reportedAtMs: number): string | null {
   if (blocks.length > MAX_BLOCKS_PER_REPORT) return `at most ${MAX_BLOCKS_PER_REPORT} blocks`;
+  if (!Number.isFinite(reportedAtMs)) return 'reported_at is not a time';
   const horizon = floorHour(reportedAtMs) + MAX_HORIZON_DAYS * 24 * HOUR_MS;
   let poolHours = 0;
   for (const [i, b] of blocks.entries()) {
