@@ -64,6 +64,8 @@ export interface Booking {
   access: AccessDetails | null;
   accept_by: string;
   request_hash: string;
+  /** The sha256 of the startup key that booked, when that key has a budget: the hold draws on it as a request's would. */
+  budget_key: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -99,13 +101,13 @@ export interface BookingStore {
 
 /** A startup's view: never the provider's id or name; access details only for its own booking. */
 export function startupView(b: Booking) {
-  const { provider_id: _p, pool, request_hash: _h, hold_id: _hold, ...rest } = b;
+  const { provider_id: _p, pool, request_hash: _h, hold_id: _hold, budget_key: _k, ...rest } = b;
   return { ...rest, ...poolFields(pool) };
 }
 
 /** The provider's view: the booking on its capacity, without the startup's access details or credit. */
 export function providerView(b: Booking) {
-  const { access: _a, request_hash: _h, hold_id: _hold, provider_ref: _r, pool, ...rest } = b;
+  const { access: _a, request_hash: _h, hold_id: _hold, provider_ref: _r, budget_key: _k, pool, ...rest } = b;
   return { ...rest, ...poolFields(pool) };
 }
 

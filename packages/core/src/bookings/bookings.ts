@@ -67,7 +67,7 @@ export class Bookings {
   }
 
   /** Books an offer of a quote. `request_hash` tells a replay of the same key apart from another body (409). */
-  async book(startupId: string, ask: { quote_id: string; offer: string }, idem: { key: string; request_hash: string }): Promise<BookResult> {
+  async book(startupId: string, ask: { quote_id: string; offer: string }, idem: { key: string; request_hash: string }, budgetKey: string | null = null): Promise<BookResult> {
     const id = this.bookingIdFor(startupId, idem.key);
     let b = await this.store.getBooking(id);
     if (!b) {
@@ -82,7 +82,7 @@ export class Bookings {
         id, startup_id: startupId, provider_id: offer.provider_id, provider_ref: offer.provider_ref, pool: offer.pool, quote_id: quote.id, offer_id: offer.id,
         gpus: offer.gpus, hours: offer.hours, start: offer.start, end: offer.end, price_micros_per_gpu_hour: offer.price_micros_per_gpu_hour,
         total_micros: offer.total_micros, sla_tier: offer.sla_tier, status: 'placing', refusal: null, hold_id: null, access: null,
-        accept_by: new Date(Math.min(now + ACCEPT_WINDOW_S * 1000, Date.parse(offer.start))).toISOString(), request_hash: idem.request_hash, created_at: at, updated_at: at,
+        accept_by: new Date(Math.min(now + ACCEPT_WINDOW_S * 1000, Date.parse(offer.start))).toISOString(), request_hash: idem.request_hash, budget_key: budgetKey, created_at: at, updated_at: at,
       };
       const created = await this.store.createBooking(fresh);
       b = created.created ? fresh : created.existing;
@@ -100,7 +100,7 @@ export class Bookings {
   private async place(b: Booking): Promise<BookResult> {
     const ttl = Math.ceil((Date.parse(b.end) - this.nowMs()) / 1000) + HOLD_GRACE_S;
     const held = await this.credits.reserve({
-      startup_id: b.startup_id, amount_micros: b.total_micros, idempotency_key: `booking:${b.id}`, request_hash: b.request_hash, ttl_s: ttl, booking: true, refs: { booking_id: b.id },
+      startup_id: b.startup_id, amount_micros: b.total_micros, idempotency_key: `booking:${b.id}`, request_hash: b.request_hash, ttl_s: ttl, booking: true, refs: { booking_id: b.id, ...(b.budget_key ? { budget_key: b.budget_key } : {}) },
     });
     if (!held.ok) {
       if (held.code === 'contention' || held.code === 'idempotency_conflict') return { ok: false, code: 'contention' };
