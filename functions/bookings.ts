@@ -51,6 +51,7 @@ function refusal(r: Extract<BookResult, { ok: false }>): HttpError {
     case 'key_budget_exceeded': return new HttpError(402, `The booking's total does not fit in what is left of this key's budget${id}.`, 'key_budget_exceeded');
     case 'facility_frozen': return new HttpError(403, `The credit that would pay for it is frozen by its lender: a frozen facility takes no new bookings${id}.`, 'credits_frozen', 'permission_error');
     case 'capacity_unavailable': return conflict(`Those GPUs were booked by someone else meanwhile; ask for a new quote${id}.`, 'capacity_unavailable');
+    case 'abandoned': return conflict(`This booking was left unfinished for 10 minutes and was released; book again with a new Idempotency-Key${id}.`, 'booking_abandoned');
   }
 }
 

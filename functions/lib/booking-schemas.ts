@@ -55,7 +55,7 @@ export const QuoteReply = z.object({
 
 export const BookBody = z.strictObject({ quote_id: Id, offer: Id });
 
-const BookingStatus = z.enum(['placing', 'refused', 'pending', 'scheduled', 'declined', 'cancelled']);
+const BookingStatus = z.enum(['placing', 'refused', 'pending', 'scheduled', 'declined', 'cancelled', 'expired']);
 const BookingCommon = {
   id: Id,
   object: z.literal('booking'),
@@ -86,7 +86,7 @@ export const AccessDetails = z.strictObject({
 export const BookingReply = z.object({
   ...BookingCommon,
   provider_ref: Id,
-  refusal: z.enum(['exceeds_credit', 'facility_frozen', 'key_budget_exceeded', 'capacity_unavailable']).nullable(),
+  refusal: z.enum(['exceeds_credit', 'facility_frozen', 'key_budget_exceeded', 'capacity_unavailable', 'abandoned']).nullable(),
   /** Set once the provider accepts; only the booking's startup reads it. */
   access: AccessDetails.nullable(),
 });

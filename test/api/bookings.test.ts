@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCOUNT_SHARDS } from '../../infra/table.js';
 import { deps } from '../../functions/lib/deps.js';
 import { DEMO_SPOT } from '../../local/demo.js';
-import { HOUR_MS, auditAll, derivedId, facilityAccount, floorHour, nowMs, nowS } from '../../packages/core/src/index.js';
+import { Bookings, HOUR_MS, auditAll, derivedId, facilityAccount, floorHour, nowMs, nowS, requestHash, type BookingStore } from '../../packages/core/src/index.js';
 import { sendCapacityReport, type CapacityReport } from '../../packages/provider-kit/src/index.js';
 import { injectFaults } from '../ledger/world.js';
 import { client } from './client.js';
@@ -244,6 +244,44 @@ describe('64 concurrent bookings over a block that fits only some', () => {
     for (const b of booked) expect((await call('POST', `/v1/bookings/${b.id}/cancel`, { key: s.key })).status).toBe(200);
     expect(await balances(s.facilityId)).toEqual({ available: s.credit, reserved: 0, spent: 0 });
     expect((await hours(BASALT)).every((h) => h.booked_gpus === 0 && h.free_gpus === h.listed_gpus)).toBe(true);
+  });
+});
+
+describe('the sweep (with the hold sweeper)', () => {
+  /** The service on the handlers' store, on a clock `aheadMs` ahead; `crash` makes the step to pending throw. */
+  function service(aheadMs: number, crash = false): Bookings {
+    const d = deps();
+    const store: BookingStore = Object.create(d.bookingStore);
+    if (crash) store.transition = async (...args) => (args[2].status === 'pending' ? Promise.reject(new Error('the handler died here')) : d.bookingStore.transition(...args));
+    return new Bookings(store, d.bookingStore, d.catalog, d.credits, () => nowMs() + aheadMs);
+  }
+
+  it('refuses a booking its handler abandoned while placing, expires a pending one, and gives back everything', async () => {
+    // Prepare: one booking whose handler died after taking the hold and the hours; one left pending.
+    const s = await fundedStartup('Sweep Co', 1_000_000_000);
+    const before = await balances(s.facilityId);
+    const q = await call('POST', '/v1/capacity/quotes', { key: s.key, body: ask({ gpus: 3, hours: 5 }) });
+    const body = { quote_id: q.body.id, offer: q.body.offers[0].id };
+    await expect(service(0, true).book(s.id, body, { key: 'crash', request_hash: requestHash({ path: '/v1/bookings', body }) })).rejects.toThrow('the handler died here');
+    const stuck = (await call('GET', '/v1/bookings', { key: s.key })).body.data[0];
+    const held = await balances(s.facilityId);
+    const q2 = await call('POST', '/v1/capacity/quotes', { key: s.key, body: ask({ gpus: 1, hours: 2 }) });
+    const pending = (await call('POST', '/v1/bookings', { key: s.key, body: { quote_id: q2.body.id, offer: q2.body.offers[0].id }, headers: { 'idempotency-key': 'left-pending' } })).body;
+    // Act: a sweep now changes nothing; 11 minutes on it refuses the abandoned one; a day on it expires the pending one.
+    const early = await service(0).sweep();
+    const later = await service(11 * 60_000).sweep();
+    const replay = await call('POST', '/v1/bookings', { key: s.key, body, headers: { 'idempotency-key': 'crash' } });
+    const dayLater = await service(25 * HOUR_MS).sweep();
+    // Assess
+    expect(stuck).toMatchObject({ status: 'placing', total_micros: H100 * 15 });
+    expect(held.reserved - before.reserved).toBe(H100 * 15);
+    expect(early).toEqual({ abandoned: 0, expired: 0, released: 0 });
+    expect(later).toMatchObject({ abandoned: 1, expired: 0 });
+    expect([replay.status, replay.body.error.code]).toEqual([409, 'booking_abandoned']);
+    expect(dayLater).toMatchObject({ abandoned: 0, expired: 1 });
+    expect((await call('GET', `/v1/bookings/${pending.id}`, { key: s.key })).body.status).toBe('expired');
+    expect(await balances(s.facilityId)).toEqual(before);
+    expect((await hours(AURORA)).every((h) => h.booked_gpus === 0 && h.free_gpus === h.listed_gpus)).toBe(true);
   });
 });
 

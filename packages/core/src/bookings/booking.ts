@@ -15,14 +15,22 @@ export const QUOTE_VALID_S = 300;
 export const ACCEPT_WINDOW_S = 24 * 3_600;
 /** The booking's hold outlives its end by this: room for its last hour's billing. */
 export const HOLD_GRACE_S = 24 * 3_600;
+/** A booking still placing this long after it was asked (a handler runs at most 25 s) was abandoned: the sweep refuses it. */
+export const PLACING_ABANDONED_S = 600;
+/** A release that contention cut short is retried by the sweep this long after. */
+export const RELEASE_RETRY_S = 60;
+/** Bookings due for the sweep are spread over this many index partitions. */
+export const BOOKING_SWEEP_SHARDS = 4;
 
 /**
  * placing: hold and hours being taken (a retry with the same Idempotency-Key resumes it); refused: the hold or
- * the hours could not be had (nothing is kept); pending: waits for the provider; scheduled: accepted;
- * declined / cancelled: the hold and the hours released in full.
+ * the hours could not be had, or the placing was abandoned (nothing is kept); pending: waits for the provider;
+ * scheduled: accepted; declined / cancelled / expired (the acceptance window passed): released in full.
  */
-export type BookingStatus = 'placing' | 'refused' | 'pending' | 'scheduled' | 'declined' | 'cancelled';
-export type BookingRefusal = 'exceeds_credit' | 'facility_frozen' | 'key_budget_exceeded' | 'capacity_unavailable';
+export type BookingStatus = 'placing' | 'refused' | 'pending' | 'scheduled' | 'declined' | 'cancelled' | 'expired';
+export type BookingRefusal = 'exceeds_credit' | 'facility_frozen' | 'key_budget_exceeded' | 'capacity_unavailable' | 'abandoned';
+/** The states whose hold and hours are given back. */
+export const RELEASED_STATES: readonly BookingStatus[] = ['refused', 'declined', 'cancelled', 'expired'];
 
 export interface QuoteOffer extends MatchedOffer {
   id: string;
@@ -64,6 +72,8 @@ export interface Booking {
   access: AccessDetails | null;
   accept_by: string;
   request_hash: string;
+  /** A released state's hold and hours are all given back (until then the sweep retries the release). */
+  released: boolean;
   /** The sha256 of the startup key that booked, when that key has a budget: the hold draws on it as a request's would. */
   budget_key: string | null;
   created_at: string;
@@ -97,17 +107,27 @@ export interface BookingStore {
   releaseChunk(b: Booking, i: number): Promise<ReleaseOutcome>;
   listByStartup(startupId: string, limit: number, cursor?: string): Promise<Page<Booking>>;
   listByProvider(providerId: string, limit: number, cursor?: string): Promise<Page<Booking>>;
+  /** Bookings of one sweep shard due before `nowIso` (see sweepDueAt), oldest first. */
+  listDue(shard: number, nowIso: string, limit: number): Promise<Booking[]>;
+}
+
+/** When the sweep must look at a booking: abandoned placing, the acceptance window's end, a release to finish; null: never. */
+export function sweepDueAt(b: Booking): string | null {
+  if (b.status === 'placing') return new Date(Date.parse(b.created_at) + PLACING_ABANDONED_S * 1000).toISOString();
+  if (b.status === 'pending') return b.accept_by;
+  if (RELEASED_STATES.includes(b.status) && !b.released) return new Date(Date.parse(b.updated_at) + RELEASE_RETRY_S * 1000).toISOString();
+  return null;
 }
 
 /** A startup's view: never the provider's id or name; access details only for its own booking. */
 export function startupView(b: Booking) {
-  const { provider_id: _p, pool, request_hash: _h, hold_id: _hold, budget_key: _k, ...rest } = b;
+  const { provider_id: _p, pool, request_hash: _h, hold_id: _hold, budget_key: _k, released: _rel, ...rest } = b;
   return { ...rest, ...poolFields(pool) };
 }
 
 /** The provider's view: the booking on its capacity, without the startup's access details or credit. */
 export function providerView(b: Booking) {
-  const { access: _a, request_hash: _h, hold_id: _hold, provider_ref: _r, budget_key: _k, pool, ...rest } = b;
+  const { access: _a, request_hash: _h, hold_id: _hold, provider_ref: _r, budget_key: _k, released: _rel, pool, ...rest } = b;
   return { ...rest, ...poolFields(pool) };
 }
 

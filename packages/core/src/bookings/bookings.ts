@@ -10,7 +10,7 @@ import type { CatalogSource } from '../catalog.js';
 import { derivedId, newId } from '../ids.js';
 import type { Credits } from '../credits.js';
 import { HOUR_MS, type PoolHour } from './blocks.js';
-import { ACCEPT_WINDOW_S, HOLD_GRACE_S, QUOTE_VALID_S, chunkCount, type AccessDetails, type Booking, type BookingRefusal, type BookingStatus, type BookingStore, type Quote } from './booking.js';
+import { ACCEPT_WINDOW_S, BOOKING_SWEEP_SHARDS, HOLD_GRACE_S, QUOTE_VALID_S, RELEASED_STATES, chunkCount, type AccessDetails, type Booking, type BookingRefusal, type BookingStatus, type BookingStore, type Quote } from './booking.js';
 import { askProblem, fillByProvider, match, type QuoteAsk } from './matcher.js';
 
 /** Reads the hour items of live providers for one accelerator over [fromHour, toHour) (hour keys). */
@@ -82,7 +82,7 @@ export class Bookings {
         id, startup_id: startupId, provider_id: offer.provider_id, provider_ref: offer.provider_ref, pool: offer.pool, quote_id: quote.id, offer_id: offer.id,
         gpus: offer.gpus, hours: offer.hours, start: offer.start, end: offer.end, price_micros_per_gpu_hour: offer.price_micros_per_gpu_hour,
         total_micros: offer.total_micros, sla_tier: offer.sla_tier, status: 'placing', refusal: null, hold_id: null, access: null,
-        accept_by: new Date(Math.min(now + ACCEPT_WINDOW_S * 1000, Date.parse(offer.start))).toISOString(), request_hash: idem.request_hash, budget_key: budgetKey, created_at: at, updated_at: at,
+        accept_by: new Date(Math.min(now + ACCEPT_WINDOW_S * 1000, Date.parse(offer.start))).toISOString(), request_hash: idem.request_hash, budget_key: budgetKey, released: false, created_at: at, updated_at: at,
       };
       const created = await this.store.createBooking(fresh);
       b = created.created ? fresh : created.existing;
@@ -142,11 +142,40 @@ export class Bookings {
     return b.hold_id ?? this.credits.holdIdFor(b.startup_id, `booking:${b.id}`);
   }
 
-  /** Gives back every chunk taken and the hold; idempotent. False when contention stopped it (a retry finishes). */
+  /**
+   * Gives back every chunk taken and the hold, then marks the booking released (the sweep retries until then);
+   * idempotent. False when contention stopped it (a retry, or the sweep, finishes).
+   */
   private async releaseAll(b: Booking): Promise<boolean> {
+    if (b.released) return true;
     for (let i = 0; i < chunkCount(b); i++) if ((await this.store.releaseChunk(b, i)) === 'contention') return false;
     const r = await this.credits.release(this.holdIdOf(b));
-    return r.ok || r.code === 'hold_not_found' || r.code === 'hold_closed';
+    if (!(r.ok || r.code === 'hold_not_found' || r.code === 'hold_closed')) return false;
+    await this.store.transition(b, [b.status], { status: b.status, released: true }, new Date(this.nowMs()).toISOString());
+    return true;
+  }
+
+  /**
+   * The schedule's sweep (with the hold sweeper): a booking left placing (its client gave up) is refused as
+   * abandoned, a pending one past its acceptance window expires, and a release contention cut short is finished.
+   * Each gives back the hold and the hours in full. Bounded per run.
+   */
+  async sweep(limitPerShard = 50): Promise<{ abandoned: number; expired: number; released: number }> {
+    const out = { abandoned: 0, expired: 0, released: 0 };
+    const now = new Date(this.nowMs()).toISOString();
+    for (let shard = 0; shard < BOOKING_SWEEP_SHARDS; shard++) {
+      for (const seen of await this.store.listDue(shard, now, limitPerShard)) {
+        // The index lags the table: decide on the booking as it is now.
+        const b = await this.store.getBooking(seen.id);
+        if (!b) continue;
+        if (b.status === 'placing') {
+          const r = await this.refuse(b, 'abandoned');
+          if (!r.ok && r.code === 'abandoned') out.abandoned++;
+        } else if (b.status === 'pending' && b.accept_by <= now && (await this.close(b, ['pending'], 'expired', 'not_pending', false)).ok) out.expired++;
+        else if (RELEASED_STATES.includes(b.status) && !b.released && (await this.releaseAll(b))) out.released++;
+      }
+    }
+    return out;
   }
 
   async get(startupId: string, id: string): Promise<Booking | null> {
@@ -173,7 +202,7 @@ export class Bookings {
     return this.close(b, ['pending'], 'declined', 'not_pending', false);
   }
 
-  private async close(b: Booking, from: readonly BookingStatus[], to: 'cancelled' | 'declined', refusal: 'not_cancellable' | 'not_pending', beforeStart: boolean): Promise<ChangeResult> {
+  private async close(b: Booking, from: readonly BookingStatus[], to: 'cancelled' | 'declined' | 'expired', refusal: 'not_cancellable' | 'not_pending', beforeStart: boolean): Promise<ChangeResult> {
     let done: Booking | null = b.status === to ? b : null;
     if (!done) {
       if (!from.includes(b.status)) return { ok: false, code: refusal, booking: b };

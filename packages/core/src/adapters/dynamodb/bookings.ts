@@ -9,7 +9,7 @@ import { chunkHours, type Booking, type BookingStatus, type BookingStore, type Q
 import type { PoolHour } from '../../bookings/blocks.js';
 import type { HourReader } from '../../bookings/bookings.js';
 import type { Accelerator } from '../../routing.js';
-import { BOOKING_SK_PREFIX, bookingItem, bookingKey, capacityHourKey, capacityHoursPk, chunkKey, hourSkPrefix, providerBookingsPk, quoteItem, quoteKey, startupBookingsPk } from './entities/booking.js';
+import { BOOKING_SK_PREFIX, bookingDueShardKey, bookingItem, bookingKey, capacityHourKey, capacityHoursPk, chunkKey, hourSkPrefix, providerBookingsPk, quoteItem, quoteKey, startupBookingsPk } from './entities/booking.js';
 import { Table } from './table.js';
 import { transact, type TransactItem } from './transact.js';
 import { isConditionFailed } from './transact.js';
@@ -141,6 +141,10 @@ export class DynamoBookings implements BookingStore, HourReader {
     const page = await this.list('byLender', 'gsi1', providerBookingsPk(providerId), limit, cursor);
     // Placing and refused bookings are the startup's business only.
     return { items: page.items.filter((b) => b.status !== 'placing' && b.status !== 'refused'), cursor: page.cursor };
+  }
+
+  async listDue(shard: number, nowIso: string, limit: number): Promise<Booking[]> {
+    return (await this.table.openByExpiry(bookingDueShardKey(shard), nowIso, limit)).map((i) => i.booking as Booking);
   }
 
   /** One provider's hour items of an accelerator in [fromHour, toHour), every page. */

@@ -3,8 +3,8 @@
  * free GPUs, free = listed − booked, negative when a reduction left bookings short), quotes, bookings and the
  * marker of each chunk of hours a booking took.
  */
-import type { Booking, Quote } from '../../../bookings/booking.js';
-import type { Key } from './keys.js';
+import { BOOKING_SWEEP_SHARDS, sweepDueAt, type Booking, type Quote } from '../../../bookings/booking.js';
+import { shardOf, type Key } from './keys.js';
 
 /** All of a provider's hour items in one partition, hour first: a quote reads a window with one Query. */
 export const capacityHoursPk = (providerId: string): string => `CAPHOURS#${providerId}`;
@@ -21,8 +21,13 @@ export const startupBookingsPk = (startupId: string): string => `STARTUP#${start
 export const providerBookingsPk = (providerId: string): string => `PROVIDERBOOKINGS#${providerId}`;
 export const BOOKING_SK_PREFIX = 'BOOKING#';
 
+/** Bookings the sweep must look at, on openHoldsByExpiry (gsi3) beside the open holds: sparse, sharded, by due time. */
+export const bookingDueShardKey = (shard: number): string => `BOOKINGDUE#${shard}`;
+
 export function bookingItem(b: Booking) {
+  const due = sweepDueAt(b);
   return {
+    ...(due ? { gsi3pk: bookingDueShardKey(shardOf(b.id, BOOKING_SWEEP_SHARDS)), gsi3sk: `${due}#${b.id}` } : {}),
     ...bookingKey(b.id),
     type: 'booking',
     booking: b,
