@@ -77,6 +77,8 @@ export class Bookings {
       if (Date.parse(quote.expires_at) <= now) return { ok: false, code: 'quote_expired' };
       const offer = quote.offers.find((o) => o.id === ask.offer);
       if (!offer) return { ok: false, code: 'offer_not_found' };
+      // A quote for the next hour can outlive that hour's start: its offer is gone then.
+      if (Date.parse(offer.start) <= now) return { ok: false, code: 'quote_expired' };
       const at = new Date(now).toISOString();
       const fresh: Booking = {
         id, startup_id: startupId, provider_id: offer.provider_id, provider_ref: offer.provider_ref, pool: offer.pool, quote_id: quote.id, offer_id: offer.id,
@@ -88,7 +90,8 @@ export class Bookings {
       b = created.created ? fresh : created.existing;
     }
     if (b.request_hash !== idem.request_hash) return { ok: false, code: 'idempotency_conflict' };
-    if (b.status === 'placing') return this.place(b);
+    // A placing resumed once its start has passed is not worth finishing: it is given back like an abandoned one.
+    if (b.status === 'placing') return Date.parse(b.start) <= this.nowMs() ? this.refuse(b, 'abandoned') : this.place(b);
     if (b.status === 'refused') {
       // The refusal stands for this key; the release it started is finished if a crash cut it short.
       if (!(await this.releaseAll(b))) return { ok: false, code: 'contention' };
