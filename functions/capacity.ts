@@ -11,40 +11,18 @@ import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { CapacityReport } from '../events/capacity.js';
-import { HOUR_MS, MAX_HORIZON_DAYS, decideCapacity, duePending, floorHour, hourChanges, hourKey, listedHours, nowIso, reducesHours, type CapacityBlock, type CapacityReportInput } from '../packages/core/src/index.js';
-import { storeCapacityReport } from '../packages/core/src/adapters/dynamodb/index.js';
+import { decideCapacity, duePending, nowIso, type CapacityReportInput } from '../packages/core/src/index.js';
+import { storeCapacityReport, type BlockPlan } from '../packages/core/src/adapters/dynamodb/index.js';
 import { deps } from './lib/deps.js';
 import { logger } from './lib/powertools.js';
 
-/** Hour items written at once while applying a report's blocks. */
-const BLOCK_WRITE_CONCURRENCY = 16;
-
 /**
- * What a report's blocks change in the provider's hour items from the current hour on, and whether that lowers
- * any hour (a reduction: applied at once, like any other). Null: the report carries no blocks (they stay).
+ * Writes a report's blocks as hour items, before the capacity state moves on, so a crash here is redone by the
+ * redelivery. Hours a reduction left short of their bookings are interruptions: logged, never dropped.
  */
-async function blockChanges(providerId: string, blocks: readonly CapacityBlock[] | undefined, at: string) {
-  if (!blocks) return null;
-  const fromMs = floorHour(Date.parse(at));
-  const existing = await deps().bookingStore.providerHours(providerId, hourKey(fromMs), hourKey(fromMs + (MAX_HORIZON_DAYS + 1) * 24 * HOUR_MS));
-  const target = listedHours(blocks, fromMs);
-  return { changes: hourChanges(existing, target), reduces: reducesHours(existing, target) };
-}
-
-/**
- * Writes the changed hours. Before the capacity state moves on, so a crash here is redone by the redelivery.
- * Returns the hours a reduction left short of their bookings (free below zero): interruptions, never dropped.
- */
-async function writeBlocks(providerId: string, changes: NonNullable<Awaited<ReturnType<typeof blockChanges>>>['changes'], at: string): Promise<string[]> {
-  const short: string[] = [];
-  for (let i = 0; i < changes.length; i += BLOCK_WRITE_CONCURRENCY) {
-    await Promise.all(changes.slice(i, i + BLOCK_WRITE_CONCURRENCY).map(async (c) => {
-      const free = await deps().bookingStore.setListed(providerId, c.pool, c.hour, c.listed_gpus, c.exists, at);
-      if (free < 0) short.push(`${c.pool}@${c.hour}`);
-    }));
-  }
+async function writeBlocks(providerId: string, plan: BlockPlan, at: string): Promise<void> {
+  const short = await deps().bookingStore.applyBlocks(providerId, plan, at);
   if (short.length > 0) logger.warn('capacity reduced below booked GPUs: bookings interrupted', { provider_id: providerId, hours: short.slice(0, 50), count: short.length });
-  return short;
 }
 
 /** Applies one report under the provider's capacity state; returns what was done. */
@@ -56,12 +34,15 @@ export async function applyReport(report: CapacityReportInput, nowIso: string): 
   const prev = await providers.routing(report.provider_id);
   const d = decideCapacity(state, prev ?? { capacity: [], maintenance: [] }, report, found.value.capacity_interval_s, nowIso);
   if (d.action === 'stale') return 'stale';
-  const blocks = await blockChanges(report.provider_id, report.capacity_blocks, nowIso);
+  // Blocks absent: those applied before stay. A plan that lowers some hour is a reduction: it applies at once.
+  const blocks = report.capacity_blocks ? await deps().bookingStore.planBlocks(report.provider_id, report.capacity_blocks, nowIso) : null;
   if (d.action === 'coalesce' && !blocks?.reduces) {
-    await providers.saveCapacity(found.value, prev, { ...state, pending: report }, version, null, nowIso);
+    // The latest pending wins, but a report without blocks leaves the pending blocks as they were (absent: unchanged).
+    const pending = report.capacity_blocks || !state.pending?.capacity_blocks ? report : { ...report, capacity_blocks: state.pending.capacity_blocks };
+    await providers.saveCapacity(found.value, prev, { ...state, pending }, version, null, nowIso);
     return 'coalesce';
   }
-  if (blocks) await writeBlocks(report.provider_id, blocks.changes, nowIso);
+  if (blocks) await writeBlocks(report.provider_id, blocks, nowIso);
   await providers.saveCapacity(found.value, prev, { last_applied_reported_at: report.reported_at, last_applied_at: nowIso, pending: null }, version, report, nowIso);
   return 'apply';
 }
@@ -98,8 +79,7 @@ export const flush = middy(async (): Promise<{ applied: number }> => {
     if (!found) continue;
     const due = duePending(state, found.value.capacity_interval_s, now);
     if (!due) continue;
-    const blocks = await blockChanges(r.id, due.capacity_blocks, now);
-    if (blocks) await writeBlocks(r.id, blocks.changes, now);
+    if (due.capacity_blocks) await writeBlocks(r.id, await deps().bookingStore.planBlocks(r.id, due.capacity_blocks, now), now);
     await providers.saveCapacity(found.value, r, { last_applied_reported_at: due.reported_at, last_applied_at: now, pending: null }, version, due, now);
     applied++;
   }

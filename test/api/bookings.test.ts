@@ -10,7 +10,8 @@ import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACCOUNT_SHARDS } from '../../infra/table.js';
 import { deps } from '../../functions/lib/deps.js';
-import { DEMO_SPOT } from '../../local/demo.js';
+import { DEMO_PROVIDERS, DEMO_SPOT, demoBlocks } from '../../local/demo.js';
+import { DynamoBookings } from '../../packages/core/src/adapters/dynamodb/index.js';
 import { Bookings, HOUR_MS, auditAll, derivedId, facilityAccount, floorHour, nowMs, nowS, requestHash, type BookingStore } from '../../packages/core/src/index.js';
 import { sendCapacityReport, type CapacityReport } from '../../packages/provider-kit/src/index.js';
 import { injectFaults } from '../ledger/world.js';
@@ -244,6 +245,28 @@ describe('64 concurrent bookings over a block that fits only some', () => {
     for (const b of booked) expect((await call('POST', `/v1/bookings/${b.id}/cancel`, { key: s.key })).status).toBe(200);
     expect(await balances(s.facilityId)).toEqual({ available: s.credit, reserved: 0, spent: 0 });
     expect((await hours(BASALT)).every((h) => h.booked_gpus === 0 && h.free_gpus === h.listed_gpus)).toBe(true);
+  });
+});
+
+describe("npm start's demo blocks", () => {
+  it('list two weeks of H200s on Cirrus that a startup can quote and book at once', async () => {
+    // Prepare: what seedDemoWorld writes with `blocks` (npm start).
+    const cirrus = DEMO_PROVIDERS.find((p) => p.accelerator === 'H200')!;
+    const store = new DynamoBookings(rt.doc, rt.tableName);
+    const at = new Date(nowMs()).toISOString();
+    await store.applyBlocks(cirrus.id, await store.planBlocks(cirrus.id, demoBlocks(cirrus, nowMs()), at), at);
+    const again = await store.planBlocks(cirrus.id, demoBlocks(cirrus, nowMs()), at);
+    const s = await fundedStartup('Demo Co', 5_000_000_000);
+    const next = floorHour(nowMs()) + HOUR_MS;
+    // Act
+    const q = await call('POST', '/v1/capacity/quotes', { key: s.key, body: { accelerator: 'H200', gpus: 20, hours: 24, earliest_start: iso(next), latest_start: iso(next + 48 * HOUR_MS) } });
+    const b = await call('POST', '/v1/bookings', { key: s.key, body: { quote_id: q.body.id, offer: q.body.offers[0].id }, headers: { 'idempotency-key': 'demo' } });
+    // Assess: 16 dedicated + 8 burst over the first 48 hours; seeding again changes nothing.
+    expect(again.changes).toEqual([]);
+    expect((await hours(cirrus.id)).length).toBe(14 * 24);
+    expect(q.body.offers[0]).toMatchObject({ start: iso(next), gpus: 20, accelerator: 'H200', region: 'eu-west-1', total_micros: DEMO_SPOT.H200 * 20 * 24 });
+    expect(b.status).toBe(201);
+    expect((await call('POST', `/v1/bookings/${b.body.id}/cancel`, { key: s.key })).status).toBe(200);
   });
 });
 

@@ -6,7 +6,7 @@
  */
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { chunkHours, type Booking, type BookingStatus, type BookingStore, type Quote, type ReleaseOutcome, type TakeOutcome } from '../../bookings/booking.js';
-import type { PoolHour } from '../../bookings/blocks.js';
+import { HOUR_MS, MAX_HORIZON_DAYS, floorHour, hourChanges, hourKey, listedHours, reducesHours, type CapacityBlock, type PoolHour } from '../../bookings/blocks.js';
 import type { HourReader } from '../../bookings/bookings.js';
 import type { Accelerator } from '../../routing.js';
 import { BOOKING_SK_PREFIX, bookingDueShardKey, bookingItem, bookingKey, capacityHourKey, capacityHoursPk, chunkKey, hourSkPrefix, providerBookingsPk, quoteItem, quoteKey, startupBookingsPk } from './entities/booking.js';
@@ -14,8 +14,16 @@ import { Table } from './table.js';
 import { transact, type TransactItem } from './transact.js';
 import { isConditionFailed } from './transact.js';
 
-/** Live providers' windows are read this many at a time. */
+/** Live providers' windows are read this many at a time; a report's changed hours written this many at a time. */
 const READ_CONCURRENCY = 16;
+const WRITE_CONCURRENCY = 16;
+
+/** What a provider's new blocks change in its hour items from the current hour on (planBlocks). */
+export interface BlockPlan {
+  changes: ReturnType<typeof hourChanges>;
+  /** Some hour's listed GPUs go down: a reduction, applied at once (SPEC §6). */
+  reduces: boolean;
+}
 
 export function toPoolHour(i: Record<string, unknown>): PoolHour {
   return {
@@ -198,6 +206,25 @@ export class DynamoBookings implements BookingStore, HourReader {
       ExpressionAttributeValues: { ':l': listed, ':at': at }, ReturnValues: 'UPDATED_NEW',
     }));
     return out.Attributes?.free_gpus as number;
+  }
+
+  /** Reads the provider's hour items from the current hour on and compares them with the blocks: what applying them changes. */
+  async planBlocks(providerId: string, blocks: readonly CapacityBlock[], at: string): Promise<BlockPlan> {
+    const fromMs = floorHour(Date.parse(at));
+    const existing = await this.providerHours(providerId, hourKey(fromMs), hourKey(fromMs + (MAX_HORIZON_DAYS + 1) * 24 * HOUR_MS));
+    const target = listedHours(blocks, fromMs);
+    return { changes: hourChanges(existing, target), reduces: reducesHours(existing, target) };
+  }
+
+  /** Writes a plan's changed hours; returns those a reduction left short of their bookings (free below zero). */
+  async applyBlocks(providerId: string, plan: BlockPlan, at: string): Promise<string[]> {
+    const short: string[] = [];
+    for (let i = 0; i < plan.changes.length; i += WRITE_CONCURRENCY) {
+      await Promise.all(plan.changes.slice(i, i + WRITE_CONCURRENCY).map(async (c) => {
+        if ((await this.setListed(providerId, c.pool, c.hour, c.listed_gpus, c.exists, at)) < 0) short.push(`${c.pool}@${c.hour}`);
+      }));
+    }
+    return short;
   }
 
   async getHour(providerId: string, pool: string, hour: string): Promise<PoolHour | null> {
