@@ -195,7 +195,7 @@ export class Bookings {
   /** Cancelled before start by its startup: the hold and the hours released in full. */
   async cancel(startupId: string, id: string): Promise<ChangeResult> {
     const b = await this.get(startupId, id);
-    if (!b || b.status === 'placing' || b.status === 'refused') return { ok: false, code: 'not_found' };
+    if (!b) return { ok: false, code: 'not_found' };
     return this.close(b, ['pending', 'scheduled'], 'cancelled', 'not_cancellable', true);
   }
 

@@ -124,7 +124,8 @@ function reasonOf(o: Omit<MatchedOffer, 'reason'>, meeting: boolean): string {
 export function match(input: MatchInput): MatchedOffer[] {
   const { ask } = input;
   const spot = input.spot_micros_per_gpu_hour[ask.accelerator];
-  if (spot === undefined) return [];
+  // No spot price, no offer: and a free one could not be held (a hold is for a positive amount).
+  if (spot === undefined || spot <= 0) return [];
   const total = BigInt(spot) * BigInt(ask.gpus) * BigInt(ask.hours);
   if (total > BigInt(MAX_OFFER_TOTAL_MICROS)) return [];
   const providers = new Map(input.providers.map((p) => [p.id, p]));
