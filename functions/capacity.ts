@@ -12,9 +12,18 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { CapacityReport } from '../events/capacity.js';
 import { decideCapacity, duePending, nowIso, type CapacityReportInput } from '../packages/core/src/index.js';
-import { storeCapacityReport } from '../packages/core/src/adapters/dynamodb/index.js';
+import { storeCapacityReport, type BlockPlan } from '../packages/core/src/adapters/dynamodb/index.js';
 import { deps } from './lib/deps.js';
 import { logger } from './lib/powertools.js';
+
+/**
+ * Writes a report's blocks as hour items, before the capacity state moves on, so a crash here is redone by the
+ * redelivery. Hours a reduction left short of their bookings are interruptions: logged, never dropped.
+ */
+async function writeBlocks(providerId: string, plan: BlockPlan, at: string): Promise<void> {
+  const short = await deps().bookingStore.applyBlocks(providerId, plan, at);
+  if (short.length > 0) logger.warn('capacity reduced below booked GPUs: bookings interrupted', { provider_id: providerId, hours: short.slice(0, 50), count: short.length });
+}
 
 /** Applies one report under the provider's capacity state; returns what was done. */
 export async function applyReport(report: CapacityReportInput, nowIso: string): Promise<'apply' | 'coalesce' | 'stale'> {
@@ -25,10 +34,15 @@ export async function applyReport(report: CapacityReportInput, nowIso: string): 
   const prev = await providers.routing(report.provider_id);
   const d = decideCapacity(state, prev ?? { capacity: [], maintenance: [] }, report, found.value.capacity_interval_s, nowIso);
   if (d.action === 'stale') return 'stale';
-  if (d.action === 'coalesce') {
-    await providers.saveCapacity(found.value, prev, { ...state, pending: report }, version, null, nowIso);
+  // Blocks absent: those applied before stay. A plan that lowers some hour is a reduction: it applies at once.
+  const blocks = report.capacity_blocks ? await deps().bookingStore.planBlocks(report.provider_id, report.capacity_blocks, nowIso) : null;
+  if (d.action === 'coalesce' && !blocks?.reduces) {
+    // The latest pending wins, but a report without blocks leaves the pending blocks as they were (absent: unchanged).
+    const pending = report.capacity_blocks || !state.pending?.capacity_blocks ? report : { ...report, capacity_blocks: state.pending.capacity_blocks };
+    await providers.saveCapacity(found.value, prev, { ...state, pending }, version, null, nowIso);
     return 'coalesce';
   }
+  if (blocks) await writeBlocks(report.provider_id, blocks, nowIso);
   await providers.saveCapacity(found.value, prev, { last_applied_reported_at: report.reported_at, last_applied_at: nowIso, pending: null }, version, report, nowIso);
   return 'apply';
 }
@@ -65,6 +79,7 @@ export const flush = middy(async (): Promise<{ applied: number }> => {
     if (!found) continue;
     const due = duePending(state, found.value.capacity_interval_s, now);
     if (!due) continue;
+    if (due.capacity_blocks) await writeBlocks(r.id, await deps().bookingStore.planBlocks(r.id, due.capacity_blocks, now), now);
     await providers.saveCapacity(found.value, r, { last_applied_reported_at: due.reported_at, last_applied_at: now, pending: null }, version, due, now);
     applied++;
   }

@@ -1,4 +1,7 @@
-/** Scheduled (infra/schedules.ts "hold-sweeper"): releases holds whose expiry passed without a settlement, and closes leases left by vanished holders. */
+/**
+ * Scheduled (infra/schedules.ts "hold-sweeper"): releases holds whose expiry passed without a settlement, closes leases left
+ * by vanished holders, and gives back what capacity bookings no longer need (abandoned, expired, an unfinished release).
+ */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
@@ -15,7 +18,10 @@ export const sweepHolds = middy(async (_event: ScheduledEvent) => {
   const leases = await deps().leases.sweep();
   metrics.addMetric('leases_swept', MetricUnit.Count, leases.closed);
   if (leases.closed > 0) logger.warn('closed leases left by vanished holders', { ...leases });
-  return { ...result, leases };
+  // Capacity bookings: abandoned placings, acceptance windows passed, releases to finish (SPEC §11).
+  const bookings = await deps().bookings.sweep();
+  if (bookings.abandoned + bookings.expired + bookings.released > 0) logger.info('swept bookings', { ...bookings });
+  return { ...result, leases, bookings };
 })
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics));

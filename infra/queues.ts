@@ -23,7 +23,8 @@ export const QUEUES: readonly QueueDef[] = [
     name: 'capacity-webhooks',
     fifo: true,
     consumer: 'functions/capacity.consume',
-    access: ['read', 'transact'],
+    // query: the provider's bookable hours, to apply a report's capacity blocks (functions/capacity.ts).
+    access: ['read', 'query', 'transact'],
     batchSize: 10,
     maxReceiveCount: 5,
     visibilityTimeoutSeconds: 60,

@@ -13,6 +13,7 @@ import * as O from '../functions/lib/openai.js';
 import * as P from '../functions/lib/provider-schemas.js';
 import * as PR from '../functions/lib/pricing-schemas.js';
 import * as D from '../functions/lib/dashboard-schemas.js';
+import * as B from '../functions/lib/booking-schemas.js';
 
 export type Role = 'operator' | 'lender' | 'startup' | 'provider' | 'public';
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -95,6 +96,8 @@ const LENDER_OR_OPERATOR = ['lender', 'operator'] as const;
 const INFERENCE_ACCESS = ['read', 'query', 'write', 'transact'] as const;
 /** Streams may run long; API Gateway REST streaming allows up to 15 minutes. The hold (600 s) outlives this. */
 const INFERENCE_TIMEOUT_S = 300;
+/** What giving a booking back touches: the booking (read, write), its hours and its hold (transact, read). */
+const BOOKING_RELEASE_ACCESS = ['read', 'write', 'transact'] as const;
 
 export const ROUTES: readonly RouteDef[] = [
   {
@@ -298,6 +301,43 @@ export const ROUTES: readonly RouteDef[] = [
     method: 'GET', path: '/v1/admin/settlements', handler: 'functions/dashboard.settlementRuns', auth: ['operator'], access: ['read'],
     query: D.RunsQuery, reply: D.RunsReply,
     summary: 'The settlement runs of the last months, newest first',
+  },
+  {
+    method: 'POST', path: '/v1/capacity/quotes', handler: 'functions/bookings.quote', auth: ['startup'], access: ['read', 'query', 'write'],
+    body: B.QuoteBody, reply: B.QuoteReply, replyStatus: 201,
+    summary: "Quote a block of GPU-hours: offers from live providers' listed blocks in the window asked, priced at the spot in force, valid 5 minutes (never the provider's name)",
+  },
+  {
+    method: 'POST', path: '/v1/bookings', handler: 'functions/bookings.book', auth: ['startup'], access: ['read', 'query', 'write', 'transact'], idempotent: true,
+    body: B.BookBody, reply: B.BookingReply, replyStatus: 201,
+    summary: "Book an offer of a quote: holds its whole price from your credits and takes its GPUs for every hour it covers (pending until the provider accepts)",
+  },
+  {
+    method: 'GET', path: '/v1/bookings', handler: 'functions/bookings.list', auth: ['startup'], access: ['read', 'query'],
+    query: S.ListQuery, reply: S.Page(B.BookingReply),
+    summary: 'Your bookings, newest first, with their state and cost',
+  },
+  {
+    method: 'GET', path: '/v1/bookings/{id}', handler: 'functions/bookings.get', auth: ['startup'], access: ['read'], reply: B.BookingReply,
+    summary: "One of your bookings, with the provider's access details once accepted",
+  },
+  {
+    method: 'POST', path: '/v1/bookings/{id}/cancel', handler: 'functions/bookings.cancel', auth: ['startup'], access: BOOKING_RELEASE_ACCESS, reply: B.BookingReply,
+    summary: 'Cancel a booking before it starts: its hold and its GPU-hours are released in full',
+  },
+  {
+    method: 'GET', path: '/v1/providers/{id}/bookings', handler: 'functions/bookings.listForProvider', auth: ['provider', 'operator'], access: ['read', 'query'],
+    query: S.ListQuery, reply: S.Page(B.ProviderBookingReply),
+    summary: "Bookings of the provider's capacity blocks, newest first",
+  },
+  {
+    method: 'POST', path: '/v1/providers/{id}/bookings/{booking}/accept', handler: 'functions/bookings.accept', auth: ['provider'], access: ['read', 'write'],
+    body: B.AcceptBody, reply: B.ProviderBookingReply,
+    summary: 'Accept a pending booking with the access details only its startup can read (before accept_by)',
+  },
+  {
+    method: 'POST', path: '/v1/providers/{id}/bookings/{booking}/decline', handler: 'functions/bookings.decline', auth: ['provider'], access: BOOKING_RELEASE_ACCESS, reply: B.ProviderBookingReply,
+    summary: "Decline a pending booking: the startup's hold and the GPU-hours are released in full",
   },
 ];
 

@@ -11,11 +11,17 @@ export const TABLE = {
   /** Epoch seconds; only for records that may lawfully vanish (rate-limit windows, expired non-money idempotency records). Never set on ledger entries. */
   ttlAttribute: 'ttl',
   indexes: {
-    /** A lender's facilities, newest first: gsi1pk = LENDER#<id>, gsi1sk = FACILITY#<created_at>#<id>. */
+    /**
+     * A lender's facilities, newest first: gsi1pk = LENDER#<id>, gsi1sk = FACILITY#<created_at>#<id>. Also a provider's
+     * capacity bookings: gsi1pk = PROVIDERBOOKINGS#<id>, gsi1sk = BOOKING#<created_at>#<id>.
+     */
     byLender: { partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
-    /** A startup's facilities and keys: gsi2pk = STARTUP#<id>, gsi2sk = FACILITY#<term_end>#<id> | KEY#<created_at>#<id>. */
+    /** A startup's facilities, keys and bookings: gsi2pk = STARTUP#<id>, gsi2sk = FACILITY#<term_end>#<id> | KEY#<created_at>#<id> | BOOKING#<created_at>#<id>. */
     byStartup: { partitionKey: 'gsi2pk', sortKey: 'gsi2sk' },
-    /** Open holds by expiry, for the sweeper; sharded to spread writes: gsi3pk = OPENHOLD#<0..15>, gsi3sk = <expires_at iso>#<hold id>. Sparse: removed when the hold closes. */
+    /**
+     * Open holds by expiry, for the sweeper; sharded to spread writes: gsi3pk = OPENHOLD#<0..15>, gsi3sk = <expires_at iso>#<hold id>.
+     * Sparse: removed when the hold closes. Also bookings the sweep must look at: gsi3pk = BOOKINGDUE#<0..3>, gsi3sk = <due iso>#<booking id>.
+     */
     openHoldsByExpiry: { partitionKey: 'gsi3pk', sortKey: 'gsi3sk' },
     /** Every account, for the ledger audit: gsi4pk = ACCOUNTS#<0..15>, gsi4sk = <account id>. */
     accountsForAudit: { partitionKey: 'gsi4pk', sortKey: 'gsi4sk' },

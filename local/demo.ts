@@ -6,7 +6,8 @@
  * Tenants, the facility and the key are made through the public API with the operator key (the same
  * routes anyone uses). The providers are written as live provider records (with a provider key, a
  * webhook secret and an applied capacity report) directly, skipping the probes of onboarding, so the
- * demo starts at once; a provider onboarded through validation ends with the same records.
+ * demo starts at once; a provider onboarded through validation ends with the same records. With `blocks`
+ * (npm start) each provider also lists capacity blocks for the coming two weeks, to quote and book.
  *
  * With a kept data directory the world is reused: the marker item names the startup, and each start
  * only refreshes the providers (their simulators listen on new ports) and makes a fresh startup key.
@@ -14,8 +15,8 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { RelayVerifier } from '../packages/provider-kit/src/index.js';
 import { startSimulator, type SimModel, type Simulator, type SimulatorOptions } from '../packages/simulator/src/index.js';
-import { MIN_CAPACITY_INTERVAL_S, newSecretKey, nowIso, nowS, routingOf, unlimitedKey, type Accelerator, type CatalogModel, type ProviderRecord, type RoutingProvider } from '../packages/core/src/index.js';
-import { DynamoCatalog, DynamoProviders, documentClient } from '../packages/core/src/adapters/dynamodb/index.js';
+import { HOUR_MS, MIN_CAPACITY_INTERVAL_S, floorHour, newSecretKey, nowIso, nowS, routingOf, unlimitedKey, type Accelerator, type CapacityBlock, type CatalogModel, type ProviderRecord, type RoutingProvider } from '../packages/core/src/index.js';
+import { DynamoBookings, DynamoCatalog, DynamoProviders, documentClient } from '../packages/core/src/adapters/dynamodb/index.js';
 import type { Runtime } from './runtime.js';
 import { seedDemoHistory } from './demo-history.js';
 
@@ -75,6 +76,23 @@ export interface DemoOptions {
   principalMicros?: number;
   /** Seed seven weeks of past traffic, SLA probes and last month's settlement (local/demo-history.ts), once per table. */
   history?: boolean;
+  /** List capacity blocks on each provider for the coming two weeks, so a startup can quote and book at once. */
+  blocks?: boolean;
+}
+
+/** Days of blocks the demo lists ahead, and their GPUs: a dedicated block, and a burst over its first two days. */
+const DEMO_BLOCK_DAYS = 14;
+const DEMO_BLOCK_GPUS = 16;
+const DEMO_BURST_GPUS = 8;
+
+/** The demo provider's blocks from the next whole hour: what `npm start` lists for bookings. */
+export function demoBlocks(p: DemoProvider, atMs: number): CapacityBlock[] {
+  const start = floorHour(atMs) + HOUR_MS;
+  const place = { accelerator: p.accelerator, region: p.region, availability_zone: `${p.region}a`, interconnect: p.accelerator === 'A100' ? 'roce' : 'infiniband' } as const;
+  return [
+    { ...place, capacity_type: 'dedicated', start: new Date(start).toISOString(), end: new Date(start + DEMO_BLOCK_DAYS * 24 * HOUR_MS).toISOString(), gpus: DEMO_BLOCK_GPUS },
+    { ...place, capacity_type: 'dedicated', start: new Date(start).toISOString(), end: new Date(start + 48 * HOUR_MS).toISOString(), gpus: DEMO_BURST_GPUS, burst: true },
+  ];
 }
 
 function providerRecord(p: DemoProvider, url: string, at: string): ProviderRecord {
@@ -148,6 +166,11 @@ export async function seedDemoWorld(rt: Runtime, opts: DemoOptions = {}): Promis
       providerSecrets.set(p.id, { key: seeded.key, webhook_secret: seeded.webhook_secret });
     }
     for (const [acc, micros] of Object.entries(DEMO_SPOT) as [Accelerator, number][]) await catalog.setSpotPrice(acc, micros, at);
+    if (opts.blocks) {
+      // Written as the capacity consumer writes a report's blocks: only the hours that change, bookings kept.
+      const hours = new DynamoBookings(doc, rt.tableName);
+      for (const p of DEMO_PROVIDERS) await hours.applyBlocks(p.id, await hours.planBlocks(p.id, demoBlocks(p, Date.parse(at)), at), at);
+    }
 
     const markerKey = { pk: 'SEED#demo', sk: 'SEED' };
     const marker = (await doc.send(new GetCommand({ TableName: rt.tableName, Key: markerKey, ConsistentRead: true }))).Item;

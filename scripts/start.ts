@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     inMemory,
     ...(process.env.COMPUX_DATA_DIR ? { dataDir: process.env.COMPUX_DATA_DIR } : {}),
     ...(process.env.HOST ? { host: process.env.HOST } : {}),
-    ...(seed ? { seed: async (r: Runtime) => (world = await seedDemoWorld(r, { history: !args.includes('--no-history'), simulator: { ttftMs: 120, tokensPerSecond: 60, completionTokens: { min: 20, max: 80 } } })) } : {}),
+    ...(seed ? { seed: async (r: Runtime) => (world = await seedDemoWorld(r, { history: !args.includes('--no-history'), blocks: true, simulator: { ttftMs: 120, tokensPerSecond: 60, completionTokens: { min: 20, max: 80 } } })) } : {}),
   });
   if (stopping) return; // a signal arrived while starting; shutdown() is already stopping it
 

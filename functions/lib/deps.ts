@@ -2,8 +2,8 @@
  * What handlers need, built once per Lambda container from the environment. The DynamoDB endpoint
  * comes from the SDK's own AWS_ENDPOINT_URL_DYNAMODB, so the local runtime and AWS run this same code.
  */
-import { CATALOG_CACHE_TTL_MS, CachedCatalog, Credits, DEFAULT_LEASE_RESERVE_S, DEFAULT_LEASE_SPEND_S, DEFAULT_HOLDER_CONFIG, Gateway, KEY_CACHE_TTL_MS, LEASE_SWEEP_GRACE_S, LeaseCloser, LeaseHolder, Lending, MAX_CATALOG_CACHE_TTL_MS, MAX_KEY_CACHE_TTL_MS, MAX_LEASE_RESERVE_S, MAX_LEASE_SPEND_S, RelaySigner, Tenants, ttlFromEnv, type LeaseTiming } from '../../packages/core/src/index.js';
-import { DynamoCatalog, DynamoCreditStore, DynamoProviders, DynamoRateLimiter, DynamoDashboard, DynamoRelayKeys, DynamoSettlement, DynamoSla, documentClient, routingEpoch } from '../../packages/core/src/adapters/dynamodb/index.js';
+import { Bookings, CATALOG_CACHE_TTL_MS, CachedCatalog, Credits, nowMs, DEFAULT_LEASE_RESERVE_S, DEFAULT_LEASE_SPEND_S, DEFAULT_HOLDER_CONFIG, Gateway, KEY_CACHE_TTL_MS, LEASE_SWEEP_GRACE_S, LeaseCloser, LeaseHolder, Lending, MAX_CATALOG_CACHE_TTL_MS, MAX_KEY_CACHE_TTL_MS, MAX_LEASE_RESERVE_S, MAX_LEASE_SPEND_S, RelaySigner, Tenants, ttlFromEnv, type LeaseTiming } from '../../packages/core/src/index.js';
+import { DynamoBookings, DynamoCatalog, DynamoCreditStore, DynamoProviders, DynamoRateLimiter, DynamoDashboard, DynamoRelayKeys, DynamoSettlement, DynamoSla, documentClient, routingEpoch } from '../../packages/core/src/adapters/dynamodb/index.js';
 import { HttpUpstream } from '../../packages/core/src/adapters/http/upstream.js';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -35,6 +35,9 @@ export interface Deps {
   holder: LeaseHolder | undefined;
   leases: LeaseCloser;
   leaseTiming: LeaseTiming;
+  /** Capacity bookings (SPEC §11): quotes, bookings, and the hour items they take. */
+  bookings: Bookings;
+  bookingStore: DynamoBookings;
 }
 
 /** A positive integer from the environment, or the default. */
@@ -83,7 +86,9 @@ export function deps(): Deps {
     { first_byte_timeout_ms: envMs('COMPUX_UPSTREAM_FIRST_BYTE_TIMEOUT_MS', 30_000), idle_timeout_ms: envMs('COMPUX_UPSTREAM_IDLE_TIMEOUT_MS', 60_000), sla_flush_samples: envMs('COMPUX_SLA_FLUSH_SAMPLES', 32) },
   );
   const tenants = new Tenants(store, process.env.COMPUX_ADMIN_KEY_SHA256, undefined, { keyCacheTtlMs: ttlFromEnv(process.env.COMPUX_KEY_CACHE_TTL_MS, KEY_CACHE_TTL_MS, MAX_KEY_CACHE_TTL_MS) });
-  cached = { doc, table, store, credits, lending: new Lending(store), tenants, catalog, routingCatalog, gateway, limiter, providers: new DynamoProviders(doc, table), upstream, relayKeys, relay, sla, settlement: new DynamoSettlement(doc, table, store.ledger), dashboard: new DynamoDashboard(doc, table), holder, leaseTiming: timing,
+  const bookingStore = new DynamoBookings(doc, table);
+  const bookings = new Bookings(bookingStore, bookingStore, catalog, credits, nowMs);
+  cached = { bookings, bookingStore, doc, table, store, credits, lending: new Lending(store), tenants, catalog, routingCatalog, gateway, limiter, providers: new DynamoProviders(doc, table), upstream, relayKeys, relay, sla, settlement: new DynamoSettlement(doc, table, store.ledger), dashboard: new DynamoDashboard(doc, table), holder, leaseTiming: timing,
     leases: new LeaseCloser(store, undefined, envSeconds('COMPUX_LEASE_SWEEP_GRACE_S', LEASE_SWEEP_GRACE_S, 3_600)) };
   return cached;
 }

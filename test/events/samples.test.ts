@@ -16,6 +16,15 @@ describe('capacity report messages', () => {
     ['no event id', (s: any) => delete s.event_id],
     ['an unknown field', (s: any) => (s.extra = true)],
     ['a timestamp that is not ISO 8601', (s: any) => (s.reported_at = 'yesterday')],
+    ['a block that does not start on a whole hour', (s: any) => (s.capacity_blocks[0].start = '2026-11-22T00:30:00.000Z')],
+    ['a block that ends before it starts', (s: any) => (s.capacity_blocks[0].end = '2026-11-21T23:00:00.000Z')],
+    ['a block more than 90 days ahead', (s: any) => (s.capacity_blocks[0].end = '2027-03-01T00:00:00.000Z')],
+    ['a block of no GPUs', (s: any) => (s.capacity_blocks[0].gpus = 0)],
+    ['a block of more than 1,024 GPUs', (s: any) => (s.capacity_blocks[0].gpus = 1_025)],
+    ['a pool-hour over 4,096 GPUs', (s: any) => (s.capacity_blocks = Array.from({ length: 5 }, () => ({ ...s.capacity_blocks[0], gpus: 1_000 })))],
+    ['more than 200 blocks', (s: any) => (s.capacity_blocks = Array.from({ length: 201 }, () => ({ ...s.capacity_blocks[1] })))],
+    ['a region name with a separator', (s: any) => (s.capacity_blocks[0].region = 'us|east')],
+    ['an unknown interconnect', (s: any) => (s.capacity_blocks[0].interconnect = 'carrier-pigeon')],
   ])('refuses %s', (_n, mutate) => {
     const s = sample();
     mutate(s);

@@ -372,7 +372,11 @@ describe('every row stays inside its grant, on its normal and its error path', (
     await waitFor('the careless provider back in integration', async () => (await status(bad.id, bad.key)) === 'integration', 45_000);
 
     // The capacity webhook (queued, then consumed) and a stale resend (the consumer's no-change path).
-    const report = { event_id: 'evt_grants_1', provider_id: auroraId, reported_at: nowIso(), capacity: [{ accelerator: 'H100', region: 'us-east-1', availability_zone: 'us-east-1a', available_gpu_hours: 640 }] };
+    // With a block of 8 H100s over the next day, for the booking routes below.
+    const t0 = Math.floor(Date.parse(nowIso()) / 3_600_000) * 3_600_000 + 2 * 3_600_000;
+    const at = (ms: number) => new Date(ms).toISOString();
+    const block = { accelerator: 'H100', region: 'us-east-1', availability_zone: 'us-east-1a', capacity_type: 'dedicated', interconnect: 'infiniband', start: at(t0), end: at(t0 + 24 * 3_600_000), gpus: 8 };
+    const report = { event_id: 'evt_grants_1', provider_id: auroraId, reported_at: nowIso(), capacity: [{ accelerator: 'H100', region: 'us-east-1', availability_zone: 'us-east-1a', available_gpu_hours: 640 }], capacity_blocks: [block] };
     const consumed = invoked('functions/capacity.consume');
     const signed = signCapacityReport(aurora.webhook_secret, report as never, nowS());
     await hit('POST', '/v1/providers/{id}/capacity', 'normal', 202, `/v1/providers/${auroraId}/capacity`, { raw: signed.body, headers: signed.headers });
@@ -383,6 +387,32 @@ describe('every row stays inside its grant, on its normal and its error path', (
     await waitFor('the stale report consumed', async () => invoked('functions/capacity.consume') > consumed + 1);
     mark('queue capacity-webhooks', 'error');
     await hit('POST', '/v1/providers/{id}/capacity', 'error', 401, `/v1/providers/${auroraId}/capacity`, { raw: signed.body, headers: { ...signed.headers, 'x-compux-signature': 't=1,v1=00' } });
+
+    // Capacity bookings: quote, book, read, accept, decline, cancel.
+    const ask = { accelerator: 'H100', gpus: 2, hours: 3, earliest_start: at(t0), latest_start: at(t0 + 3 * 3_600_000) };
+    const quoted = await waitFor('the blocks applied', async () => {
+      const q = await call('POST', '/v1/capacity/quotes', { key: startup, body: ask });
+      return q.status === 201 && q.body.offers.length > 0 ? q : null;
+    });
+    await hit('POST', '/v1/capacity/quotes', 'normal', 201, '/v1/capacity/quotes', { key: startup, body: ask });
+    await hit('POST', '/v1/capacity/quotes', 'error', 400, '/v1/capacity/quotes', { key: startup, body: { ...ask, gpus: 0 } });
+    const offer = { quote_id: quoted.body.id, offer: quoted.body.offers[0].id };
+    const booking = (await hit('POST', '/v1/bookings', 'normal', 201, '/v1/bookings', { key: startup, body: offer, headers: { 'idempotency-key': 'grants-book-1' } })).body;
+    const second = (await call('POST', '/v1/bookings', { key: startup, body: offer, headers: { 'idempotency-key': 'grants-book-2' } })).body;
+    await hit('POST', '/v1/bookings', 'error', 404, '/v1/bookings', { key: startup, body: { ...offer, quote_id: 'quo_nosuchquote00' } });
+    await hit('GET', '/v1/bookings', 'normal', 200, '/v1/bookings', { key: startup });
+    await hit('GET', '/v1/bookings', 'error', 403, '/v1/bookings', { key: lender });
+    await hit('GET', '/v1/bookings/{id}', 'normal', 200, `/v1/bookings/${booking.id}`, { key: startup });
+    await hit('GET', '/v1/bookings/{id}', 'error', 404, '/v1/bookings/bkg_nosuchbooking00', { key: startup });
+    await hit('GET', '/v1/providers/{id}/bookings', 'normal', 200, `/v1/providers/${auroraId}/bookings`, { key: auroraKey });
+    await hit('GET', '/v1/providers/{id}/bookings', 'error', 404, `/v1/providers/${nobody}/bookings`, { key: auroraKey });
+    const acceptPath = (id: string) => `/v1/providers/${auroraId}/bookings/${id}/accept`;
+    await hit('POST', '/v1/providers/{id}/bookings/{booking}/accept', 'normal', 200, acceptPath(booking.id), { key: auroraKey, body: { access: { endpoint: 'ssh://gpu.example' } } });
+    await hit('POST', '/v1/providers/{id}/bookings/{booking}/accept', 'error', 404, acceptPath('bkg_nosuchbooking00'), { key: auroraKey, body: { access: { endpoint: 'x' } } });
+    await hit('POST', '/v1/providers/{id}/bookings/{booking}/decline', 'normal', 200, `/v1/providers/${auroraId}/bookings/${second.id}/decline`, { key: auroraKey });
+    await hit('POST', '/v1/providers/{id}/bookings/{booking}/decline', 'error', 409, `/v1/providers/${auroraId}/bookings/${booking.id}/decline`, { key: auroraKey });
+    await hit('POST', '/v1/bookings/{id}/cancel', 'normal', 200, `/v1/bookings/${booking.id}/cancel`, { key: startup });
+    await hit('POST', '/v1/bookings/{id}/cancel', 'error', 404, '/v1/bookings/bkg_nosuchbooking00/cancel', { key: startup });
 
     await hit('GET', '/v1/providers/{id}/sla', 'normal', 200, `/v1/providers/${auroraId}/sla`, { key: auroraKey });
     await hit('GET', '/v1/providers/{id}/sla', 'error', 404, `/v1/providers/${good.id}/sla`, { key: auroraKey });

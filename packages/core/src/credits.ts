@@ -6,7 +6,7 @@
 import { derivedId } from './ids.js';
 import { now } from './clock.js';
 import { MAX_FACILITIES_PER_STARTUP } from './facilities.js';
-import { DEFAULT_HOLD_TTL_S, MAX_HOLD_TTL_S, closePosting, planAllocation, reservePosting, sameReservation, spendByFacility, type Hold } from './holds.js';
+import { DEFAULT_HOLD_TTL_S, MAX_BOOKING_HOLD_TTL_S, MAX_HOLD_TTL_S, closePosting, planAllocation, reservePosting, sameReservation, spendByFacility, type Hold } from './holds.js';
 import { facilityAccount } from './ledger.js';
 import { assert, assertMicros } from './money.js';
 import type { CloseResult, FacilityStore, HoldStore, LedgerStore, ReserveResult } from './store.js';
@@ -24,6 +24,8 @@ export interface ReserveRequest {
   idempotency_key: string;
   request_hash: string;
   ttl_s?: number;
+  /** A capacity booking's hold: ttl_s may reach MAX_BOOKING_HOLD_TTL_S (the booking's end) instead of MAX_HOLD_TTL_S. */
+  booking?: boolean;
   refs?: Record<string, string>;
 }
 
@@ -46,7 +48,8 @@ export class Credits {
     assertMicros(req.amount_micros);
     assert(req.amount_micros > 0, 'reserve a positive amount');
     const ttl = req.ttl_s ?? DEFAULT_HOLD_TTL_S;
-    assert(ttl > 0 && ttl <= MAX_HOLD_TTL_S, `hold ttl must be in (0, ${MAX_HOLD_TTL_S}] s`);
+    const maxTtl = req.booking ? MAX_BOOKING_HOLD_TTL_S : MAX_HOLD_TTL_S;
+    assert(ttl > 0 && ttl <= maxTtl, `hold ttl must be in (0, ${maxTtl}] s`);
     const holdId = this.holdIdFor(req.startup_id, req.idempotency_key);
 
     let last: ReserveResult = { ok: false, code: 'exceeds_credit' };

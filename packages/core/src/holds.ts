@@ -13,6 +13,11 @@ import type { Facility } from './facilities.js';
 /** A hold never lives longer than this: the sweeper releases it after expiry (a crashed request). */
 export const MAX_HOLD_TTL_S = 3_600;
 export const DEFAULT_HOLD_TTL_S = 600;
+/**
+ * A capacity booking's hold lives until the booking has ended (SPEC §11: bookings reach 90 days ahead), plus a
+ * day of grace for its last hour's billing; the sweeper releases it after that like any other.
+ */
+export const MAX_BOOKING_HOLD_TTL_S = 92 * 24 * 3_600;
 
 export interface Allocation {
   facility_id: string;

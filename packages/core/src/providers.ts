@@ -11,6 +11,7 @@
 import { assert } from './money.js';
 import type { CapacityEntry, CatalogModel, MaintenanceWindow, ProviderEndpoint, RoutingProvider, SlaTier } from './catalog.js';
 import type { Accelerator } from './routing.js';
+import type { CapacityBlock } from './bookings/blocks.js';
 
 export type OnboardingStatus = 'pending_review' | 'integration' | 'validating' | 'pricing_review' | 'live' | 'rejected';
 export const MIN_CAPACITY_INTERVAL_S = 15 * 60;
@@ -48,6 +49,8 @@ export interface CapacityReportInput {
   capacity: CapacityEntry[];
   burst_windows: { start: string; end: string; extra_gpu_hours: number }[];
   maintenance_windows: MaintenanceWindow[];
+  /** Bookable blocks (bookings/blocks.ts); absent: the blocks applied before stay. */
+  capacity_blocks?: CapacityBlock[] | undefined;
 }
 
 /** What the consumer keeps per provider between reports. */

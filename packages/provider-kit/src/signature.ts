@@ -43,6 +43,21 @@ export interface CapacityReport {
   capacity: { accelerator: 'H100' | 'A100' | 'H200'; region: string; availability_zone: string; available_gpu_hours: number }[];
   burst_windows: { start: string; end: string; extra_gpu_hours: number }[];
   maintenance_windows: { start: string; end: string }[];
+  /**
+   * Blocks of whole GPUs that startups may book (hour-aligned, at most 90 days ahead); a burst window is a block
+   * with burst: true. Absent: the blocks sent before stay; present: they replace every block from this hour on.
+   */
+  capacity_blocks?: {
+    accelerator: 'H100' | 'A100' | 'H200';
+    region: string;
+    availability_zone: string;
+    capacity_type: 'dedicated' | 'shared';
+    interconnect: 'infiniband' | 'roce' | 'nvlink' | 'ethernet';
+    start: string;
+    end: string;
+    gpus: number;
+    burst?: boolean;
+  }[];
 }
 
 /** The exact body and headers to POST to `/v1/providers/{id}/capacity`: sign the bytes you send. */
