@@ -13,7 +13,7 @@ function base62(bytes: Uint8Array, length: number): string {
   return out.padEnd(length, '0');
 }
 
-export type IdPrefix = 'stu' | 'len' | 'fac' | 'key' | 'hold' | 'pst' | 'prv' | 'req' | 'lse' | 'hld';
+export type IdPrefix = 'stu' | 'len' | 'fac' | 'key' | 'hold' | 'pst' | 'prv' | 'req' | 'lse' | 'hld' | 'evt' | 'whe';
 
 /** A random id such as fac_3kT9…, 20 base62 characters (~119 bits). */
 export function newId(prefix: IdPrefix): string {

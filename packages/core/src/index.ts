@@ -30,3 +30,4 @@ export * from './leases/lease.js';
 export * from './leases/holder.js';
 export * from './leases/closer.js';
 export * from './cache.js';
+export * from './webhooks/index.js';
