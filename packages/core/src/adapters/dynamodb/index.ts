@@ -27,3 +27,4 @@ export { DynamoRelayKeys } from './relay-keys.js';
 export { DynamoSla } from './sla.js';
 export { DynamoSettlement } from './settlement.js';
 export { DynamoDashboard } from './dashboard.js';
+export { DynamoWebhookStore } from './webhooks.js';
