@@ -69,6 +69,8 @@ export interface WebhookConfig {
   lookup: LookupAll;
   backoff: BackoffSchedule;
   now: () => number;
+  /** How long an undispatched event is left to the writer before the sweeper takes it (tests shorten it). */
+  sweep_grace_ms: number;
   log?: (level: 'info' | 'warn' | 'error', message: string, data: Record<string, unknown>) => void;
 }
 
@@ -89,7 +91,7 @@ export class Webhooks {
     private readonly sender: WebhookSender,
     config: Partial<WebhookConfig> & Pick<WebhookConfig, 'policy' | 'lookup'>,
   ) {
-    this.config = { backoff: DEFAULT_BACKOFF, now: Date.now, ...config };
+    this.config = { backoff: DEFAULT_BACKOFF, now: Date.now, sweep_grace_ms: SWEEP_GRACE_MS, ...config };
   }
 
   private iso(): string {
@@ -154,7 +156,7 @@ export class Webhooks {
 
   /** The schedule: dispatches events left undispatched (a crash between write and enqueue). */
   async sweep(): Promise<{ dispatched: number; failed: number }> {
-    const before = new Date(this.config.now() - SWEEP_GRACE_MS).toISOString();
+    const before = new Date(this.config.now() - this.config.sweep_grace_ms).toISOString();
     let dispatched = 0, failed = 0;
     for (const e of await this.store.undispatched(before, SWEEP_BATCH)) {
       if (await this.dispatch(e)) dispatched++;
