@@ -73,12 +73,6 @@ export const listEvents = apiRoute<unknown, z.infer<typeof ListQuery>>('function
   return { status: 200, body: { data: page.items.map(eventJson), next_cursor: page.cursor } };
 });
 
-export const getEvent = apiRoute('functions/webhooks.getEvent', async (req) => {
-  const e = await webhooks().getEvent(tenantOf(req).id, req.params.id!);
-  if (!e) throw notFound('event');
-  return { status: 200, body: eventJson(e) };
-});
-
 export const redeliver = apiRoute('functions/webhooks.redeliver', async (req) => {
   const r = await webhooks().redeliver(tenantOf(req).id, req.params.id!);
   if (!r.ok && r.code === 'not_found') throw notFound('event');
@@ -95,7 +89,13 @@ export const deliver = middy(async (event: SQSEvent): Promise<SQSBatchResponse> 
   const w = webhooks();
   const results = await Promise.allSettled(
     event.Records.map(async (record) => {
-      const parsed = DeliveryJobMessage.safeParse(JSON.parse(record.body));
+      let json: unknown;
+      try {
+        json = JSON.parse(record.body);
+      } catch {
+        json = undefined;
+      }
+      const parsed = DeliveryJobMessage.safeParse(json);
       if (!parsed.success) {
         // Retrying a malformed job cannot help: logged and dropped.
         logger.error('malformed webhook delivery job dropped', { messageId: record.messageId, issue: parsed.error.issues[0]?.message });

@@ -322,10 +322,6 @@ export const ROUTES: readonly RouteDef[] = [
     summary: "Your account's events (kept 30 days), newest first, each with its deliveries: status, attempts, last status code, next attempt",
   },
   {
-    method: 'GET', path: '/v1/events/{id}', handler: 'functions/webhooks.getEvent', auth: TENANTS, access: ['read'], reply: W.EventReply,
-    summary: 'One of your events with its deliveries',
-  },
-  {
     method: 'POST', path: '/v1/events/{id}/redeliver', handler: 'functions/webhooks.redeliver', auth: TENANTS, access: ['read', 'query', 'transact'], sends: EMITS,
     reply: W.EventReply, replyStatus: 202,
     summary: 'Send an event again to each of its endpoints that still exists: a new round of attempts (same event id), with its own 3-day backoff',

@@ -70,6 +70,12 @@ let lender: { id: string; key: string };
 let startup: { id: string; key: string };
 let provider: { id: string; key: string };
 
+/** One of the caller's events with its deliveries, from its list (the newest 100). */
+async function eventOf(key: string, id: string): Promise<{ body: any }> {
+  const r = await call('GET', '/v1/events?limit=100', { key });
+  return { body: r.body.data.find((e: { id: string }) => e.id === id) ?? {} };
+}
+
 async function openFacility(): Promise<string> {
   const r = await call('POST', '/v1/facilities', { key: lender.key, body: { startup_id: startup.id, principal_micros: 1_000_000_000, multiplier: 1.25, term_months: 12, origination_fee_bps: 200, servicing_fee_bps: 75 } });
   expect(r.status).toBe(201);
@@ -145,10 +151,10 @@ describe('delivery', () => {
     await call('POST', `/v1/facilities/${fac}/freeze`, { key: lender.key, body: { reason: 'covenant' } });
     await until('three attempts', () => hook.rec.deliveries.length, (n) => n >= 3);
     const id = hook.rec.deliveries[0]!.eventId;
-    const done = await until('the delivery recorded', () => call('GET', `/v1/events/${id}`, { key: lender.key }), (r) => r.body.deliveries?.[0]?.status === 'succeeded');
+    const done = await until('the delivery recorded', () => eventOf(lender.key, id), (r) => r.body.deliveries?.[0]?.status === 'succeeded');
     const redelivered = await call('POST', `/v1/events/${id}/redeliver`, { key: lender.key });
     await until('the redelivery', () => hook.rec.deliveries.length, (n) => n >= 4);
-    const after = await until('the redelivery recorded', () => call('GET', `/v1/events/${id}`, { key: lender.key }), (r) => r.body.deliveries?.[0]?.round === 2 && r.body.deliveries[0].status === 'succeeded');
+    const after = await until('the redelivery recorded', () => eventOf(lender.key, id), (r) => r.body.deliveries?.[0]?.round === 2 && r.body.deliveries[0].status === 'succeeded');
     // Assess
     const d = hook.rec.deliveries;
     expect(d.map((x) => x.status)).toEqual([500, 500, 200, 200]);
@@ -206,7 +212,7 @@ describe('where webhooks may go (SSRF), with the local runtime allowance off', (
       await call('POST', `/v1/facilities/${fac}/freeze`, { key: lender.key, body: { reason: 'ssrf' } });
       const events = await call('GET', '/v1/events?limit=1', { key: lender.key });
       const mineOf = (r: { body: { deliveries?: Array<{ endpoint_id: string; attempts: number }> } }) => r.body.deliveries?.find((d) => d.endpoint_id === hook.id);
-      const ev = await until('the refused attempt', () => call('GET', `/v1/events/${events.body.data[0].id}`, { key: lender.key }), (r) => (mineOf(r)?.attempts ?? 0) >= 1);
+      const ev = await until('the refused attempt', () => eventOf(lender.key, events.body.data[0].id), (r) => (mineOf(r)?.attempts ?? 0) >= 1);
       // Assess
       expect(Object.fromEntries(refused)).toEqual({
         'https://127.0.0.1/h': 'private_address', 'https://[::1]/h': 'private_address', 'https://10.0.0.8/h': 'private_address', 'https://169.254.169.254/latest': 'private_address',
@@ -228,14 +234,14 @@ describe('tenancy and limits', () => {
     const lenderEvent = (await call('GET', '/v1/events?limit=1', { key: lender.key })).body.data[0].id as string;
     const routes: Array<[string, string]> = [
       ['POST', '/v1/webhook-endpoints'], ['GET', '/v1/webhook-endpoints'], ['DELETE', `/v1/webhook-endpoints/${mine.id}`],
-      ['GET', '/v1/events'], ['GET', `/v1/events/${lenderEvent}`], ['POST', `/v1/events/${lenderEvent}/redeliver`],
+      ['GET', '/v1/events'], ['POST', `/v1/events/${lenderEvent}/redeliver`],
     ];
     const body = (m: string, p: string) => (m === 'POST' && p.endsWith('endpoints') ? { url: 'https://hooks.example.com/x', events: ['*'] } : undefined);
     // Act
     const noKey = await Promise.all(routes.map(([m, p]) => call(m, p, { body: body(m, p) })));
     const operator = await Promise.all(routes.map(([m, p]) => call(m, p, { key: admin, body: body(m, p) })));
     const otherDelete = await call('DELETE', `/v1/webhook-endpoints/${mine.id}`, { key: startup.key });
-    const otherGet = await call('GET', `/v1/events/${lenderEvent}`, { key: provider.key });
+    const otherGet = await call('POST', `/v1/events/${lenderEvent}/redeliver`, { key: provider.key });
     const otherRedeliver = await call('POST', `/v1/events/${lenderEvent}/redeliver`, { key: startup.key });
     const otherList = await call('GET', '/v1/events', { key: provider.key });
     const otherEndpoints = await call('GET', '/v1/webhook-endpoints', { key: lender.key });
@@ -246,7 +252,7 @@ describe('tenancy and limits', () => {
     expect(noKey.map((r) => r.status)).toEqual(routes.map(() => 401));
     expect(operator.map((r) => r.status)).toEqual(routes.map(() => 403));
     expect([otherDelete.status, otherGet.status, otherRedeliver.status]).toEqual([404, 404, 404]);
-    expect(otherList.body.data).toEqual([]);
+    expect(otherList.body.data).toEqual([]); // the provider sees none of the lender's events
     expect(otherEndpoints.body.data.map((e: { id: string }) => e.id)).not.toContain(mine.id);
     expect(lenderCursor).toBeTruthy();
     expect(forgedCursor.status).toBe(400);
