@@ -7,6 +7,7 @@ import { HttpError, badRequest, busy, conflict, notFound } from './lib/errors.js
 import type { FacilityListQuery, FreezeBody, OpenFacilityBody } from './lib/schemas.js';
 import { facilityJson, freshFacilityView } from './lib/views.js';
 import { sseFrame, streamRoute } from './lib/stream.js';
+import { emitFacilityEvent } from './lib/webhooks.js';
 
 export function callerOf(p: Principal | null): Caller {
   if (p?.role === 'lender') return { role: 'lender', lender_id: p.tenant_id };
@@ -59,6 +60,9 @@ export const freeze = apiRoute<z.infer<typeof FreezeBody>>('functions/facilities
   const r = await deps().lending.freeze(callerOf(req.principal), req.params.id!, req.body.reason);
   if (!r) throw notFound('facility');
   if ('code' in r) throw conflict('This facility was recovered; it can no longer be frozen or unfrozen.', r.code);
+  // Named by the freeze's own instant: a repeated freeze (a retry after a lost reply, or after this emission
+  // failed) emits the same event, so it is recorded and delivered once. Emission only writes and queues.
+  await emitFacilityEvent('facility.frozen', r, [`frozen:${r.frozen_at}`]);
   // Read after the freeze committed: a lease taken before it is in `leased`; none can be taken after it.
   const v = await deps().lending.view(r);
   // Leased credit is all that may still be spent, until the last lease taken before the freeze expires: every
@@ -69,9 +73,13 @@ export const freeze = apiRoute<z.infer<typeof FreezeBody>>('functions/facilities
 });
 
 export const unfreeze = apiRoute('functions/facilities.unfreeze', async (req) => {
+  const before = await visibleFacility(req);
   const r = await deps().lending.unfreeze(callerOf(req.principal), req.params.id!);
   if (!r) throw notFound('facility');
   if ('code' in r) throw conflict('This facility was recovered; it can no longer be frozen or unfrozen.', r.code);
+  // Named by the freeze it ends. Only the call that found it frozen knows that freeze, so an unfreeze whose
+  // emission failed and is retried finds it active and emits nothing (docs/api.md "Webhooks" says so).
+  if (before.status === 'frozen' && r.status === 'active') await emitFacilityEvent('facility.unfrozen', r, [`unfrozen:${before.frozen_at}`]);
   return { status: 200, body: facilityJson(await deps().lending.view(r)) };
 });
 

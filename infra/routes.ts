@@ -14,6 +14,7 @@ import * as P from '../functions/lib/provider-schemas.js';
 import * as PR from '../functions/lib/pricing-schemas.js';
 import * as D from '../functions/lib/dashboard-schemas.js';
 import * as B from '../functions/lib/booking-schemas.js';
+import * as W from '../functions/lib/webhook-schemas.js';
 
 export type Role = 'operator' | 'lender' | 'startup' | 'provider' | 'public';
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -92,6 +93,10 @@ export function routeTimeouts(row: Pick<RouteDef, 'method' | 'path' | 'streaming
 }
 
 const LENDER_OR_OPERATOR = ['lender', 'operator'] as const;
+/** Tenants that receive webhooks (SPEC §12): every role but the operator, who holds no tenant. */
+const TENANTS = ['startup', 'lender', 'provider'] as const;
+/** Routes that emit webhook events: they write the event and queue its deliveries (functions/lib/webhooks.ts). */
+const EMITS = ['webhook-deliveries'] as const;
 /** What a paid inference route touches: the key (read), facilities and catalog (query), the key's rate window (write), hold and settle (transact). */
 const INFERENCE_ACCESS = ['read', 'query', 'write', 'transact'] as const;
 /** Streams may run long; API Gateway REST streaming allows up to 15 minutes. The hold (600 s) outlives this. */
@@ -151,11 +156,11 @@ export const ROUTES: readonly RouteDef[] = [
   },
   {
     method: 'POST', path: '/v1/facilities/{id}/freeze', handler: 'functions/facilities.freeze', auth: LENDER_OR_OPERATOR,
-    access: ['read', 'query', 'transact'], summary: 'Freeze a facility: no new lease or reservation may draw on it; the reply bounds what leases may still spend', body: S.FreezeBody, reply: S.FreezeReply, idempotent: true,
+    access: ['read', 'query', 'transact'], sends: EMITS, summary: 'Freeze a facility: no new lease or reservation may draw on it; the reply bounds what leases may still spend; emits facility.frozen', body: S.FreezeBody, reply: S.FreezeReply, idempotent: true,
   },
   {
     method: 'POST', path: '/v1/facilities/{id}/unfreeze', handler: 'functions/facilities.unfreeze', auth: LENDER_OR_OPERATOR,
-    access: ['read', 'query', 'transact'], summary: 'Unfreeze a facility', reply: S.FacilityReply, idempotent: true,
+    access: ['read', 'query', 'transact'], sends: EMITS, summary: 'Unfreeze a facility; emits facility.unfrozen', reply: S.FacilityReply, idempotent: true,
   },
   {
     method: 'POST', path: '/v1/facilities/{id}/recover', handler: 'functions/facilities.recover', auth: LENDER_OR_OPERATOR,
@@ -338,6 +343,28 @@ export const ROUTES: readonly RouteDef[] = [
   {
     method: 'POST', path: '/v1/providers/{id}/bookings/{booking}/decline', handler: 'functions/bookings.decline', auth: ['provider'], access: BOOKING_RELEASE_ACCESS, reply: B.ProviderBookingReply,
     summary: "Decline a pending booking: the startup's hold and the GPU-hours are released in full",
+  },
+  {
+    method: 'POST', path: '/v1/webhook-endpoints', handler: 'functions/webhooks.createEndpoint', auth: TENANTS, access: ['read', 'transact'],
+    body: W.CreateEndpointBody, reply: W.EndpointReply, replyStatus: 201,
+    summary: 'Register a webhook endpoint (https, a public address) for some events; the signing secret (whsec_…) is shown once. At most 16 per account',
+  },
+  {
+    method: 'GET', path: '/v1/webhook-endpoints', handler: 'functions/webhooks.listEndpoints', auth: TENANTS, access: ['read', 'query'], reply: W.EndpointList,
+    summary: 'Your webhook endpoints (never their secrets)',
+  },
+  {
+    method: 'DELETE', path: '/v1/webhook-endpoints/{id}', handler: 'functions/webhooks.deleteEndpoint', auth: TENANTS, access: ['read', 'transact'], reply: W.EndpointReply,
+    summary: 'Delete one of your webhook endpoints: nothing more is sent to it',
+  },
+  {
+    method: 'GET', path: '/v1/events', handler: 'functions/webhooks.listEvents', auth: TENANTS, access: ['read', 'query'], query: S.ListQuery, reply: W.EventList,
+    summary: "Your account's events (kept 30 days), newest first, each with its deliveries: status, attempts, last status code, next attempt",
+  },
+  {
+    method: 'POST', path: '/v1/events/{id}/redeliver', handler: 'functions/webhooks.redeliver', auth: TENANTS, access: ['read', 'query', 'transact'], sends: EMITS,
+    reply: W.EventReply, replyStatus: 202,
+    summary: 'Send an event again to each of its endpoints that still exists: a new round of attempts (same event id), with its own 3-day backoff',
   },
 ];
 

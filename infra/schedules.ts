@@ -9,7 +9,8 @@ export interface ScheduleDef {
   expression: string;
   description: string;
   /** Either a handler to invoke (with the table access it needs) or a workflow (infra/workflows.ts name) to start. */
-  target: { handler: string; access: readonly TableAccess[]; timeout_s?: number } | { workflow: string };
+  /** `sends`: infra/queues.ts names the handler sends to (sqs:SendMessage on exactly those, and their urlEnv). */
+  target: { handler: string; access: readonly TableAccess[]; timeout_s?: number; sends?: readonly string[] } | { workflow: string };
   /**
    * false: runs must never overlap. On AWS the handler gets reserved concurrency 1 (a fire during a run is
    * throttled, waits in Lambda's async queue at most a minute, then is dropped); the local scheduler skips a
@@ -40,6 +41,13 @@ export const SCHEDULES: readonly ScheduleDef[] = [
     // 320 probes, 32 at a time, 5 s each at worst: under a minute, so runs do not pile up.
     target: { handler: 'functions/sla.probeAll', access: ['read', 'write', 'query', 'transact'], timeout_s: 60 },
     description: "Probes every live provider endpoint, then recomputes each live provider's 30-day SLA standing and its routing priority (alerts on breach and recovery).",
+  },
+  {
+    name: 'webhook-sweeper',
+    expression: 'rate(1 minute)',
+    overlap: false,
+    target: { handler: 'functions/webhooks.sweep', access: ['query', 'read', 'transact'], sends: ['webhook-deliveries'] },
+    description: 'Queues the webhook deliveries of events whose dispatch did not finish (a crash between writing an event and queueing it).',
   },
   {
     name: 'ledger-audit',

@@ -180,6 +180,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
       AWS_ENDPOINT_URL_SQS: sqs.endpoint,
       AWS_ENDPOINT_URL_SFN: sfnEndpoint.endpoint,
+      // Webhook receivers here are http servers on 127.0.0.1: the local runtime allows http and non-public targets
+      // (packages/core/src/webhooks/url.ts); AWS never sets this. COMPUX_WEBHOOK_ALLOW_LOCAL=0 turns it off.
+      COMPUX_WEBHOOK_ALLOW_LOCAL: process.env.COMPUX_WEBHOOK_ALLOW_LOCAL ?? '1',
       // Powertools would print every request's EMF metrics to the console; opt back in by setting it to false.
       POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
     };

@@ -151,7 +151,7 @@ export interface SchedulerOptions {
   resolveHandler: HandlerResolver;
   /** Starts a workflow (infra/workflows.ts name) and resolves when the execution ends. */
   runWorkflow: (name: string, input: unknown) => Promise<void>;
-  /** Enforce each handler target's grant (its access) on its SDK calls (local/grants.ts). */
+  /** Enforce each handler target's grant (its access and sends) on its SDK calls (local/grants.ts). */
   grants?: LocalGrants;
   /** Called after each run (tests and logs). */
   onRun?: (name: string, outcome: { ok: boolean; skipped?: boolean; error?: unknown }) => void;
@@ -188,7 +188,7 @@ export function startScheduler(opts: SchedulerOptions): Scheduler {
           const handler = await opts.resolveHandler(s.target.handler);
           const timeoutMs = (s.target.timeout_s ?? DEFAULT_FUNCTION_TIMEOUT_SECONDS) * 1000;
           const context = createLambdaContext({ functionName: functionNameFor(s.target.handler), timeoutMs });
-          await invokeHandler(handler, event, context, timeoutMs, opts.grants?.for({ handler: s.target.handler, access: s.target.access }));
+          await invokeHandler(handler, event, context, timeoutMs, opts.grants?.for({ handler: s.target.handler, access: s.target.access, sends: s.target.sends ?? [] }));
         } else {
           await opts.runWorkflow(s.target.workflow, event);
         }

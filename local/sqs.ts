@@ -176,7 +176,7 @@ export interface PollerOptions {
   resolveHandler: HandlerResolver;
   /** ReceiveMessage WaitTimeSeconds (0..20). Default 0 (see file comment). */
   waitTimeSeconds?: number;
-  /** Enforce each consumer's grant (its queue row's access) on its SDK calls (local/grants.ts). */
+  /** Enforce each consumer's grant (its queue row's access and sends) on its SDK calls (local/grants.ts). */
   grants?: LocalGrants;
 }
 
@@ -236,7 +236,7 @@ async function pollQueue(q: LocalQueue, opts: PollerOptions, waitTimeSeconds: nu
     try {
       const handler = await opts.resolveHandler(q.def.consumer);
       const context = createLambdaContext({ functionName, timeoutMs });
-      const grant = opts.grants?.for({ handler: q.def.consumer, access: q.def.access });
+      const grant = opts.grants?.for({ handler: q.def.consumer, access: q.def.access, sends: q.def.sends ?? [] });
       const result = await invokeHandler<SQSBatchResponse | undefined>(handler, event, context, timeoutMs, grant);
       failed = batchFailures(result, ids, q.name);
     } catch (err) {

@@ -2,13 +2,15 @@
  * One SQS queue per row of infra/queues.ts, each with a dead-letter queue (FIFO when the main queue is)
  * and a redrive policy, and a consumer Lambda attached by an event source mapping that reports partial
  * batch failures (ReportBatchItemFailures). Content-based deduplication is off: producers set
- * MessageDeduplicationId to the event id. Both queues: SQS-managed encryption at rest, TLS-only access
+ * MessageDeduplicationId to the event id. A row's `sends` grants its consumer sqs:SendMessage on those queues. Both queues: SQS-managed encryption at rest, TLS-only access
  * (a queue policy denies aws:SecureTransport false); the dead-letter queue is alarmed by stacks/Monitoring.ts.
  */
 import { Queue, use, type StackContext, type Function as SstFunction } from 'sst/constructs';
 import { Duration } from 'aws-cdk-lib';
+import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { QUEUES, type QueueDef } from '../infra/queues.js';
+import { QUEUE_SEND_ACTIONS } from '../infra/access.js';
 import { Storage } from './Storage.js';
 import { constructId, tableFunction } from './common.js';
 
@@ -65,6 +67,18 @@ export function Queues({ stack, app }: StackContext) {
 
     queues[def.name] = { def, queue: queue.cdk.queue, deadLetterQueue, consumer };
     stack.addOutputs({ [constructId(def.name, 'url')]: queue.queueUrl });
+  }
+
+  // A consumer that sends (its own delayed retries): sqs:SendMessage on exactly its row's `sends`, and their URLs.
+  // After the loop, so a consumer may name its own queue. Consumers have their own role, so this reaches no other.
+  for (const def of QUEUES) {
+    for (const name of new Set(def.sends ?? [])) {
+      const target = queues[name];
+      if (!target) throw new Error(`queue ${def.name}: its consumer sends to unknown queue "${name}" (infra/queues.ts)`);
+      const consumer = queues[def.name]!.consumer;
+      consumer.addEnvironment(target.def.urlEnv, target.queue.queueUrl);
+      consumer.attachPermissions([new PolicyStatement({ effect: Effect.ALLOW, actions: [...QUEUE_SEND_ACTIONS], resources: [target.queue.queueArn] })]);
+    }
   }
 
   return { queues };

@@ -10,12 +10,15 @@
  */
 import { use, type StackContext, type Function as SstFunction } from 'sst/constructs';
 import { Duration } from 'aws-cdk-lib';
+import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { SCHEDULES, type ScheduleDef } from '../infra/schedules.js';
 import { Storage } from './Storage.js';
 import { Workflows } from './Workflows.js';
+import { Queues } from './Queues.js';
+import { QUEUE_SEND_ACTIONS } from '../infra/access.js';
 import { constructId, tableFunction } from './common.js';
 
 /** EventBridge's delivery retries per target: a minute schedule's event is stale after a minute, a workflow's is not. */
@@ -28,6 +31,7 @@ export function targetRetryPolicy(def: ScheduleDef): { maxEventAge: Duration; re
 export function Schedules({ stack, app }: StackContext) {
   const { cdkTable } = use(Storage);
   const { workflows } = use(Workflows);
+  const { queues } = use(Queues);
   const rules: Record<string, events.Rule> = {};
   const functions: Record<string, SstFunction> = {};
 
@@ -48,10 +52,21 @@ export function Schedules({ stack, app }: StackContext) {
         if (!w) throw new Error(`schedule ${def.name}: unknown workflow "${def.target.workflow}" (infra/workflows.ts)`);
         return new targets.SfnStateMachine(w.stateMachine, delivery);
       }
+      // A handler that sends (the webhook sweeper): sqs:SendMessage on exactly its row's queues, and their URLs.
+      const environment: Record<string, string> = {};
+      const statements: PolicyStatement[] = [];
+      for (const name of new Set(def.target.sends ?? [])) {
+        const q = queues[name];
+        if (!q) throw new Error(`schedule ${def.name}: sends to unknown queue "${name}" (infra/queues.ts)`);
+        environment[q.def.urlEnv] = q.queue.queueUrl;
+        statements.push(new PolicyStatement({ effect: Effect.ALLOW, actions: [...QUEUE_SEND_ACTIONS], resources: [q.queue.queueArn] }));
+      }
       const fn = tableFunction(stack, constructId('Scheduled', def.name), {
         handler: def.target.handler,
         access: def.target.access,
         table: cdkTable,
+        environment,
+        statements,
         ...(def.target.timeout_s ? { timeout: def.target.timeout_s } : {}),
         ...(def.overlap === false ? { reservedConcurrentExecutions: 1, maxEventAge: Duration.minutes(1), retryAttempts: 0 } : {}),
       });

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CapacityReport } from '../../events/capacity.js';
+import { DeliveryJobMessage } from '../../events/webhook-delivery.js';
 
 const sample = () => JSON.parse(readFileSync(new URL('../../events/samples/capacity-report.json', import.meta.url), 'utf8'));
 
@@ -29,5 +30,19 @@ describe('capacity report messages', () => {
     const s = sample();
     mutate(s);
     expect(CapacityReport.safeParse(s).success).toBe(false);
+  });
+});
+
+describe('webhook delivery jobs', () => {
+  const job = () => JSON.parse(readFileSync(new URL('../../events/samples/webhook-delivery.json', import.meta.url), 'utf8'));
+  it('the sample parses', () => expect(DeliveryJobMessage.safeParse(job()).success).toBe(true));
+  it.each([
+    ['attempt 0', (s: any) => (s.attempt = 0)],
+    ['an event id of another kind', (s: any) => (s.event_id = 'fac_7Yk2mN4pQ8rS1tU5vW9xZa3b')],
+    ['an unknown field', (s: any) => (s.extra = true)],
+  ])('refuses %s', (_n, mutate) => {
+    const s = job();
+    mutate(s);
+    expect(DeliveryJobMessage.safeParse(s).success).toBe(false);
   });
 });

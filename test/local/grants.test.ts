@@ -11,10 +11,12 @@
  * - a handler run under a reduced grant (a route whose access is []) is refused: 500, and the denial recorded.
  */
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { ROUTES, routeKey, type RouteDef } from '../../infra/routes.js';
@@ -255,11 +257,24 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null |
 
 const invoked = (handler: string) => rt.grants.invocations.get(handler) ?? 0;
 
+/** Webhook deliveries the routes test's receiver got (event ids), and the event it lists (the sweeper's case). */
+const hooks: string[] = [];
+const receiver = http.createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    hooks.push(String(req.headers['x-compux-event-id']));
+    res.writeHead(200).end();
+  });
+});
+let webhookEvent: { id: string; created_at: string } | undefined;
+
 beforeAll(async () => {
   rt = await startTestRuntime('grants', { demo: {}, scheduler: true, tables: { routes: [...ROUTES, REDUCED] } });
   call = client(rt.baseUrl);
 });
 afterAll(async () => {
+  receiver.closeAllConnections();
+  receiver.close();
   await Promise.all(sims.map((s) => s.stop()));
   await rt?.world?.stop();
   await rt?.stop();
@@ -314,6 +329,14 @@ describe('every row stays inside its grant, on its normal and its error path', (
     mark('GET /v1/facilities/{id}/stream', 'normal');
     await hit('GET', '/v1/facilities/{id}/stream', 'error', 404, '/v1/facilities/fac_nosuchfacility/stream', { key: lender });
 
+    // Outbound webhooks: the lender's endpoint (a receiver on this machine) hears the freeze and unfreeze below.
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+    const hook = (await hit('POST', '/v1/webhook-endpoints', 'normal', 201, '/v1/webhook-endpoints', { key: lender, body: { url: hookUrl, events: ['facility.frozen', 'facility.unfrozen'] } })).body;
+    await hit('POST', '/v1/webhook-endpoints', 'error', 400, '/v1/webhook-endpoints', { key: lender, body: { url: 'ftp://nowhere.example', events: ['*'] } });
+    await hit('GET', '/v1/webhook-endpoints', 'normal', 200, '/v1/webhook-endpoints', { key: lender });
+    await hit('GET', '/v1/webhook-endpoints', 'error', 403, '/v1/webhook-endpoints', { key: admin });
+
     await hit('POST', '/v1/facilities/{id}/freeze', 'normal', 200, `/v1/facilities/${fac.id}/freeze`, { key: lender, body: { reason: 'default' } });
     await hit('POST', '/v1/facilities/{id}/freeze', 'error', 404, '/v1/facilities/fac_nosuchfacility/freeze', { key: lender, body: { reason: 'x' } });
     await hit('POST', '/v1/facilities/{id}/unfreeze', 'normal', 200, `/v1/facilities/${fac.id}/unfreeze`, { key: lender });
@@ -321,6 +344,24 @@ describe('every row stays inside its grant, on its normal and its error path', (
     await hit('POST', '/v1/facilities/{id}/recover', 'error', 409, `/v1/facilities/${fac.id}/recover`, { key: lender });
     await hit('POST', '/v1/facilities/{id}/freeze', 'normal', 200, `/v1/facilities/${fac.id}/freeze`, { key: lender, body: { reason: 'default' }, headers: { 'idempotency-key': 'freeze-2' } });
     await hit('POST', '/v1/facilities/{id}/recover', 'normal', 200, `/v1/facilities/${fac.id}/recover`, { key: lender });
+
+    // The deliveries of the freezes and the unfreeze (the consumer's normal path), the events, a redelivery, and a
+    // job for an event that does not exist (dropped: the consumer's other path).
+    await waitFor('the webhook deliveries', async () => hooks.length >= 3);
+    mark('queue webhook-deliveries', 'normal');
+    const events = (await hit('GET', '/v1/events', 'normal', 200, '/v1/events', { key: lender })).body;
+    webhookEvent = events.data[0];
+    await hit('GET', '/v1/events', 'error', 400, '/v1/events?cursor=forged', { key: lender });
+    await hit('POST', '/v1/events/{id}/redeliver', 'normal', 202, `/v1/events/${webhookEvent!.id}/redeliver`, { key: lender });
+    await hit('POST', '/v1/events/{id}/redeliver', 'error', 404, `/v1/events/${webhookEvent!.id}/redeliver`, { key: startup });
+    await waitFor('the redelivery', async () => hooks.length >= 4);
+    const delivering = invoked('functions/webhooks.deliver');
+    const orphan = { tenant_id: w.lenderId, event_id: 'evt_nosuchevent0000', endpoint_id: hook.id, round: 1, attempt: 1, not_before: nowIso() };
+    await new SQSClient({ endpoint: rt.endpoints.sqs }).send(new SendMessageCommand({ QueueUrl: rt.queues.get('webhook-deliveries')!.url, MessageBody: JSON.stringify(orphan) }));
+    await waitFor('the orphan job consumed', async () => invoked('functions/webhooks.deliver') > delivering);
+    mark('queue webhook-deliveries', 'error');
+    await hit('DELETE', '/v1/webhook-endpoints/{id}', 'normal', 200, `/v1/webhook-endpoints/${hook.id}`, { key: lender });
+    await hit('DELETE', '/v1/webhook-endpoints/{id}', 'error', 404, `/v1/webhook-endpoints/${hook.id}`, { key: lender });
 
     const LLAMA = 'llama-3.1-70b-instruct';
     await hit('POST', '/v1/chat/completions', 'normal', 200, '/v1/chat/completions', { key: startup, body: { model: LLAMA, max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] } });
@@ -487,6 +528,15 @@ describe('every row stays inside its grant, on its normal and its error path', (
     sim.setOptions({ fault: null });
     mark('schedule sla-probe', 'error');
     mark('schedule capacity-flush', 'error');
+    // webhook-sweeper: nothing left undispatched, then an event whose dispatch never finished (its mark set by hand).
+    await rt.scheduler!.fire('webhook-sweeper');
+    mark('schedule webhook-sweeper', 'normal');
+    await rt.doc.send(new UpdateCommand({
+      TableName: rt.tableName, Key: { pk: `WEBHOOKS#${w.lenderId}`, sk: `EVT#${webhookEvent!.created_at}#${webhookEvent!.id}` },
+      UpdateExpression: 'SET dispatch_token = :t, gsi3pk = :pk, gsi3sk = :sk', ExpressionAttributeValues: { ':t': 'crashed', ':pk': 'WHUNDISPATCHED#0', ':sk': `2000-01-01T00:00:00.000Z#${webhookEvent!.id}` },
+    }));
+    await rt.scheduler!.fire('webhook-sweeper');
+    mark('schedule webhook-sweeper', 'error');
     // The workflow schedules: the nightly audit, and the monthly settlement of a month already settled.
     await rt.scheduler!.fire('ledger-audit');
     // The fire that settled the routes test's month (due on the 1st after it, at 02:00, past the grace hour),

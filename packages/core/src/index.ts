@@ -31,3 +31,4 @@ export * from './leases/holder.js';
 export * from './leases/closer.js';
 export * from './cache.js';
 export * from './bookings/index.js';
+export * from './webhooks/index.js';

@@ -28,3 +28,4 @@ export { DynamoSla } from './sla.js';
 export { DynamoSettlement } from './settlement.js';
 export { DynamoDashboard } from './dashboard.js';
 export { DynamoBookings, type BlockPlan } from './bookings.js';
+export { DynamoWebhookStore } from './webhooks.js';

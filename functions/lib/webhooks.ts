@@ -1,0 +1,75 @@
+/**
+ * The outbound-webhook service of this container (SPEC §12), built on first use from deps() and the
+ * environment, and the emission helpers the places where things happen call. Kept apart from deps.ts: only
+ * the functions that emit or deliver build it.
+ *
+ * Settings: COMPUX_WEBHOOK_ALLOW_LOCAL=1 (the local runtime sets it) allows http and non-public targets, read at
+ * every check so a test can turn it off; COMPUX_WEBHOOK_BACKOFF_BASE_S (first retry wait, default 60) and
+ * COMPUX_WEBHOOK_SWEEP_GRACE_S (default 30) only shorten, for tests.
+ */
+import { promises as dns } from 'node:dns';
+import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { DEFAULT_BACKOFF, SWEEP_GRACE_MS, Webhooks, nowMs, urlPolicyFromEnv, type DeliveryJob, type DeliveryQueue, type EventType, type Facility, type UrlPolicy } from '../../packages/core/src/index.js';
+import { DynamoWebhookStore } from '../../packages/core/src/adapters/dynamodb/index.js';
+import { HttpWebhookSender } from '../../packages/core/src/adapters/http/webhook-sender.js';
+import { deps, sqsClient } from './deps.js';
+import { logger } from './powertools.js';
+
+/** Queues delivery jobs on webhook-deliveries, each with its own delay (at most SQS's 900 s). */
+class SqsDeliveryQueue implements DeliveryQueue {
+  async enqueue(jobs: readonly DeliveryJob[], delay_s: number): Promise<void> {
+    const url = process.env.WEBHOOK_QUEUE_URL;
+    if (!url) throw new Error('WEBHOOK_QUEUE_URL is not set');
+    for (let i = 0; i < jobs.length; i += 10) {
+      const out = await sqsClient().send(
+        new SendMessageBatchCommand({ QueueUrl: url, Entries: jobs.slice(i, i + 10).map((j, n) => ({ Id: String(n), MessageBody: JSON.stringify(j), DelaySeconds: delay_s })) }),
+      );
+      if (out.Failed?.length) throw new Error(`webhook-deliveries refused ${out.Failed.length} message(s): ${out.Failed[0]?.Code}`);
+    }
+  }
+}
+
+/** A live view of the allowance: the policy is read from the environment at every check. */
+const livePolicy: UrlPolicy = { get allow_local() { return urlPolicyFromEnv().allow_local; } };
+
+/** A whole number of seconds in [1, max] from the environment, else the default: settings only shorten. */
+function shorterS(name: string, fallback: number): number {
+  const v = Number(process.env[name]);
+  return Number.isInteger(v) && v >= 1 && v <= fallback ? v : fallback;
+}
+
+let cached: Webhooks | undefined;
+
+export function webhooks(): Webhooks {
+  if (cached) return cached;
+  const { doc, table } = deps();
+  cached = new Webhooks(new DynamoWebhookStore(doc, table), new SqsDeliveryQueue(), new HttpWebhookSender(livePolicy), {
+    policy: livePolicy,
+    lookup: (host) => dns.lookup(host, { all: true, verbatim: true }),
+    backoff: { ...DEFAULT_BACKOFF, base_s: shorterS('COMPUX_WEBHOOK_BACKOFF_BASE_S', DEFAULT_BACKOFF.base_s) },
+    sweep_grace_ms: shorterS('COMPUX_WEBHOOK_SWEEP_GRACE_S', SWEEP_GRACE_MS / 1000) * 1000,
+    now: nowMs,
+    log: (level, message, data) => logger[level](message, data),
+  });
+  return cached;
+}
+
+/**
+ * Tells the facility's lender and startup (SPEC §12). `facts` make the event's id: the same change emitted again
+ * (a retried request) is the same event. The startup is not told the lender's reason: that is the lender's note.
+ */
+export async function emitFacilityEvent(type: Extract<EventType, `facility.${string}`>, f: Facility, facts: readonly string[]): Promise<void> {
+  const shared = { facility_id: f.id, lender_id: f.lender_id, startup_id: f.startup_id, status: f.status, frozen_at: f.frozen_at };
+  const w = webhooks();
+  const to = [
+    [{ role: 'lender', id: f.lender_id }, { ...shared, frozen_reason: f.frozen_reason }],
+    [{ role: 'startup', id: f.startup_id }, shared],
+  ] as const;
+  // Both at once: the request waits for two table writes and two sends, not four of each in a row.
+  await Promise.all(
+    to.map(async ([tenant, data]) => {
+      const r = await w.emit(type, tenant, [f.id, ...facts], data);
+      if (!r.ok) logger.error('webhook event refused', { type, facility_id: f.id, code: r.code });
+    }),
+  );
+}
