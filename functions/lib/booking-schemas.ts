@@ -26,19 +26,24 @@ export const QuoteBody = z.strictObject({
 
 const Placement = { accelerator: z.string(), region: z.string(), availability_zone: z.string(), capacity_type: z.string(), interconnect: z.string() };
 
-export const OfferReply = z.object({
-  id: Id,
-  /** Opaque, stable for this startup: never the provider's id or name. */
-  provider_ref: Id,
+/** What an offer and the booking made from it share: where, how many GPUs, when, and at what price. */
+const Slot = {
   sla_tier: SlaTier,
   ...Placement,
   gpus: z.number().int(),
   hours: z.number().int(),
   start: z.string(),
   end: z.string(),
-  /** The spot index in force for the accelerator. */
+  /** The spot index in force for the accelerator when quoted. */
   price_micros_per_gpu_hour: Micros,
   total_micros: Micros,
+};
+
+export const OfferReply = z.object({
+  id: Id,
+  /** Opaque, stable for this startup: never the provider's id or name. */
+  provider_ref: Id,
+  ...Slot,
   /** Why it was offered, and in this rank. */
   reason: z.string(),
 });
@@ -63,14 +68,7 @@ const BookingCommon = {
   startup_id: Id,
   quote_id: Id,
   offer_id: Id,
-  sla_tier: SlaTier,
-  ...Placement,
-  gpus: z.number().int(),
-  hours: z.number().int(),
-  start: z.string(),
-  end: z.string(),
-  price_micros_per_gpu_hour: Micros,
-  total_micros: Micros,
+  ...Slot,
   /** The provider answers before this; later, accepting is refused. */
   accept_by: z.string(),
   created_at: z.string(),

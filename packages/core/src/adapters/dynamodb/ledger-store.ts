@@ -7,7 +7,6 @@ import { sameLines, type Posting } from '../../ledger.js';
 import { InvariantError } from '../../money.js';
 import type { Balance, LedgerLine, LedgerStore, Page, PostResult } from '../../store.js';
 import { batchGet } from './batch.js';
-import { decodeCursor } from './cursor.js';
 import { accountKey, toBalance } from './entities/account.js';
 import { hourOf } from './entities/keys.js';
 import { LINE_PREFIX, toLine } from './entities/line.js';
@@ -46,13 +45,7 @@ export class DynamoLedgerStore implements LedgerStore {
 
   async listLines(account: string, limit: number, cursor?: string): Promise<Page<LedgerLine>> {
     const pk = accountKey(account).pk;
-    const page = await this.table.queryPage({
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
-      ExpressionAttributeValues: { ':pk': pk, ':p': LINE_PREFIX },
-      Limit: limit,
-      ConsistentRead: true,
-      ExclusiveStartKey: decodeCursor(cursor, { field: 'pk', value: pk }),
-    });
+    const page = await this.table.listPartition(pk, LINE_PREFIX, { limit, consistent: true, ...(cursor ? { cursor } : {}) });
     return { items: page.items.map(toLine), cursor: page.cursor };
   }
 

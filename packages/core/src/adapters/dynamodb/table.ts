@@ -55,6 +55,18 @@ export class Table {
     return page.items;
   }
 
+  /** One page of a table partition whose sort keys start with `prefix`; the cursor is tied to that partition. */
+  listPartition(pk: string, prefix: string, o: { limit: number; cursor?: string; newestFirst?: boolean; consistent?: boolean }) {
+    return this.queryPage({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
+      ExpressionAttributeValues: { ':pk': pk, ':p': prefix },
+      ...(o.newestFirst ? { ScanIndexForward: false } : {}),
+      ...(o.consistent ? { ConsistentRead: true } : {}),
+      Limit: o.limit,
+      ExclusiveStartKey: decodeCursor(o.cursor, { field: 'pk', value: pk }),
+    });
+  }
+
   /** One page of an index partition whose sort keys start with `prefix`; the cursor is tied to that partition. */
   listIndex(index: string, gsi: 'gsi1' | 'gsi2', pk: string, prefix: string, o: { limit: number; cursor?: string; newestFirst?: boolean }) {
     return this.queryPage({

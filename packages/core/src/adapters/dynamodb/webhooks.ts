@@ -11,7 +11,6 @@ import {
 } from './entities/webhook.js';
 import { ContentionError, Table } from './table.js';
 import { transact, unlessConditionFailed } from './transact.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /** Pages read to list one tenant's endpoints (live ones are ≤ 16; deleted ones linger a day): a bound, not a need. */
@@ -112,13 +111,7 @@ export class DynamoWebhookStore implements WebhookStore {
 
   async listEvents(tenantId: string, limit: number, cursor?: string): Promise<Page<StoredEvent>> {
     const pk = webhookPartition(tenantId);
-    const page = await this.table.queryPage({
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
-      ExpressionAttributeValues: { ':pk': pk, ':p': EVENT_SK_PREFIX },
-      ScanIndexForward: false,
-      Limit: limit,
-      ExclusiveStartKey: decodeCursor(cursor, { field: 'pk', value: pk }),
-    });
+    const page = await this.table.listPartition(pk, EVENT_SK_PREFIX, { limit, newestFirst: true, ...(cursor ? { cursor } : {}) });
     return { items: page.items.map(toEvent), cursor: page.cursor };
   }
 
