@@ -18,6 +18,7 @@ import { nowIso } from '../packages/core/src/clock.js';
 import { apiRoute, providerIdOf } from './lib/api.js';
 import { deps } from './lib/deps.js';
 import { probeEndpoint } from './lib/probe.js';
+import { emitSlaAlert } from './lib/webhooks.js';
 import { notFound } from './lib/errors.js';
 import { logger } from './lib/powertools.js';
 import type { SlaQuery } from './lib/provider-schemas.js';
@@ -34,7 +35,11 @@ export async function evaluate(r: RoutingProvider, nowIso: string): Promise<SlaA
   const { sla } = deps();
   const s = standing(r.sla_tier, await sla.buckets(r.id, nowIso), nowIso);
   const alert = await sla.applyStanding(r.id, s, r.sla_meeting, r.recent_error_ppm, nowIso);
-  if (alert) logger.warn(`SLA ${alert.kind}`, { ...alert });
+  if (alert) {
+    logger.warn(`SLA ${alert.kind}`, { ...alert });
+    // The standing is written; telling the provider must not undo it or fail the run.
+    await emitSlaAlert(alert).catch((err: unknown) => logger.error('could not emit the SLA event', { provider_id: r.id, error: err as Error }));
+  }
   return alert;
 }
 

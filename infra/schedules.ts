@@ -39,8 +39,8 @@ export const SCHEDULES: readonly ScheduleDef[] = [
     expression: 'rate(1 minute)',
     overlap: false,
     // 320 probes, 32 at a time, 5 s each at worst: under a minute, so runs do not pile up.
-    target: { handler: 'functions/sla.probeAll', access: ['read', 'write', 'query', 'transact'], timeout_s: 60 },
-    description: "Probes every live provider endpoint, then recomputes each live provider's 30-day SLA standing and its routing priority (alerts on breach and recovery).",
+    target: { handler: 'functions/sla.probeAll', access: ['read', 'write', 'query', 'transact'], timeout_s: 60, sends: ['webhook-deliveries'] },
+    description: "Probes every live provider endpoint, then recomputes each live provider's 30-day SLA standing and its routing priority (alerts on breach and recovery, sent to the provider as sla.breach / sla.recovered).",
   },
   {
     name: 'webhook-sweeper',

@@ -9,7 +9,7 @@
  */
 import { promises as dns } from 'node:dns';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { DEFAULT_BACKOFF, SWEEP_GRACE_MS, Webhooks, nowMs, urlPolicyFromEnv, type DeliveryJob, type DeliveryQueue, type EventType, type Facility, type UrlPolicy } from '../../packages/core/src/index.js';
+import { DEFAULT_BACKOFF, SWEEP_GRACE_MS, Webhooks, nowMs, urlPolicyFromEnv, type DeliveryJob, type DeliveryQueue, type EventType, type Facility, type SlaAlert, type UrlPolicy } from '../../packages/core/src/index.js';
 import { DynamoWebhookStore } from '../../packages/core/src/adapters/dynamodb/index.js';
 import { HttpWebhookSender } from '../../packages/core/src/adapters/http/webhook-sender.js';
 import { deps, sqsClient } from './deps.js';
@@ -72,4 +72,15 @@ export async function emitFacilityEvent(type: Extract<EventType, `facility.${str
       if (!r.ok) logger.error('webhook event refused', { type, facility_id: f.id, code: r.code });
     }),
   );
+}
+
+/**
+ * Tells a provider its SLA standing changed (SPEC §6, §12): `sla.breach` or `sla.recovered`, once per alert (the
+ * alert's instant makes the id). Called after the alert is written; a failure is logged and the alert stays in
+ * GET /v1/providers/{id}/sla.
+ */
+export async function emitSlaAlert(alert: SlaAlert): Promise<void> {
+  const type = alert.kind === 'breach' ? 'sla.breach' : 'sla.recovered';
+  const r = await webhooks().emit(type, { role: 'provider', id: alert.provider_id }, [alert.at], { ...alert });
+  if (!r.ok) logger.error('webhook event refused', { type, provider_id: alert.provider_id, code: r.code });
 }

@@ -2,7 +2,7 @@
  * SLA standing against the demo world (three live simulated providers of llama-3.1-70b-instruct on the
  * standard tier, Cirrus ranked first): real traffic and the sla-probe schedule's probes feed the 30-day
  * standing; a breach records an alert, lowers Cirrus's rank and moves traffic; meeting the tier again
- * raises it back. The schedule's handler is invoked as EventBridge would (the runtime's scheduler is off,
+ * raises it back, and the provider hears of both (sla.breach, sla.recovered). The schedule's handler is invoked as EventBridge would (the runtime's scheduler is off,
  * so runs happen exactly when the test says).
  */
 import OpenAI from 'openai';
@@ -13,6 +13,7 @@ import { DynamoSla } from '../../packages/core/src/adapters/dynamodb/index.js';
 import { nowIso, nowMs } from '../../packages/core/src/clock.js';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
 import { client } from './client.js';
+import { Receiver, until } from './receiver.js';
 
 let rt: TestRuntime;
 let openai: OpenAI;
@@ -25,7 +26,9 @@ beforeAll(async () => {
   openai = new OpenAI({ apiKey: rt.world!.startupKey, baseURL: `${rt.baseUrl}/v1`, maxRetries: 0 });
   call = client(rt.baseUrl);
 });
+const hooks: Receiver[] = [];
 afterAll(async () => {
+  await Promise.all(hooks.map((h) => h.stop()));
   await rt?.world?.stop();
   await rt?.stop();
 });
@@ -49,7 +52,12 @@ async function streamOnce(): Promise<string | null> {
 
 describe('SLA standing', () => {
   it('a breach records an alert, lowers the rank and moves traffic; meeting the tier again moves it back', async () => {
-    // Prepare: Cirrus serves; then its first token slows to 650 ms (standard tier: p95 under 500 ms).
+    // Prepare: Cirrus listens for its SLA events; it serves; then its first token slows to 650 ms (standard
+    // tier: p95 under 500 ms).
+    const hook = new Receiver();
+    hooks.push(hook);
+    const made = await call('POST', '/v1/webhook-endpoints', { key: rt.world!.providerSecrets.get(CIRRUS)!.key!, body: { url: await hook.start(), events: ['sla.breach', 'sla.recovered'] } });
+    hook.secret = made.body.secret;
     const before = await streamOnce();
     const cirrus = rt.world!.simulators.get(CIRRUS)!;
     cirrus.setOptions({ ttftMs: 650 });
@@ -69,7 +77,12 @@ describe('SLA standing', () => {
     const recovered = await routing(CIRRUS);
     const back = await streamOnce();
     const alerts = (await call('GET', `/v1/providers/${CIRRUS}/sla?limit=10`, { key: rt.adminKey })).body.alerts;
+    const told = await until('both SLA events delivered', () => hook.deliveries.map((d) => d.event?.type), (t) => t.length >= 2);
     // Assess
+    expect(made.status).toBe(201);
+    expect(told).toEqual(['sla.breach', 'sla.recovered']);
+    expect(hook.deliveries.every((d) => d.verified)).toBe(true);
+    expect(hook.deliveries[0]!.event!.data).toMatchObject({ provider_id: CIRRUS, kind: 'breach', tier: 'standard' });
     expect(before).toBe(CIRRUS);
     expect(slow.every((p) => p === CIRRUS)).toBe(true);
     expect(run).toMatchObject({ probes: 3, failed: 0, alerts: 1 });

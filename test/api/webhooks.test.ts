@@ -5,65 +5,21 @@
  *
  * The backoff is shortened to 1 s, 2 s, 4 s… (COMPUX_WEBHOOK_BACKOFF_BASE_S=1) and the sweeper's grace to 1 s.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nowS } from '../../packages/core/src/clock.js';
-import { verifyWebhook, type CompuxEvent } from '../../packages/provider-kit/src/index.js';
 import { createLambdaContext, functionNameFor, invokeHandler } from '../../local/lambda.js';
 import { SCHEDULES } from '../../infra/schedules.js';
 import { sqsClient } from '../../functions/lib/deps.js';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
 import { client } from './client.js';
+import { Receiver, sleep, until } from './receiver.js';
 
 process.env.COMPUX_WEBHOOK_BACKOFF_BASE_S = '1';
 process.env.COMPUX_WEBHOOK_SWEEP_GRACE_S = '1';
 
 let rt: TestRuntime;
 let call: ReturnType<typeof client>;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Delivery { at: number; eventId: string; verified: boolean; event: CompuxEvent | null; status: number }
-
-/** A receiver: answers `plan` statuses in turn (then 200), verifies each delivery, applies each event id once. */
-class Receiver {
-  readonly deliveries: Delivery[] = [];
-  readonly applied = new Map<string, number>();
-  secret = '';
-  private server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      const check = verifyWebhook(req.headers, body, this.secret, { nowSeconds: nowS() });
-      const status = check.ok ? this.plan.shift() ?? 200 : 400;
-      // The receiver's own dedupe: an event id it has applied is acknowledged and not applied again.
-      if (check.ok && status === 200 && !this.applied.has(check.event.id)) this.applied.set(check.event.id, 1);
-      this.deliveries.push({ at: Date.now(), eventId: String(req.headers['x-compux-event-id']), verified: check.ok, event: check.ok ? check.event : null, status });
-      res.writeHead(status).end();
-    });
-  });
-  constructor(private plan: number[] = []) {}
-  async start(): Promise<string> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hooks`;
-  }
-  stop() {
-    this.server.closeAllConnections();
-    return new Promise((r) => this.server.close(r));
-  }
-}
 const receivers: Receiver[] = [];
-
-async function until<T>(what: string, f: () => T | Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`${what}: not met in ${ms} ms: ${JSON.stringify(v).slice(0, 300)}`);
-    await sleep(50);
-  }
-}
 
 let admin: string;
 let lender: { id: string; key: string };
