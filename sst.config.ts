@@ -6,6 +6,7 @@ import type { SSTConfig } from 'sst';
 import { Storage } from './stacks/Storage.js';
 import { Queues } from './stacks/Queues.js';
 import { Workflows } from './stacks/Workflows.js';
+import { ApiFunctions } from './stacks/ApiFunctions.js';
 import { Api } from './stacks/Api.js';
 import { Schedules } from './stacks/Schedules.js';
 import { Web } from './stacks/Web.js';
@@ -34,7 +35,16 @@ export default {
       },
     });
     // TABLE_NAME is set on every function by stacks/common.ts#tableFunction (the table lives in Storage).
-    app.stack(Storage).stack(Queues).stack(Workflows).stack(Api).stack(Schedules).stack(Web).stack(Monitoring);
+    // Dependency order: the route Lambdas (ApiFunctions) before the REST API that imports them (Api).
+    app
+      .stack(Storage)
+      .stack(Queues)
+      .stack(Workflows)
+      .stack(ApiFunctions)
+      .stack(Api)
+      .stack(Schedules)
+      .stack(Web)
+      .stack(Monitoring);
     // AWS Solutions checks (cdk-nag) on every stack, with the app's justified suppressions (stacks/nag.ts).
     applyNag(app);
   },

@@ -1,5 +1,6 @@
 /**
- * THE route table. stacks/Api.ts deploys one Lambda per row (granted only the table access listed),
+ * THE route table. stacks/ApiFunctions.ts deploys one Lambda per row (granted only the table access listed),
+ * stacks/Api.ts one REST API method per row in front of it,
  * local/http.ts serves the same rows through the same handlers, and functions/openapi.ts documents
  * them from the same zod schemas the handlers validate with.
  *
@@ -39,16 +40,16 @@ export interface RouteDef {
   idempotent?: boolean;
   /**
    * The Lambda's timeout. Buffered rows: at most 25 s (default 25), under API Gateway's 29 s integration
-   * timeout; streaming rows: the integration's timeout too, at most 15 min. Checked by stacks/Api.ts.
+   * timeout; streaming rows: the integration's timeout too, at most 15 min. Checked by `routeTimeouts` (both API stacks).
    */
   timeoutSeconds?: number;
   /**
-   * Queues (infra/queues.ts names) this route sends to: stacks/Api.ts grants it sqs:SendMessage on exactly
+   * Queues (infra/queues.ts names) this route sends to: stacks/ApiFunctions.ts grants it sqs:SendMessage on exactly
    * those queues and sets their QueueDef.urlEnv. Optional, additive (e.g. the capacity webhook).
    */
   sends?: readonly string[];
   /**
-   * Workflows (infra/workflows.ts names) this route starts: stacks/Api.ts grants it states:StartExecution
+   * Workflows (infra/workflows.ts names) this route starts: stacks/ApiFunctions.ts grants it states:StartExecution
    * on exactly those state machines and sets their WorkflowDef.arnEnv. Optional, additive.
    */
   starts?: readonly string[];
@@ -64,7 +65,7 @@ export interface RouteDef {
 export const BUFFERED_INTEGRATION_TIMEOUT_SECONDS = 29;
 /**
  * A buffered route's Lambda timeout: the default and the maximum of its `timeoutSeconds`. The function times out
- * before the integration does, with room for its error reply (stacks/Api.ts checks every row).
+ * before the integration does, with room for its error reply (`routeTimeouts` checks every row).
  */
 export const BUFFERED_FUNCTION_TIMEOUT_SECONDS = 25;
 /** API Gateway's cap for a streamed REST integration. */

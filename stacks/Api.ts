@@ -1,15 +1,16 @@
 /**
- * The API: an API Gateway REST API (payload v1 proxy events for every handler) with one Lambda per row
- * of infra/routes.ts. Each Lambda gets only its row's table access, plus sqs:SendMessage / states:StartExecution
- * on exactly the queues / workflows its row names in `sends` / `starts`.
+ * The API: an API Gateway REST API (payload v1 proxy events for every handler) in front of the route Lambdas of
+ * stacks/ApiFunctions.ts, one per row of infra/routes.ts. This stack holds the REST API, its methods and path
+ * resources, one invoke permission per route, the stage (deployment, access and execution logs, throttling) and
+ * the request validator; the functions, their roles, policies and log groups live in the ApiFunctions stack.
+ * Each function is imported here by its ARN (stacks/common.ts `importFunction`), so its invoke permission is
+ * created in this stack and the ApiFunctions stack never references this one (no dependency cycle).
  *
  * Resource budget (CloudFormation's 500 per stack, SPEC §9: never within 100 of it; docs/stacks.md has the
- * counts): a route costs its method, its Lambda, the Lambda's log group and one invoke permission (scoped to
- * the route's stage, method and path; no console test-invoke permission), plus its API path resources. Routes
- * with an identical grant (same access, sends and starts) share one execution role (stacks/common.ts
- * `roleProfile`), so roles and policies grow with the number of distinct grants, not of routes. No CORS
- * preflight unless a row asks for it (`cors: true`): the dashboards call the API at their own origin
- * (stacks/Web.ts routes /v1/* through CloudFront).
+ * counts): a route costs this stack its method and one invoke permission (scoped to the route's stage, method and
+ * path; no console test-invoke permission), plus its API path resources. No CORS preflight unless a row asks for
+ * it (`cors: true`): the dashboards call the API at their own origin (stacks/Web.ts routes /v1/* through
+ * CloudFront).
  *
  * Rows with `streaming: true` use API Gateway REST response streaming: integration ResponseTransferMode
  * STREAM and the Lambda InvokeWithResponseStream URI (.../2021-11-15/functions/<arn>/response-streaming-invocations).
@@ -17,11 +18,11 @@
  * set with CloudFormation property overrides on the CfnMethod. The handler of such a row must be wrapped in
  * `awslambda.streamifyResponse` and write the API Gateway streaming format (metadata, delimiter, body).
  */
-import { ApiGatewayV1Api, use, type StackContext, type Function as SstFunction } from 'sst/constructs';
+import { ApiGatewayV1Api, use, type StackContext } from 'sst/constructs';
 import { Duration, Fn as CfnFn, Stack } from 'aws-cdk-lib';
 import * as apig from 'aws-cdk-lib/aws-apigateway';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import {
   BUFFERED_FUNCTION_TIMEOUT_SECONDS,
   BUFFERED_INTEGRATION_TIMEOUT_SECONDS,
@@ -31,11 +32,9 @@ import {
   routeTimeouts,
   type RouteDef,
 } from '../infra/routes.js';
-import { QUEUE_SEND_ACTIONS, WORKFLOW_START_ACTIONS, grantOf } from '../infra/access.js';
-import { Storage, PROD_STAGE } from './Storage.js';
-import { Queues } from './Queues.js';
-import { Workflows } from './Workflows.js';
-import { constructId, logRemovalPolicy, logRetention, tableFunction } from './common.js';
+import { PROD_STAGE } from './Storage.js';
+import { ApiFunctions, routeFunctionId } from './ApiFunctions.js';
+import { importFunction, logRemovalPolicy, logRetention } from './common.js';
 
 // Buffered routes: the integration waits 29 s, the Lambda at most 25 s (defined with the rows, so the local
 // runtime reads the same numbers): it must time out first, with room for its error reply, or the caller gets a 504.
@@ -80,45 +79,13 @@ export const CORS_PREFLIGHT: Omit<apig.CorsOptions, 'allowMethods'> = {
   maxAge: Duration.hours(1),
 };
 
-/**
- * The operator key's SHA-256 (hex), read at synth time from the environment (or the stage's .env file,
- * which `sst deploy` loads). Required on prod; elsewhere it may be empty, and then no operator key is accepted.
- */
-export function adminKeySha256(stage: string): string {
-  const value = (process.env.COMPUX_ADMIN_KEY_SHA256 ?? '').trim().toLowerCase();
-  if (value !== '' && !/^[0-9a-f]{64}$/.test(value)) {
-    throw new Error('COMPUX_ADMIN_KEY_SHA256 must be the hex SHA-256 of the operator key (64 hex characters)');
-  }
-  if (value === '' && stage === PROD_STAGE) {
-    throw new Error(`COMPUX_ADMIN_KEY_SHA256 must be set to deploy stage "${PROD_STAGE}"`);
-  }
-  return value;
-}
-
-
-/**
- * A route's grant as a role profile: its DynamoDB actions (tableActions), the queues it sends to, the state
- * machines it starts. Routes with the same profile have the same grant, so they share one execution role.
- */
-export function grantProfile(row: RouteDef): string {
-  const grant = grantOf(row);
-  return constructId(
-    grant.tableActions.map((a) => a.replace(/^dynamodb:/, '')).join('_') || 'NoTable',
-    ...grant.queues.map((q) => `sends_${q}`),
-    ...grant.workflows.map((w) => `starts_${w}`),
-  );
-}
-
 /** `{name}` / `{name+}` path parameters as required method request parameters (checked by the validator). */
 function pathParameters(path: string): Record<string, boolean> {
   return Object.fromEntries([...path.matchAll(/\{([A-Za-z0-9_]+)\+?\}/g)].map((m) => [`method.request.path.${m[1]}`, true]));
 }
 
 export function Api({ stack, app }: StackContext) {
-  const { cdkTable } = use(Storage);
-  const { queues } = use(Queues);
-  const { workflows } = use(Workflows);
-  const adminKey = adminKeySha256(app.stage);
+  const { functions } = use(ApiFunctions);
   const throttles = apiThrottles(app.stage);
 
   const api = new ApiGatewayV1Api(stack, 'Api', {
@@ -165,57 +132,33 @@ export function Api({ stack, app }: StackContext) {
     validateRequestBody: true,
   });
 
-  const functions: Record<string, SstFunction> = {};
   for (const row of ROUTES) {
     const key = routeKey(row);
-    const { functionSeconds, integrationSeconds } = routeTimeouts(row);
-    const environment: Record<string, string> = { COMPUX_ADMIN_KEY_SHA256: adminKey };
-    const statements: PolicyStatement[] = [];
-
-    const grant = grantOf(row);
-    for (const name of grant.queues) {
-      const q = queues[name];
-      if (!q) throw new Error(`${key}: sends to unknown queue "${name}" (infra/queues.ts)`);
-      environment[q.def.urlEnv] = q.queue.queueUrl;
-      statements.push(new PolicyStatement({ effect: Effect.ALLOW, actions: [...QUEUE_SEND_ACTIONS], resources: [q.queue.queueArn] }));
-    }
-    for (const name of grant.workflows) {
-      const w = workflows[name];
-      if (!w) throw new Error(`${key}: starts unknown workflow "${name}" (infra/workflows.ts)`);
-      environment[w.def.arnEnv] = w.stateMachine.stateMachineArn;
-      statements.push(
-        new PolicyStatement({ effect: Effect.ALLOW, actions: [...WORKFLOW_START_ACTIONS], resources: [w.stateMachine.stateMachineArn] }),
-      );
-    }
-
-    const fn = tableFunction(stack, constructId('Route', row.method, row.path), {
-      handler: row.handler,
-      access: row.access,
-      table: cdkTable,
-      timeout: functionSeconds,
-      environment,
-      statements,
-      roleProfile: grantProfile(row),
-    });
-    functions[key] = fn;
+    const { integrationSeconds } = routeTimeouts(row);
+    const fn = functions[key];
+    if (!fn) throw new Error(`${key}: no route function (stacks/ApiFunctions.ts)`);
+    // The ApiFunctions stack's Lambda, imported here by its ARN: the integration's invoke permission is created
+    // in this stack (scoped to the stage, method and path) and the functions' stack never references this one.
+    const handler = importFunction(stack, routeFunctionId(row), fn);
 
     api.addRoutes(stack, {
       [key]: {
-        function: fn,
         cdk: {
+          function: handler,
           // One invoke permission, scoped to this stage, method and path (none for the console's test-invoke).
           integration: { timeout: Duration.seconds(integrationSeconds), allowTestInvoke: false },
           method: { requestValidator, requestParameters: pathParameters(row.path) },
         },
       },
     });
-    if (row.streaming) enableResponseStreaming(api, row, fn);
+    if (row.streaming) enableResponseStreaming(api, row, handler);
   }
 
   addCorsPreflights(restApi, ROUTES);
 
   stack.addOutputs({ ApiUrl: api.url });
-  return { api, functions, stage: restApi.deploymentStage, accessLogGroup, executionLogGroup };
+  // The route functions themselves: use(ApiFunctions).functions.
+  return { api, stage: restApi.deploymentStage, accessLogGroup, executionLogGroup };
 }
 
 /** The one place CORS is turned on: a preflight on each path with a `cors: true` row, for those rows' methods. */
@@ -237,7 +180,7 @@ function addCorsPreflights(restApi: apig.RestApi, rows: readonly RouteDef[]): vo
 }
 
 /** Switch a route's integration to API Gateway REST response streaming (see the file comment). */
-function enableResponseStreaming(api: ApiGatewayV1Api, row: RouteDef, fn: SstFunction): void {
+function enableResponseStreaming(api: ApiGatewayV1Api, row: RouteDef, fn: IFunction): void {
   const resource = api.cdk.restApi.root.resourceForPath(row.path);
   const method = resource.node.findChild(row.method) as apig.Method;
   const cfnMethod = method.node.defaultChild as apig.CfnMethod;

@@ -11,9 +11,10 @@
  * its policy denies any request without TLS. COMPUX_ALARM_EMAIL (read at synth, like the operator key)
  * subscribes one address; without it the topic has no subscription (subscribe later by hand or by a deploy).
  * The alarms live in this stack so the service stacks keep their resource headroom; each alarm names its
- * function / queue / state machine through a cross-stack reference.
+ * function / queue / state machine through a cross-stack reference. A route function is named through its ARN
+ * export (the one the Api stack imports it by), so a route costs the ApiFunctions stack one output, not two.
  */
-import { use, type StackContext, type Function as SstFunction } from 'sst/constructs';
+import { use, type StackContext } from 'sst/constructs';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -21,14 +22,16 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { Api } from './Api.js';
+import { ApiFunctions } from './ApiFunctions.js';
 import { Queues } from './Queues.js';
 import { Schedules } from './Schedules.js';
 import { PROD_STAGE } from './Storage.js';
 import { Workflows } from './Workflows.js';
-import { constructId } from './common.js';
+import { constructId, importFunction } from './common.js';
 
 /** The address alarm notifications go to, read at synth; empty: no subscription. A malformed value fails the synth. */
 export function alarmEmail(): string {
@@ -43,7 +46,8 @@ export function alarmEmail(): string {
 const PERIOD = Duration.minutes(5);
 
 export function Monitoring({ stack, app }: StackContext) {
-  const { api, functions: routeFunctions } = use(Api);
+  const { api } = use(Api);
+  const { functions: routeFunctions } = use(ApiFunctions);
   const { queues } = use(Queues);
   const { workflows } = use(Workflows);
   const { functions: scheduleFunctions, deadLetterQueue: scheduleDlq } = use(Schedules);
@@ -101,8 +105,11 @@ export function Monitoring({ stack, app }: StackContext) {
   }
 
   // Every function: Errors and Throttles.
-  const functions: Record<string, SstFunction> = {
-    ...Object.fromEntries(Object.entries(routeFunctions).map(([k, fn]) => [constructId('Route', k), fn])),
+  const functions: Record<string, lambda.IFunction> = {
+    // Imported by ARN: the alarm's FunctionName dimension is the ARN's name part (no extra export per route).
+    ...Object.fromEntries(
+      Object.entries(routeFunctions).map(([k, fn]) => [constructId('Route', k), importFunction(stack, constructId('RouteFunction', k), fn)]),
+    ),
     ...Object.fromEntries(Object.entries(scheduleFunctions).map(([k, fn]) => [constructId('Scheduled', k), fn])),
     ...Object.fromEntries(
       Object.values(workflows).flatMap((w) => Object.entries(w.tasks).map(([t, fn]) => [constructId('Task', w.def.name, t), fn])),

@@ -16,6 +16,7 @@ import type { Construct } from 'constructs';
 import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Effect, PolicyStatement, Role, ServicePrincipal, type IRole } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Function as LambdaFunction, type IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { tableActions, type TableAccess } from '../infra/access.js';
 import { PROD_STAGE } from './Storage.js';
@@ -124,6 +125,16 @@ export function tableFunction(scope: Construct, id: string, props: TableFunction
   // A shared role already holds the profile's statements (the signature check above proved them identical).
   if (fresh && all.length > 0) fn.attachPermissions(all);
   return fn;
+}
+
+/**
+ * A function of another stack, imported into `scope`'s stack by its ARN (the function's stack exports the ARN; the
+ * same export serves every importer). `sameEnvironment`: permissions added to the import (an API method's invoke
+ * permission) are created in `scope`'s stack, so the function's stack never references the importer's (no cycle),
+ * and nothing can add grants to the function's role through it. Its `functionName` is the ARN's last part.
+ */
+export function importFunction(scope: Construct, id: string, fn: IFunction): IFunction {
+  return LambdaFunction.fromFunctionAttributes(scope, id, { functionArn: fn.functionArn, sameEnvironment: true });
 }
 
 /** A construct id SST accepts (letters, digits, "_"), derived from table data: "GET /v1/x/{id}" -> "GET_v1_x_id". */

@@ -10,15 +10,18 @@ import { QUEUES } from '../infra/queues.js';
 import { WORKFLOWS } from '../infra/workflows.js';
 import { SCHEDULES } from '../infra/schedules.js';
 import { tableActions, type TableAccess } from '../infra/access.js';
-import {
-  adminKeySha256,
-  apiThrottles,
-  BUFFERED_FUNCTION_TIMEOUT_SECONDS,
-  BUFFERED_INTEGRATION_TIMEOUT_SECONDS,
-  isInferenceRoute,
-} from '../stacks/Api.js';
+import { apiThrottles, BUFFERED_FUNCTION_TIMEOUT_SECONDS, BUFFERED_INTEGRATION_TIMEOUT_SECONDS, isInferenceRoute } from '../stacks/Api.js';
+import { adminKeySha256 } from '../stacks/ApiFunctions.js';
 import { LOG_WRITE_ACTIONS } from '../stacks/common.js';
-import { MORE_ROUTES, REQUIRED_HEADROOM, STACK_RESOURCE_LIMIT, routeFunctionIds, stackBudgets } from './stacks/headroom.js';
+import {
+  MORE_ROUTES,
+  REQUIRED_HEADROOM,
+  STACK_OUTPUT_LIMIT,
+  STACK_RESOURCE_LIMIT,
+  methodFunction,
+  routeFunctions,
+  stackBudgets,
+} from './stacks/headroom.js';
 import { API_PATHS, WEB_CSP } from '../stacks/Web.js';
 import { synthesize, type Json, type Synth } from './stacks/synth.js';
 import {
@@ -144,7 +147,7 @@ describe.each(STAGES)('stage %s: Storage', (stage) => {
 });
 
 describe.each(STAGES)('stage %s: Api', (stage) => {
-  it('is a REST API with one method per route row, at its path, backed by the row handler', () => {
+  it('is a REST API with one method per route row, at its path, backed by the row handler (a Lambda of the ApiFunctions stack)', () => {
     // Prepare
     const synth = synths[stage];
 
@@ -159,11 +162,17 @@ describe.each(STAGES)('stage %s: Api', (stage) => {
     for (const row of ROUTES) {
       const method = byKey.get(routeKey(row)) as Res;
       expect(method.props.Integration.Type).toBe('AWS_PROXY'); // REST proxy event, payload v1
-      const uri = JSON.stringify(method.props.Integration.Uri);
-      const fnId = /"Fn::GetAtt":\["([^"]+)","Arn"\]/.exec(uri)?.[1];
-      expect(resource(synth, 'Api', fnId as string).props.Handler, routeKey(row)).toBe(row.handler);
+      const fn = methodFunction(synth, method);
+      expect(fn?.stack, routeKey(row)).toBe('ApiFunctions');
+      expect(fn?.props.Handler, routeKey(row)).toBe(row.handler);
     }
     expect(synth.json.Api?.Outputs?.ApiUrl).toBeDefined();
+    // The route functions live in ApiFunctions only, and that stack never references the Api stack (no cycle).
+    const ours = (f: Res) => /^functions\//.test(f.props.Handler ?? ''); // not SST's custom resource handler
+    expect(resources(synth, 'AWS::Lambda::Function', 'Api').filter(ours)).toEqual([]);
+    const apiExports = new Set(Object.values((synth.json.Api?.Outputs ?? {}) as Record<string, Json>).map((o) => o.Export?.Name).filter(Boolean));
+    const imports = JSON.stringify(synth.json.ApiFunctions).match(/"Fn::ImportValue":"[^"]+"/g) ?? [];
+    expect(imports.filter((i) => apiExports.has(JSON.parse(`{${i}}`)['Fn::ImportValue']))).toEqual([]);
   });
 
   it('streams the rows marked streaming (REST response streaming), buffers the others', () => {
@@ -174,12 +183,14 @@ describe.each(STAGES)('stage %s: Api', (stage) => {
 
     for (const row of ROUTES) {
       // Act
-      const integration = (byKey.get(routeKey(row)) as Res).props.Integration as Json;
+      const method = byKey.get(routeKey(row)) as Res;
+      const integration = method.props.Integration as Json;
       const uri = JSON.stringify(integration.Uri);
       const fn = lambdaFor(synth, row.handler);
 
-      // Assess
-      expect(uri).toContain(`{"Fn::GetAtt":["${fn.id}","Arn"]}`);
+      // Assess: the URI names the row's Lambda (imported from ApiFunctions by its ARN)
+      expect(uri).toContain('"Fn::ImportValue"');
+      expect(methodFunction(synth, method)?.id, routeKey(row)).toBe(fn.id);
       if (row.streaming) {
         expect(integration.ResponseTransferMode, routeKey(row)).toBe('STREAM');
         expect(uri).toContain(':apigateway:us-east-1:lambda:path/2021-11-15/functions/');
@@ -475,13 +486,35 @@ describe.each(STAGES)('stage %s: Api headroom and guardrails', (stage) => {
     );
 
     // Assess
-    expect(budgets.map((b) => b.stack)).toContain('Api');
-    expect(budgets.find((b) => b.stack === 'Api')!.perRoute).toBeGreaterThanOrEqual(3); // method, Lambda, permission
+    const budget = (stack: string) => budgets.find((b) => b.stack === stack);
+    expect(budget('Api')!.perRoute).toBeGreaterThanOrEqual(2); // method, permission (+ path resources)
+    expect(budget('ApiFunctions')!.perRoute).toBeGreaterThanOrEqual(1); // the Lambda (+ a share of its grant's role)
     for (const b of budgets) {
       expect(b.resources, `${b.stack} now`).toBeLessThanOrEqual(ceiling);
       expect(b.projected, `${b.stack} with ${MORE_ROUTES} more routes (${b.perRoute.toFixed(2)} per route)`).toBeLessThanOrEqual(ceiling);
       // The worst case: every new route brings a grant no route has yet (its own role, policy and log group).
       expect(b.projectedWorst, `${b.stack} with ${MORE_ROUTES} more routes, each a new grant (${b.perRouteWorst.toFixed(2)} per route)`).toBeLessThanOrEqual(ceiling);
+    }
+  });
+
+  it(`keeps every stack's outputs ${MORE_ROUTES} below CloudFormation's ${STACK_OUTPUT_LIMIT}, and within it with ${MORE_ROUTES} more routes`, () => {
+    // Prepare
+    const synth = synths[stage];
+
+    // Act: each route function's ARN is one ApiFunctions export (read by the Api stack and by Monitoring)
+    const budgets = stackBudgets(synth, ROUTES.length);
+    console.info(
+      `${stage} stack outputs (now → with ${MORE_ROUTES} more routes): ` +
+        budgets.map((b) => `${b.stack} ${b.outputs} → ${b.projectedOutputs} (${b.outputsPerRoute.toFixed(2)}/route)`).join(', '),
+    );
+
+    // Assess
+    expect(budgets.find((b) => b.stack === 'ApiFunctions')!.outputsPerRoute).toBeGreaterThan(0); // measured, not assumed
+    for (const b of budgets) {
+      expect(b.outputs, `${b.stack} outputs now`).toBeLessThanOrEqual(STACK_OUTPUT_LIMIT - MORE_ROUTES);
+      expect(b.projectedOutputs, `${b.stack} outputs with ${MORE_ROUTES} more routes (${b.outputsPerRoute.toFixed(2)} per route)`).toBeLessThanOrEqual(
+        STACK_OUTPUT_LIMIT,
+      );
     }
   });
 
@@ -603,12 +636,16 @@ describe.each(STAGES)('stage %s: Api headroom and guardrails', (stage) => {
       const params = [...apiPath(synth, 'Api', m.props.ResourceId).matchAll(/\{([A-Za-z0-9_]+)\+?\}/g)].map((x) => `method.request.path.${x[1]}`);
       expect(Object.keys(m.props.RequestParameters ?? {}).sort(), m.id).toEqual(params.sort());
     }
-    for (const fnId of routeFunctionIds(synth)) {
-      const own = permissions.filter((p) => refId(p.props.FunctionName) === fnId);
-      expect(own, fnId).toHaveLength(1);
+    const fns = routeFunctions(synth);
+    expect(fns).toHaveLength(ROUTES.length);
+    // The invoke permissions are the Api stack's (on the imported functions); the functions' stack has none.
+    expect(resources(synth, 'AWS::Lambda::Permission', 'ApiFunctions')).toEqual([]);
+    for (const fn of fns) {
+      const own = permissions.filter((p) => target(synth, p.props.FunctionName, 'Api')?.id === fn.id);
+      expect(own, fn.id).toHaveLength(1);
       const source = JSON.stringify((own[0] as Res).props.SourceArn);
-      expect(source, fnId).not.toContain('test-invoke-stage');
-      expect(source, fnId).toContain('"Ref":"ApiDeploymentStage');
+      expect(source, fn.id).not.toContain('test-invoke-stage');
+      expect(source, fn.id).toContain('"Ref":"ApiDeploymentStage');
     }
   });
 });

@@ -49,8 +49,14 @@ export function resolveImport(synth: Synth, value: unknown, from: string): { sta
   throw new Error(`no export named ${name}`);
 }
 
-/** The resource a value points at (GetAtt / Ref), following cross-stack imports. */
+/**
+ * The resource a value points at (GetAtt / Ref), following cross-stack imports, and the resource whose ARN a
+ * `Fn::Select` of a `Fn::Split` on ":" takes a part of (an imported function's name: CDK's `fromFunctionAttributes`).
+ */
 export function target(synth: Synth, value: unknown, from: string): Res | undefined {
+  const select = (value as Json | null)?.['Fn::Select'];
+  const split = Array.isArray(select) ? (select[1] as Json | null)?.['Fn::Split'] : undefined;
+  if (Array.isArray(split) && split[0] === ':') return target(synth, split[1], from);
   const resolved = resolveImport(synth, value, from);
   const id = refId(resolved.value);
   return id === undefined ? undefined : resource(synth, resolved.stack, id);
