@@ -23,7 +23,8 @@
  * DynamoDB: a counting HTTP proxy sits in front of DynamoDB Local (bench/lib/ddb-counter.ts), so every call
  * the handlers make is seen, and every item a write writes is tallied per (pk, sk). Calls per CompuX request
  * are split into "before the reply" and "after" by timing, in a phase of --attrib sequential CompuX requests
- * with a quiet gap after each, every DynamoDB call of that phase held 40 ms at the proxy (a call that arrived
+ * with a quiet gap after each (50 ms without a DynamoDB call, counted from the reply's end at the earliest), every
+ * DynamoDB call of that phase held 40 ms plus twice the provider's time at the proxy (a call that arrived
  * after a request's start and was answered before its reply's last byte reached the client is before: the reply
  * waited for it; any other, such as the after-reply flush or a cache's background reload, is after). The most-written shared item
  * (not `LEASE#…`, the holder-owned credit leases, and written more than once) divided by the CompuX requests
@@ -62,7 +63,7 @@ const STREAM_TPS = 200;
 /** Attribution phase: after each reply, wait until DynamoDB has been idle this long (at most QUIET_BOUND_MS). */
 const QUIET_MS = 50;
 const QUIET_BOUND_MS = 2_000;
-/** Attribution phase: each DynamoDB call is held this long at the counting proxy (see splitByReply). */
+/** Attribution phase: each DynamoDB call is held this long (plus twice the provider's time) at the counting proxy (see splitByReply). */
 const ATTRIB_DELAY_MS = 40;
 
 function flags(): Record<Flag, number> & { quick: boolean } {
@@ -204,9 +205,10 @@ async function runBlock(ttftMs: number, f: ReturnType<typeof flags>, targets: Ta
   let attribFailures = 0;
   const firstCall = counter.calls.length;
   await waitQuiet(counter, QUIET_MS, QUIET_BOUND_MS);
-  // Every call of this phase is held ATTRIB_DELAY_MS at the proxy: what the reply waits for delays it, and is
-  // answered before it ends; what runs beside or after the reply (flush, background reloads) is answered later.
-  counter.setDelayMs(ATTRIB_DELAY_MS);
+  // Every call of this phase is held at the proxy for longer than a request takes (ATTRIB_DELAY_MS plus twice the
+  // provider's time): what the reply waits for delays it, and is answered before it ends; what runs beside or after
+  // the reply (the flush, a cache's background reload) is answered after it.
+  counter.setDelayMs(ATTRIB_DELAY_MS + 2 * ttftMs);
   for (let i = 0; i < f.attrib; i++) {
     let r: Timing | null = null;
     try {
@@ -216,7 +218,7 @@ async function runBlock(ttftMs: number, f: ReturnType<typeof flags>, targets: Ta
     }
     if (r) windows.push({ startMs: r.startMs, endMs: r.endMs });
     if (!r || r.status !== 200) attribFailures++;
-    if (!(await waitQuiet(counter, QUIET_MS, QUIET_BOUND_MS))) notes.push('DynamoDB was not quiet within 2 s after an attribution request');
+    if (!(await waitQuiet(counter, QUIET_MS, QUIET_BOUND_MS, r?.endMs ?? 0))) notes.push('DynamoDB was not quiet within 2 s after an attribution request');
   }
   counter.setDelayMs(0);
   const attribEnd = performance.now();

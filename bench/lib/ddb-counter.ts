@@ -223,12 +223,16 @@ export function startCountingProxy(target: string): Promise<DdbCounter> {
   );
 }
 
-/** Waits until no call is in flight and none started or ended for quietMs (at most boundMs). */
-export async function waitQuiet(c: DdbCounter, quietMs: number, boundMs: number): Promise<boolean> {
+/**
+ * Waits until no call is in flight and none started or ended for quietMs (at most boundMs), counting the quiet
+ * from `sinceMs` at the earliest: after a reply, its after-reply flush takes a moment to reach the proxy, and a
+ * quiet counted from the last call before the reply would let the next request start first.
+ */
+export async function waitQuiet(c: DdbCounter, quietMs: number, boundMs: number, sinceMs = 0): Promise<boolean> {
   const until = performance.now() + boundMs;
   for (;;) {
     const now = performance.now();
-    if (c.inFlight() === 0 && now - c.lastActivityMs() >= quietMs) return true;
+    if (c.inFlight() === 0 && now - Math.max(c.lastActivityMs(), sinceMs) >= quietMs) return true;
     if (now >= until) return false;
     await new Promise((r) => setTimeout(r, 5));
   }
