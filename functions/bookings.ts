@@ -10,6 +10,8 @@ import { deps } from './lib/deps.js';
 import { HttpError, badRequest, busy, conflict, forbidden, notFound } from './lib/errors.js';
 import type { AcceptBody, BookBody, QuoteBody } from './lib/booking-schemas.js';
 import type { ListQuery } from './lib/schemas.js';
+import { emitBookingEvent } from './lib/webhooks.js';
+import { logger } from './lib/powertools.js';
 
 function startupOf(req: ApiRequest<unknown, unknown>): string {
   if (req.principal?.role !== 'startup' || !req.principal.tenant_id) throw forbidden();
@@ -60,6 +62,7 @@ export const book = apiRoute<z.infer<typeof BookBody>>('functions/bookings.book'
   const budgetKey = key && key.budget_micros !== null ? key.key_sha256 : null;
   const r = await deps().bookings.book(startupOf(req), { quote_id: req.body.quote_id, offer: req.body.offer }, { key: req.idempotency!.key, request_hash: req.idempotency!.request_hash }, budgetKey);
   if (!r.ok) throw refusal(r);
+  if (!r.replayed) await tell('booking.pending', r.booking);
   return { status: r.replayed ? 200 : 201, body: bookingJson(r.booking), ...(r.replayed ? { headers: { 'idempotent-replayed': 'true' } } : {}) };
 });
 
@@ -74,6 +77,17 @@ export const get = apiRoute('functions/bookings.get', async (req) => {
   return { status: 200, body: bookingJson(b) };
 });
 
+/** Emits a booking event; a failure to emit is logged, never the caller's error (the change is stored). */
+async function tell(type: Parameters<typeof emitBookingEvent>[0], b: Booking): Promise<void> {
+  await emitBookingEvent(type, b).catch((err: unknown) => logger.error('could not emit the booking event', { type, booking_id: b.id, error: err as Error }));
+}
+
+/** A change that went through tells the other side; a refused one says why. */
+async function changed(r: ChangeResult, type: Parameters<typeof emitBookingEvent>[0]): Promise<ChangeResult> {
+  if (r.ok) await tell(type, r.booking);
+  return r;
+}
+
 /** A change refused: the booking's state says why. */
 function changeReply(r: ChangeResult, view: (b: Booking) => unknown) {
   if (r.ok) return { status: 200, body: view(r.booking) };
@@ -86,7 +100,7 @@ function changeReply(r: ChangeResult, view: (b: Booking) => unknown) {
   }
 }
 
-export const cancel = apiRoute('functions/bookings.cancel', async (req) => changeReply(await deps().bookings.cancel(startupOf(req), req.params.id!), bookingJson));
+export const cancel = apiRoute('functions/bookings.cancel', async (req) => changeReply(await changed(await deps().bookings.cancel(startupOf(req), req.params.id!), 'booking.cancelled'), bookingJson));
 
 export const listForProvider = apiRoute<unknown, z.infer<typeof ListQuery>>('functions/bookings.listForProvider', async (req) => {
   const page = await deps().bookings.listForProvider(providerIdOf(req), req.query.limit, req.query.cursor);
@@ -94,6 +108,6 @@ export const listForProvider = apiRoute<unknown, z.infer<typeof ListQuery>>('fun
 });
 
 export const accept = apiRoute<z.infer<typeof AcceptBody>>('functions/bookings.accept', async (req) =>
-  changeReply(await deps().bookings.accept(providerIdOf(req), req.params.booking!, req.body.access), providerBookingJson));
+  changeReply(await changed(await deps().bookings.accept(providerIdOf(req), req.params.booking!, req.body.access), 'booking.accepted'), providerBookingJson));
 
-export const decline = apiRoute('functions/bookings.decline', async (req) => changeReply(await deps().bookings.decline(providerIdOf(req), req.params.booking!), providerBookingJson));
+export const decline = apiRoute('functions/bookings.decline', async (req) => changeReply(await changed(await deps().bookings.decline(providerIdOf(req), req.params.booking!), 'booking.declined'), providerBookingJson));

@@ -73,6 +73,12 @@ export const listEvents = apiRoute<unknown, z.infer<typeof ListQuery>>('function
   return { status: 200, body: { data: page.items.map(eventJson), next_cursor: page.cursor } };
 });
 
+export const getEvent = apiRoute('functions/webhooks.getEvent', async (req) => {
+  const e = await webhooks().getEvent(tenantOf(req).id, req.params.id!);
+  if (!e) throw notFound('event');
+  return { status: 200, body: eventJson(e) };
+});
+
 export const redeliver = apiRoute('functions/webhooks.redeliver', async (req) => {
   const r = await webhooks().redeliver(tenantOf(req).id, req.params.id!);
   if (!r.ok && r.code === 'not_found') throw notFound('event');

@@ -103,7 +103,7 @@ const INFERENCE_ACCESS = ['read', 'query', 'write', 'transact'] as const;
 /** Streams may run long; API Gateway REST streaming allows up to 15 minutes. The hold (600 s) outlives this. */
 const INFERENCE_TIMEOUT_S = 300;
 /** What giving a booking back touches: the booking (read, write), its hours and its hold (transact, read). */
-const BOOKING_RELEASE_ACCESS = ['read', 'write', 'transact'] as const;
+const BOOKING_RELEASE_ACCESS = ['read', 'query', 'write', 'transact'] as const;
 
 export const ROUTES: readonly RouteDef[] = [
   {
@@ -314,9 +314,9 @@ export const ROUTES: readonly RouteDef[] = [
     summary: "Quote a block of GPU-hours: offers from live providers' listed blocks in the window asked, priced at the spot in force, valid 5 minutes (never the provider's name)",
   },
   {
-    method: 'POST', path: '/v1/bookings', handler: 'functions/bookings.book', auth: ['startup'], access: ['read', 'query', 'write', 'transact'], idempotent: true,
+    method: 'POST', path: '/v1/bookings', handler: 'functions/bookings.book', auth: ['startup'], access: ['read', 'query', 'write', 'transact'], idempotent: true, sends: EMITS,
     body: B.BookBody, reply: B.BookingReply, replyStatus: 201,
-    summary: "Book an offer of a quote: holds its whole price from your credits and takes its GPUs for every hour it covers (pending until the provider accepts)",
+    summary: "Book an offer of a quote: holds its whole price from your credits and takes its GPUs for every hour it covers (pending until the provider accepts; emits booking.pending to the provider)",
   },
   {
     method: 'GET', path: '/v1/bookings', handler: 'functions/bookings.list', auth: ['startup'], access: ['read', 'query'],
@@ -328,8 +328,8 @@ export const ROUTES: readonly RouteDef[] = [
     summary: "One of your bookings, with the provider's access details once accepted",
   },
   {
-    method: 'POST', path: '/v1/bookings/{id}/cancel', handler: 'functions/bookings.cancel', auth: ['startup'], access: BOOKING_RELEASE_ACCESS, reply: B.BookingReply,
-    summary: 'Cancel a booking before it starts: its hold and its GPU-hours are released in full',
+    method: 'POST', path: '/v1/bookings/{id}/cancel', handler: 'functions/bookings.cancel', auth: ['startup'], access: BOOKING_RELEASE_ACCESS, sends: EMITS, reply: B.BookingReply,
+    summary: 'Cancel a booking before it starts: its hold and its GPU-hours are released in full (emits booking.cancelled to the provider)',
   },
   {
     method: 'GET', path: '/v1/providers/{id}/bookings', handler: 'functions/bookings.listForProvider', auth: ['provider', 'operator'], access: ['read', 'query'],
@@ -337,13 +337,13 @@ export const ROUTES: readonly RouteDef[] = [
     summary: "Bookings of the provider's capacity blocks, newest first",
   },
   {
-    method: 'POST', path: '/v1/providers/{id}/bookings/{booking}/accept', handler: 'functions/bookings.accept', auth: ['provider'], access: ['read', 'write'],
+    method: 'POST', path: '/v1/providers/{id}/bookings/{booking}/accept', handler: 'functions/bookings.accept', auth: ['provider'], access: ['read', 'query', 'write', 'transact'], sends: EMITS,
     body: B.AcceptBody, reply: B.ProviderBookingReply,
-    summary: 'Accept a pending booking with the access details only its startup can read (before accept_by)',
+    summary: 'Accept a pending booking with the access details only its startup can read (before accept_by; emits booking.accepted to the startup, without them)',
   },
   {
-    method: 'POST', path: '/v1/providers/{id}/bookings/{booking}/decline', handler: 'functions/bookings.decline', auth: ['provider'], access: BOOKING_RELEASE_ACCESS, reply: B.ProviderBookingReply,
-    summary: "Decline a pending booking: the startup's hold and the GPU-hours are released in full",
+    method: 'POST', path: '/v1/providers/{id}/bookings/{booking}/decline', handler: 'functions/bookings.decline', auth: ['provider'], access: BOOKING_RELEASE_ACCESS, sends: EMITS, reply: B.ProviderBookingReply,
+    summary: "Decline a pending booking: the startup's hold and the GPU-hours are released in full (emits booking.declined to the startup)",
   },
   {
     method: 'POST', path: '/v1/webhook-endpoints', handler: 'functions/webhooks.createEndpoint', auth: TENANTS, access: ['read', 'transact'],
@@ -361,6 +361,10 @@ export const ROUTES: readonly RouteDef[] = [
   {
     method: 'GET', path: '/v1/events', handler: 'functions/webhooks.listEvents', auth: TENANTS, access: ['read', 'query'], query: S.ListQuery, reply: W.EventList,
     summary: "Your account's events (kept 30 days), newest first, each with its deliveries: status, attempts, last status code, next attempt",
+  },
+  {
+    method: 'GET', path: '/v1/events/{id}', handler: 'functions/webhooks.getEvent', auth: TENANTS, access: ['read', 'query'], reply: W.EventReply,
+    summary: "One of your account's events with its deliveries (another account's is a 404)",
   },
   {
     method: 'POST', path: '/v1/events/{id}/redeliver', handler: 'functions/webhooks.redeliver', auth: TENANTS, access: ['read', 'query', 'transact'], sends: EMITS,

@@ -9,7 +9,7 @@
  */
 import { promises as dns } from 'node:dns';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { DEFAULT_BACKOFF, SWEEP_GRACE_MS, Webhooks, nowMs, urlPolicyFromEnv, type DeliveryJob, type DeliveryQueue, type EventType, type Facility, type SlaAlert, type UrlPolicy } from '../../packages/core/src/index.js';
+import { DEFAULT_BACKOFF, SWEEP_GRACE_MS, Webhooks, nowMs, urlPolicyFromEnv, type DeliveryJob, type DeliveryQueue, type EventType, type Facility, type SlaAlert, type UrlPolicy, type Booking, providerView, startupView } from '../../packages/core/src/index.js';
 import { DynamoWebhookStore } from '../../packages/core/src/adapters/dynamodb/index.js';
 import { HttpWebhookSender } from '../../packages/core/src/adapters/http/webhook-sender.js';
 import { deps, sqsClient } from './deps.js';
@@ -83,4 +83,25 @@ export async function emitSlaAlert(alert: SlaAlert): Promise<void> {
   const type = alert.kind === 'breach' ? 'sla.breach' : 'sla.recovered';
   const r = await webhooks().emit(type, { role: 'provider', id: alert.provider_id }, [alert.at], { ...alert });
   if (!r.ok) logger.error('webhook event refused', { type, provider_id: alert.provider_id, code: r.code });
+}
+
+/** The booking events and whom each tells: the side that did not act (the other one has the reply). */
+const BOOKING_EVENT_TO = {
+  'booking.pending': 'provider',
+  'booking.cancelled': 'provider',
+  'booking.accepted': 'startup',
+  'booking.declined': 'startup',
+} as const;
+
+/**
+ * Tells the other side of a booking that it changed (SPEC §11, §12), with that side's view of it. Never the access
+ * details: only GET /v1/bookings/{id} shows them, to the booking's startup. Called once the change is stored; a
+ * failure is logged (the booking itself is unaffected and its state can be read).
+ */
+export async function emitBookingEvent(type: keyof typeof BOOKING_EVENT_TO, b: Booking): Promise<void> {
+  const to = BOOKING_EVENT_TO[type];
+  const tenant = to === 'provider' ? ({ role: 'provider', id: b.provider_id } as const) : ({ role: 'startup', id: b.startup_id } as const);
+  const { access: _access, ...view } = to === 'provider' ? { access: null, ...providerView(b) } : startupView(b);
+  const r = await webhooks().emit(type, tenant, [b.id, b.status, b.updated_at], { object: 'booking', ...view });
+  if (!r.ok) logger.error('webhook event refused', { type, booking_id: b.id, code: r.code });
 }

@@ -16,6 +16,7 @@ import { Bookings, HOUR_MS, auditAll, derivedId, facilityAccount, floorHour, now
 import { sendCapacityReport, type CapacityReport } from '../../packages/provider-kit/src/index.js';
 import { injectFaults } from '../ledger/world.js';
 import { client } from './client.js';
+import { Receiver, until as untilMet } from './receiver.js';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
 
 const AURORA = 'prv_demoAurora01';
@@ -33,7 +34,9 @@ beforeAll(async () => {
   call = client(rt.baseUrl);
   T0 = floorHour(nowMs()) + 2 * HOUR_MS;
 });
+const hooks: Receiver[] = [];
 afterAll(async () => {
+  await Promise.all(hooks.map((h) => h.stop()));
   await rt?.world?.stop();
   await rt?.stop();
 });
@@ -344,5 +347,38 @@ describe('tenant isolation of every booking route', () => {
     const still = await call('GET', `/v1/bookings/${booking.id}`, { key: a.key });
     expect(still.body.status).toBe('pending');
     expect(rt.denials).toEqual([]);
+  });
+});
+
+describe('booking events (webhooks, SPEC §12)', () => {
+  it('tell the provider of a new booking and of its cancellation, and the startup of the acceptance, never the access details', async () => {
+    // Prepare: Aurora's 24 hours of H100s (the first test's); a startup and the provider each listen for booking.*.
+    const s = await fundedStartup('Hooked Co', 1_000_000_000);
+    const listen = async (key: string) => {
+      const h = new Receiver();
+      hooks.push(h);
+      const made = await call('POST', '/v1/webhook-endpoints', { key, body: { url: await h.start(), events: ['booking.*'] } });
+      expect(made.status).toBe(201);
+      h.secret = made.body.secret;
+      return h;
+    };
+    const toProvider = await listen(providerKey(AURORA));
+    const toStartup = await listen(s.key);
+    // Act
+    const q = await call('POST', '/v1/capacity/quotes', { key: s.key, body: ask({ gpus: 2, hours: 2, earliest_start: iso(T0 + 8 * HOUR_MS), latest_start: iso(T0 + 16 * HOUR_MS) }) });
+    const b = await call('POST', '/v1/bookings', { key: s.key, body: { quote_id: q.body.id, offer: q.body.offers[0].id }, headers: { 'idempotency-key': 'hooked' } });
+    await call('POST', `/v1/providers/${AURORA}/bookings/${b.body.id}/accept`, { key: providerKey(AURORA), body: { access: { endpoint: 'ssh://gpu-9.aurora.example' } } });
+    const cancelled = await call('POST', `/v1/bookings/${b.body.id}/cancel`, { key: s.key });
+    await untilMet('the provider told twice', () => toProvider.deliveries.length, (n) => n >= 2);
+    await untilMet('the startup told once', () => toStartup.deliveries.length, (n) => n >= 1);
+    // Assess
+    expect(b.status).toBe(201);
+    expect(cancelled.status).toBe(200);
+    expect(toProvider.deliveries.map((d) => d.event?.type)).toEqual(['booking.pending', 'booking.cancelled']);
+    expect(toStartup.deliveries.map((d) => d.event?.type)).toEqual(['booking.accepted']);
+    expect([...toProvider.deliveries, ...toStartup.deliveries].every((d) => d.verified && d.event!.data.id === b.body.id)).toBe(true);
+    expect(toStartup.deliveries[0]!.event!.data).toMatchObject({ object: 'booking', status: 'scheduled', total_micros: b.body.total_micros });
+    expect(JSON.stringify(toStartup.deliveries)).not.toContain('gpu-9');
+    expect(toProvider.deliveries[0]!.event!.data).not.toHaveProperty('provider_ref');
   });
 });

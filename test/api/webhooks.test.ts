@@ -192,14 +192,15 @@ describe('tenancy and limits', () => {
     const lenderEvent = (await call('GET', '/v1/events?limit=1', { key: lender.key })).body.data[0].id as string;
     const routes: Array<[string, string]> = [
       ['POST', '/v1/webhook-endpoints'], ['GET', '/v1/webhook-endpoints'], ['DELETE', `/v1/webhook-endpoints/${mine.id}`],
-      ['GET', '/v1/events'], ['POST', `/v1/events/${lenderEvent}/redeliver`],
+      ['GET', '/v1/events'], ['GET', `/v1/events/${lenderEvent}`], ['POST', `/v1/events/${lenderEvent}/redeliver`],
     ];
     const body = (m: string, p: string) => (m === 'POST' && p.endsWith('endpoints') ? { url: 'https://hooks.example.com/x', events: ['*'] } : undefined);
     // Act
     const noKey = await Promise.all(routes.map(([m, p]) => call(m, p, { body: body(m, p) })));
     const operator = await Promise.all(routes.map(([m, p]) => call(m, p, { key: admin, body: body(m, p) })));
     const otherDelete = await call('DELETE', `/v1/webhook-endpoints/${mine.id}`, { key: startup.key });
-    const otherGet = await call('POST', `/v1/events/${lenderEvent}/redeliver`, { key: provider.key });
+    const otherGet = await call('GET', `/v1/events/${lenderEvent}`, { key: provider.key });
+    const ownGet = await call('GET', `/v1/events/${lenderEvent}`, { key: lender.key });
     const otherRedeliver = await call('POST', `/v1/events/${lenderEvent}/redeliver`, { key: startup.key });
     const otherList = await call('GET', '/v1/events', { key: provider.key });
     const otherEndpoints = await call('GET', '/v1/webhook-endpoints', { key: lender.key });
@@ -210,6 +211,8 @@ describe('tenancy and limits', () => {
     expect(noKey.map((r) => r.status)).toEqual(routes.map(() => 401));
     expect(operator.map((r) => r.status)).toEqual(routes.map(() => 403));
     expect([otherDelete.status, otherGet.status, otherRedeliver.status]).toEqual([404, 404, 404]);
+    expect(ownGet.status).toBe(200);
+    expect(ownGet.body).toMatchObject({ id: lenderEvent, object: 'event', deliveries: expect.any(Array) });
     expect(otherList.body.data).toEqual([]); // the provider sees none of the lender's events
     expect(otherEndpoints.body.data.map((e: { id: string }) => e.id)).not.toContain(mine.id);
     expect(lenderCursor).toBeTruthy();

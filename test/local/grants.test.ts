@@ -352,6 +352,8 @@ describe('every row stays inside its grant, on its normal and its error path', (
     const events = (await hit('GET', '/v1/events', 'normal', 200, '/v1/events', { key: lender })).body;
     webhookEvent = events.data[0];
     await hit('GET', '/v1/events', 'error', 400, '/v1/events?cursor=forged', { key: lender });
+    await hit('GET', '/v1/events/{id}', 'normal', 200, `/v1/events/${webhookEvent!.id}`, { key: lender });
+    await hit('GET', '/v1/events/{id}', 'error', 404, `/v1/events/${webhookEvent!.id}`, { key: startup });
     await hit('POST', '/v1/events/{id}/redeliver', 'normal', 202, `/v1/events/${webhookEvent!.id}/redeliver`, { key: lender });
     await hit('POST', '/v1/events/{id}/redeliver', 'error', 404, `/v1/events/${webhookEvent!.id}/redeliver`, { key: startup });
     await waitFor('the redelivery', async () => hooks.length >= 4);
