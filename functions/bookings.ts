@@ -10,8 +10,7 @@ import { deps } from './lib/deps.js';
 import { HttpError, badRequest, busy, conflict, forbidden, notFound } from './lib/errors.js';
 import type { AcceptBody, BookBody, QuoteBody } from './lib/booking-schemas.js';
 import type { ListQuery } from './lib/schemas.js';
-import { emitBookingEvent } from './lib/webhooks.js';
-import { logger } from './lib/powertools.js';
+import { emitBookingEvent, type BookingEventType } from './lib/webhooks.js';
 
 function startupOf(req: ApiRequest<unknown, unknown>): string {
   if (req.principal?.role !== 'startup' || !req.principal.tenant_id) throw forbidden();
@@ -62,7 +61,7 @@ export const book = apiRoute<z.infer<typeof BookBody>>('functions/bookings.book'
   const budgetKey = key && key.budget_micros !== null ? key.key_sha256 : null;
   const r = await deps().bookings.book(startupOf(req), { quote_id: req.body.quote_id, offer: req.body.offer }, { key: req.idempotency!.key, request_hash: req.idempotency!.request_hash }, budgetKey);
   if (!r.ok) throw refusal(r);
-  if (!r.replayed) await tell('booking.pending', r.booking);
+  if (!r.replayed) await emitBookingEvent('booking.pending', r.booking);
   return { status: r.replayed ? 200 : 201, body: bookingJson(r.booking), ...(r.replayed ? { headers: { 'idempotent-replayed': 'true' } } : {}) };
 });
 
@@ -77,14 +76,9 @@ export const get = apiRoute('functions/bookings.get', async (req) => {
   return { status: 200, body: bookingJson(b) };
 });
 
-/** Emits a booking event; a failure to emit is logged, never the caller's error (the change is stored). */
-async function tell(type: Parameters<typeof emitBookingEvent>[0], b: Booking): Promise<void> {
-  await emitBookingEvent(type, b).catch((err: unknown) => logger.error('could not emit the booking event', { type, booking_id: b.id, error: err as Error }));
-}
-
 /** A change that went through tells the other side; a refused one says why. */
-async function changed(r: ChangeResult, type: Parameters<typeof emitBookingEvent>[0]): Promise<ChangeResult> {
-  if (r.ok) await tell(type, r.booking);
+async function changed(r: ChangeResult, type: BookingEventType): Promise<ChangeResult> {
+  if (r.ok) await emitBookingEvent(type, r.booking);
   return r;
 }
 

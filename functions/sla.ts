@@ -37,8 +37,8 @@ export async function evaluate(r: RoutingProvider, nowIso: string): Promise<SlaA
   const alert = await sla.applyStanding(r.id, s, r.sla_meeting, r.recent_error_ppm, nowIso);
   if (alert) {
     logger.warn(`SLA ${alert.kind}`, { ...alert });
-    // The standing is written; telling the provider must not undo it or fail the run.
-    await emitSlaAlert(alert).catch((err: unknown) => logger.error('could not emit the SLA event', { provider_id: r.id, error: err as Error }));
+    // The standing is written; telling the provider cannot undo it or fail the run (emitSlaAlert logs, never throws).
+    await emitSlaAlert(alert);
   }
   return alert;
 }

@@ -9,7 +9,7 @@
  */
 import { promises as dns } from 'node:dns';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { DEFAULT_BACKOFF, SWEEP_GRACE_MS, Webhooks, nowMs, urlPolicyFromEnv, type DeliveryJob, type DeliveryQueue, type EventType, type Facility, type SlaAlert, type UrlPolicy, type Booking, providerView, startupView } from '../../packages/core/src/index.js';
+import { DEFAULT_BACKOFF, SWEEP_GRACE_MS, Webhooks, nowMs, urlPolicyFromEnv, type DeliveryJob, type DeliveryQueue, type EventTenant, type EventType, type Facility, type SlaAlert, type UrlPolicy, type Booking, providerView, startupView } from '../../packages/core/src/index.js';
 import { DynamoWebhookStore } from '../../packages/core/src/adapters/dynamodb/index.js';
 import { HttpWebhookSender } from '../../packages/core/src/adapters/http/webhook-sender.js';
 import { deps, sqsClient } from './deps.js';
@@ -75,14 +75,22 @@ export async function emitFacilityEvent(type: Extract<EventType, `facility.${str
 }
 
 /**
- * Tells a provider its SLA standing changed (SPEC §6, §12): `sla.breach` or `sla.recovered`, once per alert (the
- * alert's instant makes the id). Called after the alert is written; a failure is logged and the alert stays in
- * GET /v1/providers/{id}/sla.
+ * Emits an event about a change already stored, where the change must stand whatever happens to its event: a
+ * refusal or a failure is logged, never thrown (the state can still be read, e.g. GET /v1/providers/{id}/sla).
  */
-export async function emitSlaAlert(alert: SlaAlert): Promise<void> {
+async function emitAfter(type: EventType, tenant: EventTenant, facts: readonly string[], data: Record<string, unknown>, about: Record<string, unknown>): Promise<void> {
+  try {
+    const r = await webhooks().emit(type, tenant, facts, data);
+    if (!r.ok) logger.error('webhook event refused', { type, ...about, code: r.code });
+  } catch (err) {
+    logger.error('could not emit the webhook event', { type, ...about, error: err as Error });
+  }
+}
+
+/** Tells a provider its SLA standing changed (SPEC §6, §12): `sla.breach` or `sla.recovered`, once per alert (its instant makes the id). */
+export function emitSlaAlert(alert: SlaAlert): Promise<void> {
   const type = alert.kind === 'breach' ? 'sla.breach' : 'sla.recovered';
-  const r = await webhooks().emit(type, { role: 'provider', id: alert.provider_id }, [alert.at], { ...alert });
-  if (!r.ok) logger.error('webhook event refused', { type, provider_id: alert.provider_id, code: r.code });
+  return emitAfter(type, { role: 'provider', id: alert.provider_id }, [alert.at], { ...alert }, { provider_id: alert.provider_id });
 }
 
 /** The booking events and whom each tells: the side that did not act (the other one has the reply). */
@@ -92,16 +100,16 @@ const BOOKING_EVENT_TO = {
   'booking.accepted': 'startup',
   'booking.declined': 'startup',
 } as const;
+export type BookingEventType = keyof typeof BOOKING_EVENT_TO;
 
 /**
  * Tells the other side of a booking that it changed (SPEC §11, §12), with that side's view of it. Never the access
- * details: only GET /v1/bookings/{id} shows them, to the booking's startup. Called once the change is stored; a
- * failure is logged (the booking itself is unaffected and its state can be read).
+ * details: only GET /v1/bookings/{id} shows them, to the booking's startup.
  */
-export async function emitBookingEvent(type: keyof typeof BOOKING_EVENT_TO, b: Booking): Promise<void> {
-  const to = BOOKING_EVENT_TO[type];
-  const tenant = to === 'provider' ? ({ role: 'provider', id: b.provider_id } as const) : ({ role: 'startup', id: b.startup_id } as const);
-  const { access: _access, ...view } = to === 'provider' ? { access: null, ...providerView(b) } : startupView(b);
-  const r = await webhooks().emit(type, tenant, [b.id, b.status, b.updated_at], { object: 'booking', ...view });
-  if (!r.ok) logger.error('webhook event refused', { type, booking_id: b.id, code: r.code });
+export function emitBookingEvent(type: BookingEventType, b: Booking): Promise<void> {
+  if (BOOKING_EVENT_TO[type] === 'provider') {
+    return emitAfter(type, { role: 'provider', id: b.provider_id }, [b.id, b.status, b.updated_at], { object: 'booking', ...providerView(b) }, { booking_id: b.id });
+  }
+  const { access: _access, ...view } = startupView(b);
+  return emitAfter(type, { role: 'startup', id: b.startup_id }, [b.id, b.status, b.updated_at], { object: 'booking', ...view }, { booking_id: b.id });
 }
