@@ -27,8 +27,10 @@ export const TABLE = {
     accountsForAudit: { partitionKey: 'gsi4pk', sortKey: 'gsi4sk' },
     /**
      * A provider's billed requests of one UTC month, for settlement: gsi5pk = PUSAGE#<provider>#<YYYY-MM>#<0..15>
-     * (the request id's accrual shard, so the shard's records add up to that accrual account's balance),
-     * gsi5sk = <created_at>#<request id>. Sparse: only request records that were billed.
+     * (the accrual shard of the request's hold, or of its lease, so the shard's records add up to that accrual
+     * account's balance), gsi5sk = <created_at>#<request id> for a held request's record, or
+     * <lease created_at>#<lease id>#<page> for a closed lease's record page (up to 1,024 records in one item).
+     * Sparse: only billed request records and record pages.
      */
     usageByProviderMonth: { partitionKey: 'gsi5pk', sortKey: 'gsi5sk' },
   },

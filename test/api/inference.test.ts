@@ -4,7 +4,7 @@
  * the micro, every simulator fault, key policy, and the request records.
  */
 import OpenAI from 'openai';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { requestRecord } from '../setup/records.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
 import { client } from './client.js';
@@ -63,17 +63,7 @@ async function settled(key = rt.world!.startupKey) {
   throw new Error('a hold stayed open');
 }
 
-async function usageRecord(requestId: string) {
-  const out = await rt.doc.send(
-    new QueryCommand({
-      TableName: rt.tableName,
-      KeyConditionExpression: 'pk = :pk',
-      FilterExpression: 'request_id = :r',
-      ExpressionAttributeValues: { ':pk': `USAGE#${rt.world!.startupId}`, ':r': requestId },
-    }),
-  );
-  return out.Items?.[0] as Record<string, any> | undefined;
-}
+const usageRecord = (requestId: string) => requestRecord(rt.doc, rt.tableName, rt.world!.startupId, requestId);
 
 const messages = [{ role: 'user' as const, content: 'Tell me about GPU markets, briefly.' }];
 

@@ -4,7 +4,7 @@
  * micro. A caller's Idempotency-Key is still honoured; a freeze states its exposure; a strict facility has none.
  */
 import OpenAI from 'openai';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { requestRecords } from '../setup/records.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
 import { client } from './client.js';
@@ -30,13 +30,7 @@ afterAll(async () => rt?.stop());
 type Credits = { available_micros: number; reserved_micros: number; leased_micros: number; spent_micros: number; granted_micros: number };
 const credits = async () => (await call('GET', '/v1/credits', { key: rt.world!.startupKey })).body as Credits;
 
-async function recordOf(requestId: string) {
-  const out = await rt.doc.send(new QueryCommand({
-    TableName: rt.tableName, KeyConditionExpression: 'pk = :pk', FilterExpression: 'request_id = :r',
-    ExpressionAttributeValues: { ':pk': `USAGE#${rt.world!.startupId}`, ':r': requestId }, ConsistentRead: true,
-  }));
-  return (out.Items ?? []) as Record<string, unknown>[];
-}
+const recordOf = async (requestId: string) => (await requestRecords(rt.doc, rt.tableName, rt.world!.startupId)).filter((r) => r.request_id === requestId);
 
 describe('leased requests', () => {
   it('are paid from the lease, recorded after the reply, and in the ledger to the micro once the holder drains', async () => {

@@ -2,7 +2,7 @@
  * Pricing routes against the demo world: the operator's spot index with its history, a request priced at
  * the spot in force when it was admitted even if the price changes while it runs, and the revenue calculator.
  */
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { requestRecord } from '../setup/records.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ACCRUAL_SHARDS, MARKET_SHARDS, accruedAccount, auditAll, derivedId, marginAccount, requestEconomics, salesAccount, shardOf,
@@ -26,10 +26,7 @@ afterAll(async () => {
   await rt?.stop();
 });
 
-async function record(requestId: string) {
-  const items = (await rt.doc.send(new QueryCommand({ TableName: rt.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `USAGE#${rt.world!.startupId}` }, ConsistentRead: true }))).Items ?? [];
-  return items.find((i) => i.request_id === requestId)!;
-}
+const record = async (requestId: string) => (await requestRecord(rt.doc, rt.tableName, rt.world!.startupId, requestId))!;
 const ask = () => call('POST', '/v1/chat/completions', { key: rt.world!.startupKey, body: { model: LLAMA, messages: [{ role: 'user', content: 'price me' }], max_tokens: 16 } });
 
 describe('spot index', () => {

@@ -8,9 +8,11 @@ import { describe, expect, it } from 'vitest';
 import { ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ACCOUNT_SHARDS } from '../../infra/table.js';
 import {
-  DEFAULT_HOLDER_CONFIG, LeaseCloser, LeaseHolder, auditAll, facilityAccount, maxLeaseLifeMs, newId, nowIso, type LeaseReservation, type LeaseTiming, type UsageRecord,
+  ACCRUAL_SHARDS, DEFAULT_HOLDER_CONFIG, LeaseCloser, LeaseHolder, auditAll, facilityAccount, maxLeaseLifeMs, newId, nowIso, type BilledRecord, type LeaseReservation, type LeaseTiming, type UsageRecord,
 } from '../../packages/core/src/index.js';
 import { prng, world } from './world.js';
+import { requestRecords } from '../setup/records.js';
+import { DynamoSettlement } from '../../packages/core/src/adapters/dynamodb/settlement.js';
 
 const TIMING: LeaseTiming = { reserve_s: 5, spend_s: 5 };
 const holderOf = (w: Awaited<ReturnType<typeof world>>, timing = TIMING) => new LeaseHolder(w.store, { ...DEFAULT_HOLDER_CONFIG, timing });
@@ -63,7 +65,7 @@ async function scanAll(doc: DynamoDBDocumentClient, table: string, filter: strin
 async function books(w: Awaited<ReturnType<typeof world>>, startupId: string, facilityId: string) {
   const bal = await w.store.getBalances((['available', 'leased', 'spent', 'funding'] as const).map((k) => facilityAccount(facilityId, k)));
   const b = (k: 'available' | 'leased' | 'spent' | 'funding') => bal.get(facilityAccount(facilityId, k))?.balance_micros ?? 0;
-  const records = await scanAll(w.doc, w.tableName, '#t = :t AND startup_id = :s', { ':t': 'usage_record', ':s': startupId }, { '#t': 'type' });
+  const records = await requestRecords(w.doc, w.tableName, startupId);
   const openLeases = await scanAll(w.doc, w.tableName, '#t = :t AND #st = :open', { ':t': 'lease', ':open': 'open' }, { '#t': 'type', '#st': 'status' });
   return { available: b('available'), leased: b('leased'), spent: b('spent'), granted: -b('funding'), records, openLeases };
 }
@@ -96,6 +98,33 @@ describe('credit leases on DynamoDB Local', () => {
     expect(usage.reduce((s, u) => s + u.requests, 0)).toBe(flushed);
     // The faults really happened.
     expect(w.counts.conflicts + w.counts.throttles).toBeGreaterThan(0);
+    expect(w.counts.lostReplies).toBeGreaterThan(0);
+  });
+
+  it('settlement reads every billed leased request once, from the record pages its lease wrote at close', async () => {
+    // Prepare: two holders, lost replies on flushes and closes
+    const w = await world('lease-pages', { faults: { conflictBefore: 0, throttleBefore: 0.05, lostReplyAfter: 0.1 }, seed: 5 });
+    const { startup, facilities } = await w.fundedStartup([{ principal_micros: 2_000_000 }]);
+    const holders = [holderOf(w), holderOf(w)];
+    // Act
+    await Promise.all(holders.map((h, i) => traffic(h, startup.id, 40, 700 + i)));
+    await Promise.all(holders.map((h) => h.closeAll()));
+    const settlement = new DynamoSettlement(w.doc, w.tableName, w.store.ledger);
+    const read: BilledRecord[] = [];
+    for (const provider of ['prv_one', 'prv_two']) {
+      for (let shard = 0; shard < ACCRUAL_SHARDS; shard++) {
+        let cursor: string | null = null;
+        do {
+          const page = await settlement.recordsPage(provider, nowIso().slice(0, 7), shard, cursor, 3);
+          read.push(...page.records);
+          cursor = page.cursor;
+        } while (cursor);
+      }
+    }
+    // Assess: exactly the billed records, each once, adding up to what the facility spent
+    const billed = (await books(w, startup.id, facilities[0]!.id)).records.filter((r) => (r.cost_micros as number) > 0);
+    expect(read.map((r) => r.request_id).sort()).toEqual(billed.map((r) => r.request_id as string).sort());
+    expect(read.reduce((s, r) => s + r.cost_micros, 0)).toBe((await books(w, startup.id, facilities[0]!.id)).spent);
     expect(w.counts.lostReplies).toBeGreaterThan(0);
   });
 

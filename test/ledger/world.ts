@@ -18,6 +18,13 @@ export interface Faults {
   lostReplyAfter: number;
 }
 
+/** The writes faults are injected into: every transaction, and the lease flushes (single PutItems: a conflict there is a throttle). */
+function faulted(commandName: string, input: { Item?: { type?: unknown } }): 'transaction' | 'put' | null {
+  if (commandName === 'TransactWriteItemsCommand' || commandName === 'TransactWriteCommand') return 'transaction';
+  if ((commandName === 'PutCommand' || commandName === 'PutItemCommand') && input.Item?.type === 'lease_flush') return 'put';
+  return null;
+}
+
 export interface FaultCounts { conflicts: number; throttles: number; lostReplies: number }
 
 /** Deterministic PRNG so a failing run can be replayed with the same seed (the simulator's mulberry32). */
@@ -28,9 +35,10 @@ export function injectFaults(doc: DynamoDBDocumentClient, faults: Faults, seed =
   const rand = prng(seed);
   doc.middlewareStack.add(
     (next, context) => async (args) => {
-      if (context.commandName !== 'TransactWriteItemsCommand' && context.commandName !== 'TransactWriteCommand') return next(args);
+      const kind = faulted(context.commandName ?? '', args.input as { Item?: { type?: unknown } });
+      if (!kind) return next(args);
       const r = rand();
-      if (r < faults.conflictBefore) {
+      if (r < faults.conflictBefore && kind === 'transaction') {
         counts.conflicts++;
         throw new TransactionCanceledException({
           message: 'Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict]',

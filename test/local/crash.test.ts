@@ -28,6 +28,7 @@ import { ACCOUNT_SHARDS, OPEN_HOLD_SHARDS } from '../../infra/table.js';
 import { localClientConfig, setLocalAwsEnv, sleep } from '../../local/aws.js';
 import { createLambdaContext } from '../../local/lambda.js';
 import { alive, crash, javaPidsFor, killGroup, startMarketplace, type Marketplace } from './marketplace-process.js';
+import { requestRecords } from '../setup/records.js';
 
 const RESERVE_S = 2;
 const SPEND_S = 3;
@@ -155,7 +156,7 @@ interface Snapshot {
 }
 
 async function snapshot(doc: DynamoDBDocumentClient, store: DynamoCreditStore, m: Marketplace): Promise<Snapshot> {
-  const records = (await queryAll(doc, { TableName: m.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `USAGE#${m.startupId}` }, ConsistentRead: true })) as unknown as UsageRecord[];
+  const records = (await requestRecords(doc, m.table, m.startupId)) as UsageRecord[];
   const facilities = (await scanType(doc, m.table, 'facility')).filter((f) => f.startup_id === m.startupId).map((f) => f.id as string);
   const balances = await store.getBalances(facilities.map((f) => facilityAccount(f, 'spent')));
   const spent = facilities.reduce((s, f) => s + (balances.get(facilityAccount(f, 'spent'))?.balance_micros ?? 0), 0);

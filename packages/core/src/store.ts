@@ -162,8 +162,11 @@ export interface LeaseStore {
   takeLease(lease: Lease, posting: Posting): Promise<TakeLeaseResult>;
   /** Flush number `seq` (0-based): applied only if the lease is open and has exactly `seq` flushes. */
   flushLease(lease: Lease, seq: number, counters: Journal, records: readonly UsageRecord[]): Promise<FlushLeaseResult>;
-  /** The lease and its journal, read consistently (`buckets_pending`: closed, with shared buckets still to write); null when none. */
-  getLease(id: string): Promise<{ lease: Lease; journal: Journal; buckets_pending: boolean } | null>;
+  /**
+   * The lease, its journal (the sum of its flushes) and its flushed records, read consistently; `flush_seq` is
+   * the number of flushes (`buckets_pending`: closed, with shared buckets still to write); null when none.
+   */
+  getLease(id: string): Promise<{ lease: Lease; journal: Journal; records: UsageRecord[]; buckets_pending: boolean } | null>;
   /** Writes the shared buckets a close left for follow-up transactions (each conditioned, so none twice). */
   finishClose(id: string): Promise<void>;
   /** Closes the lease as `close` says, provided it is open with exactly `seq` flushes. */

@@ -1,9 +1,9 @@
 /**
  * Closing leases: by their holder when done with them, or by the sweeper when a holder vanished (SPEC §2).
- * Either way the close reads the lease and its journal, builds the posting and the shared buckets (lease.ts)
- * and writes them in one transaction conditioned on the flush count it read, so a close and a late flush
- * cannot both land: whichever is second is refused, and a refused flush's requests stay unbilled (never
- * billed twice).
+ * Either way the close reads the lease and its flushes, builds the posting, the record pages and the shared
+ * buckets (lease.ts) and writes them in one transaction that also takes the next flush's place, so a close
+ * and a late flush cannot both land: whichever is second is refused, and a refused flush's requests stay
+ * unbilled (never billed twice).
  */
 import { derivedId } from '../ids.js';
 import { now as clockNow } from '../clock.js';
@@ -41,7 +41,7 @@ export class LeaseCloser {
     for (let attempt = 0; attempt < MAX_CLOSE_ATTEMPTS; attempt++) {
       const found = await this.store.getLease(leaseId);
       if (!found) return { ok: false, code: 'lease_not_found' };
-      const { lease, journal } = found;
+      const { lease, journal, records } = found;
       const spentSoFar = spentOf(journal);
       if (lease.status === 'closed') {
         // A close whose buckets did not all fit in its transaction (or were cut short) is finished here.
@@ -51,7 +51,7 @@ export class LeaseCloser {
       const at = this.clock().toISOString();
       const target = rebookTo;
       // A month already settled takes no more accruals: what is late is posted in the month the lease closes.
-      const c = closeOf(lease, journal, at, derivedId('pst', lease.id, 'close'), target ? (p) => (p < target ? target : p) : undefined);
+      const c = closeOf(lease, journal, records, at, derivedId('pst', lease.id, 'close'), target ? (p) => (p < target ? target : p) : undefined);
       const r = await this.store.closeLease(lease, lease.flush_seq, c, at);
       if (r.ok) return { ok: true, replayed: r.replayed, lease: { ...lease, status: 'closed' }, spent_micros: c.spent_micros, returned_micros: lease.amount_micros - c.spent_micros };
       if (r.code === 'period_closed') rebookTo = at.slice(0, 7);

@@ -19,7 +19,7 @@ import { MAX_FACILITIES_PER_STARTUP } from '../facilities.js';
 import type { FacilityStore, LeaseStore, LedgerStore } from '../store.js';
 import type { UsageRecord } from '../usage.js';
 import { LeaseCloser } from './closer.js';
-import { addToJournal, journalEntries, journalGroups, MAX_COUNTERS_PER_FLUSH, MAX_LEASE_ECON_GROUPS, MAX_LEASE_GROUPS, MAX_LEASE_MICROS, econGroups, MAX_RECORDS_PER_FLUSH, newLease, takePosting, type Journal, type Lease, type LeaseTiming } from './lease.js';
+import { addToJournal, journalEntries, journalGroups, MAX_COUNTERS_PER_FLUSH, MAX_LEASE_ECON_GROUPS, MAX_LEASE_GROUPS, MAX_LEASE_MICROS, econGroups, MAX_RECORDS_PER_FLUSH, MAX_RECORDS_PER_LEASE, newLease, takePosting, type Journal, type Lease, type LeaseTiming } from './lease.js';
 
 export type HolderStore = LeaseStore & Pick<FacilityStore, 'listFacilitiesByStartup'> & Pick<LedgerStore, 'getBalances'>;
 
@@ -29,9 +29,19 @@ export interface HolderConfig {
   first_lease_holds: number;
   /** A lease takes at most this share of the facility's available credit (others' holders need some too). */
   max_share_of_available: number;
+  /**
+   * Group commit: while other requests on this holder are still running, a flush waits up to this long (real
+   * time, after the reply) so that it carries theirs too. A Lambda container runs one request at a time, so
+   * there it never waits; a local process serving many at once writes one flush for many requests.
+   */
+  flush_linger_ms: number;
+  /** ... and stops waiting once this many settled requests are pending. */
+  flush_batch_target: number;
 }
 
-export const DEFAULT_HOLDER_CONFIG: Omit<HolderConfig, 'timing'> = { first_lease_holds: 16, max_share_of_available: 0.25 };
+export const DEFAULT_HOLDER_CONFIG: Omit<HolderConfig, 'timing'> = { first_lease_holds: 16, max_share_of_available: 0.25, flush_linger_ms: 20, flush_batch_target: 16 };
+/** The longest a group commit may hold a flush back (bounds what a crash can lose on top of the flush itself). */
+export const MAX_FLUSH_LINGER_MS = 100;
 
 /** Requests in flight on one lease at once (a local process shares one holder; a Lambda container has 1). */
 const MAX_INFLIGHT_PER_LEASE = 64;
@@ -54,6 +64,8 @@ interface Live {
   /** What is still free to reserve: amount − open reservations − settled spend. */
   free_micros: number;
   inflight: number;
+  /** Requests reserved against it so far: at most MAX_RECORDS_PER_LEASE (what its close reads and pages). */
+  served: number;
   groups: Set<string>;
   pending: Pending[];
   seq: number;
@@ -105,6 +117,8 @@ export class LeaseHolder {
   /** Recent reserved micros per scope, per second (pace), for sizing the next lease. */
   private readonly pace = new Map<string, Map<number, number>>();
   private flushing: Promise<void> | null = null;
+  /** Set while a flush lingers: settle() calls it so the flush starts as soon as its batch is complete. */
+  private wake: (() => void) | null = null;
   private readonly closer: LeaseCloser;
   readonly report: HolderReport = { leases_taken: 0, leases_closed: 0, flushes: 0, records_flushed: 0, records_lost: 0, micros_lost: 0 };
 
@@ -114,6 +128,8 @@ export class LeaseHolder {
     private readonly clock: () => Date = clockNow,
     private readonly log?: HolderLog,
   ) {
+    assert(Number.isInteger(cfg.flush_linger_ms) && cfg.flush_linger_ms >= 0 && cfg.flush_linger_ms <= MAX_FLUSH_LINGER_MS, `flush linger in [0, ${MAX_FLUSH_LINGER_MS}] ms`);
+    assert(Number.isInteger(cfg.flush_batch_target) && cfg.flush_batch_target >= 1 && cfg.flush_batch_target <= MAX_RECORDS_PER_FLUSH, `flush batch target in [1, ${MAX_RECORDS_PER_FLUSH}]`);
     this.id = newId('hld');
     this.closer = new LeaseCloser(store, clock);
   }
@@ -132,6 +148,7 @@ export class LeaseHolder {
     }
     l.free_micros -= ask.amount_micros;
     l.inflight++;
+    l.served++;
     this.notePace(scope, ask.amount_micros);
     return { ok: true, reservation: { lease_id: l.lease.id, facility_id: l.lease.facility_id, amount_micros: ask.amount_micros, spend_until_ms: l.expires_at_ms, settled: false } };
   }
@@ -163,6 +180,7 @@ export class LeaseHolder {
     let done!: () => void;
     const written = new Promise<void>((resolve) => (done = resolve));
     l.pending.push({ record, entries, rounds: 0, done });
+    this.wake?.();
     return written;
   }
 
@@ -174,7 +192,7 @@ export class LeaseHolder {
     let mine = false;
     void written?.then(() => (mine = true));
     for (let round = 0; round <= MAX_FLUSH_ROUNDS && this.hasPending() && !mine; round++) {
-      if (!this.flushing) this.flushing = this.flushRound().finally(() => (this.flushing = null));
+      if (!this.flushing) this.flushing = this.linger().then(() => this.flushRound()).finally(() => (this.flushing = null));
       await this.flushing;
       await Promise.resolve();
     }
@@ -201,7 +219,7 @@ export class LeaseHolder {
   private usable(l: Live, amount: number): boolean {
     // The groups bound keeps the close's posting within one transaction; a request in flight adds at most a
     // provider's accrual beyond it (few providers serve one startup at once), and buckets past it are chunked.
-    return !l.lost && !l.retired && this.nowMs() < l.reserve_until_ms && l.free_micros >= amount && l.inflight < MAX_INFLIGHT_PER_LEASE && econGroups(l.groups) < MAX_LEASE_ECON_GROUPS && l.groups.size < MAX_LEASE_GROUPS;
+    return !l.lost && !l.retired && this.nowMs() < l.reserve_until_ms && l.free_micros >= amount && l.inflight < MAX_INFLIGHT_PER_LEASE && l.served < MAX_RECORDS_PER_LEASE && econGroups(l.groups) < MAX_LEASE_ECON_GROUPS && l.groups.size < MAX_LEASE_GROUPS;
   }
 
   private notePace(scope: string, micros: number): void {
@@ -249,7 +267,7 @@ export class LeaseHolder {
     this.report.leases_taken++;
     const l: Live = {
       lease, scope, reserve_until_ms: Date.parse(lease.reserve_until), expires_at_ms: Date.parse(lease.expires_at), free_micros: amount,
-      inflight: 0, groups: new Set(), pending: [], seq: 0, flushing: false, retired: false, lost: false,
+      inflight: 0, served: 0, groups: new Set(), pending: [], seq: 0, flushing: false, retired: false, lost: false,
     };
     const prev = this.current.get(scope);
     if (prev) prev.retired = true;
@@ -258,12 +276,38 @@ export class LeaseHolder {
     return l;
   }
 
+  private batchComplete(): boolean {
+    let inflight = 0;
+    let pending = 0;
+    for (const l of this.live.values()) {
+      inflight += l.inflight;
+      pending += l.pending.length;
+    }
+    return inflight === 0 || pending >= this.cfg.flush_batch_target;
+  }
+
+  /** Group commit: resolves once no request is still running, the batch is full, or the linger is up. */
+  private linger(): Promise<void> {
+    if (this.cfg.flush_linger_ms === 0 || this.batchComplete()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const stop = () => {
+        clearTimeout(timer);
+        this.wake = null;
+        resolve();
+      };
+      const timer = setTimeout(stop, this.cfg.flush_linger_ms);
+      this.wake = () => {
+        if (this.batchComplete()) stop();
+      };
+    });
+  }
+
   private hasPending(): boolean {
     for (const l of this.live.values()) if (l.pending.length > 0 && !l.lost) return true;
     return false;
   }
 
-  /** One batch per lease with settled requests, each written as one conditioned transaction. */
+  /** One batch per lease with settled requests, each written as one create-only flush item. */
   private async flushRound(): Promise<void> {
     for (const l of [...this.live.values()]) {
       if (l.pending.length === 0 || l.lost) continue;

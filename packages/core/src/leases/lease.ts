@@ -2,21 +2,25 @@
  * Credit leases (SPEC §2): credit moved out of a facility's `available` into its `leased` account ahead of
  * need, spent from in memory by one holder (leases/holder.ts), and closed by one posting when the lease ends.
  *
- * Between take and close, what the holder settled is kept as a journal of counters on the lease item (the
- * spend, each provider's accrual, the margin, and the usage, provider-hour and burn buckets the requests
- * add to). Flushes add to the journal; the close turns it into the ledger posting and the shared buckets,
- * so items shared between holders are written once a lease, not once a request.
+ * Between take and close, what the holder settled is kept in its flushes: each flush is one item holding a
+ * batch of request records and the journal counters they add (the spend, each provider's accrual, the
+ * margin, and the usage, provider-hour and burn buckets). The close sums the flushes' journals into the
+ * ledger posting and the shared buckets, and turns the billed records into record pages for settlement,
+ * so items shared between holders are written once a lease, not once a request, and a batch of requests
+ * costs one item write, not one per request.
  *
  * Invariants (asserted here and by the store's conditions):
  *  L1. spent ≤ amount: a lease never spends more than it took.
  *  L2. The close posting moves exactly the lease's amount out of `leased`: spent to `spent`, the rest back.
- *  L3. Σ provider accruals + Σ margins = spent (startup spend = provider earnings + margin).
+ *  L3. Σ provider accruals + Σ margins = spent = Σ billed records' cost (startup spend = provider earnings +
+ *      margin, and the records settlement reads agree with the ledger).
  *  L4. A lease closes once (open → closed, conditioned); a flush lands only on an open lease, in sequence.
  */
 import { assert, assertMicros } from '../money.js';
 import { ACCRUAL_SHARDS, MARKET_SHARDS, accruedAccount, checkPosting, facilityAccount, marginAccount, mergeLines, salesAccount, transfer, type Posting, type PostingLine } from '../ledger.js';
 import { shardOf } from '../ids.js';
 import { isBilled, type UsageRecord } from '../usage.js';
+import type { BilledRecord } from '../settlement.js';
 
 /** Reservations stop this long after the take; spending (requests already reserved) stops LEASE_SPEND_S later. */
 export const DEFAULT_LEASE_RESERVE_S = 20;
@@ -42,8 +46,12 @@ export const MAX_LEASE_ECON_GROUPS = 12;
 export const econGroups = (groups: Iterable<string>): number => [...groups].filter((g) => g.startsWith('["accrued"') || g.startsWith('["margin"')).length;
 /** DynamoDB caps an expression at 4 KB: a flush's counter updates stay well under it. */
 export const MAX_COUNTERS_PER_FLUSH = 64;
-/** One flush transaction: the lease update and its records (DynamoDB's limit is 100 items). */
+/** One flush item: its records (about 800 bytes each) keep it far under DynamoDB's 400 KB item limit. */
 export const MAX_RECORDS_PER_FLUSH = 50;
+/** The most requests one lease serves: bounds what its close reads (its flushes) and writes (its record pages). */
+export const MAX_RECORDS_PER_LEASE = 4_096;
+/** Billed records per record page (one item, about 230 bytes a record: far under 400 KB). */
+export const RECORDS_PER_PAGE = 1_024;
 
 export type LeaseStatus = 'open' | 'closed';
 
@@ -159,9 +167,13 @@ export interface UsageDayChange { day: string; key_id: string; provider_id: stri
 export interface ProviderHourChange { provider_id: string; hour: string; figures: Record<string, number> }
 export interface BurnChange { facility_id: string; hour: string; spent_micros: number }
 
-/** What a lease's close writes: one posting and the shared buckets, each once. */
+/** A page of a lease's billed records of one provider and month, where settlement reads them (the month is the one the accrual is posted in). */
+export interface RecordPage { provider_id: string; period: string; n: number; records: BilledRecord[] }
+
+/** What a lease's close writes: one posting, its record pages, and the shared buckets, each once. */
 export interface LeaseClose {
   posting: Posting;
+  record_pages: RecordPage[];
   spent_micros: number;
   usage_days: UsageDayChange[];
   provider_hours: ProviderHourChange[];
@@ -174,7 +186,7 @@ export interface LeaseClose {
  * The close of a lease from its journal. `periodFor` maps a request's month to the month its economics are
  * posted in (itself, unless that month was already settled: then the month the lease closes in).
  */
-export function closeOf(lease: Lease, journal: Journal, at: string, postingId: string, periodFor: (period: string) => string = (p) => p): LeaseClose {
+export function closeOf(lease: Lease, journal: Journal, records: readonly UsageRecord[], at: string, postingId: string, periodFor: (period: string) => string = (p) => p): LeaseClose {
   const spent = spentOf(journal);
   assert(spent >= 0 && spent <= lease.amount_micros, `L1: lease ${lease.id} spent ${spent} of ${lease.amount_micros}`);
   const market = shardOf(lease.id, MARKET_SHARDS);
@@ -210,14 +222,39 @@ export function closeOf(lease: Lease, journal: Journal, at: string, postingId: s
   }
   // L3: every billed micro is split between a provider's accrual and the margin.
   const billed = [...days.values()].filter((d) => d.provider_id !== '-').reduce((s, d) => s + d.figures.cost_micros, 0);
-  assert(economics === spent && billed === spent, `L3: lease ${lease.id} spent ${spent}, accrued + margin ${economics}, billed records ${billed}`);
+  const pages = recordPages(records, periodFor);
+  const paged = pages.reduce((s, p) => s + p.records.reduce((t, r) => t + r.cost_micros, 0), 0);
+  assert(economics === spent && billed === spent && paged === spent, `L3: lease ${lease.id} spent ${spent}, accrued + margin ${economics}, billed days ${billed}, billed records ${paged}`);
   const posting = checkPosting({ id: postingId, kind: 'lease_close', lines: mergeLines(lines), created_at: at, refs: { lease_id: lease.id, startup_id: lease.startup_id, holder_id: lease.holder_id } });
   return {
     posting,
+    record_pages: pages,
     spent_micros: spent,
     usage_days: [...days.values()],
     provider_hours: [...hours.values()],
     burns,
     budget: lease.budget_key ? { key_sha256: lease.budget_key, refund: lease.amount_micros - spent, spent } : null,
   };
+}
+
+/** The billed records of a lease by provider and posting month, in pages of RECORDS_PER_PAGE. */
+function recordPages(records: readonly UsageRecord[], periodFor: (period: string) => string): RecordPage[] {
+  assert(records.length <= MAX_RECORDS_PER_LEASE, `a lease serves at most ${MAX_RECORDS_PER_LEASE} requests, got ${records.length}`);
+  const groups = new Map<string, { provider_id: string; period: string; records: BilledRecord[] }>();
+  const seen = new Set<string>();
+  for (const r of records) {
+    assert(!seen.has(r.request_id), `request ${r.request_id} flushed twice`);
+    seen.add(r.request_id);
+    if (!isBilled(r)) continue;
+    const period = periodFor(r.created_at.slice(0, 7));
+    const id = JSON.stringify([r.provider_id, period]);
+    const g = groups.get(id) ?? { provider_id: r.provider_id, period, records: [] };
+    g.records.push({ request_id: r.request_id, startup_id: r.startup_id, accelerator: r.accelerator, workload: r.workload, gpu_microseconds: r.gpu_microseconds, cost_micros: r.cost_micros, provider_micros: r.provider_micros, margin_micros: r.margin_micros });
+    groups.set(id, g);
+  }
+  const pages: RecordPage[] = [];
+  for (const g of groups.values()) {
+    for (let n = 0; n * RECORDS_PER_PAGE < g.records.length; n++) pages.push({ provider_id: g.provider_id, period: g.period, n, records: g.records.slice(n * RECORDS_PER_PAGE, (n + 1) * RECORDS_PER_PAGE) });
+  }
+  return pages;
 }

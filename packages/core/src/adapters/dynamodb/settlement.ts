@@ -113,7 +113,10 @@ export class DynamoSettlement {
     return ids.sort();
   }
 
-  /** One page of a provider's billed records of a month in one accrual shard. */
+  /**
+   * One page of a provider's billed records of a month in one accrual shard: a held request's own record, or a
+   * closed lease's record page (many records in one item). DynamoDB's 1 MB page bounds what one call returns.
+   */
   async recordsPage(providerId: string, period: string, shard: number, cursor: string | null, limit: number): Promise<{ records: BilledRecord[]; cursor: string | null }> {
     const pk = providerMonthPk(providerId, period, shard);
     const out = await this.doc.send(
@@ -122,12 +125,21 @@ export class DynamoSettlement {
         IndexName: 'usageByProviderMonth',
         KeyConditionExpression: 'gsi5pk = :pk',
         ExpressionAttributeValues: { ':pk': pk },
-        ProjectionExpression: 'request_id, startup_id, accelerator, workload, gpu_microseconds, cost_micros, provider_micros, margin_micros',
+        ProjectionExpression: '#t, request_id, startup_id, accelerator, workload, gpu_microseconds, cost_micros, provider_micros, margin_micros, records',
+        ExpressionAttributeNames: { '#t': 'type' },
         Limit: limit,
         ExclusiveStartKey: decodeCursor(cursor ?? undefined, { field: 'gsi5pk', value: pk }),
       }),
     );
-    return { records: (out.Items ?? []) as BilledRecord[], cursor: encodeCursor(out.LastEvaluatedKey) };
+    const records: BilledRecord[] = [];
+    for (const i of out.Items ?? []) {
+      if (i.type === 'record_page') records.push(...(JSON.parse(i.records as string) as BilledRecord[]));
+      else {
+        const { type: _t, records: _r, ...r } = i;
+        records.push(r as BilledRecord);
+      }
+    }
+    return { records, cursor: encodeCursor(out.LastEvaluatedKey) };
   }
 
   /** Startups' client segments (unknown when the startup record is missing). */
