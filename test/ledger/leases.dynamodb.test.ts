@@ -145,6 +145,28 @@ describe('credit leases on DynamoDB Local', () => {
     expect(await auditAll(w.store, ACCOUNT_SHARDS)).toMatchObject({ ok: true, balance_sum_micros: 0 });
   });
 
+  it('group commit: requests still running on a holder are flushed with the first to finish, in one flush item', async () => {
+    // Prepare: one holder (a local process), three requests in flight at once
+    const w = await world('lease-group');
+    const { startup } = await w.fundedStartup([{ principal_micros: 2_000_000 }]);
+    const h = new LeaseHolder(w.store, { ...DEFAULT_HOLDER_CONFIG, timing: TIMING, flush_linger_ms: 100 });
+    const ask = { startup_id: startup.id, budget_key: null, budget_left_micros: null, amount_micros: 2_000 };
+    const rs = [await h.reserve(ask), await h.reserve(ask), await h.reserve(ask)].map((r) => (r.ok ? r.reservation : expect.unreachable()));
+    // Act: the first finishes and waits for its record while the other two are still running
+    const first = h.afterReply(h.settle(rs[0]!, recordFor(startup.id, rs[0]!, 1_000, 0)));
+    await new Promise((r) => setTimeout(r, 10));
+    const rest = rs.slice(1).map((r, i) => h.afterReply(h.settle(r, recordFor(startup.id, r, 1_000, i + 1))));
+    await Promise.all([first, ...rest]);
+    // Assess: one flush carried all three; a lone request afterwards is flushed at once, on its own
+    expect(h.report).toMatchObject({ flushes: 1, records_flushed: 3 });
+    const lone = await h.reserve(ask);
+    if (!lone.ok) expect.unreachable();
+    await h.afterReply(h.settle(lone.reservation, recordFor(startup.id, lone.reservation, 1_000, 9)));
+    expect(h.report).toMatchObject({ flushes: 2, records_flushed: 4 });
+    await h.closeAll();
+    expect((await books(w, startup.id, (await w.store.listFacilitiesByStartup(startup.id, 8))[0]!.id)).spent).toBe(4_000);
+  });
+
   it('items shared between holders take at most one write per ten requests', async () => {
     // Prepare: count every write per item (TransactWriteItems items, UpdateItem, PutItem)
     const w = await world('lease-writes');
