@@ -80,7 +80,9 @@ export function deps(): Deps {
   const sla = new DynamoSla(doc, table);
   const log = (level: 'info' | 'warn' | 'error', message: string, data: Record<string, unknown>) => logger[level](message, data);
   const timing = leaseTiming();
-  const holder = leasesOn() ? new LeaseHolder(store, { ...DEFAULT_HOLDER_CONFIG, timing }, undefined, log) : undefined;
+  // AWS's Lambda runtime names the function: there a container serves one request at a time. Anywhere else (the
+  // local runtime) one process serves every request in turn, and its flushes batch across them.
+  const holder = leasesOn() ? new LeaseHolder(store, { ...DEFAULT_HOLDER_CONFIG, timing, flush_linger_idle: !process.env.AWS_LAMBDA_FUNCTION_NAME }, undefined, log) : undefined;
   const gateway = new Gateway(
     { credits, catalog: routingCatalog, limiter, upstream, relay, sla, log, ...(holder ? { holder, idempotency: store } : {}) },
     { first_byte_timeout_ms: envMs('COMPUX_UPSTREAM_FIRST_BYTE_TIMEOUT_MS', 30_000), idle_timeout_ms: envMs('COMPUX_UPSTREAM_IDLE_TIMEOUT_MS', 60_000), sla_flush_samples: envMs('COMPUX_SLA_FLUSH_SAMPLES', 32) },

@@ -167,6 +167,26 @@ describe('credit leases on DynamoDB Local', () => {
     expect((await books(w, startup.id, (await w.store.listFacilitiesByStartup(startup.id, 8))[0]!.id)).spent).toBe(4_000);
   });
 
+  it('lingering idle (one process serving requests in turn): a request served within the linger rides the previous one\'s flush', async () => {
+    // Prepare
+    const w = await world('lease-idle');
+    const { startup } = await w.fundedStartup([{ principal_micros: 2_000_000 }]);
+    const h = new LeaseHolder(w.store, { ...DEFAULT_HOLDER_CONFIG, timing: TIMING, flush_linger_ms: 100, flush_linger_idle: true });
+    const ask = { startup_id: startup.id, budget_key: null, budget_left_micros: null, amount_micros: 2_000 };
+    const serve = async (n: number) => {
+      const r = await h.reserve(ask);
+      if (!r.ok) expect.unreachable();
+      return h.afterReply(h.settle(r.reservation, recordFor(startup.id, r.reservation, 1_000, n)));
+    };
+    // Act: the second request starts after the first has replied, while the first's flush lingers
+    const first = serve(0);
+    await new Promise((r) => setTimeout(r, 10));
+    await Promise.all([first, serve(1)]);
+    // Assess
+    expect(h.report).toMatchObject({ flushes: 1, records_flushed: 2 });
+    await h.closeAll();
+  });
+
   it('items shared between holders take at most one write per ten requests', async () => {
     // Prepare: count every write per item (TransactWriteItems items, UpdateItem, PutItem)
     const w = await world('lease-writes');

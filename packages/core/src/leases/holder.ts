@@ -37,9 +37,15 @@ export interface HolderConfig {
   flush_linger_ms: number;
   /** ... and stops waiting once this many settled requests are pending. */
   flush_batch_target: number;
+  /**
+   * Whether a flush also lingers when no other request is running, for the requests about to come: right only
+   * where one holder serves many requests in turn (the local runtime, one process for every route). Never in a
+   * Lambda container: it serves one request at a time, and would only be billed for the wait.
+   */
+  flush_linger_idle: boolean;
 }
 
-export const DEFAULT_HOLDER_CONFIG: Omit<HolderConfig, 'timing'> = { first_lease_holds: 16, max_share_of_available: 0.25, flush_linger_ms: 20, flush_batch_target: 16 };
+export const DEFAULT_HOLDER_CONFIG: Omit<HolderConfig, 'timing'> = { first_lease_holds: 16, max_share_of_available: 0.25, flush_linger_ms: 20, flush_batch_target: 16, flush_linger_idle: false };
 /** The longest a group commit may hold a flush back (bounds what a crash can lose on top of the flush itself). */
 export const MAX_FLUSH_LINGER_MS = 100;
 
@@ -283,10 +289,10 @@ export class LeaseHolder {
       inflight += l.inflight;
       pending += l.pending.length;
     }
-    return inflight === 0 || pending >= this.cfg.flush_batch_target;
+    return (inflight === 0 && !this.cfg.flush_linger_idle) || pending >= this.cfg.flush_batch_target;
   }
 
-  /** Group commit: resolves once no request is still running, the batch is full, or the linger is up. */
+  /** Group commit: resolves once no request is still running (unless lingering idle), the batch is full, or the linger is up. */
   private linger(): Promise<void> {
     if (this.cfg.flush_linger_ms === 0 || this.batchComplete()) return Promise.resolve();
     return new Promise((resolve) => {
