@@ -93,9 +93,9 @@ class PortInUseError extends Error {}
 
 async function spawnOnce(dir: string, port: number, opts: DynamoDbLocalOptions): Promise<DynamoDbLocal> {
   const args = [
-    // The client JIT only, and the serial collector: on a machine of two cores the server compiler's and G1's
-    // background threads cost DynamoDB Local more CPU than they save (measured: JVM CPU per PutItem 3.3 ms → 1.5).
-    '-XX:TieredStopAtLevel=1',
+    // The serial collector: on two cores G1's concurrent threads cost more than they save (bench:ledger as fast or
+    // faster). Not the client JIT alone (-XX:TieredStopAtLevel=1): it halves the CPU per call of a run of a few
+    // minutes, but halves the hold path's throughput under load (bench:ledger A: 80 holds/s against 121–125).
     '-XX:+UseSerialGC',
     `-Djava.library.path=${path.join(dir, 'DynamoDBLocal_lib')}`,
     '-jar',
