@@ -16,6 +16,7 @@ import * as PR from '../functions/lib/pricing-schemas.js';
 import * as D from '../functions/lib/dashboard-schemas.js';
 import * as B from '../functions/lib/booking-schemas.js';
 import * as W from '../functions/lib/webhook-schemas.js';
+import * as C from '../functions/lib/covenant-schemas.js';
 
 export type Role = 'operator' | 'lender' | 'startup' | 'provider' | 'public';
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -166,6 +167,15 @@ export const ROUTES: readonly RouteDef[] = [
   {
     method: 'POST', path: '/v1/facilities/{id}/recover', handler: 'functions/facilities.recover', auth: LENDER_OR_OPERATOR,
     access: ['read', 'query', 'transact'], summary: "Recover a defaulted facility's unspent credits, valued at principal", reply: S.RecoveryReply, idempotent: true,
+  },
+  {
+    method: 'GET', path: '/v1/facilities/{id}/covenants', handler: 'functions/covenants.get', auth: LENDER_OR_OPERATOR,
+    access: ['read', 'query'], summary: "The facility's covenants and their state at the last evaluation", reply: C.CovenantsReply,
+  },
+  {
+    method: 'PUT', path: '/v1/facilities/{id}/covenants', handler: 'functions/covenants.put', auth: LENDER_OR_OPERATOR,
+    access: ['read', 'query', 'write'], summary: "Set the facility's covenants (minimum runway, maximum 24 h spend, maximum burn ratio; each notify or freeze), replacing the previous set",
+    body: C.SetCovenantsBody, reply: C.CovenantsReply,
   },
   {
     method: 'POST', path: '/v1/chat/completions', handler: 'functions/inference.chat', auth: ['startup'], access: INFERENCE_ACCESS,

@@ -43,6 +43,13 @@ export const SCHEDULES: readonly ScheduleDef[] = [
     description: "Probes every live provider endpoint, then recomputes each live provider's 30-day SLA standing and its routing priority (alerts on breach and recovery, sent to the provider as sla.breach / sla.recovered).",
   },
   {
+    name: 'covenant-check',
+    expression: 'rate(5 minutes)',
+    overlap: false,
+    target: { handler: 'functions/covenants.check', access: ['query', 'read', 'write', 'transact'], timeout_s: 120, sends: ['webhook-deliveries'] },
+    description: "Evaluates every facility's covenants (SPEC §12); a new breach emits facility.covenant_breached and, with action freeze, freezes the facility with the covenant as reason.",
+  },
+  {
     name: 'webhook-sweeper',
     expression: 'rate(1 minute)',
     overlap: false,

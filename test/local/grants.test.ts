@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { ROUTES, routeKey, type RouteDef } from '../../infra/routes.js';
@@ -336,6 +336,18 @@ describe('every row stays inside its grant, on its normal and its error path', (
     await hit('POST', '/v1/webhook-endpoints', 'error', 400, '/v1/webhook-endpoints', { key: lender, body: { url: 'ftp://nowhere.example', events: ['*'] } });
     await hit('GET', '/v1/webhook-endpoints', 'normal', 200, '/v1/webhook-endpoints', { key: lender });
     await hit('GET', '/v1/webhook-endpoints', 'error', 403, '/v1/webhook-endpoints', { key: admin });
+
+    // Covenants: set (notify only: the facility stays as it is), read, evaluated by their schedule; a set whose
+    // facility is gone is the schedule's error path (skipped).
+    await hit('PUT', '/v1/facilities/{id}/covenants', 'normal', 200, `/v1/facilities/${fac.id}/covenants`, { key: lender, body: { covenants: [{ kind: 'max_spend_24h_micros', threshold: 1, action: 'notify' }] } });
+    await hit('PUT', '/v1/facilities/{id}/covenants', 'error', 400, `/v1/facilities/${fac.id}/covenants`, { key: lender, body: { covenants: [{ kind: 'max_burn_ratio', threshold: 0, action: 'notify' }] } });
+    await hit('GET', '/v1/facilities/{id}/covenants', 'normal', 200, `/v1/facilities/${fac.id}/covenants`, { key: lender });
+    await hit('GET', '/v1/facilities/{id}/covenants', 'error', 404, '/v1/facilities/fac_nosuchfacility/covenants', { key: lender });
+    await rt.scheduler!.fire('covenant-check');
+    mark('schedule covenant-check', 'normal');
+    await rt.doc.send(new PutCommand({ TableName: rt.tableName, Item: { pk: 'COVENANTS#0', sk: 'FAC#fac_nosuchfacility', type: 'covenant_set', facility_id: 'fac_nosuchfacility', lender_id: w.lenderId, startup_id: w.startupId, covenants: [{ kind: 'max_spend_24h_micros', threshold: 1, action: 'freeze' }], states: [], updated_at: '2000-01-01T00:00:00.000Z', version: 1 } }));
+    await rt.scheduler!.fire('covenant-check');
+    mark('schedule covenant-check', 'error');
 
     await hit('POST', '/v1/facilities/{id}/freeze', 'normal', 200, `/v1/facilities/${fac.id}/freeze`, { key: lender, body: { reason: 'default' } });
     await hit('POST', '/v1/facilities/{id}/freeze', 'error', 404, '/v1/facilities/fac_nosuchfacility/freeze', { key: lender, body: { reason: 'x' } });

@@ -32,3 +32,5 @@ export * from './leases/closer.js';
 export * from './cache.js';
 export * from './bookings/index.js';
 export * from './webhooks/index.js';
+export * from './covenants.js';
+export * from './covenant-service.js';

@@ -29,3 +29,4 @@ export { DynamoSettlement } from './settlement.js';
 export { DynamoDashboard } from './dashboard.js';
 export { DynamoBookings, type BlockPlan } from './bookings.js';
 export { DynamoWebhookStore } from './webhooks.js';
+export { DynamoCovenantStore } from './covenants.js';

@@ -1,0 +1,53 @@
+/**
+ * CovenantStore on the table: one item per facility with covenants, its set and their states, in one of
+ * COVENANT_SHARDS partitions (COVENANTS#<shard>, sk FAC#<facility id>) so the schedule reads them all by
+ * partition, never by scan. Every write is conditioned on the version it replaces.
+ */
+import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { COVENANT_SHARDS, type CovenantSet, type CovenantStore, type PutCovenantsResult } from '../../covenants.js';
+import { shardOf } from '../../ids.js';
+import { Table } from './table.js';
+import { isConditionFailed } from './transact.js';
+
+export const covenantPk = (shard: number): string => `COVENANTS#${shard}`;
+export const covenantKey = (facilityId: string) => ({ pk: covenantPk(shardOf(facilityId, COVENANT_SHARDS)), sk: `FAC#${facilityId}` });
+
+function toSet(i: Record<string, unknown>): CovenantSet {
+  return {
+    facility_id: i.facility_id as string, lender_id: i.lender_id as string, startup_id: i.startup_id as string,
+    covenants: i.covenants as CovenantSet['covenants'], states: i.states as CovenantSet['states'], updated_at: i.updated_at as string, version: i.version as number,
+  };
+}
+
+export class DynamoCovenantStore implements CovenantStore {
+  private readonly table: Table;
+  constructor(doc: DynamoDBDocumentClient, tableName: string) {
+    this.table = new Table(doc, tableName);
+  }
+
+  async getCovenants(facilityId: string): Promise<CovenantSet | null> {
+    const item = await this.table.get(covenantKey(facilityId));
+    return item ? toSet(item) : null;
+  }
+
+  async putCovenants(set: CovenantSet): Promise<PutCovenantsResult> {
+    const first = set.version === 1;
+    try {
+      await this.table.doc.send(new PutCommand({
+        TableName: this.table.name,
+        Item: { ...covenantKey(set.facility_id), type: 'covenant_set', ...set },
+        ConditionExpression: first ? 'attribute_not_exists(pk)' : 'version = :prev',
+        ...(first ? {} : { ExpressionAttributeValues: { ':prev': set.version - 1 } }),
+      }));
+      return { ok: true, set };
+    } catch (err) {
+      if (isConditionFailed(err)) return { ok: false, code: 'version_conflict' };
+      throw err;
+    }
+  }
+
+  async listCovenantSets(shard: number, limit: number, cursor?: string) {
+    const page = await this.table.listPartition(covenantPk(shard), 'FAC#', { limit, cursor, consistent: true });
+    return { items: page.items.map(toSet), cursor: page.cursor };
+  }
+}
