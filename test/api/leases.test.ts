@@ -30,7 +30,14 @@ afterAll(async () => rt?.stop());
 type Credits = { available_micros: number; reserved_micros: number; leased_micros: number; spent_micros: number; granted_micros: number };
 const credits = async () => (await call('GET', '/v1/credits', { key: rt.world!.startupKey })).body as Credits;
 
-const recordOf = async (requestId: string) => (await requestRecords(rt.doc, rt.tableName, rt.world!.startupId)).filter((r) => r.request_id === requestId);
+/** The request's records once its flush landed (within the invocation, after the reply; up to 20 ms later when it lingers for others). */
+async function recordOf(requestId: string) {
+  for (let i = 0; ; i++) {
+    const found = (await requestRecords(rt.doc, rt.tableName, rt.world!.startupId)).filter((r) => r.request_id === requestId);
+    if (found.length > 0 || i === 40) return found;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 describe('leased requests', () => {
   it('are paid from the lease, recorded after the reply, and in the ledger to the micro once the holder drains', async () => {
