@@ -13,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRuntime, type TestRuntime } from '../api/runtime.js';
 import { client } from '../api/client.js';
 import { launchChromium } from './browser.js';
+import { createLambdaContext, functionNameFor, invokeHandler } from '../../local/lambda.js';
+import { SCHEDULES } from '../../infra/schedules.js';
 
 const SHOTS = path.resolve('test-artifacts/screenshots');
 const LAPTOP = { width: 1280, height: 900 };
@@ -139,6 +141,29 @@ describe('startup pages', () => {
 });
 
 describe('lender pages', () => {
+  it("show the facility's covenants and their state once the schedule has evaluated them", async () => {
+    // Prepare: a notify covenant the demo history's spend breaches, evaluated by the schedule's handler
+    const set = await fetch(`${rt.baseUrl}/v1/facilities/${rt.world!.facilityId}/covenants`, {
+      method: 'PUT', headers: { authorization: `Bearer ${rt.world!.lenderKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ covenants: [{ kind: 'max_spend_24h_micros', threshold: 1, action: 'notify' }, { kind: 'min_runway_days', threshold: 1, action: 'notify' }] }),
+    });
+    expect(set.status).toBe(200);
+    const row = SCHEDULES.find((s) => s.name === 'covenant-check')!;
+    if (!('handler' in row.target)) throw new Error('covenant-check runs a handler');
+    await invokeHandler(await rt.resolveHandler(row.target.handler), {}, createLambdaContext({ functionName: functionNameFor(row.target.handler), timeoutMs: 60_000 }), 60_000, rt.grants.for(row.target));
+    // Act
+    const page = await signedIn(rt.world!.lenderKey!);
+    const table = page.getByRole('table', { name: `Covenants of facility ${rt.world!.facilityId}` });
+    await table.waitFor();
+    // Assess
+    await table.getByRole('row', { name: /Maximum spend in 24 h/ }).getByText('breached', { exact: true }).waitFor();
+    await table.getByRole('row', { name: /Minimum runway/ }).getByText('met', { exact: true }).waitFor();
+    expect(await table.getByRole('row').count()).toBe(3);
+    await page.close();
+    // The next test starts from a facility without covenants.
+    await fetch(`${rt.baseUrl}/v1/facilities/${rt.world!.facilityId}/covenants`, { method: 'PUT', headers: { authorization: `Bearer ${rt.world!.lenderKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ covenants: [] }) });
+  });
+
   it('show the facility figures and burn; freezing after the confirmation makes the startup’s next call fail with 403, unfreezing restores it', async () => {
     // Prepare
     const page = await signedIn(rt.world!.lenderKey!);

@@ -1,14 +1,50 @@
-/** Lender pages: each facility's visibility figures with a burn chart, and freeze / unfreeze behind a confirmation. */
+/** Lender pages: each facility's visibility figures with a burn chart, its covenants and their state, and freeze / unfreeze behind a confirmation. */
 import { useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { Chart } from '../chart.js';
-import { day, num, usd } from '../format.js';
+import { day, num, usd, when } from '../format.js';
 import { Async, Badge, Card, Confirm, ErrorLine, Figures, useAction, useLoad } from '../ui.js';
 
 interface Facility {
   id: string; startup_id: string; status: 'active' | 'frozen' | 'recovered'; frozen_reason: string | null; principal_micros: number; multiplier: number; term_end: string;
   granted_micros: number; spent_micros: number; reserved_micros: number; available_micros: number; frozen_micros: number;
   burn_24h_micros: number; burn_7d_micros: number; burn_rate_micros_per_day: number; runway_days: number | null;
+}
+
+interface CovenantRow {
+  kind: 'min_runway_days' | 'max_spend_24h_micros' | 'max_burn_ratio'; threshold: number; action: 'notify' | 'freeze';
+  state: { value: number | null; breached: boolean; breached_since: string | null; evaluated_at: string | null };
+}
+
+const COVENANT_LABELS: Record<CovenantRow['kind'], { name: string; show: (v: number) => string }> = {
+  min_runway_days: { name: 'Minimum runway', show: (v) => `${num(v, 1)} days` },
+  max_spend_24h_micros: { name: 'Maximum spend in 24 h', show: (v) => usd(v) },
+  max_burn_ratio: { name: 'Maximum burn ratio (24 h ÷ 7-day average)', show: (v) => `${num(v, 2)}×` },
+};
+
+/** The facility's covenants (set through the API) and their state at the schedule's last evaluation. */
+function Covenants(p: { id: string }) {
+  const [set] = useLoad(() => api<{ covenants: CovenantRow[] }>('GET', `/v1/facilities/${p.id}/covenants`), [p.id]);
+  return (
+    <Async value={set} empty={(s) => s.covenants.length === 0} emptyText="No covenants on this facility (PUT /v1/facilities/{id}/covenants sets them).">
+      {(s) => (
+        <div class="scroll">
+          <table aria-label={`Covenants of facility ${p.id}`}>
+            <thead><tr><th>Covenant</th><th>Threshold</th><th>Action</th><th>Now</th><th>State</th></tr></thead>
+            <tbody>
+              {s.covenants.map((c) => (
+                <tr key={c.kind}>
+                  <td>{COVENANT_LABELS[c.kind].name}</td><td>{COVENANT_LABELS[c.kind].show(c.threshold)}</td><td>{c.action}</td>
+                  <td>{c.state.value === null ? '–' : COVENANT_LABELS[c.kind].show(c.state.value)}</td>
+                  <td>{c.state.evaluated_at === null ? <span class="muted">not evaluated yet</span> : <><Badge value={c.state.breached ? 'breached' : 'met'} />{c.state.breached_since && <span class="muted"> since {when(c.state.breached_since)}</span>}</>}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Async>
+  );
 }
 
 export function LenderPage() {
@@ -54,6 +90,7 @@ function FacilityCard(p: { id: string }) {
                 ['Runway', f.runway_days === null ? 'no burn' : `${num(f.runway_days, 1)} days`],
               ]}
             />
+            <Covenants id={f.id} />
             <Async value={burn} empty={(b) => b.daily.length === 0} emptyText="No spend in the last 30 days.">
               {(b) => (
                 <Chart
