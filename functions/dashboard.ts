@@ -31,8 +31,9 @@ export const providerUtilization = apiRoute<unknown, z.infer<typeof DaysQuery>>(
 export const facilityBurn = apiRoute<unknown, z.infer<typeof DaysQuery>>('functions/dashboard.facilityBurn', async (req) => {
   const f = await visibleFacility(req);
   const now = nowMs();
-  const daily = await deps().dashboard.facilityDailySpend(f.id, dayOf(now - (req.query.days - 1) * 86_400_000), dayOf(now));
-  return { status: 200, body: { facility_id: f.id, days: req.query.days, daily } };
+  const [from, to] = [dayOf(now - (req.query.days - 1) * 86_400_000), dayOf(now)];
+  const [daily, breakdown] = await Promise.all([deps().dashboard.facilityDailySpend(f.id, from, to), deps().dashboard.facilitySpendBreakdown(f.id, from, to)]);
+  return { status: 200, body: { facility_id: f.id, days: req.query.days, daily, ...breakdown } };
 });
 
 /** The providers in one onboarding state, oldest application first (the review queue is pending_review). */

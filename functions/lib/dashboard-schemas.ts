@@ -27,7 +27,14 @@ export const UtilizationReply = z.object({
   forecast_method: z.string(),
 });
 
-export const BurnReply = z.object({ facility_id: z.string(), days: z.number().int(), daily: z.array(z.object({ day: z.string(), spent_micros: z.number().int() })) });
+export const BurnReply = z.object({
+  facility_id: z.string(),
+  days: z.number().int(),
+  daily: z.array(z.object({ day: z.string(), spent_micros: z.number().int() })),
+  /** The same days' spend by provider and by model, most spent first. */
+  by_provider: z.array(z.object({ provider_id: z.string(), spent_micros: z.number().int() })),
+  by_model: z.array(z.object({ model: z.string(), spent_micros: z.number().int() })),
+});
 
 export const ReviewQuery = z.strictObject({ status: z.enum(['pending_review', 'integration', 'live', 'suspended']).default('pending_review') });
 export const ReviewReply = z.object({

@@ -37,6 +37,10 @@ describe('closing a lease from its flushes', () => {
       ['prv_a', '2026-11', 0, RECORDS_PER_PAGE], ['prv_a', '2026-11', 1, 3], ['prv_a', '2026-12', 0, 1], ['prv_b', '2026-12', 0, 1],
     ]);
     expect(c.record_pages.flatMap((p) => p.records).reduce((s, r) => s + r.cost_micros, 0)).toBe(c.spent_micros);
+    // The facility's spend by day, provider and model (the lender's split), unbilled requests left out.
+    expect(c.facility_models.map((m) => [m.day, m.provider_id, m.model, m.spent_micros])).toEqual([
+      ['2026-11-30', 'prv_a', 'm', (RECORDS_PER_PAGE + 3) * 100], ['2026-12-01', 'prv_a', 'm', 100], ['2026-12-01', 'prv_b', 'm', 100],
+    ]);
   });
 
   it('puts records in the month their accrual is posted in when that month was already settled', () => {

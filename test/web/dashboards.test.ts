@@ -170,6 +170,9 @@ describe('lender pages', () => {
     const card = page.locator('section', { has: page.getByRole('heading', { name: `Facility ${rt.world!.facilityId}` }) });
     await card.getByText('Runway').waitFor();
     await page.locator(`[data-chart="Daily spend of facility ${rt.world!.facilityId}, last 30 days"] svg`).waitFor();
+    // The demo history's spend, by provider and by model (SPEC §3).
+    await card.getByRole('table', { name: `Spend by model of facility ${rt.world!.facilityId}, last 30 days` }).getByRole('row', { name: /llama-3\.1-70b-instruct/ }).waitFor();
+    await card.getByRole('table', { name: `Spend by provider of facility ${rt.world!.facilityId}, last 30 days` }).getByRole('row', { name: /prv_demo/ }).first().waitFor();
     await shot(page, 'lender-laptop');
     // Act: the first click only asks; cancel leaves it active.
     await card.getByRole('button', { name: 'Freeze…', exact: true }).click();

@@ -47,6 +47,28 @@ function Covenants(p: { id: string }) {
   );
 }
 
+interface Burn {
+  daily: { day: string; spent_micros: number }[];
+  by_provider: { provider_id: string; spent_micros: number }[];
+  by_model: { model: string; spent_micros: number }[];
+}
+
+/** Where the facility's credit went over the same 30 days: by provider and by model, most spent first. */
+function SpendSplit(p: { id: string; burn: Burn }) {
+  const rows = (title: string, items: [string, number][]) => (
+    <table aria-label={`${title} of facility ${p.id}, last 30 days`}>
+      <thead><tr><th>{title}</th><th>Spent</th></tr></thead>
+      <tbody>{items.map(([name, micros]) => <tr key={name}><td>{name}</td><td>{usd(micros)}</td></tr>)}</tbody>
+    </table>
+  );
+  return (
+    <div class="scroll">
+      {rows('Spend by provider', p.burn.by_provider.map((x) => [x.provider_id, x.spent_micros]))}
+      {rows('Spend by model', p.burn.by_model.map((x) => [x.model, x.spent_micros]))}
+    </div>
+  );
+}
+
 export function LenderPage() {
   const [list] = useLoad(() => api<{ data: Facility[] }>('GET', '/v1/facilities?limit=100'), []);
   return (
@@ -60,7 +82,7 @@ export function LenderPage() {
 
 function FacilityCard(p: { id: string }) {
   const [facility, reload] = useLoad(() => api<Facility>('GET', `/v1/facilities/${p.id}`), [p.id]);
-  const [burn, reloadBurn] = useLoad(() => api<{ daily: { day: string; spent_micros: number }[] }>('GET', `/v1/facilities/${p.id}/burn?days=30`), [p.id]);
+  const [burn, reloadBurn] = useLoad(() => api<Burn>('GET', `/v1/facilities/${p.id}/burn?days=30`), [p.id]);
   const [asking, setAsking] = useState<'freeze' | 'unfreeze' | null>(null);
   const [reason, setReason] = useState('');
   const { error, run } = useAction();
@@ -93,6 +115,7 @@ function FacilityCard(p: { id: string }) {
             <Covenants id={f.id} />
             <Async value={burn} empty={(b) => b.daily.length === 0} emptyText="No spend in the last 30 days.">
               {(b) => (
+                <>
                 <Chart
                   label={`Daily spend of facility ${f.id}, last 30 days`}
                   option={{
@@ -101,6 +124,8 @@ function FacilityCard(p: { id: string }) {
                     series: [{ type: 'bar', name: 'Spend', data: b.daily.map((d) => d.spent_micros / 1e6) }],
                   }}
                 />
+                <SpendSplit id={f.id} burn={b} />
+                </>
               )}
             </Async>
             {f.status === 'active' && (

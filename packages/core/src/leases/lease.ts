@@ -166,6 +166,8 @@ export function addToJournal(j: Journal, entries: readonly [string, number][]): 
 export interface UsageDayChange { day: string; key_id: string; provider_id: string; model: string; figures: Record<(typeof DAY_FIGURES)[number], number> }
 export interface ProviderHourChange { provider_id: string; hour: string; figures: Record<string, number> }
 export interface BurnChange { facility_id: string; hour: string; spent_micros: number }
+/** What the lease's facility spent on one provider and model in one day. */
+export interface FacilityModelDay { day: string; provider_id: string; model: string; spent_micros: number }
 
 /** A page of a lease's billed records of one provider and month, where settlement reads them (the month is the one the accrual is posted in). */
 export interface RecordPage { provider_id: string; period: string; n: number; records: BilledRecord[] }
@@ -178,6 +180,7 @@ export interface LeaseClose {
   usage_days: UsageDayChange[];
   provider_hours: ProviderHourChange[];
   burns: BurnChange[];
+  facility_models: FacilityModelDay[];
   /** The key budget's refund of what the lease took and did not spend; null without a budget. */
   budget: { key_sha256: string; refund: number; spent: number } | null;
 }
@@ -229,6 +232,7 @@ export function closeOf(lease: Lease, journal: Journal, records: readonly UsageR
   return {
     posting,
     record_pages: pages,
+    facility_models: facilityModels(days.values()),
     spent_micros: spent,
     usage_days: [...days.values()],
     provider_hours: [...hours.values()],
@@ -257,4 +261,17 @@ function recordPages(records: readonly UsageRecord[], periodFor: (period: string
     for (let n = 0; n * RECORDS_PER_PAGE < g.records.length; n++) pages.push({ provider_id: g.provider_id, period: g.period, n, records: g.records.slice(n * RECORDS_PER_PAGE, (n + 1) * RECORDS_PER_PAGE) });
   }
   return pages;
+}
+
+/** The billed usage days summed over keys: what the lease's facility spent per day, provider and model. */
+function facilityModels(days: Iterable<UsageDayChange>): FacilityModelDay[] {
+  const out = new Map<string, FacilityModelDay>();
+  for (const d of days) {
+    if (d.provider_id === '-' || d.figures.cost_micros === 0) continue;
+    const id = JSON.stringify([d.day, d.provider_id, d.model]);
+    const m = out.get(id) ?? { day: d.day, provider_id: d.provider_id, model: d.model, spent_micros: 0 };
+    m.spent_micros += d.figures.cost_micros;
+    out.set(id, m);
+  }
+  return [...out.values()];
 }

@@ -56,4 +56,22 @@ export class DynamoDashboard {
     }
     return [...byDay.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([day, spent_micros]) => ({ day, spent_micros }));
   }
+
+  /** A facility's spend in [fromDay, toDay] by provider and by model (most spent first), from its daily provider-model buckets. */
+  async facilitySpendBreakdown(facilityId: string, fromDay: string, toDay: string) {
+    const byProvider = new Map<string, { provider_id: string; spent_micros: number }>();
+    const byModel = new Map<string, { model: string; spent_micros: number }>();
+    // '~' sorts after every character of ids and model names: the whole last day is in.
+    for (const i of await this.range(SPEND_PREFIX(facilityId), `M#${fromDay}#`, `M#${toDay}#~`)) {
+      const s = Number(i.spent_micros ?? 0);
+      const p = byProvider.get(i.provider_id as string) ?? { provider_id: i.provider_id as string, spent_micros: 0 };
+      const m = byModel.get(i.model as string) ?? { model: i.model as string, spent_micros: 0 };
+      p.spent_micros += s;
+      m.spent_micros += s;
+      byProvider.set(p.provider_id, p);
+      byModel.set(m.model, m);
+    }
+    const bySpend = (a: { spent_micros: number }, b: { spent_micros: number }) => b.spent_micros - a.spent_micros;
+    return { by_provider: [...byProvider.values()].sort(bySpend), by_model: [...byModel.values()].sort(bySpend) };
+  }
 }

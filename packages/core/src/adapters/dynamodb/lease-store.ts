@@ -17,7 +17,7 @@ import type { CloseLeaseResult, FlushLeaseResult, LeaseStore, TakeLeaseResult } 
 import { checkUsageRecord, type UsageRecord } from '../../usage.js';
 import { budgetItem } from './budget-writes.js';
 import { addFlushJournal, flushEndItem, flushItem, flushKey, leaseItem, leaseKey, openLeaseShardKey, recordPageItem, toLease } from './entities/lease.js';
-import { spendBucketKey } from './entities/spend-bucket.js';
+import { facilityModelUpdate, spendBucketKey } from './entities/spend-bucket.js';
 import { PROVIDER_HOUR_SHARDS } from './entities/usage.js';
 import { newId } from '../../ids.js';
 import { closedAccountRefused, postingItems, takeRefusal } from './posting-writes.js';
@@ -107,6 +107,7 @@ export class DynamoLeaseStore implements LeaseStore {
         tag: 'spend',
         item: { Update: { TableName: this.table.name, Key: spendBucketKey(b.facility_id, b.hour), UpdateExpression: 'ADD spent_micros :s SET #t = :t, updated_at = :at', ExpressionAttributeNames: { '#t': 'type' }, ExpressionAttributeValues: { ':s': b.spent_micros, ':t': 'spend_bucket', ':at': at } } },
       })),
+      ...c.facility_models.map((m): Tagged => ({ tag: 'spend', item: facilityModelUpdate(this.table.name, { facility_id: lease.facility_id, ...m }) })),
     ];
   }
 

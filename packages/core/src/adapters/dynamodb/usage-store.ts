@@ -7,6 +7,7 @@ import { decodeCursor } from './cursor.js';
 import { hourOf, shardOf } from './entities/keys.js';
 import { PROVIDER_HOUR_SHARDS, providerHourPk, providerHourSk, toUsageBucket, usageDayPk, usageDaySk, usageRecordItem } from './entities/usage.js';
 import type { Table, Tagged } from './table.js';
+import { facilityModelUpdate } from './entities/spend-bucket.js';
 import type { ProviderHourChange, UsageDayChange } from '../../leases/lease.js';
 
 /** 1,000 daily buckets a page: a usage query reads at most 20,000 (say 93 days × 215 key/provider/model triples). */
@@ -73,8 +74,13 @@ export function usageItems(table: Table, r: UsageRecord): Tagged[] {
     requests: 1, errors: r.outcome === 'ok' ? 0 : 1, estimated: r.estimated ? 1 : 0, prompt_tokens: r.prompt_tokens,
     completion_tokens: r.completion_tokens, gpu_microseconds: r.gpu_microseconds, cost_micros: r.cost_micros,
   };
+  // What each paying facility spent on this provider and model today (the lender's spend by provider and model).
+  const facilityModels: Tagged[] = isBilled(r)
+    ? r.facilities.filter((a) => a.amount_micros > 0).map((a) => ({ tag: 'spend', item: facilityModelUpdate(table.name, { facility_id: a.facility_id, day, provider_id: r.provider_id, model: r.model, spent_micros: a.amount_micros }) }))
+    : [];
   return [
     ...providerHour,
+    ...facilityModels,
     { tag: 'usage', item: table.put(usageRecordItem(r)) },
     usageDayUpdate(table, r.startup_id, { day, key_id: r.key_id, provider_id: r.provider_id, model: r.model, figures }),
   ];

@@ -1,5 +1,25 @@
-/** Spend bucket entity: a facility's spend per UTC hour, so burn over 7 days is one bounded query (168 items). */
+/**
+ * Spend bucket entities, in the facility's SPEND# partition: its spend per UTC hour (H#…), so burn over 7 days is one
+ * bounded query (168 items); and its spend per UTC day, provider and model (M#…), for the lender's spend by provider
+ * and by model (SPEC §3).
+ */
 import { hourOf, type Key } from './keys.js';
 
 export const spendBucketKey = (facilityId: string, iso: string): Key => ({ pk: `SPEND#${facilityId}`, sk: `H#${hourOf(iso)}` });
 export const SPEND_PREFIX = (facilityId: string) => `SPEND#${facilityId}`;
+export const facilityModelKey = (facilityId: string, day: string, providerId: string, model: string): Key => ({ pk: `SPEND#${facilityId}`, sk: `M#${day}#${providerId}#${model}` });
+
+/** What a facility spent on one provider and model in one day. */
+export interface FacilityModelChange { facility_id: string; day: string; provider_id: string; model: string; spent_micros: number }
+
+export function facilityModelUpdate(tableName: string, c: FacilityModelChange) {
+  return {
+    Update: {
+      TableName: tableName,
+      Key: facilityModelKey(c.facility_id, c.day, c.provider_id, c.model),
+      UpdateExpression: 'ADD spent_micros :s SET #t = :t, #d = :day, provider_id = :p, model = :m',
+      ExpressionAttributeNames: { '#t': 'type', '#d': 'day' },
+      ExpressionAttributeValues: { ':s': c.spent_micros, ':t': 'facility_model_day', ':day': c.day, ':p': c.provider_id, ':m': c.model },
+    },
+  };
+}
