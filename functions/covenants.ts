@@ -7,7 +7,8 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { z } from 'zod';
-import { Covenants, type Covenant, type CovenantSet, type CovenantState, type Facility } from '../packages/core/src/index.js';
+import { Covenants, type Covenant, type CovenantSet, type CovenantState, type CreditAlert, type CreditAlertState, type Facility } from '../packages/core/src/index.js';
+import { creditAlerts } from './credit-alerts.js';
 import { DynamoCovenantStore } from '../packages/core/src/adapters/dynamodb/index.js';
 import { apiRoute } from './lib/api.js';
 import { deps } from './lib/deps.js';
@@ -66,8 +67,17 @@ async function tell(f: Facility, c: Covenant, s: CovenantState, frozen: Facility
   if (frozen) await emitFacilityEvent('facility.frozen', frozen, [`frozen:${frozen.frozen_at}`]);
 }
 
+/** Tells the startup its facility's available credit fell below its threshold (credits.low). */
+async function tellLow(f: Facility, a: CreditAlert, s: CreditAlertState): Promise<void> {
+  const r = await webhooks().emit('credits.low', { role: 'startup', id: f.startup_id }, [f.id, 'low', s.low_since!], {
+    facility_id: f.id, startup_id: f.startup_id, threshold_micros: a.threshold_micros, available_micros: s.available_micros, low_since: s.low_since,
+  });
+  if (!r.ok) logger.error('webhook event refused', { type: 'credits.low', facility_id: f.id, code: r.code });
+}
+
 export const check = middy(async () => {
   const report = await covenants().checkAll(tell);
-  if (report.failures > 0) logger.error('covenant breaches could not be told; the next run retries them', { ...report });
-  return report;
+  const low = await creditAlerts().checkAll(tellLow);
+  if (report.failures + low.failures > 0) logger.error('breaches or falls could not be told; the next run retries them', { ...report, credits_low: low });
+  return { ...report, credits_low: low };
 }).use(injectLambdaContext(logger));

@@ -140,6 +140,15 @@ export const ROUTES: readonly RouteDef[] = [
     access: ['read', 'query'], summary: 'Your credits: available, reserved, frozen, granted and spent, per facility', reply: S.CreditsReply,
   },
   {
+    method: 'GET', path: '/v1/credits/alerts', handler: 'functions/credit-alerts.get', auth: ['startup'],
+    access: ['read'], summary: 'Your credits.low thresholds per facility, with their state at the last evaluation', reply: C.CreditAlertsReply,
+  },
+  {
+    method: 'PUT', path: '/v1/credits/alerts', handler: 'functions/credit-alerts.put', auth: ['startup'],
+    access: ['read', 'query', 'write'], summary: 'Set credits.low thresholds on your facilities (an event when available credit falls below one), replacing the previous ones',
+    body: C.SetCreditAlertsBody, reply: C.CreditAlertsReply,
+  },
+  {
     method: 'POST', path: '/v1/facilities', handler: 'functions/facilities.open', auth: LENDER_OR_OPERATOR,
     access: ['read', 'query', 'transact'], summary: 'Open a credit facility: grants floor(principal × multiplier) credits', body: S.OpenFacilityBody, reply: S.FacilityReply, replyStatus: 201, idempotent: true,
   },

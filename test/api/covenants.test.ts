@@ -118,3 +118,39 @@ describe('covenants', () => {
     expect((await call('GET', path, { key: lenderKey })).body.covenants).toEqual([]);
   });
 });
+
+describe('credits.low', () => {
+  it("tells the startup once when a facility's available credit falls below its threshold", async () => {
+    // Prepare: a threshold above what the facility has left, and the startup's endpoint
+    const rec = new Receiver();
+    receivers.push(rec);
+    const hook = await call('POST', '/v1/webhook-endpoints', { key: rt.world!.startupKey, body: { url: await rec.start(), events: ['credits.low'] } });
+    rec.secret = hook.body.secret;
+    const set = await call('PUT', '/v1/credits/alerts', { key: rt.world!.startupKey, body: { alerts: [{ facility_id: rt.world!.facilityId, threshold_micros: 1_000_000_000_000 }] } });
+    expect(set.status, JSON.stringify(set.body)).toBe(200);
+    // Act: two runs of the schedule
+    const first = await runCheck();
+    const second = await runCheck();
+    await until('the credits.low delivery', () => rec.deliveries.length, (n) => n >= 1);
+    // Assess
+    expect(first).toMatchObject({ credits_low: { told: 1 } });
+    expect(second).toMatchObject({ credits_low: { told: 0 } });
+    expect(rec.applied.size).toBe(1);
+    expect(rec.deliveries[0]!.event).toMatchObject({ type: 'credits.low', data: { facility_id: rt.world!.facilityId, threshold_micros: 1_000_000_000_000 } });
+    const read = await call('GET', '/v1/credits/alerts', { key: rt.world!.startupKey });
+    expect(read.body.alerts[0].state).toMatchObject({ low: true, low_since: expect.any(String) });
+    expect(read.body.alerts[0].state.available_micros).toBeLessThan(1_000_000_000_000);
+  });
+
+  it("takes thresholds only on the startup's own facilities, whole micros in bounds; other roles get 403", async () => {
+    // Act
+    const fraction = await call('PUT', '/v1/credits/alerts', { key: rt.world!.startupKey, body: { alerts: [{ facility_id: rt.world!.facilityId, threshold_micros: 0.5 }] } });
+    const foreign = await call('PUT', '/v1/credits/alerts', { key: rt.world!.startupKey, body: { alerts: [{ facility_id: 'fac_notthisstartups01', threshold_micros: 5 }] } });
+    const lender = await call('GET', '/v1/credits/alerts', { key: lenderKey });
+    // Assess
+    expect(fraction.body.error).toMatchObject({ code: 'invalid_alert', param: 'alerts[0].threshold_micros' });
+    expect(foreign.status).toBe(404);
+    expect(lender.status).toBe(403);
+  });
+});
+

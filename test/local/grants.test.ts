@@ -343,6 +343,10 @@ describe('every row stays inside its grant, on its normal and its error path', (
     await hit('PUT', '/v1/facilities/{id}/covenants', 'error', 400, `/v1/facilities/${fac.id}/covenants`, { key: lender, body: { covenants: [{ kind: 'max_burn_ratio', threshold: 0, action: 'notify' }] } });
     await hit('GET', '/v1/facilities/{id}/covenants', 'normal', 200, `/v1/facilities/${fac.id}/covenants`, { key: lender });
     await hit('GET', '/v1/facilities/{id}/covenants', 'error', 404, '/v1/facilities/fac_nosuchfacility/covenants', { key: lender });
+    await hit('PUT', '/v1/credits/alerts', 'normal', 200, '/v1/credits/alerts', { key: w.startupKey, body: { alerts: [{ facility_id: w.facilityId, threshold_micros: 1 }] } });
+    await hit('PUT', '/v1/credits/alerts', 'error', 404, '/v1/credits/alerts', { key: w.startupKey, body: { alerts: [{ facility_id: 'fac_nosuchfacility', threshold_micros: 1 }] } });
+    await hit('GET', '/v1/credits/alerts', 'normal', 200, '/v1/credits/alerts', { key: w.startupKey });
+    await hit('GET', '/v1/credits/alerts', 'error', 403, '/v1/credits/alerts', { key: lender });
     await rt.scheduler!.fire('covenant-check');
     mark('schedule covenant-check', 'normal');
     await rt.doc.send(new PutCommand({ TableName: rt.tableName, Item: { pk: 'COVENANTS#0', sk: 'FAC#fac_nosuchfacility', type: 'covenant_set', facility_id: 'fac_nosuchfacility', lender_id: w.lenderId, startup_id: w.startupId, covenants: [{ kind: 'max_spend_24h_micros', threshold: 1, action: 'freeze' }], states: [], updated_at: '2000-01-01T00:00:00.000Z', version: 1 } }));

@@ -34,3 +34,4 @@ export * from './bookings/index.js';
 export * from './webhooks/index.js';
 export * from './covenants.js';
 export * from './covenant-service.js';
+export * from './credit-alerts.js';

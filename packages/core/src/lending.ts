@@ -87,6 +87,11 @@ export class Lending {
     return { ...f, ...figures };
   }
 
+  /** A startup's facilities (at most MAX_FACILITIES_PER_STARTUP), for routes the startup itself calls. */
+  facilitiesOf(startupId: string): Promise<Facility[]> {
+    return this.store.listFacilitiesByStartup(startupId, MAX_FACILITIES_PER_STARTUP);
+  }
+
   /** A startup's credits (SPEC §4 GET /v1/credits): each facility's figures in draw order, and the totals. */
   async creditsOf(startupId: string) {
     const facilities = await this.store.listFacilitiesByStartup(startupId, MAX_FACILITIES_PER_STARTUP);

@@ -3,11 +3,11 @@
  * COVENANT_SHARDS partitions (COVENANTS#<shard>, sk FAC#<facility id>) so the schedule reads them all by
  * partition, never by scan. Every write is conditioned on the version it replaces.
  */
-import { PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { COVENANT_SHARDS, type CovenantSet, type CovenantStore, type PutCovenantsResult } from '../../covenants.js';
 import { shardOf } from '../../ids.js';
 import { Table } from './table.js';
-import { isConditionFailed } from './transact.js';
+import { putVersion } from './transact.js';
 
 export const covenantPk = (shard: number): string => `COVENANTS#${shard}`;
 export const covenantKey = (facilityId: string) => ({ pk: covenantPk(shardOf(facilityId, COVENANT_SHARDS)), sk: `FAC#${facilityId}` });
@@ -31,19 +31,8 @@ export class DynamoCovenantStore implements CovenantStore {
   }
 
   async putCovenants(set: CovenantSet): Promise<PutCovenantsResult> {
-    const first = set.version === 1;
-    try {
-      await this.table.doc.send(new PutCommand({
-        TableName: this.table.name,
-        Item: { ...covenantKey(set.facility_id), type: 'covenant_set', ...set },
-        ConditionExpression: first ? 'attribute_not_exists(pk)' : 'version = :prev',
-        ...(first ? {} : { ExpressionAttributeValues: { ':prev': set.version - 1 } }),
-      }));
-      return { ok: true, set };
-    } catch (err) {
-      if (isConditionFailed(err)) return { ok: false, code: 'version_conflict' };
-      throw err;
-    }
+    const ok = await putVersion(this.table.doc, this.table.name, { ...covenantKey(set.facility_id), type: 'covenant_set', ...set });
+    return ok ? { ok: true, set } : { ok: false, code: 'version_conflict' };
   }
 
   async listCovenantSets(shard: number, limit: number, cursor?: string) {

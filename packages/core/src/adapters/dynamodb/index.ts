@@ -30,3 +30,4 @@ export { DynamoDashboard } from './dashboard.js';
 export { DynamoBookings, type BlockPlan } from './bookings.js';
 export { DynamoWebhookStore } from './webhooks.js';
 export { DynamoCovenantStore } from './covenants.js';
+export { DynamoCreditAlertStore } from './credit-alerts.js';

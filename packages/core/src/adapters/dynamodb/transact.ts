@@ -86,6 +86,26 @@ export async function putOnce(doc: DynamoDBDocumentClient, input: PutCommandInpu
   }
 }
 
+/**
+ * Writes `item` as its `version`, provided the stored item is at `version − 1` (or absent, for version 1): false
+ * when another writer got there first. For items one writer edits and a schedule updates.
+ */
+export async function putVersion(doc: DynamoDBDocumentClient, tableName: string, item: Record<string, unknown> & { version: number }): Promise<boolean> {
+  const first = item.version === 1;
+  try {
+    await doc.send(new PutCommand({
+      TableName: tableName,
+      Item: item,
+      ConditionExpression: first ? 'attribute_not_exists(pk)' : 'version = :prev',
+      ...(first ? {} : { ExpressionAttributeValues: { ':prev': item.version - 1 } }),
+    }));
+    return true;
+  } catch (err) {
+    if (isConditionFailed(err)) return false;
+    throw err;
+  }
+}
+
 /** A single-item write refused by its condition: an answer (already stored, superseded, …), not a fault. */
 export const isConditionFailed = (err: unknown): boolean => (err as { name?: string } | null)?.name === 'ConditionalCheckFailedException';
 
