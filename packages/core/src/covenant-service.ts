@@ -9,6 +9,7 @@
 import type { Facility } from './facilities.js';
 import type { Caller, Lending } from './lending.js';
 import { now } from './clock.js';
+import { forEachInPartitions } from './partitions.js';
 import type { Clock } from './credits.js';
 import {
   COVENANT_PAGE, COVENANT_SHARDS, checkCovenants, covenantReason, evaluate, statesFor,
@@ -68,15 +69,7 @@ export class Covenants {
   /** One run of the schedule: every set of every partition, bounded. */
   async checkAll(tell: BreachTeller): Promise<CovenantCheckReport> {
     const report: CovenantCheckReport = { sets: 0, evaluated: 0, breaches_told: 0, frozen: 0, skipped: 0, failures: 0 };
-    for (let shard = 0; shard < COVENANT_SHARDS; shard++) {
-      let cursor: string | undefined;
-      for (let page = 0; page < MAX_PAGES_PER_SHARD; page++) {
-        const got = await this.store.listCovenantSets(shard, COVENANT_PAGE, cursor);
-        for (const set of got.items) await this.checkOne(set, tell, report);
-        if (!got.cursor) break;
-        cursor = got.cursor;
-      }
-    }
+    await forEachInPartitions(COVENANT_SHARDS, MAX_PAGES_PER_SHARD, (shard, cursor) => this.store.listCovenantSets(shard, COVENANT_PAGE, cursor), (set) => this.checkOne(set, tell, report));
     return report;
   }
 

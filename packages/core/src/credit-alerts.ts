@@ -7,6 +7,7 @@
 import { MAX_FACILITIES_PER_STARTUP, type Facility } from './facilities.js';
 import type { Lending } from './lending.js';
 import { now } from './clock.js';
+import { forEachInPartitions } from './partitions.js';
 import type { Clock } from './credits.js';
 
 /** Up to 1,000,000 USD: a threshold above any facility's credit would be told at once, which is what the startup asked. */
@@ -74,15 +75,7 @@ export class CreditAlerts {
   /** One run: every set of every partition (bounded); returns how many falls were told and how many failed. */
   async checkAll(tell: LowTeller): Promise<{ sets: number; told: number; failures: number }> {
     const report = { sets: 0, told: 0, failures: 0 };
-    for (let shard = 0; shard < CREDIT_ALERT_SHARDS; shard++) {
-      let cursor: string | undefined;
-      for (let page = 0; page < MAX_PAGES_PER_SHARD; page++) {
-        const got = await this.store.listCreditAlertSets(shard, ALERT_PAGE, cursor);
-        for (const set of got.items) await this.checkOne(set, tell, report);
-        if (!got.cursor) break;
-        cursor = got.cursor;
-      }
-    }
+    await forEachInPartitions(CREDIT_ALERT_SHARDS, MAX_PAGES_PER_SHARD, (shard, cursor) => this.store.listCreditAlertSets(shard, ALERT_PAGE, cursor), (set) => this.checkOne(set, tell, report));
     return report;
   }
 
