@@ -5,17 +5,12 @@
  */
 import type { z } from 'zod';
 import { providerView, startupView, type Booking, type BookResult, type ChangeResult, type Quote } from '../packages/core/src/index.js';
-import { apiRoute, providerIdOf, type ApiRequest } from './lib/api.js';
+import { apiRoute, providerIdOf, startupIdOf } from './lib/api.js';
 import { deps } from './lib/deps.js';
-import { HttpError, badRequest, busy, conflict, forbidden, notFound } from './lib/errors.js';
+import { HttpError, badRequest, busy, conflict, notFound } from './lib/errors.js';
 import type { AcceptBody, BookBody, QuoteBody } from './lib/booking-schemas.js';
 import type { ListQuery } from './lib/schemas.js';
 import { emitBookingEvent, type BookingEventType } from './lib/webhooks.js';
-
-function startupOf(req: ApiRequest<unknown, unknown>): string {
-  if (req.principal?.role !== 'startup' || !req.principal.tenant_id) throw forbidden();
-  return req.principal.tenant_id;
-}
 
 const bookingJson = (b: Booking) => ({ object: 'booking' as const, ...startupView(b) });
 const providerBookingJson = (b: Booking) => ({ object: 'booking' as const, ...providerView(b) });
@@ -34,7 +29,7 @@ function quoteJson(q: Quote) {
 }
 
 export const quote = apiRoute<z.infer<typeof QuoteBody>>('functions/bookings.quote', async (req) => {
-  const r = await deps().bookings.quote(startupOf(req), req.body);
+  const r = await deps().bookings.quote(startupIdOf(req), req.body);
   if (!r.ok) throw badRequest(`Invalid ask: ${r.message}.`, null, 'invalid_ask');
   return { status: 201, body: quoteJson(r.quote) };
 });
@@ -59,19 +54,19 @@ function refusal(r: Extract<BookResult, { ok: false }>): HttpError {
 export const book = apiRoute<z.infer<typeof BookBody>>('functions/bookings.book', async (req) => {
   const key = req.principal!.key;
   const budgetKey = key && key.budget_micros !== null ? key.key_sha256 : null;
-  const r = await deps().bookings.book(startupOf(req), { quote_id: req.body.quote_id, offer: req.body.offer }, { key: req.idempotency!.key, request_hash: req.idempotency!.request_hash }, budgetKey);
+  const r = await deps().bookings.book(startupIdOf(req), { quote_id: req.body.quote_id, offer: req.body.offer }, { key: req.idempotency!.key, request_hash: req.idempotency!.request_hash }, budgetKey);
   if (!r.ok) throw refusal(r);
   if (!r.replayed) await emitBookingEvent('booking.pending', r.booking);
   return { status: r.replayed ? 200 : 201, body: bookingJson(r.booking), ...(r.replayed ? { headers: { 'idempotent-replayed': 'true' } } : {}) };
 });
 
 export const list = apiRoute<unknown, z.infer<typeof ListQuery>>('functions/bookings.list', async (req) => {
-  const page = await deps().bookings.listForStartup(startupOf(req), req.query.limit, req.query.cursor);
+  const page = await deps().bookings.listForStartup(startupIdOf(req), req.query.limit, req.query.cursor);
   return { status: 200, body: { data: page.items.map(bookingJson), next_cursor: page.cursor } };
 });
 
 export const get = apiRoute('functions/bookings.get', async (req) => {
-  const b = await deps().bookings.get(startupOf(req), req.params.id!);
+  const b = await deps().bookings.get(startupIdOf(req), req.params.id!);
   if (!b) throw notFound('booking');
   return { status: 200, body: bookingJson(b) };
 });
@@ -94,7 +89,7 @@ function changeReply(r: ChangeResult, view: (b: Booking) => unknown) {
   }
 }
 
-export const cancel = apiRoute('functions/bookings.cancel', async (req) => changeReply(await changed(await deps().bookings.cancel(startupOf(req), req.params.id!), 'booking.cancelled'), bookingJson));
+export const cancel = apiRoute('functions/bookings.cancel', async (req) => changeReply(await changed(await deps().bookings.cancel(startupIdOf(req), req.params.id!), 'booking.cancelled'), bookingJson));
 
 export const listForProvider = apiRoute<unknown, z.infer<typeof ListQuery>>('functions/bookings.listForProvider', async (req) => {
   const page = await deps().bookings.listForProvider(providerIdOf(req), req.query.limit, req.query.cursor);

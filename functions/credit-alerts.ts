@@ -5,18 +5,13 @@
 import type { z } from 'zod';
 import { CreditAlerts, type CreditAlertSet } from '../packages/core/src/index.js';
 import { DynamoCreditAlertStore } from '../packages/core/src/adapters/dynamodb/index.js';
-import { apiRoute } from './lib/api.js';
+import { apiRoute, startupIdOf } from './lib/api.js';
 import { deps } from './lib/deps.js';
-import { badRequest, busy, forbidden, notFound } from './lib/errors.js';
+import { badRequest, busy, notFound } from './lib/errors.js';
 import type { SetCreditAlertsBody } from './lib/covenant-schemas.js';
 
 let cached: CreditAlerts | undefined;
 export const creditAlerts = (): CreditAlerts => (cached ??= new CreditAlerts(new DynamoCreditAlertStore(deps().doc, deps().table), deps().lending));
-
-function startupOf(req: { principal: { role: string; tenant_id?: string | null } | null }): string {
-  if (req.principal?.role !== 'startup' || !req.principal.tenant_id) throw forbidden();
-  return req.principal.tenant_id;
-}
 
 const replyOf = (set: CreditAlertSet | null) => ({
   object: 'credit_alerts' as const,
@@ -27,10 +22,10 @@ const replyOf = (set: CreditAlertSet | null) => ({
   updated_at: set?.updated_at ?? null,
 });
 
-export const get = apiRoute('functions/credit-alerts.get', async (req) => ({ status: 200, body: replyOf(await creditAlerts().get(startupOf(req))) }));
+export const get = apiRoute('functions/credit-alerts.get', async (req) => ({ status: 200, body: replyOf(await creditAlerts().get(startupIdOf(req))) }));
 
 export const put = apiRoute<z.infer<typeof SetCreditAlertsBody>>('functions/credit-alerts.put', async (req) => {
-  const r = await creditAlerts().set(startupOf(req), req.body.alerts);
+  const r = await creditAlerts().set(startupIdOf(req), req.body.alerts);
   if (r.ok) return { status: 200, body: replyOf(r.set) };
   if (r.code === 'invalid_alert') throw badRequest(r.message, r.field, r.code);
   if (r.code === 'facility_not_found') throw notFound('facility');

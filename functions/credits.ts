@@ -1,11 +1,9 @@
 /** GET /v1/credits: the calling startup's credits, per facility in draw order (SPEC §4). */
-import { apiRoute } from './lib/api.js';
+import { apiRoute, startupIdOf } from './lib/api.js';
 import { deps } from './lib/deps.js';
-import { forbidden } from './lib/errors.js';
 
 export const get = apiRoute('functions/credits.get', async (req) => {
-  if (req.principal?.role !== 'startup' || !req.principal.tenant_id) throw forbidden();
-  const c = await deps().lending.creditsOf(req.principal.tenant_id);
+  const c = await deps().lending.creditsOf(startupIdOf(req));
   return {
     status: 200,
     body: {

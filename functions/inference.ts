@@ -15,7 +15,7 @@ import {
 } from '../packages/core/src/index.js';
 import { now as clockNow } from '../packages/core/src/clock.js';
 import { UsageTooLargeError } from '../packages/core/src/adapters/dynamodb/index.js';
-import { apiRoute, authenticate, countRequest, errorResult, idempotencyKeyOf, lowerHeaders, rawBodyOf, requestIdOf, routeFor } from './lib/api.js';
+import { apiRoute, authenticate, countRequest, errorResult, idempotencyKeyOf, lowerHeaders, rawBodyOf, requestIdOf, routeFor, startupIdOf } from './lib/api.js';
 import { deps } from './lib/deps.js';
 import { HttpError, badRequest, forbidden, fromZod } from './lib/errors.js';
 import { ChatBody, CompletionBody, EmbeddingBody, MAX_INFERENCE_BODY_BYTES, withoutNulls, type UsageQuery } from './lib/openai.js';
@@ -140,7 +140,7 @@ export const getModel = apiRoute('functions/inference.getModel', async (req) => 
 const DAY_MS = 86_400_000;
 
 export const usage = apiRoute<undefined, z.infer<typeof UsageQuery>>('functions/inference.usage', async (req) => {
-  if (req.principal?.role !== 'startup' || !req.principal.tenant_id) throw forbidden();
+  const startupId = startupIdOf(req);
   const now = clockNow();
   const toDay = (req.query.to ? new Date(req.query.to) : now).toISOString().slice(0, 10);
   const fromDay = (req.query.from ? new Date(req.query.from) : new Date(Date.parse(toDay) - 29 * DAY_MS)).toISOString().slice(0, 10);
@@ -149,7 +149,7 @@ export const usage = apiRoute<undefined, z.infer<typeof UsageQuery>>('functions/
   if ((Date.parse(toDay) - Date.parse(fromDay)) / DAY_MS + 1 > MAX_USAGE_RANGE_DAYS) throw badRequest(`A usage query covers at most ${MAX_USAGE_RANGE_DAYS} days.`, 'from');
   let buckets;
   try {
-    buckets = await deps().store.listUsage(req.principal.tenant_id, fromDay, toDay);
+    buckets = await deps().store.listUsage(startupId, fromDay, toDay);
   } catch (err) {
     if (err instanceof UsageTooLargeError) throw badRequest(err.message, 'from', 'range_too_large');
     throw err;

@@ -1,9 +1,9 @@
 /** A startup's own keys (SPEC §10: POST/GET/DELETE /v1/keys), sharing creation with the operator's route. */
 import type { z } from 'zod';
 import { publicKey, type IdempotencyClaim } from '../packages/core/src/index.js';
-import { apiRoute, idempotentReply, type ApiReply, type ApiRequest } from './lib/api.js';
+import { apiRoute, idempotentReply, startupIdOf, type ApiReply } from './lib/api.js';
 import { deps } from './lib/deps.js';
-import { conflict, forbidden, notFound } from './lib/errors.js';
+import { conflict, notFound } from './lib/errors.js';
 import type { CreateKeyBody, ListQuery } from './lib/schemas.js';
 
 /** Creates a startup key; the reply carries the secret once. Used by the operator's and the startup's routes. */
@@ -14,20 +14,15 @@ export async function createKeyReply(startupId: string, body: z.infer<typeof Cre
   return idempotentReply(r as Exclude<typeof r, { code: 'startup_not_found' | 'too_many_keys' }>, (k) => ({ status: 201, body: { ...publicKey(k), key: k.key } }));
 }
 
-function startupOf(req: ApiRequest<unknown, unknown>): string {
-  if (req.principal?.role !== 'startup' || !req.principal.tenant_id) throw forbidden();
-  return req.principal.tenant_id;
-}
-
-export const create = apiRoute<z.infer<typeof CreateKeyBody>>('functions/keys.create', async (req) => createKeyReply(startupOf(req), req.body, req.idempotency));
+export const create = apiRoute<z.infer<typeof CreateKeyBody>>('functions/keys.create', async (req) => createKeyReply(startupIdOf(req), req.body, req.idempotency));
 
 export const list = apiRoute<unknown, z.infer<typeof ListQuery>>('functions/keys.list', async (req) => {
-  const page = await deps().tenants.listStartupKeys(startupOf(req), req.query.limit, req.query.cursor);
+  const page = await deps().tenants.listStartupKeys(startupIdOf(req), req.query.limit, req.query.cursor);
   return { status: 200, body: { data: page.items.map(publicKey), next_cursor: page.cursor } };
 });
 
 export const revoke = apiRoute('functions/keys.revoke', async (req) => {
-  const k = await deps().tenants.revokeStartupKey(startupOf(req), req.params.id!);
+  const k = await deps().tenants.revokeStartupKey(startupIdOf(req), req.params.id!);
   if (!k) throw notFound('key');
   return { status: 200, body: publicKey(k) };
 });

@@ -192,6 +192,12 @@ export function idempotentReply<T>(
   return fresh(r.value);
 }
 
+/** The calling startup's id: startup routes are the startup's own (any other role is refused). No I/O. */
+export function startupIdOf(req: Pick<ApiRequest<unknown, unknown>, 'principal'>): string {
+  if (req.principal?.role !== 'startup' || !req.principal.tenant_id) throw forbidden();
+  return req.principal.tenant_id;
+}
+
 /** The provider id a provider route names, if the caller may name it: its own, or any for the operator; another provider's gives 404. No I/O. */
 export function providerIdOf(req: Pick<ApiRequest<unknown, unknown>, 'params' | 'principal'>): string {
   const id = req.params.id!;
