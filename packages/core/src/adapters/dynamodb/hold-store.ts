@@ -13,7 +13,7 @@ import type { CloseResult, HoldStore, ReserveResult } from '../../store.js';
 import type { UsageRecord } from '../../usage.js';
 import { budgetItem } from './budget-writes.js';
 import { holdItem, holdKey, openHoldShardKey, toHold } from './entities/hold.js';
-import { spendBucketKey } from './entities/spend-bucket.js';
+import { spendBucketUpdate } from './entities/spend-bucket.js';
 import { closedAccountRefused, postingItems, takeRefusal } from './posting-writes.js';
 import type { Table, Tagged } from './table.js';
 import { transact } from './transact.js';
@@ -24,18 +24,7 @@ export class DynamoHoldStore implements HoldStore {
 
   /** One hourly burn bucket per facility the posting adds spend to. */
   private spendItems(posting: Posting, at: string): Tagged[] {
-    return spendOf(posting).map((s) => ({
-      tag: 'spend',
-      item: {
-        Update: {
-          TableName: this.table.name,
-          Key: spendBucketKey(s.facility_id, at),
-          UpdateExpression: 'ADD spent_micros :s SET #t = :t, updated_at = :at',
-          ExpressionAttributeNames: { '#t': 'type' },
-          ExpressionAttributeValues: { ':s': s.amount_micros, ':t': 'spend_bucket', ':at': at },
-        },
-      },
-    }));
+    return spendOf(posting).map((s) => ({ tag: 'spend', item: spendBucketUpdate(this.table.name, s.facility_id, at, s.amount_micros, at) }));
   }
 
   async reserve(hold: Hold, posting: Posting): Promise<ReserveResult> {

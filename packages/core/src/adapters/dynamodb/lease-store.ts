@@ -12,14 +12,13 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { InvariantError } from '../../money.js';
 import { MAX_COUNTERS_PER_FLUSH, MAX_RECORDS_PER_FLUSH, MAX_RECORDS_PER_LEASE, type Journal, type Lease, type LeaseClose } from '../../leases/lease.js';
 import type { Posting } from '../../ledger.js';
-import { shardOf } from '../../ids.js';
+import { newId, shardOf } from '../../ids.js';
 import type { CloseLeaseResult, FlushLeaseResult, LeaseStore, TakeLeaseResult } from '../../store.js';
 import { checkUsageRecord, type UsageRecord } from '../../usage.js';
 import { budgetItem } from './budget-writes.js';
 import { addFlushJournal, flushEndItem, flushItem, flushKey, leaseItem, leaseKey, openLeaseShardKey, recordPageItem, toLease } from './entities/lease.js';
-import { facilityModelUpdate, spendBucketKey } from './entities/spend-bucket.js';
+import { facilityModelUpdate, spendBucketUpdate } from './entities/spend-bucket.js';
 import { PROVIDER_HOUR_SHARDS } from './entities/usage.js';
-import { newId } from '../../ids.js';
 import { closedAccountRefused, postingItems, takeRefusal } from './posting-writes.js';
 import type { Table, Tagged } from './table.js';
 import { MAX_TRANSACT_ITEMS, putOnce, transact, type TransactItem } from './transact.js';
@@ -68,7 +67,8 @@ export class DynamoLeaseStore implements LeaseStore {
       for (const i of page.Items ?? []) {
         if (i.sk === 'LEASE') item = i;
         else if (i.type === 'lease_flush') {
-          flushes++;
+          // Bounded while reading: each flush carries at least one of the lease's requests.
+          if (++flushes > MAX_RECORDS_PER_LEASE) throw new InvariantError(`lease ${id} has more than ${MAX_RECORDS_PER_LEASE} flushes`);
           addFlushJournal(journal, i);
           records.push(...(JSON.parse(i.records as string) as UsageRecord[]));
         }
@@ -76,7 +76,6 @@ export class DynamoLeaseStore implements LeaseStore {
       start = page.LastEvaluatedKey;
     } while (start);
     if (!item) return null;
-    if (flushes > MAX_RECORDS_PER_LEASE) throw new InvariantError(`lease ${id} has ${flushes} flushes`);
     return { lease: { ...toLease(item), flush_seq: flushes }, journal, records, buckets_pending: typeof item.pending_buckets === 'string' };
   }
 
@@ -103,10 +102,7 @@ export class DynamoLeaseStore implements LeaseStore {
       ...budgetItem(this.table, c.budget),
       ...c.usage_days.map((d) => usageDayUpdate(this.table, lease.startup_id, d)),
       ...c.provider_hours.map((h) => providerHourUpdate(this.table, h, hourShard)),
-      ...c.burns.map((b): Tagged => ({
-        tag: 'spend',
-        item: { Update: { TableName: this.table.name, Key: spendBucketKey(b.facility_id, b.hour), UpdateExpression: 'ADD spent_micros :s SET #t = :t, updated_at = :at', ExpressionAttributeNames: { '#t': 'type' }, ExpressionAttributeValues: { ':s': b.spent_micros, ':t': 'spend_bucket', ':at': at } } },
-      })),
+      ...c.burns.map((b): Tagged => ({ tag: 'spend', item: spendBucketUpdate(this.table.name, b.facility_id, b.hour, b.spent_micros, at) })),
       ...c.facility_models.map((m): Tagged => ({ tag: 'spend', item: facilityModelUpdate(this.table.name, { facility_id: lease.facility_id, ...m }) })),
     ];
   }

@@ -14,7 +14,6 @@ import { providerMonthPk } from './usage.js';
 export const leaseKey = (id: string): Key => ({ pk: `LEASE#${id}`, sk: 'LEASE' });
 /** Zero-padded so the flushes sort in order, and before 'LEASE' (one query reads the lease and its flushes). */
 export const flushKey = (leaseId: string, seq: number): Key => ({ pk: `LEASE#${leaseId}`, sk: `FLUSH#${String(seq).padStart(8, '0')}` });
-export const FLUSH_PREFIX = 'FLUSH#';
 
 export function flushItem(lease: Lease, seq: number, flushId: string, counters: Journal, records: readonly UsageRecord[], at: string) {
   // JSON strings, not maps and lists: DynamoDB Local spends its CPU per attribute, and nothing reads them by part.

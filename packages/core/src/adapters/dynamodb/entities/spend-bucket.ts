@@ -7,6 +7,19 @@ import { hourOf, type Key } from './keys.js';
 
 export const spendBucketKey = (facilityId: string, iso: string): Key => ({ pk: `SPEND#${facilityId}`, sk: `H#${hourOf(iso)}` });
 export const SPEND_PREFIX = (facilityId: string) => `SPEND#${facilityId}`;
+
+/** Adds to a facility's spend in the hour of `iso` (an instant, or an hour YYYY-MM-DDTHH). */
+export function spendBucketUpdate(tableName: string, facilityId: string, iso: string, spentMicros: number, at: string) {
+  return {
+    Update: {
+      TableName: tableName,
+      Key: spendBucketKey(facilityId, iso),
+      UpdateExpression: 'ADD spent_micros :s SET #t = :t, updated_at = :at',
+      ExpressionAttributeNames: { '#t': 'type' },
+      ExpressionAttributeValues: { ':s': spentMicros, ':t': 'spend_bucket', ':at': at },
+    },
+  };
+}
 export const facilityModelKey = (facilityId: string, day: string, providerId: string, model: string): Key => ({ pk: `SPEND#${facilityId}`, sk: `M#${day}#${providerId}#${model}` });
 
 /** What a facility spent on one provider and model in one day. */
