@@ -4,7 +4,7 @@
  * view; anyone else gets 404.
  */
 import type { z } from 'zod';
-import { providerView, startupView, type Booking, type BookResult, type ChangeResult, type Quote } from '../packages/core/src/index.js';
+import { budgetSlot, now, providerView, startupView, type Booking, type BookResult, type ChangeResult, type Quote } from '../packages/core/src/index.js';
 import { apiRoute, providerIdOf, startupIdOf } from './lib/api.js';
 import { deps } from './lib/deps.js';
 import { HttpError, badRequest, busy, conflict, notFound } from './lib/errors.js';
@@ -53,7 +53,7 @@ function refusal(r: Extract<BookResult, { ok: false }>): HttpError {
 
 export const book = apiRoute<z.infer<typeof BookBody>>('functions/bookings.book', async (req) => {
   const key = req.principal!.key;
-  const budgetKey = key && key.budget_micros !== null ? key.key_sha256 : null;
+  const budgetKey = key ? budgetSlot(key, now()) : null;
   const r = await deps().bookings.book(startupIdOf(req), { quote_id: req.body.quote_id, offer: req.body.offer }, { key: req.idempotency!.key, request_hash: req.idempotency!.request_hash }, budgetKey);
   if (!r.ok) throw refusal(r);
   if (!r.replayed) await emitBookingEvent('booking.pending', r.booking);

@@ -7,9 +7,9 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { z } from 'zod';
-import { Covenants, type Covenant, type CovenantSet, type CovenantState, type CreditAlert, type CreditAlertState, type Facility } from '../packages/core/src/index.js';
+import { Covenants, KeyBudgetAlerts, type BudgetUse, type KeyBudgetWatch, type Covenant, type CovenantSet, type CovenantState, type CreditAlert, type CreditAlertState, type Facility } from '../packages/core/src/index.js';
 import { creditAlerts } from './credit-alerts.js';
-import { DynamoCovenantStore } from '../packages/core/src/adapters/dynamodb/index.js';
+import { DynamoCovenantStore, DynamoKeyBudgetStore } from '../packages/core/src/adapters/dynamodb/index.js';
 import { apiRoute } from './lib/api.js';
 import { deps } from './lib/deps.js';
 import { badRequest, busy, conflict, notFound } from './lib/errors.js';
@@ -75,9 +75,21 @@ async function tellLow(f: Facility, a: CreditAlert, s: CreditAlertState): Promis
   if (!r.ok) logger.error('webhook event refused', { type: 'credits.low', facility_id: f.id, code: r.code });
 }
 
+/** Tells the startup a key's spend this period reached its soft threshold (key.budget_low), once a period. */
+async function tellBudgetLow(w: KeyBudgetWatch, use: BudgetUse): Promise<void> {
+  const r = await webhooks().emit('key.budget_low', { role: 'startup', id: w.startup_id }, [w.key_id, use.period_id ?? 'lifetime'], {
+    key_id: w.key_id, startup_id: w.startup_id, budget_period: w.budget_period, period_id: use.period_id, budget_micros: use.budget_micros,
+    budget_soft_micros: w.budget_soft_micros, budget_left_micros: use.budget_left_micros, budget_resets_at: use.resets_at,
+  });
+  if (!r.ok) throw new Error(`key.budget_low refused: ${r.code}`);
+}
+
+let keyAlerts: KeyBudgetAlerts | undefined;
+
 export const check = middy(async () => {
   const report = await covenants().checkAll(tell);
   const low = await creditAlerts().checkAll(tellLow);
-  if (report.failures + low.failures > 0) logger.error('breaches or falls could not be told; the next run retries them', { ...report, credits_low: low });
-  return { ...report, credits_low: low };
+  const keys = await (keyAlerts ??= new KeyBudgetAlerts(new DynamoKeyBudgetStore(deps().doc, deps().table))).checkAll(tellBudgetLow);
+  if (report.failures + low.failures + keys.failures > 0) logger.error('breaches or falls could not be told; the next run retries them', { ...report, credits_low: low, key_budget_low: keys });
+  return { ...report, credits_low: low, key_budget_low: keys };
 }).use(injectLambdaContext(logger));

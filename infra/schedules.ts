@@ -47,7 +47,7 @@ export const SCHEDULES: readonly ScheduleDef[] = [
     expression: 'rate(5 minutes)',
     overlap: false,
     target: { handler: 'functions/covenants.check', access: ['query', 'read', 'write', 'transact'], timeout_s: 120, sends: ['webhook-deliveries'] },
-    description: "Evaluates every facility's covenants and every startup's credits.low thresholds (SPEC §12); a new breach emits facility.covenant_breached and, with action freeze, freezes the facility with the covenant as reason; a fall below a threshold emits credits.low.",
+    description: "Evaluates every facility's covenants and every startup's credits.low thresholds (SPEC §12); a new breach emits facility.covenant_breached and, with action freeze, freezes the facility with the covenant as reason; a fall below a threshold emits credits.low; a key's spend reaching its soft threshold emits key.budget_low (once a period).",
   },
   {
     name: 'webhook-sweeper',

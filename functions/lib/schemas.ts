@@ -27,6 +27,10 @@ export const CreateLenderReply = z.object({ id: Id, name: z.string(), key: z.str
 export const CreateKeyBody = z.strictObject({
   name: Name,
   budget_micros: Micros.optional(),
+  /** The budget resets every UTC day, week (from Monday) or month; without it, it counts over the key's life. */
+  budget_period: z.enum(['daily', 'weekly', 'monthly']).optional(),
+  /** Spend in a period at which key.budget_low is sent (once a period); below budget_micros. */
+  budget_soft_micros: Micros.optional(),
   models: z.array(z.string().min(1).max(200)).max(100).optional(),
   rpm: z.number().int().min(1).max(100_000).optional(),
   tpm: z.number().int().min(1).max(100_000_000).optional(),
@@ -37,6 +41,12 @@ export const KeyReply = z.object({
   /** The secret, shown once at creation; null on a replayed request. */
   key: z.string().nullable().optional(),
   budget_micros: Micros.nullable(),
+  budget_period: z.enum(['daily', 'weekly', 'monthly']).nullable(),
+  budget_soft_micros: Micros.nullable(),
+  /** What is left of the budget in the current period (or of a lifetime budget); null without a budget. */
+  budget_left_micros: Micros.nullable(),
+  /** When the current period's budget resets; null for a lifetime budget or none. */
+  budget_resets_at: z.string().nullable(),
   models: z.array(z.string()).nullable(),
   rpm: z.number().int().nullable(),
   tpm: z.number().int().nullable(),

@@ -5,11 +5,10 @@
  * facility's lender sees or sets them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLambdaContext, functionNameFor, invokeHandler } from '../../local/lambda.js';
-import { SCHEDULES } from '../../infra/schedules.js';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
 import { client } from './client.js';
 import { Receiver, until } from './receiver.js';
+import { runSchedule } from './schedule.js';
 
 process.env.COMPUX_WEBHOOK_BACKOFF_BASE_S = '1';
 
@@ -30,12 +29,7 @@ afterAll(async () => {
 });
 
 /** One run of the covenant-check schedule, as the scheduler runs it (its handler, under its grant). */
-async function runCheck() {
-  const row = SCHEDULES.find((s) => s.name === 'covenant-check')!;
-  if (!('handler' in row.target)) throw new Error('covenant-check runs a handler');
-  const handler = await rt.resolveHandler(row.target.handler);
-  return invokeHandler<{ breaches_told: number; frozen: number }>(handler, {}, createLambdaContext({ functionName: functionNameFor(row.target.handler), timeoutMs: 60_000 }), 60_000, rt.grants.for(row.target));
-}
+const runCheck = () => runSchedule<{ breaches_told: number; frozen: number }>(rt, 'covenant-check');
 
 async function lenderHook(events: string[]) {
   const rec = new Receiver();

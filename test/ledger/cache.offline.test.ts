@@ -257,7 +257,7 @@ function keyStore(keys: ApiKeyRecord[]) {
 function startupKey(secret: string): ApiKeyRecord {
   return {
     id: `key_${secret}`, role: 'startup', tenant_id: 'stu_1', name: secret, key_sha256: sha256Hex(secret),
-    budget_micros: null, models: null, rpm: null, tpm: null, budget_left_micros: null, created_at: '2026-01-01T00:00:00.000Z', revoked_at: null,
+    budget_micros: null, budget_period: null, budget_soft_micros: null, models: null, rpm: null, tpm: null, budget_left_micros: null, created_at: '2026-01-01T00:00:00.000Z', revoked_at: null,
   };
 }
 

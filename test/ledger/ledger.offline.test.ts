@@ -176,8 +176,8 @@ describe('what core decides for the store (the adapter only turns it into condit
   });
 
   it('a hold under a key budget takes its amount on reserve and returns the unspent part on close; without one, nothing', () => {
-    expect(budgetOnReserve(hold({ budget_key: 'k' }))).toEqual({ key_sha256: 'k', take: 100 });
-    expect(budgetOnClose(hold({ budget_key: 'k' }), 60)).toEqual({ key_sha256: 'k', refund: 40, spent: 60 });
+    expect(budgetOnReserve(hold({ budget_key: 'k' }))).toEqual({ slot: 'k', take: 100 });
+    expect(budgetOnClose(hold({ budget_key: 'k' }), 60)).toEqual({ slot: 'k', refund: 40, spent: 60 });
     expect(budgetOnReserve(hold({}))).toBeNull();
     expect(budgetOnClose(hold({}), 60)).toBeNull();
   });

@@ -161,20 +161,21 @@ export function spendByFacility(hold: Hold, settledMicros: number): Allocation[]
 }
 
 /**
- * A hold taken under a key with a budget carries `refs.budget_key` (the key's sha256). Reserving takes the
- * whole amount from the key's budget (refused when the budget is short); closing gives back the unspent
- * part and counts the spend. Null: the hold draws on no key budget.
+ * A hold taken under a key with a budget carries `refs.budget_key`: the budget slot it draws on (key-budgets.ts:
+ * the key's sha256, or that and the period). Reserving takes the whole amount from the slot (refused when the
+ * budget is short); closing gives back the unspent part to the same slot and counts the spend. Null: the hold
+ * draws on no key budget.
  */
-export type KeyBudgetChange = { key_sha256: string; take: number } | { key_sha256: string; refund: number; spent: number };
+export type KeyBudgetChange = { slot: string; take: number } | { slot: string; refund: number; spent: number };
 
 export function budgetOnReserve(hold: Hold): KeyBudgetChange | null {
   const key = hold.refs.budget_key;
-  return key ? { key_sha256: key, take: hold.amount_micros } : null;
+  return key ? { slot: key, take: hold.amount_micros } : null;
 }
 
 export function budgetOnClose(hold: Hold, settledMicros: number): KeyBudgetChange | null {
   const key = hold.refs.budget_key;
-  return key ? { key_sha256: key, refund: hold.amount_micros - settledMicros, spent: settledMicros } : null;
+  return key ? { slot: key, refund: hold.amount_micros - settledMicros, spent: settledMicros } : null;
 }
 
 /** A reservation found under the hold's id is a replay when it was asked with the same body (else a 409). */

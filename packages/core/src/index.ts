@@ -35,3 +35,5 @@ export * from './webhooks/index.js';
 export * from './covenants.js';
 export * from './covenant-service.js';
 export * from './credit-alerts.js';
+export * from './key-budgets.js';
+export * from './key-budget-alerts.js';

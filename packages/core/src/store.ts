@@ -4,6 +4,7 @@
  * Expected failures are result codes, not exceptions (TIGER_STYLE).
  */
 import type { Facility, RecoveryStatement } from './facilities.js';
+import type { BudgetPeriod } from './key-budgets.js';
 import type { Hold } from './holds.js';
 import type { Journal, Lease, LeaseClose } from './leases/lease.js';
 import type { AccountSpec, Posting, PostingLine } from './ledger.js';
@@ -21,10 +22,14 @@ export interface ApiKeyRecord {
   name: string;
   key_sha256: string;
   budget_micros: number | null;
+  /** Null: the budget counts over the key's life; else it resets every UTC day, week or month (key-budgets.ts). */
+  budget_period: BudgetPeriod | null;
+  /** Spend in a period at which the startup is told key.budget_low; null: never. */
+  budget_soft_micros: number | null;
   models: string[] | null;
   rpm: number | null;
   tpm: number | null;
-  /** What is left of budget_micros: reserved spend is taken at once, the unspent part returned on settle. */
+  /** What is left of a lifetime budget_micros: reserved spend is taken at once, the unspent part returned on settle. (A period's is on its own item.) */
   budget_left_micros: number | null;
   created_at: string;
   revoked_at: string | null;

@@ -7,6 +7,7 @@ import { newId, newSecretKey, sha256Hex } from './ids.js';
 import type { Clock } from './credits.js';
 import { now } from './clock.js';
 import { TtlCache } from './cache.js';
+import { checkBudgetTerms, periodWindow, type BudgetPeriod } from './key-budgets.js';
 import type { ApiKeyRecord, IdempotencyClaim, Idempotent, Lender, Role, Startup, TenantStore } from './store.js';
 
 export interface Principal {
@@ -42,7 +43,7 @@ export function unlimitedKey(role: 'lender' | 'provider', tenantId: string, name
     secret,
     record: {
       id: newId('key'), role, tenant_id: tenantId, name, key_sha256: sha256Hex(secret),
-      budget_micros: null, models: null, rpm: null, tpm: null, budget_left_micros: null, created_at: at, revoked_at: null,
+      budget_micros: null, budget_period: null, budget_soft_micros: null, models: null, rpm: null, tpm: null, budget_left_micros: null, created_at: at, revoked_at: null,
     },
   };
 }
@@ -105,9 +106,11 @@ export class Tenants {
 
   async createStartupKey(
     startupId: string,
-    input: { name: string; budget_micros?: number; models?: string[]; rpm?: number; tpm?: number },
+    input: { name: string; budget_micros?: number; budget_period?: BudgetPeriod; budget_soft_micros?: number; models?: string[]; rpm?: number; tpm?: number },
     idem?: IdempotencyClaim,
-  ): Promise<Idempotent<ApiKeyRecord & { key: string }> | { ok: false; code: 'startup_not_found' | 'too_many_keys' }> {
+  ): Promise<Idempotent<ApiKeyRecord & { key: string }> | { ok: false; code: 'startup_not_found' | 'too_many_keys' } | { ok: false; code: 'invalid_budget'; field: string; message: string }> {
+    const terms = checkBudgetTerms(input);
+    if (!terms.ok) return { ok: false, code: 'invalid_budget', field: terms.field, message: terms.message };
     if (!(await this.store.getStartup(startupId))) return { ok: false, code: 'startup_not_found' };
     // A soft bound (two racing creates may both pass it): it keeps key lookups by id bounded, not exact.
     const existing = await this.store.listStartupKeys(startupId, MAX_KEYS_PER_STARTUP);
@@ -115,12 +118,12 @@ export class Tenants {
     const secret = newSecretKey('cx_startup');
     const rec: ApiKeyRecord = {
       id: newId('key'), role: 'startup', tenant_id: startupId, name: input.name, key_sha256: sha256Hex(secret),
-      budget_micros: input.budget_micros ?? null, models: input.models ?? null, rpm: input.rpm ?? null, tpm: input.tpm ?? null,
+      budget_micros: input.budget_micros ?? null, budget_period: input.budget_period ?? null, budget_soft_micros: input.budget_soft_micros ?? null, models: input.models ?? null, rpm: input.rpm ?? null, tpm: input.tpm ?? null,
       budget_left_micros: input.budget_micros ?? null,
       created_at: this.clock().toISOString(), revoked_at: null,
     };
     // As for lenders: the replayed reply never holds the secret (it is shown once, stored only hashed).
-    const r = await this.store.createApiKey(rec, idem && { ...idem, reply: { ...publicKey(rec), key: null } });
+    const r = await this.store.createApiKey(rec, idem && { ...idem, reply: { ...ownerView(rec, new Date(rec.created_at)), key: null } });
     return r.ok && !r.replayed ? { ok: true, replayed: false, value: { ...rec, key: secret } } : (r as Idempotent<never>);
   }
 
@@ -153,4 +156,9 @@ export class Tenants {
 export function publicKey(k: ApiKeyRecord) {
   const { key_sha256: _hash, role: _role, tenant_id: _tenant, ...rest } = k;
   return rest;
+}
+
+/** A key as its owner sees it at `at`, with when its period budget resets (null: a lifetime budget, or none). */
+export function ownerView(k: ApiKeyRecord, at: Date) {
+  return { ...publicKey(k), budget_resets_at: k.budget_micros !== null && k.budget_period !== null ? periodWindow(k.budget_period, at).resets_at : null };
 }

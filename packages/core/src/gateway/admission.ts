@@ -81,15 +81,15 @@ export async function admit(req: GatewayRequest, deps: AdmissionDeps): Promise<A
   return { ok: true, offers: tryList, hold_micros: holdMicros, whole_micros: wholeMicros };
 }
 
-/** The hold: one conditional transaction across facilities in draw order (and the key's budget). */
-export async function reserveHold(req: GatewayRequest, credits: Pick<Credits, 'reserve'>, holdMicros: number): Promise<Held> {
+/** The hold: one conditional transaction across facilities in draw order (and the key's budget slot, key-budgets.ts). */
+export async function reserveHold(req: GatewayRequest, credits: Pick<Credits, 'reserve'>, holdMicros: number, budgetSlot: string | null): Promise<Held> {
   const { key } = req;
   const reserved = await credits.reserve({
     startup_id: req.startup_id,
     amount_micros: holdMicros,
     idempotency_key: `gw:${req.idempotency_key}`,
     request_hash: req.request_hash,
-    refs: { request_id: req.request_id, key_id: key.id, ...(key.budget_micros !== null ? { budget_key: key.key_sha256 } : {}) },
+    refs: { request_id: req.request_id, key_id: key.id, ...(budgetSlot !== null ? { budget_key: budgetSlot } : {}) },
   });
   if (!reserved.ok) {
     switch (reserved.code) {

@@ -19,6 +19,7 @@ import type { Credits } from '../credits.js';
 import type { RateLimiter } from '../ratelimit.js';
 import type { SlaRecorder } from '../sla.js';
 import { admit, reserveHold } from './admission.js';
+import { budgetSlot } from '../key-budgets.js';
 import { serveAttempts } from './attempts.js';
 import { BreakerBoard } from './breakers.js';
 import { upstreamBodyText } from './call.js';
@@ -136,9 +137,12 @@ export class Gateway {
   private async pay(req: GatewayRequest, amountMicros: number, wholeMicros: number, sink: ResponseSink): Promise<{ ok: true; payment: Payment; sink: ResponseSink; done: Promise<void> } | { ok: false; refusal: ErrorSpec }> {
     const { holder, idempotency } = this.deps;
     const explicitKey = req.caller_idempotency_key === true;
+    // The budget slot is fixed here, once: a lease or a hold taken now counts in the period it is now.
+    const slot = budgetSlot(req.key, this.clock.now());
     if (holder && (!explicitKey || idempotency)) {
-      const budget = req.key.budget_micros !== null;
-      const r = await holder.reserve({ startup_id: req.startup_id, budget_key: budget ? req.key.key_sha256 : null, budget_left_micros: budget ? req.key.budget_left_micros : null, amount_micros: amountMicros });
+      // A period's budget left is on its own item, not the key record: the whole budget only sizes the lease, whose take checks it.
+      const left = slot === null ? null : req.key.budget_period === null ? req.key.budget_left_micros : req.key.budget_micros;
+      const r = await holder.reserve({ startup_id: req.startup_id, budget_key: slot, budget_left_micros: left, amount_micros: amountMicros });
       if (r.ok) {
         const payment = leasePayment(r.reservation, holder);
         if (!explicitKey || !idempotency) return { ok: true, payment, sink, done: Promise.resolve() };
@@ -154,9 +158,9 @@ export class Gateway {
     }
     // A hold cannot grow: it takes the whole most possible cost when the credit (and the key's budget) allows,
     // and only otherwise the first slice (the generation is then cut there, with finish_reason "length").
-    let held = wholeMicros > amountMicros ? await reserveHold(req, this.deps.credits, wholeMicros) : null;
+    let held = wholeMicros > amountMicros ? await reserveHold(req, this.deps.credits, wholeMicros, slot) : null;
     const short = (code: string) => code === 'exceeds_credit' || code === 'key_budget_exceeded';
-    if (!held || (!held.ok && short(held.refusal.code))) held = await reserveHold(req, this.deps.credits, amountMicros);
+    if (!held || (!held.ok && short(held.refusal.code))) held = await reserveHold(req, this.deps.credits, amountMicros, slot);
     return held.ok ? { ok: true, payment: holdPayment(held.hold, this.deps.credits, this.deps.log), sink, done: Promise.resolve() } : held;
   }
 

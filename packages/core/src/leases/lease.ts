@@ -60,7 +60,7 @@ export interface Lease {
   holder_id: string;
   startup_id: string;
   facility_id: string;
-  /** The key whose budget the lease also draws on (its sha256), or null. */
+  /** The key budget slot the lease also draws on (key-budgets.ts: the key's sha256, or that and the period), or null. */
   budget_key: string | null;
   amount_micros: number;
   created_at: string;
@@ -182,7 +182,7 @@ export interface LeaseClose {
   burns: BurnChange[];
   facility_models: FacilityModelDay[];
   /** The key budget's refund of what the lease took and did not spend; null without a budget. */
-  budget: { key_sha256: string; refund: number; spent: number } | null;
+  budget: { slot: string; refund: number; spent: number } | null;
 }
 
 /**
@@ -237,7 +237,7 @@ export function closeOf(lease: Lease, journal: Journal, records: readonly UsageR
     usage_days: [...days.values()],
     provider_hours: [...hours.values()],
     burns,
-    budget: lease.budget_key ? { key_sha256: lease.budget_key, refund: lease.amount_micros - spent, spent } : null,
+    budget: lease.budget_key ? { slot: lease.budget_key, refund: lease.amount_micros - spent, spent } : null,
   };
 }
 

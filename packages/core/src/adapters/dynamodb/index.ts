@@ -31,3 +31,4 @@ export { DynamoBookings, type BlockPlan } from './bookings.js';
 export { DynamoWebhookStore } from './webhooks.js';
 export { DynamoCovenantStore } from './covenants.js';
 export { DynamoCreditAlertStore } from './credit-alerts.js';
+export { DynamoKeyBudgetStore } from './key-budgets.js';

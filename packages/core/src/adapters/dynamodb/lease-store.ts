@@ -28,7 +28,7 @@ export class DynamoLeaseStore implements LeaseStore {
   constructor(private readonly table: Table) {}
 
   async takeLease(lease: Lease, posting: Posting): Promise<TakeLeaseResult> {
-    const tagged: Tagged[] = [{ tag: 'lease', item: this.table.put(leaseItem(lease)) }, ...postingItems(this.table, posting), ...budgetItem(this.table, lease.budget_key ? { key_sha256: lease.budget_key, take: lease.amount_micros } : null)];
+    const tagged: Tagged[] = [{ tag: 'lease', item: this.table.put(leaseItem(lease)) }, ...postingItems(this.table, posting), ...budgetItem(this.table, lease.budget_key ? { slot: lease.budget_key, take: lease.amount_micros } : null)];
     const out = await transact(this.table.doc, tagged.map((t) => t.item));
     if (out.ok) return { ok: true };
     if (out.reason === 'contention') return { ok: false, code: 'contention' };

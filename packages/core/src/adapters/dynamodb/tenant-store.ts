@@ -1,6 +1,7 @@
 /** TenantStore on the table: startups, lenders (created with their first key) and API keys, found by their hash. */
 import type { ApiKeyRecord, IdempotencyClaim, Lender, Page, Startup, TenantStore } from '../../store.js';
 import { apiKeyItem, apiKeyKey, toApiKey } from './entities/api-key.js';
+import { keyWatchItem } from './entities/key-budget.js';
 import { lenderItem, lenderKey, startupItem, startupKey, toLender, toStartup } from './entities/tenant.js';
 import type { DynamoIdempotency } from './idempotency.js';
 import { ContentionError, type Table } from './table.js';
@@ -31,7 +32,10 @@ export class DynamoTenantStore implements TenantStore {
   }
 
   async createApiKey(k: ApiKeyRecord, idem?: IdempotencyClaim) {
-    return this.idempotency.create(k, [{ item: this.table.put(apiKeyItem(k)), tag: 'key' }], idem, k.created_at);
+    // A key with a soft threshold is watched from the moment it exists (key-budget-alerts.ts).
+    const watch = keyWatchItem(k);
+    const items = [{ item: this.table.put(apiKeyItem(k)), tag: 'key' }, ...(watch ? [{ item: this.table.put(watch, false), tag: 'key_watch' }] : [])];
+    return this.idempotency.create(k, items, idem, k.created_at);
   }
 
   async findApiKeyByHash(keySha256: string) {

@@ -21,6 +21,8 @@ export function toApiKey(i: Record<string, unknown>): ApiKeyRecord {
     name: i.name as string,
     key_sha256: i.key_sha256 as string,
     budget_micros: (i.budget_micros ?? null) as number | null,
+    budget_period: (i.budget_period ?? null) as ApiKeyRecord['budget_period'],
+    budget_soft_micros: (i.budget_soft_micros ?? null) as number | null,
     models: (i.models ?? null) as string[] | null,
     rpm: (i.rpm ?? null) as number | null,
     tpm: (i.tpm ?? null) as number | null,
