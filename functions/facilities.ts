@@ -59,7 +59,7 @@ export const get = apiRoute('functions/facilities.get', async (req) => {
 export const freeze = apiRoute<z.infer<typeof FreezeBody>>('functions/facilities.freeze', async (req) => {
   const r = await deps().lending.freeze(callerOf(req.principal), req.params.id!, req.body.reason);
   if (!r) throw notFound('facility');
-  if ('code' in r) throw conflict('This facility was recovered; it can no longer be frozen or unfrozen.', r.code);
+  if ('code' in r) throw conflict(`This facility was ${r.code === 'facility_matured' ? 'matured at its term end' : 'recovered'}; it can no longer be frozen or unfrozen.`, r.code);
   // Named by the freeze's own instant: a repeated freeze (a retry after a lost reply, or after this emission
   // failed) emits the same event, so it is recorded and delivered once. Emission only writes and queues.
   await emitFacilityEvent('facility.frozen', r, [`frozen:${r.frozen_at}`]);
@@ -76,7 +76,7 @@ export const unfreeze = apiRoute('functions/facilities.unfreeze', async (req) =>
   const before = await visibleFacility(req);
   const r = await deps().lending.unfreeze(callerOf(req.principal), req.params.id!);
   if (!r) throw notFound('facility');
-  if ('code' in r) throw conflict('This facility was recovered; it can no longer be frozen or unfrozen.', r.code);
+  if ('code' in r) throw conflict(`This facility was ${r.code === 'facility_matured' ? 'matured at its term end' : 'recovered'}; it can no longer be frozen or unfrozen.`, r.code);
   // Named by the freeze it ends. Only the call that found it frozen knows that freeze, so an unfreeze whose
   // emission failed and is retried finds it active and emits nothing (docs/api.md "Webhooks" says so).
   if (before.status === 'frozen' && r.status === 'active') await emitFacilityEvent('facility.unfrozen', r, [`unfrozen:${before.frozen_at}`]);
@@ -93,6 +93,8 @@ export const recover = apiRoute('functions/facilities.recover', async (req) => {
       throw conflict('Freeze the facility before recovering it, so no new spend races the recovery.', r.code);
     case 'already_recovered':
       throw conflict('This facility was already recovered.', r.code);
+    case 'facility_matured':
+      throw conflict('This facility matured at its term end; its unspent credit is recovered by the loan servicing, and its loan statements show it.', r.code);
     case 'idempotency_conflict':
       throw new HttpError(409, 'This Idempotency-Key was already used with a different request.', r.code, 'conflict_error');
     case 'contention':

@@ -17,6 +17,7 @@ import {
 import { now as clockNow, nowIso, nowMs } from '../packages/core/src/clock.js';
 import { apiRoute, providerIdOf } from './lib/api.js';
 import { deps, sfnClient } from './lib/deps.js';
+import { periodParam } from './lib/params.js';
 import { badRequest, conflict, notFound } from './lib/errors.js';
 import { logger } from './lib/powertools.js';
 import { Period, StatementFigures, StatementLine, type CustomRateBody, type StatementsQuery } from './lib/pricing-schemas.js';
@@ -27,11 +28,7 @@ const RECORDS_PAGE = 1_000;
 const PAGES_PER_CALL = 10;
 
 
-function period(raw: string | undefined) {
-  const p = raw === undefined ? null : parsePeriod(raw);
-  if (!p) throw badRequest('The period is a UTC month, YYYY-MM (2000-01 to 2999-12).', 'period', 'invalid_period');
-  return p;
-}
+const period = periodParam;
 
 // ---------- tasks ----------
 

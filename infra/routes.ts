@@ -17,6 +17,7 @@ import * as D from '../functions/lib/dashboard-schemas.js';
 import * as B from '../functions/lib/booking-schemas.js';
 import * as W from '../functions/lib/webhook-schemas.js';
 import * as C from '../functions/lib/covenant-schemas.js';
+import * as L from '../functions/lib/loan-schemas.js';
 
 export type Role = 'operator' | 'lender' | 'startup' | 'provider' | 'public';
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -180,6 +181,11 @@ export const ROUTES: readonly RouteDef[] = [
   {
     method: 'GET', path: '/v1/facilities/{id}/covenants', handler: 'functions/covenants.get', auth: LENDER_OR_OPERATOR,
     access: ['read', 'query'], summary: "The facility's covenants and their state at the last evaluation", reply: C.CovenantsReply,
+  },
+  {
+    method: 'GET', path: '/v1/facilities/{id}/statements/{period}', handler: 'functions/loans.statement', auth: LENDER_OR_OPERATOR,
+    access: ['read', 'query'], reply: L.LoanStatementReply,
+    summary: "The facility's loan statement for a UTC month: principal, the fees charged that month and owed to its end, credits spent and recovered",
   },
   {
     method: 'PUT', path: '/v1/facilities/{id}/covenants', handler: 'functions/covenants.put', auth: LENDER_OR_OPERATOR,

@@ -43,6 +43,13 @@ export const SCHEDULES: readonly ScheduleDef[] = [
     description: "Probes every live provider endpoint, then recomputes each live provider's 30-day SLA standing and its routing priority (alerts on breach and recovery, sent to the provider as sla.breach / sla.recovered).",
   },
   {
+    name: 'loan-servicing',
+    expression: 'rate(15 minutes)',
+    overlap: false,
+    target: { handler: 'functions/loans.service', access: ['query', 'read', 'write', 'transact'], timeout_s: 300, sends: ['webhook-deliveries'] },
+    description: "Services every facility's loan (SPEC §3, §12): posts the monthly servicing fees that fell due, matures a facility at its term end (no new spend; its unspent credit recovered once nothing is reserved or leased on it; facility.matured), and issues each month's loan statement (statement.issued).",
+  },
+  {
     name: 'covenant-check',
     expression: 'rate(5 minutes)',
     overlap: false,

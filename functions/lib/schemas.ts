@@ -88,7 +88,9 @@ export const FacilityReply = z.object({
   origination_fee_bps: z.number().int(),
   servicing_fee_bps: z.number().int(),
   origination_fee_micros: Micros,
-  status: z.enum(['active', 'frozen', 'recovered']),
+  status: z.enum(['active', 'frozen', 'recovered', 'matured']),
+  /** When it matured at its term end (then no new spend); null before. */
+  matured_at: z.string().nullable(),
   freeze_mode: z.enum(['standard', 'strict']),
   frozen_reason: z.string().nullable(),
   created_at: z.string(),
@@ -138,7 +140,7 @@ const CreditFigures = {
 export const CreditsReply = z.object({
   object: z.literal('credits'),
   ...CreditFigures,
-  facilities: z.array(z.object({ id: Id, status: z.enum(['active', 'frozen', 'recovered']), term_end: z.string(), ...CreditFigures, burn_24h_micros: Micros, burn_7d_micros: Micros })),
+  facilities: z.array(z.object({ id: Id, status: z.enum(['active', 'frozen', 'recovered', 'matured']), term_end: z.string(), ...CreditFigures, burn_24h_micros: Micros, burn_7d_micros: Micros })),
 });
 
 export const FacilityListQuery = ListQuery.extend({ lender_id: Id.optional() });

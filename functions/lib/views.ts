@@ -18,6 +18,7 @@ export function facilityJson(v: FacilityView) {
     status: v.status,
     freeze_mode: v.freeze_mode,
     frozen_reason: v.frozen_reason,
+    matured_at: v.matured_at,
     created_at: v.created_at,
     granted_micros: v.granted_micros,
     spent_micros: v.spent_micros,

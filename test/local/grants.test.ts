@@ -353,6 +353,16 @@ describe('every row stays inside its grant, on its normal and its error path', (
     await rt.scheduler!.fire('covenant-check');
     mark('schedule covenant-check', 'error');
 
+    // The loan side: this month's statement (its origination fee), and the loan-servicing schedule; an entry whose
+    // facility is gone is its error path (skipped).
+    await hit('GET', '/v1/facilities/{id}/statements/{period}', 'normal', 200, `/v1/facilities/${fac.id}/statements/${monthOf(nowIso())}`, { key: lender });
+    await hit('GET', '/v1/facilities/{id}/statements/{period}', 'error', 400, `/v1/facilities/${fac.id}/statements/2027-13`, { key: lender });
+    await rt.scheduler!.fire('loan-servicing');
+    mark('schedule loan-servicing', 'normal');
+    await rt.doc.send(new PutCommand({ TableName: rt.tableName, Item: { pk: 'LOANS#0', sk: 'FAC#fac_nosuchfacility', type: 'loan', facility_id: 'fac_nosuchfacility', servicing_through: 0, matured_told: false, statements_through: null, version: 1 } }));
+    await rt.scheduler!.fire('loan-servicing');
+    mark('schedule loan-servicing', 'error');
+
     await hit('POST', '/v1/facilities/{id}/freeze', 'normal', 200, `/v1/facilities/${fac.id}/freeze`, { key: lender, body: { reason: 'default' } });
     await hit('POST', '/v1/facilities/{id}/freeze', 'error', 404, '/v1/facilities/fac_nosuchfacility/freeze', { key: lender, body: { reason: 'x' } });
     await hit('POST', '/v1/facilities/{id}/unfreeze', 'normal', 200, `/v1/facilities/${fac.id}/unfreeze`, { key: lender });

@@ -12,7 +12,8 @@ export const SERVICING_FEE_BPS = { min: 50, max: 100 } as const;
 /** Facilities one startup may hold: bounds the accounts one reservation may touch. */
 export const MAX_FACILITIES_PER_STARTUP = 8;
 
-export type FacilityStatus = 'active' | 'frozen' | 'recovered';
+/** `matured`: past its term end (loans.ts): no new spend; its unspent credit is recovered once nothing is reserved or leased on it. */
+export type FacilityStatus = 'active' | 'frozen' | 'recovered' | 'matured';
 /**
  * SPEC §3: `standard` lends to credit leases (a freeze then leaves a bounded exposure); `strict` never
  * does, so every reservation on it checks the freeze and its exposure is 0.
@@ -37,6 +38,8 @@ export interface Facility {
   frozen_reason: string | null;
   frozen_at: string | null;
   recovered_at: string | null;
+  /** When it matured at its term end; null before. */
+  matured_at: string | null;
   created_at: string;
 }
 
@@ -81,6 +84,7 @@ export function newFacility(id: string, terms: FacilityTerms, createdAt: string)
     frozen_reason: null,
     frozen_at: null,
     recovered_at: null,
+    matured_at: null,
     created_at: createdAt,
   };
   const grant = checkPosting({

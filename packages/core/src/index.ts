@@ -37,3 +37,5 @@ export * from './covenant-service.js';
 export * from './credit-alerts.js';
 export * from './key-budgets.js';
 export * from './key-budget-alerts.js';
+export * from './loans.js';
+export * from './loan-service.js';

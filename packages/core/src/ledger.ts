@@ -20,7 +20,7 @@ import { assert, assertMicros } from './money.js';
  * holder and closed back into `spent` and `available` by one posting when the lease ends.
  */
 export type FacilityAccountKind = 'funding' | 'available' | 'reserved' | 'leased' | 'spent' | 'recovered';
-export type AccountKind = FacilityAccountKind | 'sales' | 'margin' | 'accrued' | 'payable' | 'premium';
+export type AccountKind = FacilityAccountKind | 'sales' | 'margin' | 'accrued' | 'payable' | 'premium' | 'loan_fees' | 'loan_owed';
 
 export interface AccountSpec {
   id: string;
@@ -44,7 +44,7 @@ export function facilityAccounts(facilityId: string): Record<FacilityAccountKind
   };
 }
 
-export type PostingKind = 'grant' | 'reserve' | 'settle' | 'release' | 'expire' | 'recover' | 'reversal' | 'payable' | 'lease' | 'lease_close';
+export type PostingKind = 'grant' | 'reserve' | 'settle' | 'release' | 'expire' | 'recover' | 'reversal' | 'payable' | 'lease' | 'lease_close' | 'fee';
 
 export interface PostingLine {
   account: string;
@@ -79,6 +79,8 @@ export const MARKET_SHARDS = 32;
 
 const PERIOD = String.raw`\d{4}-(?:0[1-9]|1[0-2])`;
 const OPEN_ACCOUNT = new RegExp(String.raw`^(?:marketplace:(sales|margin):${PERIOD}:\d{2}|provider:[A-Za-z0-9_-]{1,64}:(?:(accrued):${PERIOD}:\d{2}|(payable))|marketplace:(premium):${PERIOD})$`);
+/** A facility's loan accounts (loans.ts): fees the startup owes its lender, never mixed with credit. */
+const LOAN_ACCOUNT = /^loan:[A-Za-z0-9_-]{1,64}:(fees|owed)$/;
 
 const pad2 = (n: number) => String(n).padStart(2, '0');
 export const salesAccount = (period: string, shard: number): string => `marketplace:sales:${period}:${pad2(shard)}`;
@@ -92,6 +94,9 @@ export const premiumAccount = (period: string): string => `marketplace:premium:$
  * beforehand. Sales and premium carry the marketplace's side and go negative; the others never do.
  */
 export function openAccountSpec(id: string): AccountSpec | null {
+  const loan = LOAN_ACCOUNT.exec(id);
+  // The lender's fee income goes negative by what was charged; what the startup owes never does.
+  if (loan) return loan[1] === 'fees' ? { id, kind: 'loan_fees', non_negative: false } : { id, kind: 'loan_owed', non_negative: true };
   const m = OPEN_ACCOUNT.exec(id);
   if (!m) return null;
   const kind = (m[1] ?? m[2] ?? m[3] ?? m[4]) as AccountKind;

@@ -9,6 +9,7 @@ import {
   type Facility, type FacilityFigures, type FacilityTerms, type RecoveryStatement,
 } from './facilities.js';
 import { facilityAccount, facilityAccounts } from './ledger.js';
+import { originationPosting } from './loans.js';
 import type { Clock } from './credits.js';
 import { now } from './clock.js';
 import type { FacilityStore, IdempotencyClaim, IdempotencyStore, Idempotent, LedgerStore, Page, TenantStore } from './store.js';
@@ -54,7 +55,7 @@ export class Lending {
     const { facility, grant } = newFacility(id, { ...terms, lender_id: lenderId }, at);
     if (existing.length >= MAX_FACILITIES_PER_STARTUP && !existing.some((f) => f.id === id)) return { ok: false, code: 'too_many_facilities' };
     const claim = idem && { scope: idem.scope, key: idem.key, request_hash: idem.request_hash, status_code: idem.status_code, reply: idem.replyOf(facility) };
-    return this.store.openFacility(facility, Object.values(facilityAccounts(id)), grant, claim);
+    return this.store.openFacility(facility, Object.values(facilityAccounts(id)), grant, originationPosting(facility), claim);
   }
 
   async get(caller: Caller, id: string): Promise<Facility | null> {
@@ -109,19 +110,19 @@ export class Lending {
     };
   }
 
-  async freeze(caller: Caller, id: string, reason: string): Promise<Facility | null | { code: 'facility_recovered' }> {
+  async freeze(caller: Caller, id: string, reason: string): Promise<Facility | null | { code: 'facility_recovered' | 'facility_matured' }> {
     const f = await this.get(caller, id);
     if (!f) return null;
-    if (f.status === 'recovered') return { code: 'facility_recovered' };
+    if (f.status === 'recovered' || f.status === 'matured') return { code: `facility_${f.status}` };
     // Freezing a frozen facility changes nothing (the first reason and time stand).
     if (f.status === 'frozen') return f;
     return this.store.setFacilityFrozen(id, true, reason, this.clock().toISOString());
   }
 
-  async unfreeze(caller: Caller, id: string): Promise<Facility | null | { code: 'facility_recovered' }> {
+  async unfreeze(caller: Caller, id: string): Promise<Facility | null | { code: 'facility_recovered' | 'facility_matured' }> {
     const f = await this.get(caller, id);
     if (!f) return null;
-    if (f.status === 'recovered') return { code: 'facility_recovered' };
+    if (f.status === 'recovered' || f.status === 'matured') return { code: `facility_${f.status}` };
     if (f.status === 'active') return f;
     return this.store.setFacilityFrozen(id, false, null, this.clock().toISOString());
   }
@@ -131,7 +132,7 @@ export class Lending {
    * recovery); open holds still settle afterwards, and what they release stays in available.
    */
   async recover(caller: Caller, id: string, idem?: IdempotencyClaim): Promise<
-    { ok: true; replayed: boolean; statement: RecoveryStatement } | { ok: false; code: 'not_found' | 'facility_not_frozen' | 'already_recovered' | 'idempotency_conflict' | 'contention' }
+    { ok: true; replayed: boolean; statement: RecoveryStatement } | { ok: false; code: 'not_found' | 'facility_not_frozen' | 'facility_matured' | 'already_recovered' | 'idempotency_conflict' | 'contention' }
   > {
     for (let attempt = 0; attempt < MAX_RECOVERY_ATTEMPTS; attempt++) {
       const f = await this.get(caller, id);
@@ -143,6 +144,8 @@ export class Lending {
         if (replay) return { ok: false, code: 'idempotency_conflict' };
         return { ok: false, code: 'already_recovered' };
       }
+      // A matured facility's unspent credit is recovered by the loan-servicing schedule (loan-service.ts).
+      if (f.status === 'matured') return { ok: false, code: 'facility_matured' };
       if (f.status !== 'frozen') return { ok: false, code: 'facility_not_frozen' };
       const available = (await this.store.getBalances([facilityAccount(id, 'available')])).get(facilityAccount(id, 'available'))?.balance_micros ?? 0;
       const at = this.clock().toISOString();

@@ -111,13 +111,16 @@ export interface TenantStore {
 
 /** Credit facilities: opening (with the grant), freeze, recovery. */
 export interface FacilityStore {
-  openFacility(f: Facility, accounts: AccountSpec[], grant: Posting, idem?: IdempotencyClaim): Promise<Idempotent<Facility>>;
+  /** Opens it with its accounts, the grant, the origination fee (loans.ts; null when it rounds to 0) and its loan-book entry, in one transaction. */
+  openFacility(f: Facility, accounts: AccountSpec[], grant: Posting, fee: Posting | null, idem?: IdempotencyClaim): Promise<Idempotent<Facility>>;
   getFacility(id: string): Promise<Facility | null>;
   listFacilitiesByLender(lenderId: string | null, limit: number, cursor?: string): Promise<Page<Facility>>;
   listFacilitiesByStartup(startupId: string, limit: number): Promise<Facility[]>;
   /** Sets or clears the freeze on the facility record and its available account, atomically. */
   setFacilityFrozen(id: string, frozen: boolean, reason: string | null, at: string): Promise<Facility | null>;
-  /** Marks a frozen facility recovered and moves exactly `posting` (available → recovered, null when nothing is left) provided the available balance still equals `expectedAvailable`. */
+  /** Matures an active or frozen facility past its term end: status matured and its available account frozen, atomically. */
+  matureFacility(id: string, at: string): Promise<Facility | null>;
+  /** Marks a frozen facility recovered (a matured one stays matured, with recovered_at set) and moves exactly `posting` (available → recovered, null when nothing is left) provided the available balance still equals `expectedAvailable`. */
   recoverFacility(f: Facility, posting: Posting | null, expectedAvailable: number, statement: RecoveryStatement, idem?: IdempotencyClaim): Promise<PostResult>;
 }
 

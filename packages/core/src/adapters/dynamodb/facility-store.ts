@@ -11,6 +11,7 @@ import { facilityItem, facilityKey, toFacility } from './entities/facility.js';
 import { lineItem } from './entities/line.js';
 import { postingItem } from './entities/posting.js';
 import { recoveryItem } from './entities/recovery.js';
+import { loanItem } from './entities/loan.js';
 import type { DynamoIdempotency } from './idempotency.js';
 import { postingItems } from './posting-writes.js';
 import { ContentionError, type Table, type Tagged } from './table.js';
@@ -22,7 +23,7 @@ export class DynamoFacilityStore implements FacilityStore {
     private readonly idempotency: DynamoIdempotency,
   ) {}
 
-  async openFacility(f: Facility, accounts: AccountSpec[], grant: Posting, idem?: IdempotencyClaim) {
+  async openFacility(f: Facility, accounts: AccountSpec[], grant: Posting, fee: Posting | null, idem?: IdempotencyClaim) {
     // A transaction may not touch one item twice, so the accounts are created with the grant already in
     // their balance (and its one line counted), beside the grant's posting and line items.
     const granted = new Map(grant.lines.map((l) => [l.account, l.amount_micros]));
@@ -35,6 +36,10 @@ export class DynamoFacilityStore implements FacilityStore {
       ...accounts.map((a) => ({ item: this.table.put(opening(a)), tag: 'account' })),
       { item: this.table.put(postingItem(grant)), tag: 'posting' },
       ...grant.lines.map((line) => ({ item: this.table.put(lineItem(grant, line)), tag: 'line' })),
+      // The origination fee (loans.ts: the loan's own accounts, created by this first posting) and the loan's
+      // entry in the book the loan-servicing schedule walks.
+      ...(fee ? postingItems(this.table, fee) : []),
+      { item: this.table.put(loanItem({ facility_id: f.id, servicing_through: 0, matured_told: false, statements_through: null, version: 1 })), tag: 'loan' },
     ];
     return this.idempotency.create(f, tagged, idem, f.created_at);
   }
@@ -58,16 +63,16 @@ export class DynamoFacilityStore implements FacilityStore {
   async setFacilityFrozen(id: string, frozen: boolean, reason: string | null, at: string): Promise<Facility | null> {
     const f = await this.getFacility(id);
     if (!f) return null;
-    if (f.status === 'recovered') return f;
+    if (f.status === 'recovered' || f.status === 'matured') return f;
     const out = await transact(this.table.doc, [
       {
         Update: {
           TableName: this.table.name,
           Key: facilityKey(id),
           UpdateExpression: 'SET #s = :s, frozen_reason = :r, frozen_at = :at',
-          ConditionExpression: 'attribute_exists(pk) AND #s <> :recovered',
+          ConditionExpression: 'attribute_exists(pk) AND #s <> :recovered AND #s <> :matured',
           ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: { ':s': frozen ? 'frozen' : 'active', ':r': reason, ':at': frozen ? at : null, ':recovered': 'recovered' },
+          ExpressionAttributeValues: { ':s': frozen ? 'frozen' : 'active', ':r': reason, ':at': frozen ? at : null, ':recovered': 'recovered', ':matured': 'matured' },
         },
       },
       {
@@ -85,22 +90,43 @@ export class DynamoFacilityStore implements FacilityStore {
     return this.getFacility(id);
   }
 
+  /** Past its term end: the record matured and its available account frozen (no new spend), atomically; the facility as stored after. */
+  async matureFacility(id: string, at: string): Promise<Facility | null> {
+    const out = await transact(this.table.doc, [
+      {
+        Update: {
+          TableName: this.table.name,
+          Key: facilityKey(id),
+          UpdateExpression: 'SET #s = :matured, matured_at = :at',
+          ConditionExpression: 'attribute_exists(pk) AND (#s = :active OR #s = :frozen)',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':matured': 'matured', ':active': 'active', ':frozen': 'frozen', ':at': at },
+        },
+      },
+      {
+        Update: {
+          TableName: this.table.name,
+          Key: accountKey(facilityAccount(id, 'available')),
+          UpdateExpression: 'SET frozen = :b, updated_at = :at',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':b': true, ':at': at },
+        },
+      },
+    ]);
+    if (!out.ok && out.reason === 'contention') throw new ContentionError('the store is busy; retry');
+    return this.getFacility(id);
+  }
+
   async recoverFacility(f: Facility, posting: Posting | null, expectedAvailable: number, statement: RecoveryStatement, idem?: IdempotencyClaim): Promise<PostResult> {
     const tagged: Tagged[] = [];
     if (idem) tagged.push(this.idempotency.claimItem(idem, statement.recovered_at));
+    // On default a frozen facility becomes recovered; at maturity a matured one stays matured, recovered once.
+    const update = f.status === 'matured'
+      ? { UpdateExpression: 'SET recovered_at = :at', ConditionExpression: '#s = :matured AND (attribute_not_exists(recovered_at) OR recovered_at = :null)', ExpressionAttributeValues: { ':matured': 'matured', ':null': null, ':at': statement.recovered_at } }
+      : { UpdateExpression: 'SET #s = :recovered, recovered_at = :at', ConditionExpression: '#s = :frozen', ExpressionAttributeValues: { ':recovered': 'recovered', ':frozen': 'frozen', ':at': statement.recovered_at } };
     tagged.push({
       tag: 'facility',
-      item: {
-        Update: {
-          TableName: this.table.name,
-          Key: facilityKey(f.id),
-          UpdateExpression: 'SET #s = :recovered, recovered_at = :at',
-          ConditionExpression: '#s = :frozen',
-          ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: { ':recovered': 'recovered', ':frozen': 'frozen', ':at': statement.recovered_at },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        },
-      },
+      item: { Update: { TableName: this.table.name, Key: facilityKey(f.id), ...update, ExpressionAttributeNames: { '#s': 'status' }, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } },
     });
     tagged.push({ item: this.table.put(recoveryItem(statement)), tag: 'recovery' });
     if (posting) tagged.push(...postingItems(this.table, posting, new Map([[facilityAccount(f.id, 'available'), expectedAvailable]])));

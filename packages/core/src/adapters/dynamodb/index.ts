@@ -32,3 +32,4 @@ export { DynamoWebhookStore } from './webhooks.js';
 export { DynamoCovenantStore } from './covenants.js';
 export { DynamoCreditAlertStore } from './credit-alerts.js';
 export { DynamoKeyBudgetStore } from './key-budgets.js';
+export { DynamoLoanBook } from './loan-store.js';

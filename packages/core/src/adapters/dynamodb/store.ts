@@ -52,7 +52,8 @@ export class DynamoCreditStore implements CreditStore {
   listStartupKeys: Port<'listStartupKeys'> = (startupId, limit, cursor) => this.tenants.listStartupKeys(startupId, limit, cursor);
   revokeApiKey: Port<'revokeApiKey'> = (tenantId, keySha256, at) => this.tenants.revokeApiKey(tenantId, keySha256, at);
 
-  openFacility: Port<'openFacility'> = (f, accounts, grant, idem) => this.facilities.openFacility(f, accounts, grant, idem);
+  openFacility: Port<'openFacility'> = (f, accounts, grant, fee, idem) => this.facilities.openFacility(f, accounts, grant, fee, idem);
+  matureFacility: Port<'matureFacility'> = (id, at) => this.facilities.matureFacility(id, at);
   getFacility: Port<'getFacility'> = (id) => this.facilities.getFacility(id);
   listFacilitiesByLender: Port<'listFacilitiesByLender'> = (lenderId, limit, cursor) => this.facilities.listFacilitiesByLender(lenderId, limit, cursor);
   listFacilitiesByStartup: Port<'listFacilitiesByStartup'> = (startupId, limit) => this.facilities.listFacilitiesByStartup(startupId, limit);

@@ -18,7 +18,7 @@ export function facilityItem(f: Facility) {
 
 const FIELDS = [
   'id', 'lender_id', 'startup_id', 'principal_micros', 'multiplier_bps', 'term_months', 'term_end', 'origination_fee_bps',
-  'servicing_fee_bps', 'origination_fee_micros', 'granted_micros', 'status', 'freeze_mode', 'frozen_reason', 'frozen_at', 'recovered_at', 'created_at',
+  'servicing_fee_bps', 'origination_fee_micros', 'granted_micros', 'status', 'freeze_mode', 'frozen_reason', 'frozen_at', 'recovered_at', 'matured_at', 'created_at',
 ] as const;
 
 export function toFacility(item: Record<string, unknown>): Facility {
