@@ -101,6 +101,8 @@ export const FacilityReply = z.object({
   available_micros: Micros,
   frozen_micros: Micros,
   recovered_micros: Micros,
+  /** Fees the startup owes its lender (origination and servicing so far): the loan's own account, not credit. */
+  fees_owed_micros: Micros,
   burn_24h_micros: Micros,
   burn_7d_micros: Micros,
   burn_rate_micros_per_day: Micros,

@@ -27,6 +27,7 @@ export function facilityJson(v: FacilityView) {
     available_micros: v.available_micros,
     frozen_micros: v.frozen_micros,
     recovered_micros: v.recovered_micros,
+    fees_owed_micros: v.fees_owed_micros,
     burn_24h_micros: v.burn_24h_micros,
     burn_7d_micros: v.burn_7d_micros,
     burn_rate_micros_per_day: v.burn_rate_micros_per_day,
@@ -36,5 +37,9 @@ export function facilityJson(v: FacilityView) {
 
 /** The figures of a facility that was just opened: everything granted is available, nothing else has moved. */
 export function freshFacilityView(f: Facility): FacilityView {
-  return { ...f, ...facilityFigures(f, { available_micros: f.granted_micros, reserved_micros: 0, leased_micros: 0, spent_micros: 0, recovered_micros: 0, granted_micros: f.granted_micros }, 0, 0) };
+  return {
+    ...f,
+    ...facilityFigures(f, { available_micros: f.granted_micros, reserved_micros: 0, leased_micros: 0, spent_micros: 0, recovered_micros: 0, granted_micros: f.granted_micros }, 0, 0),
+    fees_owed_micros: f.origination_fee_micros,
+  };
 }

@@ -45,10 +45,11 @@ describe('loan statements', () => {
       object: 'loan_statement', facility_id: facility.id, period, principal_micros: 1_000_000_000, origination_fee_micros: 25_000_000,
       servicing_fee_micros: 0, fees_micros: 25_000_000, fees_owed_micros: 25_000_000, credits_recovered_micros: 0, status_at_period_end: 'open',
     });
-    expect(facility.available_micros).toBe(1_250_000_000);
+    expect(facility).toMatchObject({ available_micros: 1_250_000_000, fees_owed_micros: 25_000_000 });
+    expect((await call('GET', `/v1/facilities/${facility.id}`, { key: lenderKey })).body.fees_owed_micros).toBe(25_000_000);
   });
 
-  it("only the facility's lender or an operator reads it: another lender gets 404; a bad month is 400", async () => {
+  it("only the facility's lender or an operator reads it: another lender gets 404, its startup 403; a bad month is 400", async () => {
     // Prepare
     const mine = await openLoan('loan-mine');
     const other = await openLoan('loan-other');
@@ -56,10 +57,13 @@ describe('loan statements', () => {
     // Act
     const foreign = await call('GET', `/v1/facilities/${mine.facility.id}/statements/${period}`, { key: other.lenderKey });
     const operator = await call('GET', `/v1/facilities/${mine.facility.id}/statements/${period}`, { key: rt.adminKey });
+    const startupKey = (await call('POST', `/v1/admin/startups/${mine.facility.startup_id}/keys`, { key: rt.adminKey, body: { name: 'own' } })).body.key;
+    const startup = await call('GET', `/v1/facilities/${mine.facility.id}/statements/${period}`, { key: startupKey });
     const bad = await call('GET', `/v1/facilities/${mine.facility.id}/statements/2027-1`, { key: mine.lenderKey });
     // Assess
     expect(foreign.status).toBe(404);
     expect(operator.status).toBe(200);
+    expect(startup.status).toBe(403);
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatchObject({ code: 'invalid_period', param: 'period' });
   });

@@ -169,6 +169,8 @@ describe('lender pages', () => {
     const page = await signedIn(rt.world!.lenderKey!);
     const card = page.locator('section', { has: page.getByRole('heading', { name: `Facility ${rt.world!.facilityId}` }) });
     await card.getByText('Runway').waitFor();
+    // The loan beside the credit: the fees the startup owes (here the demo facility's origination fee).
+    await card.getByText('Fees owed').waitFor();
     await page.locator(`[data-chart="Daily spend of facility ${rt.world!.facilityId}, last 30 days"] svg`).waitFor();
     // The demo history's spend, by provider and by model (SPEC §3).
     await card.getByRole('table', { name: `Spend by model of facility ${rt.world!.facilityId}, last 30 days` }).getByRole('row', { name: /llama-3\.1-70b-instruct/ }).waitFor();

@@ -9,7 +9,7 @@ import {
   type Facility, type FacilityFigures, type FacilityTerms, type RecoveryStatement,
 } from './facilities.js';
 import { facilityAccount, facilityAccounts } from './ledger.js';
-import { originationPosting } from './loans.js';
+import { loanOwedAccount, originationPosting } from './loans.js';
 import type { Clock } from './credits.js';
 import { now } from './clock.js';
 import type { FacilityStore, IdempotencyClaim, IdempotencyStore, Idempotent, LedgerStore, Page, TenantStore } from './store.js';
@@ -20,7 +20,8 @@ export interface Caller {
   lender_id: string | null;
 }
 
-export type FacilityView = Facility & FacilityFigures;
+/** The figures, and the fees the startup owes the lender (loans.ts: the loan's own account, never part of the credit). */
+export type FacilityView = Facility & FacilityFigures & { fees_owed_micros: number };
 
 /** What lending needs: facilities, the tenants a facility names, its balances and burn, and replays of a recovery. */
 export type LendingStore = FacilityStore & IdempotencyStore & Pick<TenantStore, 'getLender' | 'getStartup'> & Pick<LedgerStore, 'getBalances' | 'getBalancesSnapshot' | 'spendBetween'>;
@@ -71,7 +72,7 @@ export class Lending {
   async view(f: Facility): Promise<FacilityView> {
     const names = facilityAccounts(f.id);
     // A snapshot: a plain batch read can land in the middle of a settle and see money in two places.
-    const balances = await this.store.getBalancesSnapshot(Object.values(names).map((a) => a.id));
+    const balances = await this.store.getBalancesSnapshot([...Object.values(names).map((a) => a.id), loanOwedAccount(f.id)]);
     const bal = (k: keyof typeof names) => balances.get(names[k].id)?.balance_micros ?? 0;
     const now = this.clock();
     const iso = (ms: number) => new Date(ms).toISOString();
@@ -85,7 +86,7 @@ export class Lending {
       burn24h,
       burn7d,
     );
-    return { ...f, ...figures };
+    return { ...f, ...figures, fees_owed_micros: balances.get(loanOwedAccount(f.id))?.balance_micros ?? 0 };
   }
 
   /** A startup's facilities (at most MAX_FACILITIES_PER_STARTUP), for routes the startup itself calls. */

@@ -6,9 +6,9 @@ import { day, num, usd, when } from '../format.js';
 import { Async, Badge, Card, Confirm, ErrorLine, Figures, useAction, useLoad } from '../ui.js';
 
 interface Facility {
-  id: string; startup_id: string; status: 'active' | 'frozen' | 'recovered'; frozen_reason: string | null; principal_micros: number; multiplier: number; term_end: string;
+  id: string; startup_id: string; status: 'active' | 'frozen' | 'recovered' | 'matured'; frozen_reason: string | null; principal_micros: number; multiplier: number; term_end: string;
   granted_micros: number; spent_micros: number; reserved_micros: number; available_micros: number; frozen_micros: number;
-  burn_24h_micros: number; burn_7d_micros: number; burn_rate_micros_per_day: number; runway_days: number | null;
+  burn_24h_micros: number; burn_7d_micros: number; burn_rate_micros_per_day: number; runway_days: number | null; fees_owed_micros: number;
 }
 
 interface CovenantRow {
@@ -109,7 +109,7 @@ function FacilityCard(p: { id: string }) {
               items={[
                 ['Granted', usd(f.granted_micros)], ['Spent', usd(f.spent_micros)], ['Reserved', usd(f.reserved_micros)], ['Available', usd(f.available_micros)],
                 ['Frozen', usd(f.frozen_micros)], ['Burn 24 h', usd(f.burn_24h_micros)], ['Burn 7 d', usd(f.burn_7d_micros)],
-                ['Runway', f.runway_days === null ? 'no burn' : `${num(f.runway_days, 1)} days`],
+                ['Runway', f.runway_days === null ? 'no burn' : `${num(f.runway_days, 1)} days`], ['Fees owed', usd(f.fees_owed_micros)],
               ]}
             />
             <Covenants id={f.id} />
