@@ -5,6 +5,7 @@
  * The machine: begin (the month's run; a settled month ends here, unchanged) → for each provider, read its
  * billed records page by page (readRecords loops until done) and issue its statement (issueStatement) →
  * reconcile the month against the marketplace's ledger accounts (reconcile), failing loudly if it does not add up.
+ * Each statement issued is told to its provider (statement.issued).
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -22,6 +23,7 @@ import { badRequest, conflict, notFound } from './lib/errors.js';
 import { logger } from './lib/powertools.js';
 import { Period, StatementFigures, StatementLine, type CustomRateBody, type StatementsQuery } from './lib/pricing-schemas.js';
 import { ProviderId } from './lib/provider-schemas.js';
+import { emitStatementIssued } from './lib/webhooks.js';
 
 /** Records one readRecords call folds: 10 pages of 1,000, a few seconds of reads, so a month of any size is many short calls. */
 const RECORDS_PAGE = 1_000;
@@ -107,15 +109,21 @@ export const issueStatement = middy(async (event: unknown): Promise<ProviderOutc
   const s = MonthState.parse(event);
   const ok = (): ProviderOutcome => ({ provider_id: s.provider_id, ok: true, code: null });
   const { settlement, providers } = deps();
-  // Issued already: by this call before a lost reply (its retry would find the accruals emptied), or earlier.
-  if (s.issued || (await settlement.getStatement(s.provider_id, s.period))) return ok();
+  // Issued already: by this call before a lost reply (its retry would find the accruals emptied), or earlier. Told
+  // again: a call that stored it may have ended before its event; the provider and period make the same event.
+  const issued = await settlement.getStatement(s.provider_id, s.period);
+  if (issued) await emitStatementIssued(issued);
+  if (s.issued || issued) return ok();
   if (!s.done || !s.totals) throw new Error('issueStatement needs a fully read month');
   const accounts = Array.from({ length: ACCRUAL_SHARDS }, (_, i) => accruedAccount(s.provider_id, s.period, i));
   const [accrued, provider] = await Promise.all([settlement.balances(accounts), providers.get(s.provider_id)]);
   const built = buildStatement(s as ProviderMonth, accrued, provider?.value.custom_premium_bps ?? null, nowIso());
   if (!built.ok) return failed(s.period, s.provider_id, built.code, built.reasons);
   const r = await settlement.issue(built.statement, built.posting, built.expect, built.close);
-  if (r.ok) return ok();
+  if (r.ok) {
+    await emitStatementIssued(built.statement);
+    return ok();
+  }
   // contention: thrown, so the state's Retry runs it again. Anything else means the ledger moved under us.
   if (r.code === 'contention') throw new Error('the ledger is busy; retry');
   return failed(s.period, s.provider_id, 'reconciliation_failed', [`the accrual accounts changed while the statement was issued (${r.code}); settle again`]);

@@ -3,7 +3,8 @@
  * each step probes the provider's endpoints the way real traffic would (relay token included), judges
  * the result (packages/core/src/validation.ts), records it on the provider and returns {passed, detail}
  * for the ASL's Choice states. A failure anywhere ends in returnToIntegration, which sends the provider
- * back to integration with the reasons.
+ * back to integration with the reasons. Either end is told to the provider (provider.validation.completed) once
+ * it is stored.
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -16,6 +17,7 @@ import { deps } from './lib/deps.js';
 import { probeEndpoint } from './lib/probe.js';
 import { logger } from './lib/powertools.js';
 import { ProviderId } from './lib/provider-schemas.js';
+import { emitValidationCompleted } from './lib/webhooks.js';
 
 const Input = z.object({ provider_id: ProviderId });
 /** Probes in flight at once against one provider. */
@@ -99,7 +101,12 @@ export const slaLatency = task(async (p) => {
 
 export const pricingReview = task(async (p) => record(p.id, 'pricing_review', judgePricing(p.id, p.models, await deps().catalog.load())));
 
-export const goLive = task(async (p) => record(p.id, 'live', { passed: true, detail: `live on the ${p.sla_tier ?? 'standard'} tier` }, { status: 'live' }));
+export const goLive = task(async (p) => {
+  const v = { passed: true, detail: `live on the ${p.sla_tier ?? 'standard'} tier` };
+  const live = await deps().providers.modify(p.id, (q, at) => ({ ...addStep(q, { step: 'live', result: 'passed', at, detail: v.detail }), status: 'live' }));
+  if (live) await emitValidationCompleted(live, 'passed');
+  return v;
+});
 
 const FailureInput = z.object({
   provider_id: Input.shape.provider_id,
@@ -116,8 +123,11 @@ export const returnToIntegration = middy(async (event: unknown) => {
     else if (v.passed === false) reasons.push(`${step}: ${String(v.detail)}`);
   }
   const detail = reasons.join(' | ') || 'validation failed';
-  await deps().providers.modify(provider_id, (p, at) =>
+  const after = await deps().providers.modify(provider_id, (p, at) =>
     p.status === 'validating' ? { ...addStep(p, { step: 'validation', result: 'failed', at, detail: `back to integration: ${detail}` }), status: 'integration' } : p,
   );
+  // Also when this is a retry that finds the provider already back (stored, then a crash before the event): the
+  // record's end makes the same event. A provider that is not back in integration is told nothing.
+  if (after) await emitValidationCompleted(after, 'failed');
   return { provider_id, status: 'integration', reasons };
 }).use(injectLambdaContext(logger));

@@ -9,14 +9,23 @@ import type { TableAccess } from './access.js';
 export interface WorkflowDef {
   name: string;
   asl: string;
-  /** timeout_s: the task function's timeout (default: the app's 10 s), used by the stack and the local runner alike. */
-  tasks: Record<string, { handler: string; access: readonly TableAccess[]; timeout_s?: number }>;
+  /**
+   * timeout_s: the task function's timeout (default: the app's 10 s), used by the stack and the local runner alike.
+   * sends: infra/queues.ts names the task sends to (sqs:SendMessage on exactly those, and their urlEnv), as a
+   * schedule's handler target does.
+   */
+  tasks: Record<string, { handler: string; access: readonly TableAccess[]; timeout_s?: number; sends?: readonly string[] }>;
   /** Env var through which starters learn the state machine ARN. */
   arnEnv: string;
 }
 
 /** Probing tasks read the provider, sign relay tokens (the key set is created on first use) and record steps. */
 const PROBE_ACCESS: readonly TableAccess[] = ['read', 'write', 'transact'];
+/**
+ * What emitting a webhook event needs besides its queue (functions/lib/webhooks.ts): the tenant's endpoints
+ * (Query), the event written create-only (a transaction) or the existing one read, its dispatch mark cleared (UpdateItem).
+ */
+const EMIT_ACCESS: readonly TableAccess[] = ['read', 'query', 'write', 'transact'];
 
 export const WORKFLOWS: readonly WorkflowDef[] = [
   {
@@ -39,8 +48,9 @@ export const WORKFLOWS: readonly WorkflowDef[] = [
       ThroughputFn: { handler: 'functions/validation.throughput', access: PROBE_ACCESS, timeout_s: 300 },
       SlaLatencyFn: { handler: 'functions/validation.slaLatency', access: PROBE_ACCESS, timeout_s: 300 },
       PricingReviewFn: { handler: 'functions/validation.pricingReview', access: ['read', 'query', 'transact'] },
-      GoLiveFn: { handler: 'functions/validation.goLive', access: ['read', 'transact'] },
-      ReturnToIntegrationFn: { handler: 'functions/validation.returnToIntegration', access: ['read', 'transact'] },
+      // The machine's two ends tell the provider (provider.validation.completed).
+      GoLiveFn: { handler: 'functions/validation.goLive', access: EMIT_ACCESS, sends: ['webhook-deliveries'] },
+      ReturnToIntegrationFn: { handler: 'functions/validation.returnToIntegration', access: EMIT_ACCESS, sends: ['webhook-deliveries'] },
     },
     arnEnv: 'PROVIDER_VALIDATION_ARN',
   },
@@ -52,7 +62,8 @@ export const WORKFLOWS: readonly WorkflowDef[] = [
       BeginFn: { handler: 'functions/settlement.begin', access: ['read', 'write', 'query'] },
       // Ten pages of records and their startups' segments a call.
       ReadRecordsFn: { handler: 'functions/settlement.readRecords', access: ['read', 'query'], timeout_s: 120 },
-      IssueStatementFn: { handler: 'functions/settlement.issueStatement', access: ['read', 'write', 'transact'], timeout_s: 30 },
+      // Tells the provider its statement is issued (statement.issued).
+      IssueStatementFn: { handler: 'functions/settlement.issueStatement', access: ['read', 'query', 'write', 'transact'], timeout_s: 30, sends: ['webhook-deliveries'] },
       ReconcileFn: { handler: 'functions/settlement.reconcile', access: ['read', 'write'], timeout_s: 60 },
       // The Catches: a provider's failure onto the run record; the run marked failed.
       ProviderFailedFn: { handler: 'functions/settlement.providerFailed', access: ['write'] },

@@ -169,7 +169,7 @@ export class LocalStepFunctions {
   readonly #grants: LocalGrants | undefined;
   #stopped = false;
 
-  /** grants: enforce each task's grant (its access) on its SDK calls (local/grants.ts). */
+  /** grants: enforce each task's grant (its access and sends) on its SDK calls (local/grants.ts). */
   constructor(opts: { workflows: readonly WorkflowDef[]; resolveHandler: HandlerResolver; root?: string; grants?: LocalGrants }) {
     this.#resolveHandler = opts.resolveHandler;
     this.#grants = opts.grants;
@@ -257,7 +257,8 @@ export class LocalStepFunctions {
     const context = createLambdaContext({ functionName: functionNameFor(task.handler), timeoutMs });
     try {
       // Lambda serialises the payload: the handler gets its own copy, and the result must be JSON.
-      const result = await invokeHandler(handler, structuredClone(input), context, timeoutMs, this.#grants?.for(task));
+      const grant = this.#grants?.for({ handler: task.handler, access: task.access, sends: task.sends ?? [] });
+      const result = await invokeHandler(handler, structuredClone(input), context, timeoutMs, grant);
       return result === undefined ? null : (JSON.parse(JSON.stringify(result)) as JsonValue);
     } catch (err) {
       logInvokeError(`sfn ${wf.def.name} ${key}`, err);

@@ -1,7 +1,8 @@
 /**
  * One Step Functions state machine per row of infra/workflows.ts. The definition is the ASL file's body,
  * unchanged; its "${TaskName}" placeholders are filled with DefinitionSubstitutions pointing at one Lambda
- * per `tasks` entry (each with only its table access). The state machine may invoke exactly those Lambdas.
+ * per `tasks` entry (each with only its table access, and sqs:SendMessage on exactly the queues its `sends`
+ * names, with their URL env vars). The state machine may invoke exactly those Lambdas.
  * Each machine logs every event (level ALL, without execution data) to its own log group and is traced
  * with X-Ray; its ASL carries the task retries (with full jitter) and the overall TimeoutSeconds.
  */
@@ -14,7 +15,9 @@ import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { WORKFLOWS, type WorkflowDef } from '../infra/workflows.js';
+import { QUEUE_SEND_ACTIONS } from '../infra/access.js';
 import { Storage, PROD_STAGE } from './Storage.js';
+import { Queues, type DeployedQueue } from './Queues.js';
 import { constructId, tableFunction } from './common.js';
 
 export interface DeployedWorkflow {
@@ -35,8 +38,28 @@ export function readAsl(def: WorkflowDef, root: string): string {
   return body;
 }
 
+/**
+ * A task's `sends` as its function's grant: sqs:SendMessage on exactly those queues and their URL env vars, as a
+ * schedule's handler target gets. An unknown queue name fails the synth.
+ */
+export function taskSends(task: string, sends: readonly string[], queues: Readonly<Record<string, Pick<DeployedQueue, 'def' | 'queue'>>>): {
+  environment: Record<string, string>;
+  statements: PolicyStatement[];
+} {
+  const environment: Record<string, string> = {};
+  const statements: PolicyStatement[] = [];
+  for (const name of new Set(sends)) {
+    const q = queues[name];
+    if (!q) throw new Error(`task ${task}: sends to unknown queue "${name}" (infra/queues.ts)`);
+    environment[q.def.urlEnv] = q.queue.queueUrl;
+    statements.push(new PolicyStatement({ effect: Effect.ALLOW, actions: [...QUEUE_SEND_ACTIONS], resources: [q.queue.queueArn] }));
+  }
+  return { environment, statements };
+}
+
 export function Workflows({ stack, app }: StackContext) {
   const { cdkTable } = use(Storage);
+  const { queues } = use(Queues);
   const root = useProject().paths.root;
   const isProd = app.stage === PROD_STAGE;
   const workflows: Record<string, DeployedWorkflow> = {};
@@ -56,6 +79,7 @@ export function Workflows({ stack, app }: StackContext) {
         handler: task.handler,
         access: task.access,
         table: cdkTable,
+        ...taskSends(`${def.name}.${taskName}`, task.sends ?? [], queues),
         ...(task.timeout_s ? { timeout: task.timeout_s } : {}),
       });
     }

@@ -12,6 +12,7 @@ import { SCHEDULES } from '../infra/schedules.js';
 import { tableActions, type TableAccess } from '../infra/access.js';
 import { apiThrottles, BUFFERED_FUNCTION_TIMEOUT_SECONDS, BUFFERED_INTEGRATION_TIMEOUT_SECONDS, isInferenceRoute } from '../stacks/Api.js';
 import { adminKeySha256 } from '../stacks/ApiFunctions.js';
+import { taskSends } from '../stacks/Workflows.js';
 import { LOG_WRITE_ACTIONS } from '../stacks/common.js';
 import {
   MORE_ROUTES,
@@ -380,6 +381,45 @@ describe.each(STAGES)('stage %s: Workflows', (stage) => {
       expect(actionsOf(invoke[0] as Statement)).toEqual(['lambda:InvokeFunction']);
       expect(resourcesOf(invoke[0] as Statement).map(refId).sort()).toEqual(taskFnIds.sort());
     }
+  });
+
+  it("grants each task function sqs:SendMessage on exactly the queues its row sends to (their URLs in its environment), nothing else beyond its table access", () => {
+    // Prepare
+    const synth = synths[stage];
+    const tasks = WORKFLOWS.flatMap((w) => Object.entries(w.tasks).map(([name, t]) => ({ id: `${w.name}.${name}`, ...t })));
+    expect(tasks.filter((t) => (t.sends ?? []).length > 0).map((t) => t.id).sort()).toEqual([
+      'provider-settlement.IssueStatementFn', 'provider-validation.GoLiveFn', 'provider-validation.ReturnToIntegrationFn',
+    ]);
+
+    for (const task of tasks) {
+      // Act
+      const fn = lambdaFor(synth, task.handler);
+      const env = fn.props.Environment.Variables as Json;
+      const extra = nonTableStatements(synth, fn);
+      const queueNames = extra.flatMap(resourcesOf).map((arn) => target(synth, arn, fn.stack)?.props.QueueName);
+
+      // Assess
+      expect(extra.map((st) => actionsOf(st).join(',')), task.id).toEqual((task.sends ?? []).map(() => 'sqs:SendMessage'));
+      expect(queueNames, task.id).toEqual((task.sends ?? []).map((q) => `${stage}-compux-${q}`));
+      for (const def of QUEUES) {
+        const url = env[def.urlEnv];
+        if (!(task.sends ?? []).includes(def.name)) expect(url, `${task.id} ${def.urlEnv}`).toBeUndefined();
+        else expect(target(synth, url, fn.stack)?.props.QueueName, `${task.id} ${def.urlEnv}`).toBe(`${stage}-compux-${def.name}`);
+      }
+    }
+  });
+});
+
+describe('workflow task sends', () => {
+  it('fails the synth on a task that sends to a queue infra/queues.ts does not have', () => {
+    // Prepare
+    const sends = ['webhook-deliverys'];
+
+    // Act
+    const resolve = () => taskSends('provider-validation.GoLiveFn', sends, {});
+
+    // Assess
+    expect(resolve).toThrow('task provider-validation.GoLiveFn: sends to unknown queue "webhook-deliverys" (infra/queues.ts)');
   });
 });
 

@@ -10,6 +10,7 @@
 import { promises as dns } from 'node:dns';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { DEFAULT_BACKOFF, SWEEP_GRACE_MS, Webhooks, nowMs, urlPolicyFromEnv, type DeliveryJob, type DeliveryQueue, type EventTenant, type EventType, type Facility, type SlaAlert, type UrlPolicy, type Booking, providerView, startupView } from '../../packages/core/src/index.js';
+import { MAX_EVENT_DATA_BYTES, type ProviderRecord, type Statement } from '../../packages/core/src/index.js';
 import { DynamoWebhookStore } from '../../packages/core/src/adapters/dynamodb/index.js';
 import { HttpWebhookSender } from '../../packages/core/src/adapters/http/webhook-sender.js';
 import { deps, sqsClient } from './deps.js';
@@ -91,6 +92,49 @@ async function emitAfter(type: EventType, tenant: EventTenant, facts: readonly s
 export function emitSlaAlert(alert: SlaAlert): Promise<void> {
   const type = alert.kind === 'breach' ? 'sla.breach' : 'sla.recovered';
   return emitAfter(type, { role: 'provider', id: alert.provider_id }, [alert.at], { ...alert }, { provider_id: alert.provider_id });
+}
+
+/** A step's detail is kept whole up to this many characters in provider.validation.completed; halved until the event fits. */
+const VALIDATION_DETAIL_CHARS = 2_000;
+
+const cut = (text: string, max: number) => (text.length <= max ? text : max < 2 ? '' : `${text.slice(0, max - 1)}…`);
+
+/**
+ * The provider.validation.completed data of a validation run that ended `result`, read from the provider's record, or
+ * null when the record does not show that end: its last step must be the run's end (`live` passed, written by goLive;
+ * `validation` failed, written by returnToIntegration) and its status the one that end sets. The steps are the run's
+ * (those after its "validation started"), each detail cut so the data stays within MAX_EVENT_DATA_BYTES.
+ */
+export function validationCompletedData(p: ProviderRecord, result: 'passed' | 'failed'): Record<string, unknown> | null {
+  const end = p.steps.at(-1);
+  const ended = result === 'passed' ? end?.step === 'live' && end.result === 'passed' && p.status === 'live' : end?.step === 'validation' && end.result === 'failed' && p.status === 'integration';
+  if (!end || !ended) return null;
+  const run = p.steps.slice(p.steps.findLastIndex((s) => s.step === 'validation' && s.result === 'recorded') + 1);
+  for (let max = VALIDATION_DETAIL_CHARS; ; max = Math.floor(max / 2)) {
+    const steps = run.map((s) => ({ step: s.step, result: s.result, at: s.at, detail: cut(s.detail, max) }));
+    const data = { provider_id: p.id, result, status: p.status, steps, completed_at: end.at };
+    if (max === 0 || Buffer.byteLength(JSON.stringify(data)) <= MAX_EVENT_DATA_BYTES) return data;
+  }
+}
+
+/**
+ * Tells a provider its validation run ended (SPEC §6, §12), once per run: the run's end (result and instant) makes
+ * the id, so a retried task that finds the same end emits the same event. Nothing when the record shows no such end.
+ */
+export async function emitValidationCompleted(p: ProviderRecord, result: 'passed' | 'failed'): Promise<void> {
+  const data = validationCompletedData(p, result);
+  if (!data) return;
+  await emitAfter('provider.validation.completed', { role: 'provider', id: p.id }, [p.id, result, String(data.completed_at)], data, { provider_id: p.id });
+}
+
+/**
+ * Tells a provider its monthly statement is issued (SPEC §7, §12): the statement's figures as GET
+ * /v1/providers/{id}/statements/{period} shows them, without its lines (read them there). Once per statement: the
+ * provider and period make the id, so a retried task or a run over a failed month emits the same event.
+ */
+export function emitStatementIssued(s: Statement): Promise<void> {
+  const { lines, ...figures } = s;
+  return emitAfter('statement.issued', { role: 'provider', id: s.provider_id }, [s.provider_id, s.period], { ...figures, line_count: lines.length }, { provider_id: s.provider_id, period: s.period });
 }
 
 /** The booking events and whom each tells: the side that did not act (the other one has the reply). */
