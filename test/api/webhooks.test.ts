@@ -6,12 +6,11 @@
  * The backoff is shortened to 1 s, 2 s, 4 s… (COMPUX_WEBHOOK_BACKOFF_BASE_S=1) and the sweeper's grace to 1 s.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLambdaContext, functionNameFor, invokeHandler } from '../../local/lambda.js';
-import { SCHEDULES } from '../../infra/schedules.js';
 import { sqsClient } from '../../functions/lib/deps.js';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
 import { client } from './client.js';
 import { Receiver, sleep, until } from './receiver.js';
+import { runSchedule } from './schedule.js';
 
 process.env.COMPUX_WEBHOOK_BACKOFF_BASE_S = '1';
 process.env.COMPUX_WEBHOOK_SWEEP_GRACE_S = '1';
@@ -140,10 +139,7 @@ describe('delivery', () => {
     await sleep(1_500);
     const before = hook.rec.deliveries.length;
     // Act: the schedule's handler, under its row's grant, as the scheduler runs it.
-    const row = SCHEDULES.find((s) => s.name === 'webhook-sweeper')!;
-    if (!('handler' in row.target)) throw new Error('the sweeper is a handler');
-    const handler = await rt.resolveHandler(row.target.handler);
-    const swept = await invokeHandler<{ dispatched: number }>(handler, {}, createLambdaContext({ functionName: functionNameFor(row.target.handler), timeoutMs: 30_000 }), 30_000, rt.grants.for(row.target));
+    const swept = await runSchedule<{ dispatched: number }>(rt, 'webhook-sweeper', 30_000);
     await until('the swept delivery', () => hook.rec.deliveries.length, (n) => n >= 1);
     // Assess
     expect(frozen.status).toBe(200); // the request path never waits on delivery

@@ -64,17 +64,26 @@ export class DynamoFacilityStore implements FacilityStore {
     const f = await this.getFacility(id);
     if (!f) return null;
     if (f.status === 'recovered' || f.status === 'matured') return f;
+    return this.setStatus(id, {
+      UpdateExpression: 'SET #s = :s, frozen_reason = :r, frozen_at = :at',
+      ConditionExpression: 'attribute_exists(pk) AND #s <> :recovered AND #s <> :matured',
+      ExpressionAttributeValues: { ':s': frozen ? 'frozen' : 'active', ':r': reason, ':at': frozen ? at : null, ':recovered': 'recovered', ':matured': 'matured' },
+    }, frozen, at);
+  }
+
+  /** Past its term end: the record matured and its available account frozen (no new spend), atomically; the facility as stored after. */
+  async matureFacility(id: string, at: string): Promise<Facility | null> {
+    return this.setStatus(id, {
+      UpdateExpression: 'SET #s = :matured, matured_at = :at',
+      ConditionExpression: 'attribute_exists(pk) AND (#s = :active OR #s = :frozen)',
+      ExpressionAttributeValues: { ':matured': 'matured', ':active': 'active', ':frozen': 'frozen', ':at': at },
+    }, true, at);
+  }
+
+  /** The facility record's status update and its available account's freeze flag, in one transaction; the facility after. */
+  private async setStatus(id: string, status: { UpdateExpression: string; ConditionExpression: string; ExpressionAttributeValues: Record<string, unknown> }, frozen: boolean, at: string): Promise<Facility | null> {
     const out = await transact(this.table.doc, [
-      {
-        Update: {
-          TableName: this.table.name,
-          Key: facilityKey(id),
-          UpdateExpression: 'SET #s = :s, frozen_reason = :r, frozen_at = :at',
-          ConditionExpression: 'attribute_exists(pk) AND #s <> :recovered AND #s <> :matured',
-          ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: { ':s': frozen ? 'frozen' : 'active', ':r': reason, ':at': frozen ? at : null, ':recovered': 'recovered', ':matured': 'matured' },
-        },
-      },
+      { Update: { TableName: this.table.name, Key: facilityKey(id), ...status, ExpressionAttributeNames: { '#s': 'status' } } },
       {
         Update: {
           TableName: this.table.name,
@@ -83,33 +92,6 @@ export class DynamoFacilityStore implements FacilityStore {
           UpdateExpression: 'SET frozen = :b, updated_at = :at',
           ConditionExpression: 'attribute_exists(pk)',
           ExpressionAttributeValues: { ':b': frozen, ':at': at },
-        },
-      },
-    ]);
-    if (!out.ok && out.reason === 'contention') throw new ContentionError('the store is busy; retry');
-    return this.getFacility(id);
-  }
-
-  /** Past its term end: the record matured and its available account frozen (no new spend), atomically; the facility as stored after. */
-  async matureFacility(id: string, at: string): Promise<Facility | null> {
-    const out = await transact(this.table.doc, [
-      {
-        Update: {
-          TableName: this.table.name,
-          Key: facilityKey(id),
-          UpdateExpression: 'SET #s = :matured, matured_at = :at',
-          ConditionExpression: 'attribute_exists(pk) AND (#s = :active OR #s = :frozen)',
-          ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: { ':matured': 'matured', ':active': 'active', ':frozen': 'frozen', ':at': at },
-        },
-      },
-      {
-        Update: {
-          TableName: this.table.name,
-          Key: accountKey(facilityAccount(id, 'available')),
-          UpdateExpression: 'SET frozen = :b, updated_at = :at',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':b': true, ':at': at },
         },
       },
     ]);
