@@ -23,7 +23,7 @@ describe('opening facilities', () => {
     expect(await balanceOf(w, facilityAccount(f.id, 'available'))).toBe(grant);
     expect(await balanceOf(w, facilityAccount(f.id, 'funding'))).toBe(-grant);
     expect((await w.store.sumLines(facilityAccount(f.id, 'available'))).sum_micros).toBe(grant);
-    expect(await auditAll(w.store, ACCOUNT_SHARDS)).toMatchObject({ ok: true, balance_sum_micros: 0, accounts_checked: 6 }) // funding, available, reserved, leased, spent, recovered;
+    expect(await auditAll(w.store, ACCOUNT_SHARDS)).toMatchObject({ ok: true, balance_sum_micros: 0, accounts_checked: 8 }); // funding, available, reserved, leased, spent, recovered; the loan's fees and owed
   });
 
   it('replays the same idempotency key and refuses the key with another body', async () => {
