@@ -72,7 +72,7 @@ export const SettlementRunReply = z.object({
 export const StatementFigures = z.object({
   requests: z.number().int(), gpu_microseconds: z.number().int(), spend_micros: z.number().int(), earnings_micros: z.number().int(), margin_micros: z.number().int(),
 });
-export const StatementLine = StatementFigures.extend({ accelerator: z.string(), segment: z.string(), workload: z.enum(['chat', 'completion', 'embedding']) });
+export const StatementLine = StatementFigures.extend({ accelerator: z.string(), segment: z.string(), workload: z.enum(['chat', 'completion', 'embedding', 'reserved']) });
 export const StatementReply = z.object({
   provider_id: z.string(),
   period: Period,

@@ -92,7 +92,7 @@ async function serve(w: World, opts: { stream?: boolean; deadline_ms?: number; o
   const amount_micros = Math.max(...offers.map((o) => o.price_micros));
   const hold: Hold = {
     id: 'hold_1', startup_id: 'stu_1', amount_micros, allocations: [{ facility_id: 'fac_1', amount_micros }], status: 'open',
-    created_at: new Date(T0_MS).toISOString(), expires_at: new Date(T0_MS + 600_000).toISOString(), request_hash: 'h', settled_micros: null, closed_at: null, refs: {},
+    created_at: new Date(T0_MS).toISOString(), expires_at: new Date(T0_MS + 600_000).toISOString(), request_hash: 'h', settled_micros: null, closed_at: null, refs: {}, captured_micros: 0,
   };
   const req: GatewayRequest = {
     call, startup_id: 'stu_1', request_id: 'req_1', idempotency_key: 'req_1', request_hash: 'h', deadline_ms: opts.deadline_ms ?? T0_MS + 60_000,

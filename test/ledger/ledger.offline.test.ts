@@ -126,7 +126,7 @@ describe('planning a hold across facilities (SPEC §3 order)', () => {
 
 describe('closing a hold', () => {
   const hold: Hold = {
-    id: 'hold_1', startup_id: 'stu_1', amount_micros: 150, status: 'open', created_at: 'x', expires_at: 'y', request_hash: 'h', settled_micros: null, closed_at: null, refs: {},
+    id: 'hold_1', startup_id: 'stu_1', amount_micros: 150, status: 'open', created_at: 'x', expires_at: 'y', request_hash: 'h', settled_micros: null, closed_at: null, refs: {}, captured_micros: 0,
     allocations: [{ facility_id: 'A', amount_micros: 100 }, { facility_id: 'B', amount_micros: 50 }],
   };
 
@@ -152,7 +152,7 @@ describe('closing a hold', () => {
 describe('what core decides for the store (the adapter only turns it into conditioned items)', () => {
   const hold = (refs: Record<string, string>): Hold => ({
     id: 'h1', startup_id: 's1', amount_micros: 100, allocations: [{ facility_id: 'f1', amount_micros: 100 }], status: 'open',
-    created_at: '2026-01-01T00:00:00.000Z', expires_at: '2026-01-01T00:10:00.000Z', request_hash: 'x', settled_micros: null, closed_at: null, refs,
+    created_at: '2026-01-01T00:00:00.000Z', expires_at: '2026-01-01T00:10:00.000Z', request_hash: 'x', settled_micros: null, closed_at: null, refs, captured_micros: 0,
   });
 
   it.each([

@@ -89,7 +89,7 @@ function holdOf(amount: number) {
   const closed: number[] = [];
   const hold: Hold = {
     id: 'hold_1', startup_id: 'stu_1', amount_micros: amount, allocations: [{ facility_id: 'fac_1', amount_micros: amount }], status: 'open',
-    created_at: new Date(T0_MS).toISOString(), expires_at: new Date(T0_MS + 600_000).toISOString(), request_hash: 'h', settled_micros: null, closed_at: null, refs: {},
+    created_at: new Date(T0_MS).toISOString(), expires_at: new Date(T0_MS + 600_000).toISOString(), request_hash: 'h', settled_micros: null, closed_at: null, refs: {}, captured_micros: 0,
   };
   const payment = holdPayment(hold, { closeWithUsage: async (h: Hold, micros: number) => (closed.push(micros), { ok: true as const, hold: h, replayed: false }) });
   return Object.assign(payment, { closed });

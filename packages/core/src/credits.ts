@@ -6,10 +6,10 @@
 import { derivedId } from './ids.js';
 import { now } from './clock.js';
 import { MAX_FACILITIES_PER_STARTUP } from './facilities.js';
-import { DEFAULT_HOLD_TTL_S, MAX_BOOKING_HOLD_TTL_S, MAX_HOLD_TTL_S, closePosting, planAllocation, reservePosting, sameReservation, spendByFacility, type Hold } from './holds.js';
+import { DEFAULT_HOLD_TTL_S, MAX_BOOKING_HOLD_TTL_S, MAX_HOLD_TTL_S, capturePosting, closePosting, planAllocation, reservePosting, sameReservation, spendByFacility, splitSettlement, type Hold } from './holds.js';
 import { facilityAccount } from './ledger.js';
 import { assert, assertMicros } from './money.js';
-import type { CloseResult, FacilityStore, HoldStore, LedgerStore, ReserveResult } from './store.js';
+import type { CaptureResult, CloseResult, FacilityStore, HoldStore, LedgerStore, ReserveResult } from './store.js';
 import { isBilled, type UsageRecord } from './usage.js';
 import { OPEN_HOLD_SHARDS } from '../../../infra/table.js';
 
@@ -32,7 +32,7 @@ export interface ReserveRequest {
 export type Clock = () => Date;
 
 /** What spending needs: the holds, and to plan a reservation, a startup's facilities and their balances. */
-export type CreditsStore = HoldStore & Pick<FacilityStore, 'listFacilitiesByStartup'> & Pick<LedgerStore, 'getBalances'>;
+export type CreditsStore = HoldStore & Pick<FacilityStore, 'listFacilitiesByStartup'> & Pick<LedgerStore, 'getBalances' | 'getPosting'>;
 
 export class Credits {
   constructor(
@@ -77,6 +77,7 @@ export class Credits {
         expires_at: new Date(now.getTime() + ttl * 1000).toISOString(),
         request_hash: req.request_hash,
         settled_micros: null,
+        captured_micros: 0,
         closed_at: null,
         refs: req.refs ?? {},
       };
@@ -92,8 +93,30 @@ export class Credits {
     assertMicros(amountMicros);
     const hold = await this.store.getHold(holdId);
     if (!hold) return { ok: false, code: 'hold_not_found' };
-    if (amountMicros < 0 || amountMicros > hold.amount_micros) return { ok: false, code: 'exceeds_hold' };
+    if (amountMicros < 0 || amountMicros > hold.amount_micros - hold.captured_micros) return { ok: false, code: 'exceeds_hold' };
     return this.close(hold, 'settled', amountMicros);
+  }
+
+  /**
+   * Settles `amountMicros` of an open hold now and keeps it open (a booking's delivered hour, SPEC §11), with its
+   * usage record. Capture `n` of a hold is one posting (its id from the hold and n): asked again, it is a replay.
+   * Captures are sequential: each is conditioned on what the hold had captured before it.
+   */
+  async capture(holdId: string, n: number, amountMicros: number, usage: Omit<UsageRecord, 'facilities'>): Promise<CaptureResult> {
+    assert(Number.isSafeInteger(n) && n >= 0, 'a capture number is a whole number');
+    assertMicros(amountMicros);
+    const hold = await this.store.getHold(holdId);
+    if (!hold) return { ok: false, code: 'hold_not_found' };
+    const postingId = derivedId('pst', hold.id, 'capture', String(n));
+    // Capture n landed before (a retry after a lost reply, or two callers billing the same hour): a replay.
+    if (await this.store.getPosting(postingId)) return { ok: true, hold, replayed: true };
+    if (hold.status !== 'open') return { ok: false, code: 'hold_closed' };
+    if (amountMicros <= 0 || hold.captured_micros + amountMicros > hold.amount_micros) return { ok: false, code: 'exceeds_hold' };
+    const before = splitSettlement(hold.allocations, hold.captured_micros);
+    const after = splitSettlement(hold.allocations, hold.captured_micros + amountMicros);
+    const record: UsageRecord = { ...usage, facilities: after.map((a, i) => ({ facility_id: a.facility_id, amount_micros: a.amount_micros - before[i]!.amount_micros })).filter((a) => a.amount_micros > 0) };
+    const split = { request_id: usage.request_id, provider_id: usage.provider_id, provider_micros: usage.provider_micros, margin_micros: usage.margin_micros };
+    return this.store.captureHold(hold, capturePosting(hold, amountMicros, postingId, usage.created_at, split), amountMicros, record);
   }
 
   /**
@@ -113,7 +136,9 @@ export class Credits {
     return this.close(hold, 'released', 0);
   }
 
-  private close(hold: Hold, status: 'settled' | 'released' | 'expired', settled: number, usage?: UsageRecord): Promise<CloseResult> {
+  /** `settled`: what the close itself settles; what captures settled before counts in the hold's settled total. */
+  private close(hold: Hold, status: 'settled' | 'released' | 'expired', extra: number, usage?: UsageRecord): Promise<CloseResult> {
+    const settled = hold.captured_micros + extra;
     // A request's posting carries its record's time, so both fall in the same month for settlement.
     const at = usage?.created_at ?? this.clock().toISOString();
     const kind = status === 'settled' ? 'settle' : status === 'released' ? 'release' : 'expire';
@@ -121,7 +146,9 @@ export class Credits {
       ? { request_id: usage.request_id, provider_id: usage.provider_id, provider_micros: usage.provider_micros, margin_micros: usage.margin_micros }
       : undefined;
     // One close per hold: its posting id derives from the hold, so a retried close cannot post twice.
-    return this.store.closeHold(hold, closePosting(hold, settled, kind, derivedId('pst', hold.id, 'close'), at, split), status, settled, at, usage);
+    // A hold its captures spent whole has nothing left in reserved: its close only marks it closed.
+    const posting = settled === hold.amount_micros && hold.captured_micros === settled ? null : closePosting(hold, settled, kind, derivedId('pst', hold.id, 'close'), at, split);
+    return this.store.closeHold(hold, posting, status, settled, at, usage);
   }
 
   /** Releases every hold past its expiry (a request that crashed before settling). Bounded per run. */

@@ -39,6 +39,11 @@ export interface Hold {
   settled_micros: number | null;
   closed_at: string | null;
   refs: Record<string, string>;
+  /**
+   * Settled while still open, in captures (a booking bills each delivered hour: capturePosting); 0 for a request's
+   * hold. A close settles the rest: its settled_micros counts the captures too.
+   */
+  captured_micros: number;
 }
 
 export interface DrawableFacility {
@@ -129,30 +134,54 @@ export const periodOf = (iso: string): string => iso.slice(0, 7);
  * +provider, the marketplace margin +margin, each on the shard of the request id, in the month of `at`.
  */
 export function closePosting(hold: Hold, settledMicros: number, kind: Extract<PostingKind, 'settle' | 'release' | 'expire'>, postingId: string, at: string, split?: SplitOfSpend): Posting {
+  // What captures settled already left reserved: the close moves only the rest (settled counts the captures too).
+  const captured = hold.captured_micros;
+  assert(settledMicros >= captured, `a close settles ${settledMicros}, less than the ${captured} captured`);
+  const before = splitSettlement(hold.allocations, captured);
   const spent = splitSettlement(hold.allocations, settledMicros);
   const lines = hold.allocations.flatMap((a, i) => {
     const s = spent[i]!.amount_micros;
     return [
-      ...transfer(facilityAccount(a.facility_id, 'reserved'), facilityAccount(a.facility_id, 'spent'), s),
+      ...transfer(facilityAccount(a.facility_id, 'reserved'), facilityAccount(a.facility_id, 'spent'), s - before[i]!.amount_micros),
       ...transfer(facilityAccount(a.facility_id, 'reserved'), facilityAccount(a.facility_id, 'available'), a.amount_micros - s),
     ];
   });
   const refs: Record<string, string> = { hold_id: hold.id, startup_id: hold.startup_id };
-  if (split && settledMicros > 0) {
-    // Invariant: startup spend = provider earnings + marketplace margin, for every request.
-    assert(split.provider_micros >= 0 && split.margin_micros >= 0, 'provider and margin shares are not negative');
-    assert(split.provider_micros + split.margin_micros === settledMicros, `provider ${split.provider_micros} + margin ${split.margin_micros} ≠ spend ${settledMicros}`);
-    const period = periodOf(at);
-    const market = shardOf(split.request_id, MARKET_SHARDS);
-    const sales = salesAccount(period, market);
-    lines.push(
-      ...transfer(sales, accruedAccount(split.provider_id, period, shardOf(split.request_id, ACCRUAL_SHARDS)), split.provider_micros),
-      ...transfer(sales, marginAccount(period, market), split.margin_micros),
-    );
-    refs.request_id = split.request_id;
-    refs.provider_id = split.provider_id;
-  }
+  if (split && settledMicros > captured) lines.push(...earningsLines(split, settledMicros - captured, at, refs));
   return checkPosting({ id: postingId, kind, lines: mergeLines(lines), created_at: at, refs });
+}
+
+/**
+ * Who earned `spentMicros`, as posting lines: sales −cost, the provider's month accrual +provider, the marketplace
+ * margin +margin, each on the shard of the request id, in the month of `at`. Adds the request and provider to refs.
+ */
+function earningsLines(split: SplitOfSpend, spentMicros: number, at: string, refs: Record<string, string>) {
+  // Invariant: startup spend = provider earnings + marketplace margin, for every request (and every booked hour).
+  assert(split.provider_micros >= 0 && split.margin_micros >= 0, 'provider and margin shares are not negative');
+  assert(split.provider_micros + split.margin_micros === spentMicros, `provider ${split.provider_micros} + margin ${split.margin_micros} ≠ spend ${spentMicros}`);
+  const period = periodOf(at);
+  const market = shardOf(split.request_id, MARKET_SHARDS);
+  const sales = salesAccount(period, market);
+  refs.request_id = split.request_id;
+  refs.provider_id = split.provider_id;
+  return [
+    ...transfer(sales, accruedAccount(split.provider_id, period, shardOf(split.request_id, ACCRUAL_SHARDS)), split.provider_micros),
+    ...transfer(sales, marginAccount(period, market), split.margin_micros),
+  ];
+}
+
+/**
+ * A capture: `amountMicros` of an open hold settled now (reserved → spent, in draw order after what earlier captures
+ * took), with who earned it. The hold stays open; its close later settles or releases the rest.
+ */
+export function capturePosting(hold: Hold, amountMicros: number, postingId: string, at: string, split: SplitOfSpend): Posting {
+  assert(amountMicros > 0 && hold.captured_micros + amountMicros <= hold.amount_micros, `capture ${amountMicros} beyond the hold (${hold.captured_micros} of ${hold.amount_micros} captured)`);
+  const before = splitSettlement(hold.allocations, hold.captured_micros);
+  const after = splitSettlement(hold.allocations, hold.captured_micros + amountMicros);
+  const lines = hold.allocations.flatMap((a, i) => transfer(facilityAccount(a.facility_id, 'reserved'), facilityAccount(a.facility_id, 'spent'), after[i]!.amount_micros - before[i]!.amount_micros));
+  const refs: Record<string, string> = { hold_id: hold.id, startup_id: hold.startup_id };
+  lines.push(...earningsLines(split, amountMicros, at, refs));
+  return checkPosting({ id: postingId, kind: 'settle', lines: mergeLines(lines), created_at: at, refs });
 }
 
 /** Spend per facility of a closing, for burn buckets and usage records. */

@@ -17,7 +17,7 @@ import { ACCRUAL_SHARDS, MARKET_SHARDS, accruedAccount, checkPosting, marginAcco
 import { derivedId } from './ids.js';
 import { assert } from './money.js';
 import { premiumMicros, volumeTier, GPU_US_PER_HOUR, type VolumeTier } from './volume.js';
-import type { Workload } from './usage.js';
+import type { RecordWorkload } from './usage.js';
 
 /** A month is settled no earlier than this after it ends: a request admitted at 23:59 settles its hold within the hold's TTL (≤ 1 h). */
 export const SETTLEMENT_GRACE_S = 3_600;
@@ -75,7 +75,7 @@ export interface BilledRecord {
   request_id: string;
   startup_id: string;
   accelerator: string;
-  workload: Workload;
+  workload: RecordWorkload;
   gpu_microseconds: number;
   cost_micros: number;
   provider_micros: number;
@@ -95,7 +95,7 @@ export interface LineFigures {
 export interface StatementLine extends LineFigures {
   accelerator: string;
   segment: string;
-  workload: Workload;
+  workload: RecordWorkload;
 }
 
 /** The fold state of one provider's month, carried between the state machine's pages. */

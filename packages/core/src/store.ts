@@ -75,6 +75,11 @@ export type CloseResult =
   /** period_closed: the request's month was already settled (its accrual account is closed); nothing was written. */
   | { ok: false; code: 'hold_not_found' | 'hold_closed' | 'idempotency_conflict' | 'contention' | 'period_closed' };
 
+/** hold_changed: another capture or the close landed first (read the hold again). */
+export type CaptureResult =
+  | { ok: true; hold: Hold; replayed: boolean }
+  | { ok: false; code: 'hold_not_found' | 'hold_closed' | 'hold_changed' | 'exceeds_hold' | 'contention' | 'period_closed' };
+
 export type PostResult =
   | { ok: true; replayed: boolean }
   | { ok: false; code: 'exceeds_credit' | 'facility_frozen' | 'balance_changed' | 'idempotency_conflict' | 'contention' };
@@ -147,8 +152,13 @@ export interface LedgerStore {
 export interface HoldStore {
   reserve(hold: Hold, posting: Posting): Promise<ReserveResult>;
   /** Closes a hold; with `usage`, the request record and its daily aggregate are written in the same transaction. */
-  closeHold(hold: Hold, posting: Posting, status: 'settled' | 'released' | 'expired', settledMicros: number, at: string, usage?: UsageRecord): Promise<CloseResult>;
+  closeHold(hold: Hold, posting: Posting | null, status: 'settled' | 'released' | 'expired', settledMicros: number, at: string, usage?: UsageRecord): Promise<CloseResult>;
   getHold(id: string): Promise<Hold | null>;
+  /**
+   * Captures `amountMicros` of an open hold (posting: capturePosting), with its usage record, provided the hold is
+   * still open with exactly the captures it was read with; the posting's id makes a repeat a replay.
+   */
+  captureHold(hold: Hold, posting: Posting, amountMicros: number, usage: UsageRecord): Promise<CaptureResult>;
   listExpiredHolds(shard: number, nowIso: string, limit: number): Promise<Hold[]>;
   /** A startup's daily usage buckets for days in [fromDay, toDay] (YYYY-MM-DD). */
   listUsage(startupId: string, fromDay: string, toDay: string): Promise<UsageBucket[]>;

@@ -9,6 +9,8 @@ import type { Accelerator } from './routing.js';
 import type { ModelKind } from './catalog.js';
 
 export type Workload = 'chat' | 'completion' | 'embedding';
+/** What a request record bills: a request's workload, or `reserved`: a booked hour of GPUs (SPEC §11). */
+export type RecordWorkload = Workload | 'reserved';
 export const WORKLOAD_KIND: Record<Workload, ModelKind> = { chat: 'chat', completion: 'chat', embedding: 'embedding' };
 
 /**
@@ -27,7 +29,7 @@ export interface UsageRecord {
   hold_id: string;
   /** The credit lease that paid (leases/), whose accrual shard the record is indexed under; absent for a hold. */
   lease_id?: string;
-  workload: Workload;
+  workload: RecordWorkload;
   model: string;
   /** '-' when no provider answered. */
   provider_id: string;

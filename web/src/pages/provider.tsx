@@ -152,7 +152,7 @@ function Revenue(p: { statements: Statement[] }) {
   const [period, setPeriod] = useState(p.statements[0]!.period);
   const st = p.statements.find((s) => s.period === period) ?? p.statements[0]!;
   const segments = [...new Set(st.lines.map((l) => l.segment))].sort();
-  const workloads = ['chat', 'completion', 'embedding'];
+  const workloads = ['chat', 'completion', 'embedding', 'reserved'];
   return (
     <>
       <label style="max-width:12rem">Month

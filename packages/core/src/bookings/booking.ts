@@ -25,12 +25,16 @@ export const BOOKING_SWEEP_SHARDS = 4;
 /**
  * placing: hold and hours being taken (a retry with the same Idempotency-Key resumes it); refused: the hold or
  * the hours could not be had, or the placing was abandoned (nothing is kept); pending: waits for the provider;
- * scheduled: accepted; declined / cancelled / expired (the acceptance window passed): released in full.
+ * scheduled: accepted; declined / expired (the acceptance window passed): released in full; running: from its
+ * start, billed hour by hour (lifecycle.ts); completed: every hour delivered and billed; cancelled: by the startup,
+ * before start (released in full) or during (billed to the hour it was cancelled in); interrupted: by the provider
+ * (only the hours delivered in full are billed). The hours a released state did not use, and the rest of its hold,
+ * are given back.
  */
-export type BookingStatus = 'placing' | 'refused' | 'pending' | 'scheduled' | 'declined' | 'cancelled' | 'expired';
+export type BookingStatus = 'placing' | 'refused' | 'pending' | 'scheduled' | 'declined' | 'cancelled' | 'expired' | 'running' | 'completed' | 'interrupted';
 export type BookingRefusal = 'exceeds_credit' | 'facility_frozen' | 'key_budget_exceeded' | 'capacity_unavailable' | 'abandoned';
 /** The states whose hold and hours are given back. */
-export const RELEASED_STATES: readonly BookingStatus[] = ['refused', 'declined', 'cancelled', 'expired'];
+export const RELEASED_STATES: readonly BookingStatus[] = ['refused', 'declined', 'cancelled', 'expired', 'interrupted'];
 
 export interface QuoteOffer extends MatchedOffer {
   id: string;
@@ -74,8 +78,14 @@ export interface Booking {
   request_hash: string;
   /** A released state's hold and hours are all given back (until then the sweep retries the release). */
   released: boolean;
-  /** The sha256 of the startup key that booked, when that key has a budget: the hold draws on it as a request's would. */
+  /** The key budget slot of the startup key that booked (key-budgets.ts), when that key has a budget: the hold draws on it as a request's would. */
   budget_key: string | null;
+  /** Hours billed so far (each a capture on the hold: lifecycle.ts); absent on a booking from before billing. */
+  billed_hours?: number;
+  /** When it stopped running (completed, cancelled during, interrupted); null before. */
+  ended_at?: string | null;
+  /** The provider's reason for an interruption. */
+  interruption?: string | null;
   created_at: string;
   updated_at: string;
 }

@@ -174,7 +174,7 @@ export class Bookings {
         if (b.status === 'placing') {
           const r = await this.refuse(b, 'abandoned');
           if (!r.ok && r.code === 'abandoned') out.abandoned++;
-        } else if (b.status === 'pending' && b.accept_by <= now && (await this.close(b, ['pending'], 'expired', 'not_pending', false)).ok) out.expired++;
+        } else if (b.status === 'pending' && b.accept_by <= now && (await this.finish(b, ['pending'], 'expired', 'not_pending', false)).ok) out.expired++;
         else if (RELEASED_STATES.includes(b.status) && !b.released && (await this.releaseAll(b))) out.released++;
       }
     }
@@ -196,16 +196,20 @@ export class Bookings {
   async cancel(startupId: string, id: string): Promise<ChangeResult> {
     const b = await this.get(startupId, id);
     if (!b) return { ok: false, code: 'not_found' };
-    return this.close(b, ['pending', 'scheduled'], 'cancelled', 'not_cancellable', true);
+    return this.finish(b, ['pending', 'scheduled'], 'cancelled', 'not_cancellable', true);
   }
 
   async decline(providerId: string, id: string): Promise<ChangeResult> {
     const b = await this.getForProvider(providerId, id);
     if (!b) return { ok: false, code: 'not_found' };
-    return this.close(b, ['pending'], 'declined', 'not_pending', false);
+    return this.finish(b, ['pending'], 'declined', 'not_pending', false);
   }
 
-  private async close(b: Booking, from: readonly BookingStatus[], to: 'cancelled' | 'declined' | 'expired', refusal: 'not_cancellable' | 'not_pending', beforeStart: boolean): Promise<ChangeResult> {
+  /**
+   * Moves a booking from one of `from` to a released state `to`, then gives back its hours and hold (what captures
+   * billed stays billed); the lifecycle (lifecycle.ts) ends running bookings through it too.
+   */
+  async finish(b: Booking, from: readonly BookingStatus[], to: 'cancelled' | 'declined' | 'expired' | 'interrupted', refusal: 'not_cancellable' | 'not_pending', beforeStart: boolean): Promise<ChangeResult> {
     let done: Booking | null = b.status === to ? b : null;
     if (!done) {
       if (!from.includes(b.status)) return { ok: false, code: refusal, booking: b };
@@ -215,7 +219,7 @@ export class Bookings {
       // Changed meanwhile (accepted, declined, started): answer from what it is now.
       if (!done) {
         const again = await this.store.getBooking(b.id);
-        return again && again.status === to ? this.close(again, from, to, refusal, beforeStart) : { ok: false, code: refusal, booking: again ?? b };
+        return again && again.status === to ? this.finish(again, from, to, refusal, beforeStart) : { ok: false, code: refusal, booking: again ?? b };
       }
     }
     return (await this.releaseAll(done)) ? { ok: true, booking: done } : { ok: false, code: 'contention' };

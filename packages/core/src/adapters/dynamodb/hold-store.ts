@@ -4,15 +4,17 @@
  * close posting, the burn buckets, the budget's refund and, for a request, its usage items. Core decides
  * every amount (holds.ts); this turns them into conditioned items and reads back why one was refused.
  *
- * Leases (issue 13's next step) are not here: they will have their own port and part beside this one.
+ * A capture (a booking's delivered hour) is one too: the hold's captured total, conditioned on the one it was
+ * read with, the capture posting, the burn buckets and the hour's usage items. Leases have their own store.
  */
 import { budgetOnClose, budgetOnReserve, sameClose, sameReservation, type Hold } from '../../holds.js';
 import { spendOf, type Posting } from '../../ledger.js';
 import { InvariantError } from '../../money.js';
-import type { CloseResult, HoldStore, ReserveResult } from '../../store.js';
+import type { CaptureResult, CloseResult, HoldStore, ReserveResult } from '../../store.js';
 import type { UsageRecord } from '../../usage.js';
 import { budgetItem } from './budget-writes.js';
 import { holdItem, holdKey, openHoldShardKey, toHold } from './entities/hold.js';
+import { postingKey } from './entities/posting.js';
 import { spendBucketUpdate } from './entities/spend-bucket.js';
 import { closedAccountRefused, postingItems, takeRefusal } from './posting-writes.js';
 import type { Table, Tagged } from './table.js';
@@ -59,11 +61,10 @@ export class DynamoHoldStore implements HoldStore {
     };
   }
 
-  async closeHold(hold: Hold, posting: Posting, status: 'settled' | 'released' | 'expired', settledMicros: number, at: string, usage?: UsageRecord): Promise<CloseResult> {
+  async closeHold(hold: Hold, posting: Posting | null, status: 'settled' | 'released' | 'expired', settledMicros: number, at: string, usage?: UsageRecord): Promise<CloseResult> {
     const tagged: Tagged[] = [
       this.closeItem(hold, status, settledMicros, at),
-      ...postingItems(this.table, posting),
-      ...this.spendItems(posting, at),
+      ...(posting ? [...postingItems(this.table, posting), ...this.spendItems(posting, at)] : []),
       ...budgetItem(this.table, budgetOnClose(hold, settledMicros)),
       ...(usage ? usageItems(this.table, usage) : []),
     ];
@@ -71,7 +72,7 @@ export class DynamoHoldStore implements HoldStore {
     const closed: Hold = { ...hold, status, settled_micros: settledMicros, closed_at: at };
     if (out.ok) return { ok: true, hold: closed, replayed: false };
     if (out.reason === 'contention') return { ok: false, code: 'contention' };
-    if (out.failed.has(0) || out.failed.has(1)) {
+    if (out.failed.has(0) || (posting !== null && out.failed.has(1))) {
       const now = await this.getHold(hold.id);
       if (!now) return { ok: false, code: 'hold_not_found' };
       // Same close asked again (a retry after a lost reply): the first result stands.
@@ -80,6 +81,41 @@ export class DynamoHoldStore implements HoldStore {
     }
     if (closedAccountRefused(tagged, out.failed)) return { ok: false, code: 'period_closed' };
     throw new InvariantError(`closing hold ${hold.id} failed on ${[...out.failed.keys()].map((i) => tagged[i]?.tag).join(', ')}`);
+  }
+
+  async captureHold(hold: Hold, posting: Posting, amountMicros: number, usage: UsageRecord): Promise<CaptureResult> {
+    const tagged: Tagged[] = [
+      {
+        tag: 'hold',
+        item: {
+          Update: {
+            TableName: this.table.name,
+            Key: holdKey(hold.id),
+            UpdateExpression: 'SET captured_micros = :after',
+            // Sequential: conditioned on the captures the hold was read with (none: the attribute is absent or 0).
+            ConditionExpression: hold.captured_micros === 0 ? '#s = :open AND (attribute_not_exists(captured_micros) OR captured_micros = :before)' : '#s = :open AND captured_micros = :before',
+            ExpressionAttributeNames: { '#s': 'status' },
+            ExpressionAttributeValues: { ':open': 'open', ':before': hold.captured_micros, ':after': hold.captured_micros + amountMicros },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
+        },
+      },
+      ...postingItems(this.table, posting),
+      ...this.spendItems(posting, posting.created_at),
+      ...usageItems(this.table, usage),
+    ];
+    const out = await transact(this.table.doc, tagged.map((t) => t.item));
+    if (out.ok) return { ok: true, hold: { ...hold, captured_micros: hold.captured_micros + amountMicros }, replayed: false };
+    if (out.reason === 'contention') return { ok: false, code: 'contention' };
+    if (out.failed.has(0) || out.failed.has(1)) {
+      const now = await this.getHold(hold.id);
+      if (!now) return { ok: false, code: 'hold_not_found' };
+      // This capture landed before (a retry after a lost reply): its posting exists.
+      if (out.failed.has(1) || (await this.table.get(postingKey(posting.id)))) return { ok: true, hold: now, replayed: true };
+      return { ok: false, code: now.status === 'open' ? 'hold_changed' : 'hold_closed' };
+    }
+    if (closedAccountRefused(tagged, out.failed)) return { ok: false, code: 'period_closed' };
+    throw new InvariantError(`capturing on hold ${hold.id} failed on ${[...out.failed.keys()].map((i) => tagged[i]?.tag).join(', ')}`);
   }
 
   async getHold(id: string) {

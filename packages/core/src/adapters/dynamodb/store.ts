@@ -70,6 +70,7 @@ export class DynamoCreditStore implements CreditStore {
   reserve: Port<'reserve'> = (hold, posting) => this.holds.reserve(hold, posting);
   closeHold: Port<'closeHold'> = (hold, posting, status, settled, at, usage) => this.holds.closeHold(hold, posting, status, settled, at, usage);
   getHold: Port<'getHold'> = (id) => this.holds.getHold(id);
+  captureHold: Port<'captureHold'> = (hold, posting, amount, usage) => this.holds.captureHold(hold, posting, amount, usage);
   listExpiredHolds: Port<'listExpiredHolds'> = (shard, nowIso, limit) => this.holds.listExpiredHolds(shard, nowIso, limit);
   listUsage: Port<'listUsage'> = (startupId, fromDay, toDay) => this.holds.listUsage(startupId, fromDay, toDay);
 

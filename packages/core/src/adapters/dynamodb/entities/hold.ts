@@ -29,5 +29,6 @@ export function toHold(item: Record<string, unknown>): Hold {
     settled_micros: (item.settled_micros ?? null) as number | null,
     closed_at: (item.closed_at ?? null) as string | null,
     refs: (item.refs ?? {}) as Record<string, string>,
+    captured_micros: (item.captured_micros ?? 0) as number,
   };
 }
