@@ -6,9 +6,10 @@
 import type { z } from 'zod';
 import { budgetSlot, now, providerView, startupView, type Booking, type BookResult, type ChangeResult, type Quote } from '../packages/core/src/index.js';
 import { apiRoute, providerIdOf, startupIdOf } from './lib/api.js';
-import { deps } from './lib/deps.js';
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { deps, sfnClient } from './lib/deps.js';
 import { HttpError, badRequest, busy, conflict, notFound } from './lib/errors.js';
-import type { AcceptBody, BookBody, QuoteBody } from './lib/booking-schemas.js';
+import type { AcceptBody, BookBody, InterruptBody, QuoteBody } from './lib/booking-schemas.js';
 import type { ListQuery } from './lib/schemas.js';
 import { emitBookingEvent, type BookingEventType } from './lib/webhooks.js';
 
@@ -89,14 +90,35 @@ function changeReply(r: ChangeResult, view: (b: Booking) => unknown) {
   }
 }
 
-export const cancel = apiRoute('functions/bookings.cancel', async (req) => changeReply(await changed(await deps().bookings.cancel(startupIdOf(req), req.params.id!), 'booking.cancelled'), bookingJson));
+export const cancel = apiRoute('functions/bookings.cancel', async (req) => changeReply(await changed(await deps().lifecycle.cancel(startupIdOf(req), req.params.id!), 'booking.cancelled'), bookingJson));
 
 export const listForProvider = apiRoute<unknown, z.infer<typeof ListQuery>>('functions/bookings.listForProvider', async (req) => {
   const page = await deps().bookings.listForProvider(providerIdOf(req), req.query.limit, req.query.cursor);
   return { status: 200, body: { data: page.items.map(providerBookingJson), next_cursor: page.cursor } };
 });
 
-export const accept = apiRoute<z.infer<typeof AcceptBody>>('functions/bookings.accept', async (req) =>
-  changeReply(await changed(await deps().bookings.accept(providerIdOf(req), req.params.booking!, req.body.access), 'booking.accepted'), providerBookingJson));
+export const accept = apiRoute<z.infer<typeof AcceptBody>>('functions/bookings.accept', async (req) => {
+  const r = await changed(await deps().bookings.accept(providerIdOf(req), req.params.booking!, req.body.access), 'booking.accepted');
+  if (r.ok) await startLifecycle(r.booking);
+  return changeReply(r, providerBookingJson);
+});
+
+/**
+ * Starts the booking's lifecycle (infra/asl/booking-lifecycle.asl.json), named by the booking: an accept asked again
+ * starts nothing new (Step Functions answers a running execution of the same name and input as the first time).
+ */
+async function startLifecycle(b: Booking): Promise<void> {
+  const arn = process.env.BOOKING_LIFECYCLE_ARN;
+  if (!arn) throw new Error('BOOKING_LIFECYCLE_ARN is not set');
+  try {
+    await sfnClient().send(new StartExecutionCommand({ stateMachineArn: arn, name: b.id, input: JSON.stringify({ booking_id: b.id }) }));
+  } catch (err) {
+    // Already started and ended (an accept repeated after the booking finished): nothing to run again.
+    if ((err as { name?: string }).name !== 'ExecutionAlreadyExists') throw err;
+  }
+}
+
+export const interrupt = apiRoute<z.infer<typeof InterruptBody>>('functions/bookings.interrupt', async (req) =>
+  changeReply(await changed(await deps().lifecycle.interrupt(providerIdOf(req), req.params.booking!, req.body.reason), 'booking.interrupted'), providerBookingJson));
 
 export const decline = apiRoute('functions/bookings.decline', async (req) => changeReply(await changed(await deps().bookings.decline(providerIdOf(req), req.params.booking!), 'booking.declined'), providerBookingJson));

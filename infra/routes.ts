@@ -354,7 +354,7 @@ export const ROUTES: readonly RouteDef[] = [
   },
   {
     method: 'POST', path: '/v1/bookings/{id}/cancel', handler: 'functions/bookings.cancel', auth: ['startup'], access: BOOKING_RELEASE_ACCESS, sends: EMITS, reply: B.BookingReply,
-    summary: 'Cancel a booking before it starts: its hold and its GPU-hours are released in full (emits booking.cancelled to the provider)',
+    summary: 'Cancel a booking: before it starts, its hold and GPU-hours are released in full; while it runs, it is billed to the hour in course and the rest is released (emits booking.cancelled to the provider)',
   },
   {
     method: 'GET', path: '/v1/providers/{id}/bookings', handler: 'functions/bookings.listForProvider', auth: ['provider', 'operator'], access: ['read', 'query'],
@@ -363,8 +363,13 @@ export const ROUTES: readonly RouteDef[] = [
   },
   {
     method: 'POST', path: '/v1/providers/{id}/bookings/{booking}/accept', handler: 'functions/bookings.accept', auth: ['provider'], access: ['read', 'query', 'write', 'transact'], sends: EMITS,
-    body: B.AcceptBody, reply: B.ProviderBookingReply,
-    summary: 'Accept a pending booking with the access details only its startup can read (before accept_by; emits booking.accepted to the startup, without them)',
+    starts: ['booking-lifecycle'], body: B.AcceptBody, reply: B.ProviderBookingReply,
+    summary: 'Accept a pending booking with the access details only its startup can read (before accept_by; emits booking.accepted to the startup, without them); starts its lifecycle: running at its start, billed hour by hour, completed at its end',
+  },
+  {
+    method: 'POST', path: '/v1/providers/{id}/bookings/{booking}/interrupt', handler: 'functions/bookings.interrupt', auth: ['provider'], access: BOOKING_RELEASE_ACCESS, sends: EMITS,
+    body: B.InterruptBody, reply: B.ProviderBookingReply,
+    summary: 'Interrupt a scheduled or running booking (maintenance, outage): hours not delivered in full are never billed, the rest of the hold and the later GPU-hours are released (emits booking.interrupted to the startup)',
   },
   {
     method: 'POST', path: '/v1/providers/{id}/bookings/{booking}/decline', handler: 'functions/bookings.decline', auth: ['provider'], access: BOOKING_RELEASE_ACCESS, sends: EMITS, reply: B.ProviderBookingReply,

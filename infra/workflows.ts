@@ -71,4 +71,17 @@ export const WORKFLOWS: readonly WorkflowDef[] = [
     },
     arnEnv: 'PROVIDER_SETTLEMENT_ARN',
   },
+  {
+    name: 'booking-lifecycle',
+    asl: 'infra/asl/booking-lifecycle.asl.json',
+    tasks: {
+      // Reads the booking (the seconds to its start); begins it (its status); bills an hour (a capture on its
+      // hold: the posting, the hold, the buckets and the hour's record in one transaction) and may complete it.
+      UntilStartFn: { handler: 'functions/booking-lifecycle.untilStart', access: ['read'] },
+      BeginFn: { handler: 'functions/booking-lifecycle.begin', access: ['read', 'write'] },
+      // The last hour's bill completes the booking and tells the startup (booking.completed).
+      BillHourFn: { handler: 'functions/booking-lifecycle.billHour', access: EMIT_ACCESS, timeout_s: 60, sends: ['webhook-deliveries'] },
+    },
+    arnEnv: 'BOOKING_LIFECYCLE_ARN',
+  },
 ];

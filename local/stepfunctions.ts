@@ -99,12 +99,12 @@ interface AslMachine {
   States?: Record<string, AslState>;
 }
 
-/** Every Task state (name, Resource) in a definition, nested Map and Parallel machines included. */
-export function findTaskStates(definition: AslMachine): Array<{ stateName: string; resource: unknown }> {
-  const out: Array<{ stateName: string; resource: unknown }> = [];
+/** Every state of `type` in the machine, nested ones (Map, Parallel) included. */
+function findStates(definition: AslMachine, type: string): Array<{ stateName: string; state: { Resource?: unknown } }> {
+  const out: Array<{ stateName: string; state: { Resource?: unknown } }> = [];
   const walk = (m: AslMachine | undefined) => {
     for (const [stateName, state] of Object.entries(m?.States ?? {})) {
-      if (state.Type === 'Task') out.push({ stateName, resource: state.Resource });
+      if (state.Type === type) out.push({ stateName, state });
       if (state.Type === 'Map') {
         walk(state.Iterator);
         walk(state.ItemProcessor);
@@ -114,6 +114,23 @@ export function findTaskStates(definition: AslMachine): Array<{ stateName: strin
   };
   walk(definition);
   return out;
+}
+
+/** Every Task state (name, Resource) in a definition, nested Map and Parallel machines included. */
+export function findTaskStates(definition: AslMachine): Array<{ stateName: string; resource: unknown }> {
+  return findStates(definition, 'Task').map(({ stateName, state }) => ({ stateName, resource: state.Resource }));
+}
+
+/**
+ * COMPUX_SFN_WAIT_MS (local runtime only, for tests and demos): every Wait state waits this many milliseconds
+ * (0 to 60,000) instead of what its ASL says, so a booking's hours pass in moments. Read at each start.
+ */
+export function waitOverrides(definition: AslMachine): Record<string, number> | undefined {
+  const raw = process.env.COMPUX_SFN_WAIT_MS;
+  if (raw === undefined || raw === '') return undefined;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 0 || ms > 60_000) throw new Error(`COMPUX_SFN_WAIT_MS=${JSON.stringify(raw)} is not a whole number of milliseconds in [0, 60000]`);
+  return Object.fromEntries(findStates(definition, 'Wait').map(({ stateName }) => [stateName, ms]));
 }
 
 /**
@@ -219,8 +236,9 @@ export class LocalStepFunctions {
     const overrides: TaskHandlers = Object.fromEntries(
       [...wf.taskStates].map(([stateName, key]) => [stateName, (taskInput: JsonValue) => this.#runTask(wf, key, taskInput)]),
     );
+    const waits = waitOverrides(wf.definition as AslMachine);
     const run = wf.machine.run(input as never, {
-      overrides: { taskResourceLocalHandlers: overrides },
+      overrides: { taskResourceLocalHandlers: overrides, ...(waits ? { waitTimeOverrides: waits } : {}) },
       context: {
         Execution: { Id: arn, Name: name, RoleArn: `arn:aws:iam::${LOCAL_ACCOUNT_ID}:role/local`, StartTime: startDate.toISOString() },
         StateMachine: { Id: wf.arn, Name: wf.def.name },

@@ -60,7 +60,7 @@ export const QuoteReply = z.object({
 
 export const BookBody = z.strictObject({ quote_id: Id, offer: Id });
 
-const BookingStatus = z.enum(['placing', 'refused', 'pending', 'scheduled', 'declined', 'cancelled', 'expired']);
+const BookingStatus = z.enum(['placing', 'refused', 'pending', 'scheduled', 'declined', 'cancelled', 'expired', 'running', 'completed', 'interrupted']);
 const BookingCommon = {
   id: Id,
   object: z.literal('booking'),
@@ -71,6 +71,12 @@ const BookingCommon = {
   ...Slot,
   /** The provider answers before this; later, accepting is refused. */
   accept_by: z.string(),
+  /** Hours billed so far: each delivered hour, billed at its end (gpus × price_micros_per_gpu_hour). */
+  billed_hours: z.number().int().min(0).optional(),
+  /** When it stopped running (completed, cancelled during, interrupted). */
+  ended_at: z.string().nullable().optional(),
+  /** The provider's reason, when it interrupted the booking. */
+  interruption: z.string().nullable().optional(),
   created_at: z.string(),
   updated_at: z.string(),
 };
@@ -92,3 +98,5 @@ export const BookingReply = z.object({
 export const ProviderBookingReply = z.object({ ...BookingCommon, provider_id: Id });
 
 export const AcceptBody = z.strictObject({ access: AccessDetails });
+/** Why the provider stops a booking; the startup is told it (booking.interrupted). */
+export const InterruptBody = z.strictObject({ reason: z.string().trim().min(1).max(500) });

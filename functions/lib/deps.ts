@@ -2,7 +2,7 @@
  * What handlers need, built once per Lambda container from the environment. The DynamoDB endpoint
  * comes from the SDK's own AWS_ENDPOINT_URL_DYNAMODB, so the local runtime and AWS run this same code.
  */
-import { Bookings, CATALOG_CACHE_TTL_MS, CachedCatalog, Credits, nowMs, DEFAULT_LEASE_RESERVE_S, DEFAULT_LEASE_SPEND_S, DEFAULT_HOLDER_CONFIG, Gateway, KEY_CACHE_TTL_MS, LEASE_SWEEP_GRACE_S, LeaseCloser, LeaseHolder, Lending, MAX_CATALOG_CACHE_TTL_MS, MAX_KEY_CACHE_TTL_MS, MAX_LEASE_RESERVE_S, MAX_LEASE_SPEND_S, RelaySigner, Tenants, ttlFromEnv, type LeaseTiming } from '../../packages/core/src/index.js';
+import { BookingLifecycle, Bookings, CATALOG_CACHE_TTL_MS, CachedCatalog, Credits, nowMs, DEFAULT_LEASE_RESERVE_S, DEFAULT_LEASE_SPEND_S, DEFAULT_HOLDER_CONFIG, Gateway, KEY_CACHE_TTL_MS, LEASE_SWEEP_GRACE_S, LeaseCloser, LeaseHolder, Lending, MAX_CATALOG_CACHE_TTL_MS, MAX_KEY_CACHE_TTL_MS, MAX_LEASE_RESERVE_S, MAX_LEASE_SPEND_S, RelaySigner, Tenants, ttlFromEnv, type LeaseTiming } from '../../packages/core/src/index.js';
 import { DynamoBookings, DynamoCatalog, DynamoCreditStore, DynamoProviders, DynamoRateLimiter, DynamoDashboard, DynamoRelayKeys, DynamoSettlement, DynamoSla, documentClient, routingEpoch } from '../../packages/core/src/adapters/dynamodb/index.js';
 import { HttpUpstream } from '../../packages/core/src/adapters/http/upstream.js';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -37,6 +37,8 @@ export interface Deps {
   leaseTiming: LeaseTiming;
   /** Capacity bookings (SPEC §11): quotes, bookings, and the hour items they take. */
   bookings: Bookings;
+  /** A booking's life after acceptance: start, hourly billing, completion, cancellation during, interruption. */
+  lifecycle: BookingLifecycle;
   bookingStore: DynamoBookings;
 }
 
@@ -90,7 +92,8 @@ export function deps(): Deps {
   const tenants = new Tenants(store, process.env.COMPUX_ADMIN_KEY_SHA256, undefined, { keyCacheTtlMs: ttlFromEnv(process.env.COMPUX_KEY_CACHE_TTL_MS, KEY_CACHE_TTL_MS, MAX_KEY_CACHE_TTL_MS) });
   const bookingStore = new DynamoBookings(doc, table);
   const bookings = new Bookings(bookingStore, bookingStore, catalog, credits, nowMs);
-  cached = { bookings, bookingStore, doc, table, store, credits, lending: new Lending(store), tenants, catalog, routingCatalog, gateway, limiter, providers: new DynamoProviders(doc, table), upstream, relayKeys, relay, sla, settlement: new DynamoSettlement(doc, table, store.ledger), dashboard: new DynamoDashboard(doc, table), holder, leaseTiming: timing,
+  const lifecycle = new BookingLifecycle(bookingStore, bookings, credits, nowMs);
+  cached = { bookings, lifecycle, bookingStore, doc, table, store, credits, lending: new Lending(store), tenants, catalog, routingCatalog, gateway, limiter, providers: new DynamoProviders(doc, table), upstream, relayKeys, relay, sla, settlement: new DynamoSettlement(doc, table, store.ledger), dashboard: new DynamoDashboard(doc, table), holder, leaseTiming: timing,
     leases: new LeaseCloser(store, undefined, envSeconds('COMPUX_LEASE_SWEEP_GRACE_S', LEASE_SWEEP_GRACE_S, 3_600)) };
   return cached;
 }

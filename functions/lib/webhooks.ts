@@ -143,6 +143,8 @@ const BOOKING_EVENT_TO = {
   'booking.cancelled': 'provider',
   'booking.accepted': 'startup',
   'booking.declined': 'startup',
+  'booking.interrupted': 'startup',
+  'booking.completed': 'startup',
 } as const;
 export type BookingEventType = keyof typeof BOOKING_EVENT_TO;
 

@@ -326,7 +326,7 @@ describe('tenant isolation of every booking route', () => {
     ];
     const providerRoutes: [string, string, unknown?][] = [
       ['GET', `/v1/providers/${AURORA}/bookings`], ['POST', `/v1/providers/${AURORA}/bookings/${booking.id}/accept`, { access: { endpoint: 'x' } }],
-      ['POST', `/v1/providers/${AURORA}/bookings/${booking.id}/decline`],
+      ['POST', `/v1/providers/${AURORA}/bookings/${booking.id}/decline`], ['POST', `/v1/providers/${AURORA}/bookings/${booking.id}/interrupt`, { reason: 'x' }],
     ];
     // Act and assess: no key, then a wrong role.
     for (const [m, p, body] of [...startupRoutes, ...providerRoutes]) expect((await call(m, p, { body })).status, `${m} ${p}`).toBe(401);
@@ -340,6 +340,7 @@ describe('tenant isolation of every booking route', () => {
     for (const base of [`/v1/providers/${BASALT}/bookings/${booking.id}`, `/v1/providers/${AURORA}/bookings/${booking.id}`]) {
       expect((await call('POST', `${base}/accept`, { key: basalt, body: { access: { endpoint: 'x' } } })).status).toBe(404);
       expect((await call('POST', `${base}/decline`, { key: basalt })).status).toBe(404);
+      expect((await call('POST', `${base}/interrupt`, { key: basalt, body: { reason: 'x' } })).status).toBe(404);
     }
     expect((await call('GET', `/v1/providers/${AURORA}/bookings`, { key: basalt })).status).toBe(404);
     expect((await call('GET', `/v1/providers/${BASALT}/bookings`, { key: basalt })).body.data.map((x: { id: string }) => x.id)).not.toContain(booking.id);
@@ -380,5 +381,45 @@ describe('booking events (webhooks, SPEC §12)', () => {
     expect(toStartup.deliveries[0]!.event!.data).toMatchObject({ object: 'booking', status: 'scheduled', total_micros: b.body.total_micros });
     expect(JSON.stringify(toStartup.deliveries)).not.toContain('gpu-9');
     expect(toProvider.deliveries[0]!.event!.data).not.toHaveProperty('provider_ref');
+  });
+});
+
+describe('the booking lifecycle (state machine booking-lifecycle, SPEC §11)', () => {
+  it('runs an accepted booking through its hours, billed hour by hour, to completed (its Wait states shortened)', async () => {
+    // Prepare: 2 GPUs for 3 hours on Aurora; every Wait state of executions started from now waits 0 ms.
+    const s = await fundedStartup('Lifecycle Co', 1_000_000_000);
+    const q = await call('POST', '/v1/capacity/quotes', { key: s.key, body: ask({ gpus: 2, hours: 3, earliest_start: iso(T0 + 12 * HOUR_MS), latest_start: iso(T0 + 18 * HOUR_MS) }) });
+    const b = await bookFinal(s.key, { quote_id: q.body.id, offer: q.body.offers[0].id }, 'lifecycle');
+    process.env.COMPUX_SFN_WAIT_MS = '0';
+    try {
+      // Act
+      const accepted = await call('POST', `/v1/providers/${AURORA}/bookings/${b.body.id}/accept`, { key: providerKey(AURORA), body: { access: { endpoint: 'ssh://gpu-3.aurora.example' } } });
+      const done = await until(() => call('GET', `/v1/bookings/${b.body.id}`, { key: s.key }), (r) => r.body.status === 'completed');
+      // Assess
+      expect(accepted.status).toBe(200);
+      expect(done.body).toMatchObject({ status: 'completed', billed_hours: 3 });
+      const hourCost = 2 * b.body.price_micros_per_gpu_hour;
+      expect(await balances(s.facilityId)).toEqual({ available: s.credit - 3 * hourCost, reserved: 0, spent: 3 * hourCost });
+      expect(rt.denials).toEqual([]);
+    } finally {
+      delete process.env.COMPUX_SFN_WAIT_MS;
+    }
+  });
+
+  it('the provider interrupts a scheduled booking: nothing billed, everything given back, the startup told why', async () => {
+    // Prepare
+    const s = await fundedStartup('Interrupted Co', 1_000_000_000);
+    const q = await call('POST', '/v1/capacity/quotes', { key: s.key, body: ask({ gpus: 1, hours: 2, earliest_start: iso(T0 + 20 * HOUR_MS), latest_start: iso(T0 + 22 * HOUR_MS) }) });
+    const b = await bookFinal(s.key, { quote_id: q.body.id, offer: q.body.offers[0].id }, 'interrupted');
+    await call('POST', `/v1/providers/${AURORA}/bookings/${b.body.id}/accept`, { key: providerKey(AURORA), body: { access: { endpoint: 'ssh://gpu-4.aurora.example' } } });
+    // Act
+    const r = await call('POST', `/v1/providers/${AURORA}/bookings/${b.body.id}/interrupt`, { key: providerKey(AURORA), body: { reason: 'rack power maintenance' } });
+    const again = await call('POST', `/v1/providers/${AURORA}/bookings/${b.body.id}/interrupt`, { key: providerKey(AURORA), body: { reason: 'rack power maintenance' } });
+    const seen = await call('GET', `/v1/bookings/${b.body.id}`, { key: s.key });
+    // Assess
+    expect(r.status).toBe(200);
+    expect(again.status).toBe(200);
+    expect(seen.body).toMatchObject({ status: 'interrupted', interruption: 'rack power maintenance' });
+    expect(await balances(s.facilityId)).toEqual({ available: s.credit, reserved: 0, spent: 0 });
   });
 });

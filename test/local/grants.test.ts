@@ -482,6 +482,18 @@ describe('every row stays inside its grant, on its normal and its error path', (
     await hit('POST', '/v1/providers/{id}/bookings/{booking}/decline', 'error', 409, `/v1/providers/${auroraId}/bookings/${booking.id}/decline`, { key: auroraKey });
     await hit('POST', '/v1/bookings/{id}/cancel', 'normal', 200, `/v1/bookings/${booking.id}/cancel`, { key: startup });
     await hit('POST', '/v1/bookings/{id}/cancel', 'error', 404, '/v1/bookings/bkg_nosuchbooking00/cancel', { key: startup });
+    // A third booking through its lifecycle's tasks (as the state machine runs them), then interrupted by the provider.
+    const third = (await call('POST', '/v1/bookings', { key: startup, body: offer, headers: { 'idempotency-key': 'grants-book-3' } })).body;
+    await call('POST', acceptPath(third.id), { key: auroraKey, body: { access: { endpoint: 'ssh://gpu.example' } } });
+    expect((await task('booking-lifecycle', 'UntilStartFn', 'normal', { booking_id: third.id })).ok).toBe(true);
+    expect((await task('booking-lifecycle', 'UntilStartFn', 'error', { booking_id: 'bkg_nosuchbooking00' })).ok).toBe(false);
+    expect((await task('booking-lifecycle', 'BeginFn', 'normal', { booking_id: third.id })).ok).toBe(true);
+    expect((await task('booking-lifecycle', 'BeginFn', 'error', { booking_id: 'bkg_nosuchbooking00' })).ok).toBe(false);
+    expect((await task('booking-lifecycle', 'BillHourFn', 'normal', { booking_id: third.id, n: 0 })).ok).toBe(true);
+    expect((await task('booking-lifecycle', 'BillHourFn', 'error', { booking_id: 'bkg_nosuchbooking00', n: 0 })).ok).toBe(false);
+    const interruptPath = (id: string) => `/v1/providers/${auroraId}/bookings/${id}/interrupt`;
+    await hit('POST', '/v1/providers/{id}/bookings/{booking}/interrupt', 'normal', 200, interruptPath(third.id), { key: auroraKey, body: { reason: 'maintenance' } });
+    await hit('POST', '/v1/providers/{id}/bookings/{booking}/interrupt', 'error', 409, interruptPath(booking.id), { key: auroraKey, body: { reason: 'maintenance' } });
 
     await hit('GET', '/v1/providers/{id}/sla', 'normal', 200, `/v1/providers/${auroraId}/sla`, { key: auroraKey });
     await hit('GET', '/v1/providers/{id}/sla', 'error', 404, `/v1/providers/${good.id}/sla`, { key: auroraKey });
