@@ -92,6 +92,18 @@ describe('a booking billed hour by hour', () => {
     expect(await auditAll(w.store, ACCOUNT_SHARDS)).toMatchObject({ ok: true, balance_sum_micros: 0 });
   });
 
+  it('cancelled after its start before the state machine began it: it runs from its start, billed to the hour in course', async () => {
+    // Prepare: accepted, never begun
+    const { w, life, id, startup, f, t0, at, balance } = await accepted('life-late');
+    // Act: 30 minutes in
+    at(t0 + 30 * 60_000);
+    const cancelled = await life.cancel(startup.id, id);
+    // Assess
+    expect(cancelled).toMatchObject({ ok: true, booking: { status: 'cancelled', billed_hours: 1 } });
+    expect(await balance(facilityAccount(f.id, 'spent'))).toBe(HOUR_COST);
+    expect(await auditAll(w.store, ACCOUNT_SHARDS)).toMatchObject({ ok: true, balance_sum_micros: 0 });
+  });
+
   it('interrupted by the provider in its third hour: only the two hours delivered in full are billed', async () => {
     // Prepare
     const { w, life, id, f, t0, at, balance } = await accepted('life-interrupt');

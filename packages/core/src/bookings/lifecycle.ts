@@ -106,8 +106,14 @@ export class BookingLifecycle {
 
   /** The startup cancels: before start, released in full; while running, billed to the hour in course, the rest given back. */
   async cancel(startupId: string, id: string): Promise<ChangeResult> {
-    const b = await this.bookings.get(startupId, id);
+    let b = await this.bookings.get(startupId, id);
     if (!b) return { ok: false, code: 'not_found' };
+    // Past its start but not yet begun (the state machine's Begin is on its way): it runs from its start.
+    if (b.status === 'scheduled' && Date.parse(b.start) <= this.nowMs()) {
+      const begun = await this.begin(id);
+      if (!begun.ok) return begun;
+      b = begun.booking;
+    }
     if (b.status !== 'running') return this.bookings.cancel(startupId, id);
     const billed = await this.billThrough(b, Math.min(hoursSince(b, this.nowMs()) + 1, b.hours));
     if (!billed) return { ok: false, code: 'contention' };
