@@ -13,6 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRuntime, type TestRuntime } from '../api/runtime.js';
 import { client } from '../api/client.js';
 import { launchChromium } from './browser.js';
+import { DEMO_PROVIDERS, demoBlocks } from '../../local/demo.js';
+import { DynamoBookings } from '../../packages/core/src/adapters/dynamodb/index.js';
+import { HOUR_MS, floorHour, nowMs } from '../../packages/core/src/index.js';
 import { createLambdaContext, functionNameFor, invokeHandler } from '../../local/lambda.js';
 import { SCHEDULES } from '../../infra/schedules.js';
 
@@ -112,6 +115,30 @@ describe('startup pages', () => {
     await expectFitsPhone(page);
     await shot(page, 'startup-phone');
     await page.close();
+  });
+
+  it("lists the startup's capacity bookings with their state and cost", async () => {
+    // Prepare: Cirrus's demo blocks (npm start seeds them), and one booking of 2 H200s for 3 hours
+    const cirrus = DEMO_PROVIDERS.find((p) => p.accelerator === 'H200')!;
+    const store = new DynamoBookings(rt.doc, rt.tableName);
+    const at = new Date(nowMs()).toISOString();
+    await store.applyBlocks(cirrus.id, await store.planBlocks(cirrus.id, demoBlocks(cirrus, nowMs()), at), at);
+    const start = new Date(floorHour(nowMs()) + 3 * HOUR_MS).toISOString();
+    const q = await call('POST', '/v1/capacity/quotes', { key: rt.world!.startupKey, body: { accelerator: 'H200', gpus: 2, hours: 3, earliest_start: start, latest_start: start } });
+    const b = await call('POST', '/v1/bookings', { key: rt.world!.startupKey, body: { quote_id: q.body.id, offer: q.body.offers[0].id }, headers: { 'idempotency-key': 'web-booking' } });
+    expect(b.status).toBe(201);
+    // Act
+    const page = await signedIn(rt.world!.startupKey);
+    const row = page.getByRole('table', { name: 'Capacity bookings' }).getByRole('row', { name: new RegExp(b.body.id) });
+    await row.waitFor();
+    // Assess
+    const text = (await row.textContent())!;
+    expect(text).toContain('pending');
+    expect(text).toContain('2 × H200');
+    expect(text).toContain('0 of 3');
+    expect(text).toContain(`$${(b.body.total_micros / 1e6).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`);
+    await page.close();
+    await call('POST', `/v1/bookings/${b.body.id}/cancel`, { key: rt.world!.startupKey });
   });
 
   it('a key created in the page is shown once and works with the openai client; revoking it stops it', async () => {

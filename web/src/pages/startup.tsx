@@ -1,4 +1,4 @@
-/** Startup pages: credits by facility, burn, usage by model and provider, and key management. */
+/** Startup pages: credits by facility, burn, usage by model and provider, capacity bookings, and key management. */
 import { useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { Chart } from '../chart.js';
@@ -11,7 +11,11 @@ interface Credits {
 }
 interface UsageGroup { group: string; requests: number; errors: number; prompt_tokens: number; completion_tokens: number; gpu_microseconds: number; cost_micros: number }
 interface Usage { data: UsageGroup[]; total: UsageGroup }
-interface Key { id: string; name: string; budget_micros: number | null; budget_left_micros?: number | null; models: string[] | null; rpm: number | null; tpm: number | null; created_at: string; revoked_at: string | null }
+interface Booking {
+  id: string; status: string; accelerator: string; region: string; gpus: number; hours: number; start: string; end: string;
+  price_micros_per_gpu_hour: number; total_micros: number; billed_hours?: number; interruption?: string | null;
+}
+interface Key { id: string; name: string; budget_micros: number | null; budget_period?: string | null; budget_left_micros?: number | null; models: string[] | null; rpm: number | null; tpm: number | null; created_at: string; revoked_at: string | null }
 
 // No `from`: the server's default is the last 30 days by ITS clock (COMPUX_NOW may shift it; the browser's may differ).
 function usage(groupBy: string) {
@@ -63,6 +67,7 @@ export function StartupPage() {
       </Card>
       <UsageCard title="Usage by model" value={byModel} />
       <UsageCard title="Usage by provider" value={byProvider} />
+      <BookingsCard />
       <KeysCard />
     </div>
   );
@@ -82,6 +87,34 @@ function UsageCard(p: { title: string; value: ReturnType<typeof useLoad<Usage>>[
               </table>
             </div>
           </>
+        )}
+      </Async>
+    </Card>
+  );
+}
+
+/** The startup's capacity bookings (SPEC §11): state, GPUs and hours, and what each costs and has billed so far. */
+function BookingsCard() {
+  const [bookings] = useLoad(() => api<{ data: Booking[] }>('GET', '/v1/bookings?limit=50'), []);
+  return (
+    <Card title="Capacity bookings" wide id="bookings">
+      <Async value={bookings} empty={(b) => b.data.length === 0} emptyText="No bookings yet: quote blocks of GPU-hours with POST /v1/capacity/quotes.">
+        {(b) => (
+          <div class="scroll">
+            <table aria-label="Capacity bookings">
+              <thead><tr><th>Booking</th><th>State</th><th>GPUs</th><th>Start</th><th class="num">Hours billed</th><th class="num">Price / GPU-hour</th><th class="num">Total</th><th class="num">Billed</th></tr></thead>
+              <tbody>
+                {b.data.map((x) => (
+                  <tr key={x.id}>
+                    <td>{x.id}</td><td><Badge value={x.status} />{x.interruption && <span class="muted"> {x.interruption}</span>}</td>
+                    <td>{x.gpus} × {x.accelerator}, {x.region}</td><td>{when(x.start)}</td>
+                    <td class="num">{x.billed_hours ?? 0} of {x.hours}</td><td class="num">{usd(x.price_micros_per_gpu_hour)}</td><td class="num">{usd(x.total_micros)}</td>
+                    <td class="num">{usd((x.billed_hours ?? 0) * x.gpus * x.price_micros_per_gpu_hour)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         )}
       </Async>
     </Card>
@@ -151,7 +184,7 @@ function KeysCard() {
                 {k.data.map((key) => (
                   <tr key={key.id}>
                     <td>{key.name}</td><td>{key.id}</td>
-                    <td class="num">{key.budget_micros === null ? 'no budget' : key.budget_left_micros === undefined ? usd(key.budget_micros) : `${usd(key.budget_left_micros)} of ${usd(key.budget_micros)}`}</td>
+                    <td class="num">{key.budget_micros === null ? 'no budget' : key.budget_left_micros === undefined ? usd(key.budget_micros) : `${usd(key.budget_left_micros)} of ${usd(key.budget_micros)}`}{key.budget_period ? ` ${key.budget_period}` : ''}</td>
                     <td>{key.models?.join(', ') ?? 'all'}</td><td class="num">{key.rpm ?? '—'}</td><td class="num">{key.tpm ?? '—'}</td><td>{when(key.created_at)}</td>
                     <td>{key.revoked_at ? <Badge value="revoked" /> : <button type="button" class="secondary" onClick={() => setRevoking(key)} aria-label={`Revoke ${key.name}`}>Revoke</button>}</td>
                   </tr>
