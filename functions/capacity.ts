@@ -15,14 +15,20 @@ import { decideCapacity, duePending, nowIso, type CapacityReportInput } from '..
 import { storeCapacityReport, type BlockPlan } from '../packages/core/src/adapters/dynamodb/index.js';
 import { deps } from './lib/deps.js';
 import { logger } from './lib/powertools.js';
+import { emitBookingEvent } from './lib/webhooks.js';
 
 /**
  * Writes a report's blocks as hour items, before the capacity state moves on, so a crash here is redone by the
- * redelivery. Hours a reduction left short of their bookings are interruptions: logged, never dropped.
+ * redelivery. Hours a reduction left short of their bookings interrupt those bookings (newest first, until the
+ * hour is no longer short: lifecycle.ts), each told to its startup (booking.interrupted): never dropped.
  */
 async function writeBlocks(providerId: string, plan: BlockPlan, at: string): Promise<void> {
   const short = await deps().bookingStore.applyBlocks(providerId, plan, at);
-  if (short.length > 0) logger.warn('capacity reduced below booked GPUs: bookings interrupted', { provider_id: providerId, hours: short.slice(0, 50), count: short.length });
+  if (short.length === 0) return;
+  const hours = short.map((s) => ({ pool: s.slice(0, s.lastIndexOf('@')), hour: s.slice(s.lastIndexOf('@') + 1) }));
+  const interrupted = await deps().lifecycle.interruptShortfall(providerId, hours);
+  for (const b of interrupted) await emitBookingEvent('booking.interrupted', b);
+  logger.warn('capacity reduced below booked GPUs: bookings interrupted', { provider_id: providerId, hours: short.slice(0, 50), count: short.length, bookings: interrupted.map((b) => b.id) });
 }
 
 /** Applies one report under the provider's capacity state; returns what was done. */

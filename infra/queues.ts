@@ -28,8 +28,10 @@ export const QUEUES: readonly QueueDef[] = [
     name: 'capacity-webhooks',
     fifo: true,
     consumer: 'functions/capacity.consume',
-    // query: the provider's bookable hours, to apply a report's capacity blocks (functions/capacity.ts).
-    access: ['read', 'query', 'transact'],
+    // query: the provider's bookable hours, to apply a report's capacity blocks (functions/capacity.ts); write and
+    // the webhook queue: a reduction below booked GPUs interrupts those bookings and tells their startups.
+    access: ['read', 'query', 'write', 'transact'],
+    sends: ['webhook-deliveries'],
     batchSize: 10,
     maxReceiveCount: 5,
     visibilityTimeoutSeconds: 60,

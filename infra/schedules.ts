@@ -31,7 +31,7 @@ export const SCHEDULES: readonly ScheduleDef[] = [
     name: 'capacity-flush',
     expression: 'rate(1 minute)',
     overlap: false,
-    target: { handler: 'functions/capacity.flush', access: ['query', 'read', 'transact'] },
+    target: { handler: 'functions/capacity.flush', access: ['query', 'read', 'write', 'transact'], sends: ['webhook-deliveries'] },
     description: "Applies providers' coalesced capacity reports once their interval (at least 15 minutes) has passed.",
   },
   {

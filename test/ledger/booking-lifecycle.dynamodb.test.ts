@@ -119,6 +119,27 @@ describe('a booking billed hour by hour', () => {
     expect(await auditAll(w.store, ACCOUNT_SHARDS)).toMatchObject({ ok: true, balance_sum_micros: 0 });
   });
 
+  it('a capacity report that lowers a booked hour below its bookings interrupts the newest booking covering it, not the others', async () => {
+    // Prepare: a second, newer booking of 2 GPUs on the same hours (4 of 4 listed GPUs booked)
+    const { store, life, bookings, id, startup, t0, at } = await accepted('life-short');
+    at(t0 - HOUR_MS); // booked later than the first
+    const iso = new Date(t0).toISOString();
+    const q = await bookings.quote(startup.id, { accelerator: 'H100', gpus: GPUS, hours: 4, earliest_start: iso, latest_start: iso });
+    if (!q.ok) throw new Error('quote');
+    const newer = await bookings.book(startup.id, { quote_id: q.quote.id, offer: q.quote.offers[0]!.id }, { key: 'newer', request_hash: 'h2' });
+    if (!newer.ok) throw new Error('book');
+    await bookings.accept(PROVIDER, newer.booking.id, { endpoint: 'ssh://gpu2.example' });
+    // Act: the provider now lists 2 GPUs at hour 3 (maintenance): 2 short
+    const hour = hourKey(t0 + 3 * HOUR_MS);
+    const free = await store.setListed(PROVIDER, POOL, hour, 2, true, new Date().toISOString());
+    const interrupted = await life.interruptShortfall(PROVIDER, [{ pool: POOL, hour }]);
+    // Assess
+    expect(free).toBe(-2);
+    expect(interrupted.map((b) => [b.id, b.status])).toEqual([[newer.booking.id, 'interrupted']]);
+    expect((await store.getBooking(id))!.status).toBe('scheduled');
+    expect((await store.getHour(PROVIDER, POOL, hour))!.free_gpus).toBe(0);
+  });
+
   it('another provider cannot interrupt it, and a booking not yet running is interrupted unbilled', async () => {
     // Prepare
     const { life, id, f, balance } = await accepted('life-other');

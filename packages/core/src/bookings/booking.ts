@@ -5,7 +5,7 @@
  */
 import type { SlaTier } from '../catalog.js';
 import type { Page } from '../store.js';
-import { HOUR_MS, hoursBetween } from './blocks.js';
+import { HOUR_MS, hoursBetween, type PoolHour } from './blocks.js';
 import type { MatchedOffer, QuoteAsk } from './matcher.js';
 
 /** Hours one take or release transaction covers: with the chunk's marker and the booking's check, 100 items. */
@@ -117,6 +117,8 @@ export interface BookingStore {
   releaseChunk(b: Booking, i: number): Promise<ReleaseOutcome>;
   listByStartup(startupId: string, limit: number, cursor?: string): Promise<Page<Booking>>;
   listByProvider(providerId: string, limit: number, cursor?: string): Promise<Page<Booking>>;
+  /** One hour item of a provider's pool (listed, booked, free), read consistently; null when never listed. */
+  getHour(providerId: string, pool: string, hour: string): Promise<PoolHour | null>;
   /** Bookings of one sweep shard due before `nowIso` (see sweepDueAt), oldest first. */
   listDue(shard: number, nowIso: string, limit: number): Promise<Booking[]>;
 }

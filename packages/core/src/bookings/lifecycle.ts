@@ -46,6 +46,10 @@ export function hoursSince(b: Pick<Booking, 'start' | 'hours'>, nowMs: number): 
   return Math.min(b.hours, Math.max(0, Math.floor((nowMs - Date.parse(b.start)) / HOUR_MS)));
 }
 
+/** Bookings of one provider a shortfall looks at (newest first). */
+export const MAX_SHORTFALL_BOOKINGS = 1_000;
+const hourMsOf = (hour: string): number => Date.parse(`${hour}:00:00.000Z`);
+
 export type StepResult = { ok: true; booking: Booking; done: boolean } | { ok: false; code: 'not_found' | 'contention' };
 
 export class BookingLifecycle {
@@ -131,6 +135,35 @@ export class BookingLifecycle {
     const at = new Date(this.nowMs()).toISOString();
     const noted = (await this.store.transition(delivered, [delivered.status], { status: delivered.status, interruption: reason, ended_at: at }, at)) ?? delivered;
     return this.bookings.finish(noted, ['running', 'scheduled'], 'interrupted', 'not_cancellable', false);
+  }
+
+  /**
+   * A capacity report lowered hours below what was booked in them (SPEC §6, §11): the provider can no longer deliver
+   * those bookings, so they are interrupted, never silently dropped. For each short hour, the bookings covering it
+   * (scheduled or running, in that pool) are interrupted newest first until the hour is no longer short. Bounded:
+   * the provider's newest MAX_SHORTFALL_BOOKINGS bookings are looked at.
+   */
+  async interruptShortfall(providerId: string, short: readonly { pool: string; hour: string }[]): Promise<Booking[]> {
+    if (short.length === 0) return [];
+    const open: Booking[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.store.listByProvider(providerId, 100, cursor);
+      open.push(...page.items.filter((b) => b.status === 'scheduled' || b.status === 'running'));
+      cursor = page.cursor ?? undefined;
+    } while (cursor && open.length < MAX_SHORTFALL_BOOKINGS);
+    const interrupted: Booking[] = [];
+    for (const s of short) {
+      const hourMs = hourMsOf(s.hour);
+      const covering = open.filter((b) => b.pool === s.pool && Date.parse(b.start) <= hourMs && hourMs < Date.parse(b.end) && !interrupted.some((x) => x.id === b.id));
+      for (const b of covering) {
+        const now = await this.store.getHour(providerId, s.pool, s.hour);
+        if (!now || now.free_gpus >= 0) break;
+        const r = await this.interrupt(providerId, b.id, `capacity reduced below the booked GPUs at ${s.hour}:00Z`);
+        if (r.ok) interrupted.push(r.booking);
+      }
+    }
+    return interrupted;
   }
 
   private holdIdOf(b: Booking): string {
