@@ -139,7 +139,7 @@ export function waitOverrides(definition: AslMachine): Record<string, number> | 
  */
 export function loadWorkflow(def: WorkflowDef, root: string = REPO_ROOT): Omit<LoadedWorkflow, 'executions' | 'createdAt'> {
   const file = path.resolve(root, def.asl);
-  const definition = JSON.parse(readFileSync(file, 'utf8')) as StateMachineDefinition;
+  const definition = withLocalTimeout(JSON.parse(readFileSync(file, 'utf8')) as StateMachineDefinition);
   let machine: StateMachine;
   try {
     machine = new StateMachine(definition);
@@ -161,6 +161,20 @@ export function loadWorkflow(def: WorkflowDef, root: string = REPO_ROOT): Omit<L
     taskStates.set(stateName, key);
   }
   return { def, arn: stateMachineArn(def.name), definition, machine, taskStates };
+}
+
+/** The longest timer Node keeps (2^31 − 1 ms, 24.8 days): a longer one fires at once. */
+const MAX_TIMER_S = Math.floor(2_147_483_647 / 1000);
+
+/**
+ * An execution timeout longer than Node's longest timer is dropped locally: the interpreter would time the
+ * execution out at once. Such an execution could not outlive the runtime's memory anyway (a restart loses it).
+ */
+function withLocalTimeout(definition: StateMachineDefinition): StateMachineDefinition {
+  const t = (definition as { TimeoutSeconds?: unknown }).TimeoutSeconds;
+  if (typeof t !== 'number' || t <= MAX_TIMER_S) return definition;
+  const { TimeoutSeconds: _dropped, ...rest } = definition as StateMachineDefinition & { TimeoutSeconds?: number };
+  return rest as StateMachineDefinition;
 }
 
 /** An error shaped as the Step Functions API returns it. */
