@@ -232,6 +232,30 @@ describe('lender pages', () => {
 });
 
 describe('provider pages', () => {
+  it('list the bookings of its blocks; a pending one is accepted from the page with its access endpoint', async () => {
+    // Prepare: Cirrus's demo blocks and a booking of 1 H200 for 2 hours by the demo startup
+    const cirrus = DEMO_PROVIDERS.find((p) => p.accelerator === 'H200')!;
+    const store = new DynamoBookings(rt.doc, rt.tableName);
+    const at = new Date(nowMs()).toISOString();
+    await store.applyBlocks(cirrus.id, await store.planBlocks(cirrus.id, demoBlocks(cirrus, nowMs()), at), at);
+    const start = new Date(floorHour(nowMs()) + 5 * HOUR_MS).toISOString();
+    const q = await call('POST', '/v1/capacity/quotes', { key: rt.world!.startupKey, body: { accelerator: 'H200', gpus: 1, hours: 2, earliest_start: start, latest_start: start } });
+    const b = await call('POST', '/v1/bookings', { key: rt.world!.startupKey, body: { quote_id: q.body.id, offer: q.body.offers[0].id }, headers: { 'idempotency-key': 'web-provider-booking' } });
+    expect(b.status).toBe(201);
+    const page = await signedIn(rt.world!.providerSecrets.get(cirrus.id)!.key!);
+    const table = page.getByRole('table', { name: 'Bookings of your capacity' });
+    await table.getByRole('row', { name: new RegExp(b.body.id) }).getByText('pending').waitFor();
+    // Act
+    await page.getByLabel(/Access endpoint/).fill('ssh://h200-1.cirrus.example');
+    await page.getByRole('button', { name: `Accept ${b.body.id}` }).click();
+    await table.getByRole('row', { name: new RegExp(b.body.id) }).getByText('scheduled').waitFor();
+    // Assess: the startup reads the access details the page sent
+    const seen = await call('GET', `/v1/bookings/${b.body.id}`, { key: rt.world!.startupKey });
+    expect(seen.body).toMatchObject({ status: 'scheduled', access: { endpoint: 'ssh://h200-1.cirrus.example' } });
+    await page.close();
+    await call('POST', `/v1/bookings/${b.body.id}/cancel`, { key: rt.world!.startupKey });
+  });
+
   it('show the utilization heatmap, fill rate, SLA, forecast with its method, statements and onboarding from the API', async () => {
     // Prepare
     const id = 'prv_demoCirrus01';

@@ -7,7 +7,7 @@ import { useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { Chart } from '../chart.js';
 import { day, num, pct, usd, when } from '../format.js';
-import { Async, Badge, Card, Figures, useLoad } from '../ui.js';
+import { Async, Badge, Card, ErrorLine, Figures, useAction, useLoad } from '../ui.js';
 
 interface Provider { id: string; name: string; status: string; sla_tier: string | null; steps: { step: string; result: string; at: string; detail: string }[]; accelerators: string[]; regions: string[] }
 interface Utilization {
@@ -45,6 +45,7 @@ export function ProviderPage(p: { id: string }) {
       <Card title="Revenue by client segment and workload" wide id="revenue">
         <Async value={statements} empty={(s) => s.data.length === 0} emptyText="No statement yet: revenue appears here once a month is settled.">{(s) => <Revenue statements={s.data} />}</Async>
       </Card>
+      <BookingsCard id={p.id} />
       <Card title="Capacity forecast, next 30 days" wide id="forecast">
         <Async value={util}>{(u) => <Forecast u={u} />}</Async>
       </Card>
@@ -195,5 +196,55 @@ function Forecast(p: { u: Utilization }) {
       />
       <p class="muted"><b>Method:</b> {p.u.forecast_method}</p>
     </>
+  );
+}
+
+interface ProviderBooking {
+  id: string; status: string; accelerator: string; region: string; gpus: number; hours: number; start: string;
+  total_micros: number; accept_by: string; billed_hours?: number;
+}
+
+/** Bookings of the provider's blocks (SPEC §11): a pending one is accepted with its access details, or declined. */
+function BookingsCard(p: { id: string }) {
+  const [bookings, reload] = useLoad(() => api<{ data: ProviderBooking[] }>('GET', `/v1/providers/${p.id}/bookings?limit=50`), [p.id]);
+  const [endpoint, setEndpoint] = useState('');
+  const { error, busy, run } = useAction();
+  const act = (b: ProviderBooking, action: 'accept' | 'decline') =>
+    run(async () => {
+      await api('POST', `/v1/providers/${p.id}/bookings/${b.id}/${action}`, action === 'accept' ? { access: { endpoint: endpoint.trim() } } : {});
+      reload();
+    });
+  return (
+    <Card title="Capacity bookings" wide id="bookings">
+      <label style="max-width:24rem">Access endpoint for an acceptance (host, SSH target or URL)
+        <input value={endpoint} onInput={(e) => setEndpoint((e.target as HTMLInputElement).value)} maxLength={512} autocomplete="off" />
+      </label>
+      <ErrorLine error={error} />
+      <Async value={bookings} empty={(b) => b.data.length === 0} emptyText="No bookings of your blocks yet.">
+        {(b) => (
+          <div class="scroll">
+            <table aria-label="Bookings of your capacity">
+              <thead><tr><th>Booking</th><th>State</th><th>GPUs</th><th>Start</th><th class="num">Hours billed</th><th class="num">Total</th><th>Answer by</th><th /></tr></thead>
+              <tbody>
+                {b.data.map((x) => (
+                  <tr key={x.id}>
+                    <td>{x.id}</td><td><Badge value={x.status} /></td><td>{x.gpus} × {x.accelerator}, {x.region}</td><td>{when(x.start)}</td>
+                    <td class="num">{x.billed_hours ?? 0} of {x.hours}</td><td class="num">{usd(x.total_micros)}</td><td>{x.status === 'pending' ? when(x.accept_by) : '—'}</td>
+                    <td>
+                      {x.status === 'pending' && (
+                        <>
+                          <button type="button" disabled={busy || endpoint.trim() === ''} onClick={() => void act(x, 'accept')} aria-label={`Accept ${x.id}`}>Accept</button>{' '}
+                          <button type="button" class="secondary" disabled={busy} onClick={() => void act(x, 'decline')} aria-label={`Decline ${x.id}`}>Decline</button>
+                        </>
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </Async>
+    </Card>
   );
 }
