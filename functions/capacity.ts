@@ -25,10 +25,9 @@ import { emitBookingEvent } from './lib/webhooks.js';
 async function writeBlocks(providerId: string, plan: BlockPlan, at: string): Promise<void> {
   const short = await deps().bookingStore.applyBlocks(providerId, plan, at);
   if (short.length === 0) return;
-  const hours = short.map((s) => ({ pool: s.slice(0, s.lastIndexOf('@')), hour: s.slice(s.lastIndexOf('@') + 1) }));
-  const interrupted = await deps().lifecycle.interruptShortfall(providerId, hours);
+  const interrupted = await deps().lifecycle.interruptShortfall(providerId, short);
   for (const b of interrupted) await emitBookingEvent('booking.interrupted', b);
-  logger.warn('capacity reduced below booked GPUs: bookings interrupted', { provider_id: providerId, hours: short.slice(0, 50), count: short.length, bookings: interrupted.map((b) => b.id) });
+  logger.warn('capacity reduced below booked GPUs: bookings interrupted', { provider_id: providerId, hours: short.slice(0, 50).map((h) => `${h.pool}@${h.hour}`), count: short.length, bookings: interrupted.map((b) => b.id) });
 }
 
 /** Applies one report under the provider's capacity state; returns what was done. */

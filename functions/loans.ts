@@ -16,24 +16,7 @@ import { webhooks } from './lib/webhooks.js';
 import { callerOf } from './facilities.js';
 
 let cached: LoanServicing | undefined;
-function servicing(): LoanServicing {
-  if (cached) return cached;
-  const { doc, table, store } = deps();
-  const book = new DynamoLoanBook(doc, table);
-  // The loan book's two methods beside the credit store's facility and ledger ports.
-  cached = new LoanServicing({
-    listLoans: (shard, limit, cursor) => book.listLoans(shard, limit, cursor),
-    putLoan: (e) => book.putLoan(e),
-    getFacility: (id) => store.getFacility(id),
-    matureFacility: (id, at) => store.matureFacility(id, at),
-    recoverFacility: (f, p, expected, s, idem) => store.recoverFacility(f, p, expected, s, idem),
-    getBalances: (a) => store.getBalances(a),
-    post: (p) => store.post(p),
-    listLines: (a, limit, cursor) => store.listLines(a, limit, cursor),
-    spendBetween: (id, from, to) => store.spendBetween(id, from, to),
-  });
-  return cached;
-}
+const servicing = (): LoanServicing => (cached ??= new LoanServicing(new DynamoLoanBook(deps().doc, deps().table), deps().store));
 
 export const statement = apiRoute('functions/loans.statement', async (req) => {
   const period = periodParam(req.params.period).period;

@@ -29,10 +29,7 @@ async function loanWorld(prefix: string) {
   });
   if (!opened.ok || opened.replayed) throw new Error('open');
   const told = { matured: [] as RecoveryStatement[], statements: [] as LoanStatement[] };
-  const servicing = new LoanServicing(Object.assign(Object.create(w.store) as typeof w.store, {
-    listLoans: (shard: number, limit: number, cursor?: string) => new DynamoLoanBook(w.doc, w.tableName).listLoans(shard, limit, cursor),
-    putLoan: (e: Parameters<DynamoLoanBook['putLoan']>[0]) => new DynamoLoanBook(w.doc, w.tableName).putLoan(e),
-  }), clock);
+  const servicing = new LoanServicing(new DynamoLoanBook(w.doc, w.tableName), w.store, clock);
   const teller = { matured: async (_f: Facility, r: RecoveryStatement) => void told.matured.push(r), statement: async (_f: Facility, st: LoanStatement) => void told.statements.push(st) };
   let n = 0;
   const spend = async (micros: number) => {

@@ -6,12 +6,16 @@
 import { derivedId } from './ids.js';
 import { now } from './clock.js';
 import { MAX_FACILITIES_PER_STARTUP } from './facilities.js';
-import { DEFAULT_HOLD_TTL_S, MAX_BOOKING_HOLD_TTL_S, MAX_HOLD_TTL_S, capturePosting, closePosting, planAllocation, reservePosting, sameReservation, spendByFacility, splitSettlement, type Hold } from './holds.js';
+import { DEFAULT_HOLD_TTL_S, MAX_BOOKING_HOLD_TTL_S, MAX_HOLD_TTL_S, capturePosting, closePosting, planAllocation, reservePosting, sameReservation, spendByFacility, splitBetween, type Hold, type SplitOfSpend } from './holds.js';
 import { facilityAccount } from './ledger.js';
 import { assert, assertMicros } from './money.js';
 import type { CaptureResult, CloseResult, FacilityStore, HoldStore, LedgerStore, ReserveResult } from './store.js';
 import { isBilled, type UsageRecord } from './usage.js';
 import { OPEN_HOLD_SHARDS } from '../../../infra/table.js';
+
+/** Who earned a billed record's cost: what its posting's earnings lines need. */
+const earnersOf = (u: Pick<UsageRecord, 'request_id' | 'provider_id' | 'provider_micros' | 'margin_micros'>): SplitOfSpend =>
+  ({ request_id: u.request_id, provider_id: u.provider_id, provider_micros: u.provider_micros, margin_micros: u.margin_micros });
 
 /** Re-plans after a lost race (a balance changed between reading and writing). */
 const MAX_PLAN_ATTEMPTS = 4;
@@ -112,11 +116,8 @@ export class Credits {
     if (await this.store.getPosting(postingId)) return { ok: true, hold, replayed: true };
     if (hold.status !== 'open') return { ok: false, code: 'hold_closed' };
     if (amountMicros <= 0 || hold.captured_micros + amountMicros > hold.amount_micros) return { ok: false, code: 'exceeds_hold' };
-    const before = splitSettlement(hold.allocations, hold.captured_micros);
-    const after = splitSettlement(hold.allocations, hold.captured_micros + amountMicros);
-    const record: UsageRecord = { ...usage, facilities: after.map((a, i) => ({ facility_id: a.facility_id, amount_micros: a.amount_micros - before[i]!.amount_micros })).filter((a) => a.amount_micros > 0) };
-    const split = { request_id: usage.request_id, provider_id: usage.provider_id, provider_micros: usage.provider_micros, margin_micros: usage.margin_micros };
-    return this.store.captureHold(hold, capturePosting(hold, amountMicros, postingId, usage.created_at, split), amountMicros, record);
+    const facilities = splitBetween(hold.allocations, hold.captured_micros, hold.captured_micros + amountMicros).filter((a) => a.amount_micros > 0);
+    return this.store.captureHold(hold, capturePosting(hold, amountMicros, postingId, usage.created_at, earnersOf(usage)), amountMicros, { ...usage, facilities });
   }
 
   /**
@@ -142,9 +143,7 @@ export class Credits {
     // A request's posting carries its record's time, so both fall in the same month for settlement.
     const at = usage?.created_at ?? this.clock().toISOString();
     const kind = status === 'settled' ? 'settle' : status === 'released' ? 'release' : 'expire';
-    const split = usage && isBilled(usage)
-      ? { request_id: usage.request_id, provider_id: usage.provider_id, provider_micros: usage.provider_micros, margin_micros: usage.margin_micros }
-      : undefined;
+    const split = usage && isBilled(usage) ? earnersOf(usage) : undefined;
     // One close per hold: its posting id derives from the hold, so a retried close cannot post twice.
     // A hold its captures spent whole has nothing left in reserved: its close only marks it closed.
     const posting = settled === hold.amount_micros && hold.captured_micros === settled ? null : closePosting(hold, settled, kind, derivedId('pst', hold.id, 'close'), at, split);

@@ -105,6 +105,15 @@ export function reservePosting(hold: Hold, postingId: string): Posting {
   });
 }
 
+/**
+ * What moves out of each allocation between two settled totals (draw order, as splitSettlement): the part of a
+ * hold a capture, or a close after captures, settles.
+ */
+export function splitBetween(allocations: readonly Allocation[], fromMicros: number, toMicros: number): Allocation[] {
+  const before = splitSettlement(allocations, fromMicros);
+  return splitSettlement(allocations, toMicros).map((a, i) => ({ facility_id: a.facility_id, amount_micros: a.amount_micros - before[i]!.amount_micros }));
+}
+
 /** Splits a settled amount across the hold's allocations in draw order. */
 export function splitSettlement(allocations: readonly Allocation[], settledMicros: number): Allocation[] {
   const total = sum(allocations.map((a) => a.amount_micros));
@@ -137,15 +146,12 @@ export function closePosting(hold: Hold, settledMicros: number, kind: Extract<Po
   // What captures settled already left reserved: the close moves only the rest (settled counts the captures too).
   const captured = hold.captured_micros;
   assert(settledMicros >= captured, `a close settles ${settledMicros}, less than the ${captured} captured`);
-  const before = splitSettlement(hold.allocations, captured);
   const spent = splitSettlement(hold.allocations, settledMicros);
-  const lines = hold.allocations.flatMap((a, i) => {
-    const s = spent[i]!.amount_micros;
-    return [
-      ...transfer(facilityAccount(a.facility_id, 'reserved'), facilityAccount(a.facility_id, 'spent'), s - before[i]!.amount_micros),
-      ...transfer(facilityAccount(a.facility_id, 'reserved'), facilityAccount(a.facility_id, 'available'), a.amount_micros - s),
-    ];
-  });
+  const now = splitBetween(hold.allocations, captured, settledMicros);
+  const lines = hold.allocations.flatMap((a, i) => [
+    ...transfer(facilityAccount(a.facility_id, 'reserved'), facilityAccount(a.facility_id, 'spent'), now[i]!.amount_micros),
+    ...transfer(facilityAccount(a.facility_id, 'reserved'), facilityAccount(a.facility_id, 'available'), a.amount_micros - spent[i]!.amount_micros),
+  ]);
   const refs: Record<string, string> = { hold_id: hold.id, startup_id: hold.startup_id };
   if (split && settledMicros > captured) lines.push(...earningsLines(split, settledMicros - captured, at, refs));
   return checkPosting({ id: postingId, kind, lines: mergeLines(lines), created_at: at, refs });
@@ -176,9 +182,8 @@ function earningsLines(split: SplitOfSpend, spentMicros: number, at: string, ref
  */
 export function capturePosting(hold: Hold, amountMicros: number, postingId: string, at: string, split: SplitOfSpend): Posting {
   assert(amountMicros > 0 && hold.captured_micros + amountMicros <= hold.amount_micros, `capture ${amountMicros} beyond the hold (${hold.captured_micros} of ${hold.amount_micros} captured)`);
-  const before = splitSettlement(hold.allocations, hold.captured_micros);
-  const after = splitSettlement(hold.allocations, hold.captured_micros + amountMicros);
-  const lines = hold.allocations.flatMap((a, i) => transfer(facilityAccount(a.facility_id, 'reserved'), facilityAccount(a.facility_id, 'spent'), after[i]!.amount_micros - before[i]!.amount_micros));
+  const lines = splitBetween(hold.allocations, hold.captured_micros, hold.captured_micros + amountMicros)
+    .flatMap((a) => transfer(facilityAccount(a.facility_id, 'reserved'), facilityAccount(a.facility_id, 'spent'), a.amount_micros));
   const refs: Record<string, string> = { hold_id: hold.id, startup_id: hold.startup_id };
   lines.push(...earningsLines(split, amountMicros, at, refs));
   return checkPosting({ id: postingId, kind: 'settle', lines: mergeLines(lines), created_at: at, refs });

@@ -42,8 +42,8 @@ export interface LoanBookStore {
   putLoan(e: LoanBookEntry): Promise<{ ok: boolean }>;
 }
 
-export type LoanStore = LoanBookStore &
-  Pick<FacilityStore, 'getFacility' | 'matureFacility' | 'recoverFacility'> &
+/** The facilities and ledger the servicing reads and writes (the credit store), beside the loan book. */
+export type LoanStore = Pick<FacilityStore, 'getFacility' | 'matureFacility' | 'recoverFacility'> &
   Pick<LedgerStore, 'getBalances' | 'post' | 'listLines' | 'spendBetween'>;
 
 export interface LoanTeller {
@@ -57,13 +57,14 @@ const monthRange = (period: string) => ({ start: `${period}-01T00:00:00.000Z`, e
 
 export class LoanServicing {
   constructor(
+    private readonly book: LoanBookStore,
     private readonly store: LoanStore,
     private readonly clock: Clock = now,
   ) {}
 
   async runAll(tell: LoanTeller): Promise<ServicingReport> {
     const report: ServicingReport = { loans: 0, fees_posted: 0, matured: 0, statements: 0, failures: 0 };
-    await forEachInPartitions(LOAN_SHARDS, MAX_PAGES_PER_SHARD, (shard, cursor) => this.store.listLoans(shard, LOAN_PAGE, cursor), async (e) => {
+    await forEachInPartitions(LOAN_SHARDS, MAX_PAGES_PER_SHARD, (shard, cursor) => this.book.listLoans(shard, LOAN_PAGE, cursor), async (e) => {
       report.loans++;
       try {
         await this.serviceOne(e, tell, report);
@@ -166,7 +167,7 @@ export class LoanServicing {
 
   private async save(e: LoanBookEntry): Promise<LoanBookEntry> {
     const next = { ...e, version: e.version + 1 };
-    if (!(await this.store.putLoan(next)).ok) throw new Error(`loan entry ${e.facility_id} changed meanwhile`);
+    if (!(await this.book.putLoan(next)).ok) throw new Error(`loan entry ${e.facility_id} changed meanwhile`);
     return next;
   }
 }

@@ -98,6 +98,9 @@ export function chunkHours(b: Pick<Booking, 'start' | 'hours'>, i: number): stri
 }
 export const chunkCount = (b: Pick<Booking, 'hours'>): number => Math.ceil(b.hours / HOURS_PER_CHUNK);
 
+/** An hour of a pool that a capacity reduction left with fewer GPUs listed than booked. */
+export interface ShortHour { pool: string; hour: string }
+
 /** What taking or releasing one chunk did. */
 export type TakeOutcome = 'taken' | 'already_taken' | 'sold_out' | 'not_placing' | 'contention';
 export type ReleaseOutcome = 'released' | 'not_taken' | 'contention';

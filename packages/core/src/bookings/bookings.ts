@@ -141,7 +141,8 @@ export class Bookings {
     return now.status === 'placing' ? { ok: false, code: 'contention' } : { ok: true, booking: now, replayed: true };
   }
 
-  private holdIdOf(b: Booking): string {
+  /** The booking's hold (its id derives from the booking, so it is known before the hold is taken). */
+  holdIdOf(b: Booking): string {
     return b.hold_id ?? this.credits.holdIdFor(b.startup_id, `booking:${b.id}`);
   }
 

@@ -18,8 +18,8 @@ import { mulDivHalfEven } from '../money.js';
 import { PROVIDER_SHARE_PERCENT } from '../pricing.js';
 import type { Credits } from '../credits.js';
 import type { UsageRecord } from '../usage.js';
-import { HOUR_MS } from './blocks.js';
-import type { Booking, BookingStore } from './booking.js';
+import { HOUR_MS, hourMs } from './blocks.js';
+import type { Booking, BookingStore, ShortHour } from './booking.js';
 import type { Bookings, ChangeResult } from './bookings.js';
 
 /** What one hour of a booking costs, and who earns it. */
@@ -48,15 +48,14 @@ export function hoursSince(b: Pick<Booking, 'start' | 'hours'>, nowMs: number): 
 
 /** Bookings of one provider a shortfall looks at (newest first). */
 export const MAX_SHORTFALL_BOOKINGS = 1_000;
-const hourMsOf = (hour: string): number => Date.parse(`${hour}:00:00.000Z`);
 
 export type StepResult = { ok: true; booking: Booking; done: boolean } | { ok: false; code: 'not_found' | 'contention' };
 
 export class BookingLifecycle {
   constructor(
     private readonly store: BookingStore,
-    private readonly bookings: Pick<Bookings, 'finish' | 'cancel' | 'getForProvider' | 'get'>,
-    private readonly credits: Pick<Credits, 'capture' | 'release' | 'holdIdFor'>,
+    private readonly bookings: Pick<Bookings, 'finish' | 'cancel' | 'getForProvider' | 'get' | 'holdIdOf'>,
+    private readonly credits: Pick<Credits, 'capture' | 'release'>,
     private readonly nowMs: () => number,
   ) {}
 
@@ -87,7 +86,7 @@ export class BookingLifecycle {
     const at = new Date(this.nowMs()).toISOString();
     const done = (await this.store.transition(b, ['running'], { status: 'completed', ended_at: at }, at)) ?? (await this.store.getBooking(b.id));
     if (!done) return { ok: false, code: 'not_found' };
-    const closed = await this.credits.release(this.holdIdOf(done));
+    const closed = await this.credits.release(this.bookings.holdIdOf(done));
     if (!(closed.ok || closed.code === 'hold_closed')) return { ok: false, code: 'contention' };
     return { ok: true, booking: done, done: true };
   }
@@ -97,7 +96,7 @@ export class BookingLifecycle {
    * (a retry continues: each capture is numbered, so none is taken twice).
    */
   private async billThrough(b: Booking, upTo: number): Promise<Booking | null> {
-    const holdId = this.holdIdOf(b);
+    const holdId = this.bookings.holdIdOf(b);
     const cost = hourEconomics(b).cost_micros;
     for (let n = b.billed_hours ?? 0; n < upTo; n++) {
       const r = await this.credits.capture(holdId, n, cost, hourRecord(b, n, holdId));
@@ -143,7 +142,7 @@ export class BookingLifecycle {
    * (scheduled or running, in that pool) are interrupted newest first until the hour is no longer short. Bounded:
    * the provider's newest MAX_SHORTFALL_BOOKINGS bookings are looked at.
    */
-  async interruptShortfall(providerId: string, short: readonly { pool: string; hour: string }[]): Promise<Booking[]> {
+  async interruptShortfall(providerId: string, short: readonly ShortHour[]): Promise<Booking[]> {
     if (short.length === 0) return [];
     const open: Booking[] = [];
     let cursor: string | undefined;
@@ -154,8 +153,8 @@ export class BookingLifecycle {
     } while (cursor && open.length < MAX_SHORTFALL_BOOKINGS);
     const interrupted: Booking[] = [];
     for (const s of short) {
-      const hourMs = hourMsOf(s.hour);
-      const covering = open.filter((b) => b.pool === s.pool && Date.parse(b.start) <= hourMs && hourMs < Date.parse(b.end) && !interrupted.some((x) => x.id === b.id));
+      const atMs = hourMs(s.hour);
+      const covering = open.filter((b) => b.pool === s.pool && Date.parse(b.start) <= atMs && atMs < Date.parse(b.end) && !interrupted.some((x) => x.id === b.id));
       for (const b of covering) {
         const now = await this.store.getHour(providerId, s.pool, s.hour);
         if (!now || now.free_gpus >= 0) break;
@@ -166,7 +165,4 @@ export class BookingLifecycle {
     return interrupted;
   }
 
-  private holdIdOf(b: Booking): string {
-    return b.hold_id ?? this.credits.holdIdFor(b.startup_id, `booking:${b.id}`);
-  }
 }

@@ -5,7 +5,7 @@
  * at the same time. Releasing is the mirror, conditioned on the marker (deleted in the same transaction).
  */
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { chunkHours, type Booking, type BookingStatus, type BookingStore, type Quote, type ReleaseOutcome, type TakeOutcome } from '../../bookings/booking.js';
+import { chunkHours, type Booking, type BookingStatus, type BookingStore, type Quote, type ReleaseOutcome, type ShortHour, type TakeOutcome } from '../../bookings/booking.js';
 import { HOUR_MS, MAX_HORIZON_DAYS, floorHour, hourChanges, hourKey, listedHours, reducesHours, type CapacityBlock, type PoolHour } from '../../bookings/blocks.js';
 import type { HourReader } from '../../bookings/bookings.js';
 import type { Accelerator } from '../../routing.js';
@@ -217,11 +217,11 @@ export class DynamoBookings implements BookingStore, HourReader {
   }
 
   /** Writes a plan's changed hours; returns those a reduction left short of their bookings (free below zero). */
-  async applyBlocks(providerId: string, plan: BlockPlan, at: string): Promise<string[]> {
-    const short: string[] = [];
+  async applyBlocks(providerId: string, plan: BlockPlan, at: string): Promise<ShortHour[]> {
+    const short: ShortHour[] = [];
     for (let i = 0; i < plan.changes.length; i += WRITE_CONCURRENCY) {
       await Promise.all(plan.changes.slice(i, i + WRITE_CONCURRENCY).map(async (c) => {
-        if ((await this.setListed(providerId, c.pool, c.hour, c.listed_gpus, c.exists, at)) < 0) short.push(`${c.pool}@${c.hour}`);
+        if ((await this.setListed(providerId, c.pool, c.hour, c.listed_gpus, c.exists, at)) < 0) short.push({ pool: c.pool, hour: c.hour });
       }));
     }
     return short;
