@@ -22,6 +22,7 @@ import { createTable, startDynamoDbLocal, type DynamoDbLocal } from '../local/dy
 import { DynamoBookings, DynamoCreditStore, documentClient } from '../packages/core/src/adapters/dynamodb/index.js';
 import { capacityHourKey } from '../packages/core/src/adapters/dynamodb/entities/booking.js';
 import { Bookings, Credits, HOUR_MS, Lending, Tenants, floorHour, hourKey, nowMs, poolKey, type Catalog, type RoutingProvider } from '../packages/core/src/index.js';
+import { boundedInt } from './lib/flags.js';
 import { percentile, runPhase, table, type PhaseRun } from './lib/stats.js';
 
 const LIMITS = {
@@ -44,14 +45,8 @@ const HOT_GPUS = 64;
 function flags(): Record<Flag, number> {
   const options = Object.fromEntries(Object.keys(LIMITS).map((k) => [k, { type: 'string' as const }]));
   const { values } = parseArgs({ options, strict: true });
-  const out = {} as Record<Flag, number>;
-  for (const [k, l] of Object.entries(LIMITS) as [Flag, (typeof LIMITS)[Flag]][]) {
-    const raw = (values as Record<string, string | undefined>)[k];
-    const v = raw === undefined ? l.def : Number(raw);
-    if (!Number.isInteger(v) || v < l.min || v > l.max) throw new Error(`--${k} must be a whole number in [${l.min}, ${l.max}]`);
-    out[k] = v;
-  }
-  return out;
+  const raw = values as Record<string, string | undefined>;
+  return Object.fromEntries((Object.keys(LIMITS) as Flag[]).map((k) => [k, boundedInt(k, raw[k], LIMITS[k])])) as Record<Flag, number>;
 }
 
 const providerId = (i: number) => `prv_bench${String(i).padStart(7, '0')}`;

@@ -38,6 +38,7 @@
 import http from 'node:http';
 import type { ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
+import { boundedInt } from './lib/flags.js';
 import { startRuntime } from '../local/runtime.js';
 import { seedDemoWorld, type DemoWorld } from '../local/demo.js';
 import { startDynamoDbLocal } from '../local/dynamodb.js';
@@ -71,12 +72,7 @@ function flags(): Record<Flag, number> & { quick: boolean } {
   const { values } = parseArgs({ options: { ...options, quick: { type: 'boolean' } }, strict: true });
   const quick = values.quick === true;
   const out = { quick } as Record<Flag, number> & { quick: boolean };
-  for (const [k, lim] of Object.entries(LIMITS) as [Flag, (typeof LIMITS)[Flag]][]) {
-    const raw = values[k];
-    const n = raw === undefined ? (quick ? lim.quick : lim.def) : Number(raw);
-    if (!Number.isInteger(n) || n < lim.min || n > lim.max) throw new Error(`--${k} must be an integer in [${lim.min}, ${lim.max}]`);
-    out[k] = n;
-  }
+  for (const [k, lim] of Object.entries(LIMITS) as [Flag, (typeof LIMITS)[Flag]][]) out[k] = boundedInt(k, values[k], lim, quick ? lim.quick : lim.def);
   return out;
 }
 

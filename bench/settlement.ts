@@ -17,6 +17,7 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { boundedInt } from './lib/flags.js';
 import { spawn } from 'node:child_process';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
@@ -51,12 +52,7 @@ function flags() {
     console.log(USAGE);
     process.exit(0);
   }
-  const num = (k: keyof typeof LIMITS) => {
-    const raw = values[k];
-    const n = raw === undefined ? LIMITS[k].def : Number(raw);
-    if (!Number.isSafeInteger(n) || n < LIMITS[k].min || n > LIMITS[k].max) throw new Error(`--${k} must be an integer in [${LIMITS[k].min}, ${LIMITS[k].max}]`);
-    return n;
-  };
+  const num = (k: keyof typeof LIMITS) => boundedInt(k, values[k], LIMITS[k]);
   const sizes = (values.sizes ?? '100000,1000000').split(',').map(Number);
   if (sizes.length > 4 || sizes.some((n) => !Number.isSafeInteger(n) || n < 1 || n > MAX_SIZE)) throw new Error(`--sizes: at most 4 integers in [1, ${MAX_SIZE}]`);
   const child = values.child === undefined ? null : Number(values.child);

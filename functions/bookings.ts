@@ -3,10 +3,10 @@
  * booking's startup sees it (with the access details); only its provider (or an operator) sees the provider's
  * view; anyone else gets 404.
  */
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { z } from 'zod';
 import { budgetSlot, now, providerView, startupView, type Booking, type BookResult, type ChangeResult, type Quote } from '../packages/core/src/index.js';
 import { apiRoute, providerIdOf, startupIdOf } from './lib/api.js';
-import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { deps, sfnClient } from './lib/deps.js';
 import { HttpError, badRequest, busy, conflict, notFound } from './lib/errors.js';
 import type { AcceptBody, BookBody, InterruptBody, QuoteBody } from './lib/booking-schemas.js';

@@ -29,9 +29,6 @@ import { emitStatementIssued } from './lib/webhooks.js';
 const RECORDS_PAGE = 1_000;
 const PAGES_PER_CALL = 10;
 
-
-const period = periodParam;
-
 // ---------- tasks ----------
 
 /** Started by the route ({period}) or by the schedule (EventBridge's event: the month before its `time`). */
@@ -191,7 +188,7 @@ export const reconcile = middy(async (event: unknown) => {
 export const start = apiRoute('functions/settlement.start', async (req) => {
   const arn = process.env.PROVIDER_SETTLEMENT_ARN;
   if (!arn) throw new Error('PROVIDER_SETTLEMENT_ARN is not set');
-  const p = period(req.params.period);
+  const p = periodParam(req.params.period);
   if (nowIso() < settleableAt(p)) throw conflict(`${p.period} ends at ${p.end}; it may be settled from ${settleableAt(p)}.`, 'period_open');
   const run = await deps().settlement.getRun(p.period);
   if (run?.status === 'running' && Date.parse(run.started_at) > nowMs() - STALE_RUN_S * 1000) {
@@ -202,7 +199,7 @@ export const start = apiRoute('functions/settlement.start', async (req) => {
 });
 
 export const getRun = apiRoute('functions/settlement.getRun', async (req) => {
-  const run = await deps().settlement.getRun(period(req.params.period).period);
+  const run = await deps().settlement.getRun(periodParam(req.params.period).period);
   if (!run) throw notFound('settlement run');
   return { status: 200, body: run };
 });
@@ -220,7 +217,7 @@ export const listStatements = apiRoute<unknown, z.infer<typeof StatementsQuery>>
 }));
 
 export const getStatement = apiRoute('functions/settlement.getStatement', async (req) => {
-  const s = await deps().settlement.getStatement(providerIdOf(req), period(req.params.period).period);
+  const s = await deps().settlement.getStatement(providerIdOf(req), periodParam(req.params.period).period);
   if (!s) throw notFound('statement');
   return { status: 200, body: s };
 });

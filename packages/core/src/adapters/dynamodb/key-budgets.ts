@@ -7,7 +7,7 @@ import { slotKey } from './budget-writes.js';
 import { apiKeyKey } from './entities/api-key.js';
 import { keyWatchPk, toKeyWatch } from './entities/key-budget.js';
 import { Table } from './table.js';
-import { isConditionFailed } from './transact.js';
+import { unlessConditionFailed } from './transact.js';
 
 export class DynamoKeyBudgetStore implements KeyBudgetAlertStore {
   private readonly table: Table;
@@ -36,15 +36,10 @@ export class DynamoKeyBudgetStore implements KeyBudgetAlertStore {
   }
 
   async markBudgetLowTold(slot: string, at: string): Promise<boolean> {
-    try {
-      await this.table.doc.send(new UpdateCommand({
-        TableName: this.table.name, Key: slotKey(parseBudgetSlot(slot)),
-        UpdateExpression: 'SET low_told_at = :at', ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(low_told_at)', ExpressionAttributeValues: { ':at': at },
-      }));
-      return true;
-    } catch (err) {
-      if (isConditionFailed(err)) return false;
-      throw err;
-    }
+    const marked = await unlessConditionFailed(this.table.doc.send(new UpdateCommand({
+      TableName: this.table.name, Key: slotKey(parseBudgetSlot(slot)),
+      UpdateExpression: 'SET low_told_at = :at', ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(low_told_at)', ExpressionAttributeValues: { ':at': at },
+    })));
+    return marked !== null;
   }
 }

@@ -92,18 +92,13 @@ export async function putOnce(doc: DynamoDBDocumentClient, input: PutCommandInpu
  */
 export async function putVersion(doc: DynamoDBDocumentClient, tableName: string, item: Record<string, unknown> & { version: number }): Promise<boolean> {
   const first = item.version === 1;
-  try {
-    await doc.send(new PutCommand({
-      TableName: tableName,
-      Item: item,
-      ConditionExpression: first ? 'attribute_not_exists(pk)' : 'version = :prev',
-      ...(first ? {} : { ExpressionAttributeValues: { ':prev': item.version - 1 } }),
-    }));
-    return true;
-  } catch (err) {
-    if (isConditionFailed(err)) return false;
-    throw err;
-  }
+  const put = await unlessConditionFailed(doc.send(new PutCommand({
+    TableName: tableName,
+    Item: item,
+    ConditionExpression: first ? 'attribute_not_exists(pk)' : 'version = :prev',
+    ...(first ? {} : { ExpressionAttributeValues: { ':prev': item.version - 1 } }),
+  })));
+  return put !== null;
 }
 
 /** A single-item write refused by its condition: an answer (already stored, superseded, …), not a fault. */
