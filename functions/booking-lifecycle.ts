@@ -2,7 +2,7 @@
  * Task handlers of the booking-lifecycle state machine (infra/asl/booking-lifecycle.asl.json; core:
  * packages/core/src/bookings/lifecycle.ts). Each returns the seconds the next Wait state waits, computed on the
  * CompuX clock (a Wait with a timestamp would read the interpreter's own clock), and whether the booking is done.
- * Started by the provider's acceptance, one execution per booking (its id names the execution).
+ * Started when the booking is placed (pending), one execution per booking (its id names the execution).
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -26,6 +26,19 @@ async function bookingOrThrow(id: string) {
 
 /** The longest single wait: under the local interpreter's timer limit (24.8 days), far under Step Functions' year. */
 export const MAX_WAIT_S = 20 * 86_400;
+
+/**
+ * The acceptance window: `answer` pending → wait `wait_s` (to accept_by) and ask again; accepted → on to the start;
+ * expired → the startup is told (the hold and hours were given back); ended → nothing more to run.
+ */
+export const awaitAnswer = middy(async (event: unknown) => {
+  const { booking_id } = Step.parse(event);
+  const r = await deps().lifecycle.awaitAnswer(booking_id);
+  if (!r.ok) throw new Error(`booking ${booking_id}: ${r.code}`);
+  // Its event id derives from the booking's state: a retried task tells the startup once.
+  if (r.answer === 'expired') await emitBookingEvent('booking.expired', r.booking);
+  return { booking_id, answer: r.answer, wait_s: r.answer === 'pending' ? Math.min(secondsUntil(Date.parse(r.booking.accept_by)), MAX_WAIT_S) : 0 };
+}).use(injectLambdaContext(logger));
 
 /** The seconds to the booking's start; `ready`: it starts within one wait (else the machine waits MAX_WAIT_S and asks again). */
 export const untilStart = middy(async (event: unknown) => {

@@ -58,6 +58,8 @@ export const book = apiRoute<z.infer<typeof BookBody>>('functions/bookings.book'
   const r = await deps().bookings.book(startupIdOf(req), { quote_id: req.body.quote_id, offer: req.body.offer }, { key: req.idempotency!.key, request_hash: req.idempotency!.request_hash }, budgetKey);
   if (!r.ok) throw refusal(r);
   if (!r.replayed) await emitBookingEvent('booking.pending', r.booking);
+  // A replay starts it too: the first reply may have been lost before its start (starting twice starts one).
+  if (r.booking.status === 'pending') await startLifecycle(r.booking);
   return { status: r.replayed ? 200 : 201, body: bookingJson(r.booking), ...(r.replayed ? { headers: { 'idempotent-replayed': 'true' } } : {}) };
 });
 
@@ -104,8 +106,9 @@ export const accept = apiRoute<z.infer<typeof AcceptBody>>('functions/bookings.a
 });
 
 /**
- * Starts the booking's lifecycle (infra/asl/booking-lifecycle.asl.json), named by the booking: an accept asked again
- * starts nothing new (Step Functions answers a running execution of the same name and input as the first time).
+ * Starts the booking's lifecycle (infra/asl/booking-lifecycle.asl.json), named by the booking, when it is placed.
+ * The accept starts it again, which starts nothing new (Step Functions answers a running execution of the same name
+ * and input as the first time) unless the first was lost: then it takes the booking from where it is.
  */
 async function startLifecycle(b: Booking): Promise<void> {
   const arn = process.env.BOOKING_LIFECYCLE_ARN;

@@ -9,6 +9,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { ScheduledEvent } from 'aws-lambda';
 import { deps } from './lib/deps.js';
 import { logger, metrics } from './lib/powertools.js';
+import { emitBookingEvent } from './lib/webhooks.js';
 
 export const sweepHolds = middy(async (_event: ScheduledEvent) => {
   const result = await deps().credits.sweepExpired();
@@ -19,7 +20,7 @@ export const sweepHolds = middy(async (_event: ScheduledEvent) => {
   metrics.addMetric('leases_swept', MetricUnit.Count, leases.closed);
   if (leases.closed > 0) logger.warn('closed leases left by vanished holders', { ...leases });
   // Capacity bookings: abandoned placings, acceptance windows passed, releases to finish (SPEC §11).
-  const bookings = await deps().bookings.sweep();
+  const bookings = await deps().bookings.sweep(50, (b) => emitBookingEvent('booking.expired', b));
   if (bookings.abandoned + bookings.expired + bookings.released > 0) logger.info('swept bookings', { ...bookings });
   return { ...result, leases, bookings };
 })

@@ -339,7 +339,7 @@ export const ROUTES: readonly RouteDef[] = [
     summary: "Quote a block of GPU-hours: offers from live providers' listed blocks in the window asked, priced at the spot in force, valid 5 minutes (never the provider's name)",
   },
   {
-    method: 'POST', path: '/v1/bookings', handler: 'functions/bookings.book', auth: ['startup'], access: ['read', 'query', 'write', 'transact'], idempotent: true, sends: EMITS,
+    method: 'POST', path: '/v1/bookings', handler: 'functions/bookings.book', auth: ['startup'], access: ['read', 'query', 'write', 'transact'], idempotent: true, sends: EMITS, starts: ['booking-lifecycle'],
     body: B.BookBody, reply: B.BookingReply, replyStatus: 201,
     summary: "Book an offer of a quote: holds its whole price from your credits and takes its GPUs for every hour it covers (pending until the provider accepts; emits booking.pending to the provider)",
   },

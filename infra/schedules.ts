@@ -24,8 +24,9 @@ export const SCHEDULES: readonly ScheduleDef[] = [
     name: 'hold-sweeper',
     expression: 'rate(1 minute)',
     overlap: false,
-    target: { handler: 'functions/sweeper.sweepHolds', access: ['query', 'read', 'transact'] },
-    description: 'Releases reservations whose expiry passed without a settlement (a crashed request).',
+    // Writes: a booking's state when it refuses an abandoned placing or expires a pending one its state machine lost.
+    target: { handler: 'functions/sweeper.sweepHolds', access: ['query', 'read', 'write', 'transact'], sends: ['webhook-deliveries'] },
+    description: 'Releases reservations whose expiry passed without a settlement (a crashed request), and what capacity bookings no longer need (booking.expired to the startup).',
   },
   {
     name: 'capacity-flush',

@@ -77,6 +77,8 @@ export const WORKFLOWS: readonly WorkflowDef[] = [
     tasks: {
       // Reads the booking (the seconds to its start); begins it (its status); bills an hour (a capture on its
       // hold: the posting, the hold, the buckets and the hour's record in one transaction) and may complete it.
+      // Expires a booking still pending at accept_by (its release: hours and hold) and tells the startup.
+      AwaitAnswerFn: { handler: 'functions/booking-lifecycle.awaitAnswer', access: EMIT_ACCESS, sends: ['webhook-deliveries'] },
       UntilStartFn: { handler: 'functions/booking-lifecycle.untilStart', access: ['read'] },
       BeginFn: { handler: 'functions/booking-lifecycle.begin', access: ['read', 'write'] },
       // The last hour's bill completes the booking and tells the startup (booking.completed).

@@ -48,9 +48,9 @@ const MAX_PAYLOAD_BYTES = 256 * 1024;
 /** Largest request body the endpoint reads (input + envelope). */
 const MAX_REQUEST_BYTES = 1024 * 1024;
 /** Executions kept per state machine; the oldest finished ones are forgotten first. */
-const MAX_EXECUTIONS_PER_MACHINE = 1000;
-/** Running executions allowed per state machine (a runaway starter should fail, not exhaust memory). */
-const MAX_RUNNING_PER_MACHINE = 100;
+const MAX_EXECUTIONS_PER_MACHINE = 20_000;
+/** Running executions allowed per state machine (a runaway starter should fail, not exhaust memory); every pending or scheduled booking waits in one. */
+const MAX_RUNNING_PER_MACHINE = 10_000;
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 

@@ -388,7 +388,7 @@ describe.each(STAGES)('stage %s: Workflows', (stage) => {
     const synth = synths[stage];
     const tasks = WORKFLOWS.flatMap((w) => Object.entries(w.tasks).map(([name, t]) => ({ id: `${w.name}.${name}`, ...t })));
     expect(tasks.filter((t) => (t.sends ?? []).length > 0).map((t) => t.id).sort()).toEqual([
-      'booking-lifecycle.BillHourFn', 'provider-settlement.IssueStatementFn', 'provider-validation.GoLiveFn', 'provider-validation.ReturnToIntegrationFn',
+      'booking-lifecycle.AwaitAnswerFn', 'booking-lifecycle.BillHourFn', 'provider-settlement.IssueStatementFn', 'provider-validation.GoLiveFn', 'provider-validation.ReturnToIntegrationFn',
     ]);
 
     for (const task of tasks) {

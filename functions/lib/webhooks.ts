@@ -145,6 +145,8 @@ const BOOKING_EVENT_TO = {
   'booking.declined': 'startup',
   'booking.interrupted': 'startup',
   'booking.completed': 'startup',
+  // The provider did not answer within the acceptance window: the startup's hold is given back.
+  'booking.expired': 'startup',
 } as const;
 export type BookingEventType = keyof typeof BOOKING_EVENT_TO;
 

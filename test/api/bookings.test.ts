@@ -386,12 +386,13 @@ describe('booking events (webhooks, SPEC §12)', () => {
 
 describe('the booking lifecycle (state machine booking-lifecycle, SPEC §11)', () => {
   it('runs an accepted booking through its hours, billed hour by hour, to completed (its Wait states shortened)', async () => {
-    // Prepare: 2 GPUs for 3 hours on Aurora; every Wait state of executions started from now waits 0 ms.
+    // Prepare: 2 GPUs for 3 hours on Aurora; every Wait state of executions started from now (the booking's, at its
+    // placing) waits 20 ms: it asks for the provider's answer every 20 ms until it has one.
     const s = await fundedStartup('Lifecycle Co', 1_000_000_000);
     const q = await call('POST', '/v1/capacity/quotes', { key: s.key, body: ask({ gpus: 2, hours: 3, earliest_start: iso(T0 + 12 * HOUR_MS), latest_start: iso(T0 + 18 * HOUR_MS) }) });
-    const b = await bookFinal(s.key, { quote_id: q.body.id, offer: q.body.offers[0].id }, 'lifecycle');
-    process.env.COMPUX_SFN_WAIT_MS = '0';
+    process.env.COMPUX_SFN_WAIT_MS = '20';
     try {
+      const b = await bookFinal(s.key, { quote_id: q.body.id, offer: q.body.offers[0].id }, 'lifecycle');
       // Act
       const accepted = await call('POST', `/v1/providers/${AURORA}/bookings/${b.body.id}/accept`, { key: providerKey(AURORA), body: { access: { endpoint: 'ssh://gpu-3.aurora.example' } } });
       const done = await until(() => call('GET', `/v1/bookings/${b.body.id}`, { key: s.key }), (r) => r.body.status === 'completed');
@@ -401,6 +402,27 @@ describe('the booking lifecycle (state machine booking-lifecycle, SPEC §11)', (
       const hourCost = 2 * b.body.price_micros_per_gpu_hour;
       expect(await balances(s.facilityId)).toEqual({ available: s.credit - 3 * hourCost, reserved: 0, spent: 3 * hourCost });
       expect(rt.denials).toEqual([]);
+    } finally {
+      delete process.env.COMPUX_SFN_WAIT_MS;
+    }
+  });
+
+  it("a booking's execution starts at its placing and ends when the provider declines it", async () => {
+    // Prepare
+    const s = await fundedStartup('Declined Run Co', 1_000_000_000);
+    const q = await call('POST', '/v1/capacity/quotes', { key: s.key, body: ask({ gpus: 1, hours: 2, earliest_start: iso(T0 + 8 * HOUR_MS), latest_start: iso(T0 + 9 * HOUR_MS) }) });
+    process.env.COMPUX_SFN_WAIT_MS = '20';
+    try {
+      const b = await bookFinal(s.key, { quote_id: q.body.id, offer: q.body.offers[0].id }, 'declined-run');
+      const arn = rt.stepFunctions.listExecutions(rt.stepFunctions.arnOf('booking-lifecycle')).find((e) => e.name === b.body.id)?.executionArn;
+      const waiting = rt.stepFunctions.describeExecution(arn).status;
+      // Act
+      await call('POST', `/v1/providers/${AURORA}/bookings/${b.body.id}/decline`, { key: providerKey(AURORA) });
+      const ended = await until(async () => rt.stepFunctions.describeExecution(arn).status, (st) => st !== 'RUNNING');
+      // Assess
+      expect(waiting).toBe('RUNNING');
+      expect(ended).toBe('SUCCEEDED');
+      expect((await call('GET', `/v1/bookings/${b.body.id}`, { key: s.key })).body.status).toBe('declined');
     } finally {
       delete process.env.COMPUX_SFN_WAIT_MS;
     }

@@ -1,5 +1,5 @@
 /**
- * A booking's life after acceptance (SPEC §11, packages/core/src/bookings/lifecycle.ts) on DynamoDB Local with an
+ * A booking's life from its placing (SPEC §11, packages/core/src/bookings/lifecycle.ts) on DynamoDB Local with an
  * injected clock: billed hour by hour against its hold (one capture per hour, once however often asked), the
  * provider accruing 85 % of spot on each hour, a `reserved` request record per hour; cancelled during an hour,
  * billed to that hour; interrupted, only the hours delivered in full. The books balance after each.
@@ -21,7 +21,7 @@ const POOL = poolKey({ accelerator: 'H100', region: 'us-east-1', availability_zo
 const catalog = { load: async (): Promise<Catalog> => ({ providers: [{ id: PROVIDER, status: 'live', sla_tier: 'premium', sla_meeting: true } as RoutingProvider], spot_micros_per_gpu_hour: { H100: SPOT } }) };
 
 /** A 4-hour booking of 2 GPUs starting 2 hours from now, accepted; the clock is the test's. */
-async function accepted(prefix: string) {
+async function accepted(prefix: string, accept = true) {
   let t = Date.now();
   const nowMs = () => t;
   const w = await world(prefix, { clock: () => new Date(t) });
@@ -36,7 +36,7 @@ async function accepted(prefix: string) {
   if (!q.ok) throw new Error('quote');
   const b = await bookings.book(startup.id, { quote_id: q.quote.id, offer: q.quote.offers[0]!.id }, { key: 'run', request_hash: 'h' });
   if (!b.ok) throw new Error(`book: ${b.code}`);
-  await bookings.accept(PROVIDER, b.booking.id, { endpoint: 'ssh://gpu.example' });
+  if (accept) await bookings.accept(PROVIDER, b.booking.id, { endpoint: 'ssh://gpu.example' });
   const balance = async (a: string) => (await w.store.getBalances([a])).get(a)?.balance_micros ?? 0;
   const accrued = async () => {
     const ids = Array.from({ length: ACCRUAL_SHARDS }, (_, s) => accruedAccount(PROVIDER, iso.slice(0, 7), s));
@@ -44,6 +44,36 @@ async function accepted(prefix: string) {
   };
   return { w, store, life, bookings, id: b.booking.id, startup, f: facilities[0]!, t0, at: (ms: number) => void (t = ms), balance, accrued };
 }
+
+describe("a booking's acceptance window (the state machine's AwaitAnswer)", () => {
+  it('pending until accept_by, then expired: its hold and hours given back in full, asked again the same', async () => {
+    // Prepare: placed, never answered (accept_by: its start, 2 hours on)
+    const { w, store, life, id, f, t0, at, balance } = await accepted('life-expire', false);
+    // Act
+    const before = await life.awaitAnswer(id);
+    at(t0);
+    const expired = await life.awaitAnswer(id);
+    const again = await life.awaitAnswer(id);
+    // Assess
+    expect(before).toMatchObject({ ok: true, answer: 'pending', booking: { status: 'pending' } });
+    expect(expired).toMatchObject({ ok: true, answer: 'expired', booking: { status: 'expired' } });
+    expect(again).toMatchObject({ ok: true, answer: 'expired' });
+    expect(await balance(facilityAccount(f.id, 'reserved'))).toBe(0);
+    expect(await balance(facilityAccount(f.id, 'spent'))).toBe(0);
+    expect((await store.getHour(PROVIDER, POOL, hourKey(t0)))).toMatchObject({ booked_gpus: 0, free_gpus: 4 });
+    expect(await auditAll(w.store, ACCOUNT_SHARDS)).toMatchObject({ ok: true, balance_sum_micros: 0 });
+  });
+
+  it('accepted within the window: on to its start, and the window passing changes nothing', async () => {
+    // Prepare
+    const { life, id, t0, at } = await accepted('life-answered');
+    // Act
+    at(t0 + 30 * 60_000);
+    const r = await life.awaitAnswer(id);
+    // Assess
+    expect(r).toMatchObject({ ok: true, answer: 'accepted', booking: { status: 'scheduled' } });
+  });
+});
 
 describe('a booking billed hour by hour', () => {
   it('runs from its start, bills each hour once against its hold, and completes; the provider accrues 85 % of spot', async () => {

@@ -17,6 +17,8 @@ export const ACCEPT_WINDOW_S = 24 * 3_600;
 export const HOLD_GRACE_S = 24 * 3_600;
 /** A booking still placing this long after it was asked (a handler runs at most 25 s) was abandoned: the sweep refuses it. */
 export const PLACING_ABANDONED_S = 600;
+/** The sweep expires a pending booking this long after its acceptance window, if its state machine has not. */
+export const EXPIRY_BACKSTOP_S = 600;
 /** A release that contention cut short is retried by the sweep this long after. */
 export const RELEASE_RETRY_S = 60;
 /** Bookings due for the sweep are spread over this many index partitions. */
@@ -129,7 +131,8 @@ export interface BookingStore {
 /** When the sweep must look at a booking: abandoned placing, the acceptance window's end, a release to finish; null: never. */
 export function sweepDueAt(b: Booking): string | null {
   if (b.status === 'placing') return new Date(Date.parse(b.created_at) + PLACING_ABANDONED_S * 1000).toISOString();
-  if (b.status === 'pending') return b.accept_by;
+  // The lifecycle's state machine expires it at accept_by; the sweep is the backstop for an execution lost.
+  if (b.status === 'pending') return new Date(Date.parse(b.accept_by) + EXPIRY_BACKSTOP_S * 1000).toISOString();
   if (RELEASED_STATES.includes(b.status) && !b.released) return new Date(Date.parse(b.updated_at) + RELEASE_RETRY_S * 1000).toISOString();
   return null;
 }

@@ -161,10 +161,11 @@ export class Bookings {
 
   /**
    * The schedule's sweep (with the hold sweeper): a booking left placing (its client gave up) is refused as
-   * abandoned, a pending one past its acceptance window expires, and a release contention cut short is finished.
+   * abandoned, a pending one its state machine did not expire (a lost execution) expires EXPIRY_BACKSTOP_S after its
+   * acceptance window (`onExpired` tells the startup), and a release contention cut short is finished.
    * Each gives back the hold and the hours in full. Bounded per run.
    */
-  async sweep(limitPerShard = 50): Promise<{ abandoned: number; expired: number; released: number }> {
+  async sweep(limitPerShard = 50, onExpired: (b: Booking) => Promise<void> = async () => {}): Promise<{ abandoned: number; expired: number; released: number }> {
     const out = { abandoned: 0, expired: 0, released: 0 };
     const now = new Date(this.nowMs()).toISOString();
     for (let shard = 0; shard < BOOKING_SWEEP_SHARDS; shard++) {
@@ -175,7 +176,13 @@ export class Bookings {
         if (b.status === 'placing') {
           const r = await this.refuse(b, 'abandoned');
           if (!r.ok && r.code === 'abandoned') out.abandoned++;
-        } else if (b.status === 'pending' && b.accept_by <= now && (await this.finish(b, ['pending'], 'expired', 'not_pending', false)).ok) out.expired++;
+        } else if (b.status === 'pending' && b.accept_by <= now) {
+          const r = await this.finish(b, ['pending'], 'expired', 'not_pending', false);
+          if (r.ok) {
+            out.expired++;
+            await onExpired(r.booking);
+          }
+        }
         else if (RELEASED_STATES.includes(b.status) && !b.released && (await this.releaseAll(b))) out.released++;
       }
     }

@@ -1,7 +1,8 @@
 /**
- * A booking's life after it is accepted (SPEC §11), driven by the booking-lifecycle state machine
+ * A booking's life from its placing (SPEC §11), driven by the booking-lifecycle state machine
  * (infra/asl/booking-lifecycle.asl.json) and by the startup's and provider's routes:
  *
+ *   pending ──accepted──▶ scheduled;  pending ──accept_by passed──▶ expired (released in full); declined by the provider
  *   scheduled ──start──▶ running ──each hour's end: bill it──▶ … ──last hour──▶ completed
  *       │                   ├── cancelled by the startup: billed to the hour it was cancelled in, the rest given back
  *       └── interrupted ◀───┴── interrupted by the provider: only hours delivered in full are billed
@@ -50,6 +51,7 @@ export function hoursSince(b: Pick<Booking, 'start' | 'hours'>, nowMs: number): 
 export const MAX_SHORTFALL_BOOKINGS = 1_000;
 
 export type StepResult = { ok: true; booking: Booking; done: boolean } | { ok: false; code: 'not_found' | 'contention' };
+export type AnswerResult = { ok: true; answer: 'pending' | 'accepted' | 'expired' | 'ended'; booking: Booking } | { ok: false; code: 'not_found' | 'contention' };
 
 export class BookingLifecycle {
   constructor(
@@ -58,6 +60,23 @@ export class BookingLifecycle {
     private readonly credits: Pick<Credits, 'capture' | 'release'>,
     private readonly nowMs: () => number,
   ) {}
+
+  /**
+   * The acceptance window (from the booking's placing): still pending before `accept_by` → wait until then; still
+   * pending after → expired, its hold and hours given back in full; accepted → on to its start; anything else
+   * (declined, cancelled) → nothing more to run. `expired`: this call (or a retry of it) expired the booking.
+   */
+  async awaitAnswer(id: string, again = true): Promise<AnswerResult> {
+    const b = await this.store.getBooking(id);
+    if (!b) return { ok: false, code: 'not_found' };
+    if (b.status === 'scheduled') return { ok: true, answer: 'accepted', booking: b };
+    if (b.status !== 'pending') return { ok: true, answer: b.status === 'expired' ? 'expired' : 'ended', booking: b };
+    if (Date.parse(b.accept_by) > this.nowMs()) return { ok: true, answer: 'pending', booking: b };
+    const r = await this.bookings.finish(b, ['pending'], 'expired', 'not_pending', false);
+    if (r.ok) return { ok: true, answer: 'expired', booking: r.booking };
+    // Accepted or declined at the window's last moment: answer from what it is now.
+    return r.code === 'not_pending' && again ? this.awaitAnswer(id, false) : { ok: false, code: r.code === 'not_found' ? 'not_found' : 'contention' };
+  }
 
   /** At its start: scheduled → running. Anything else is left as it is (done: nothing more to run). */
   async begin(id: string): Promise<StepResult> {
