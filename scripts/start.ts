@@ -9,6 +9,7 @@
  *   npm start -- --no-history      the demo world without its seven weeks of past traffic (a faster first start)
  *   npm start -- --no-seed         no demo world (by default: three simulated providers, a lender, a funded startup and its key)
  *   COMPUX_NOW=2027-12-31T23:59:00Z npm start   the marketplace's clock starts at that instant (packages/core/src/clock.ts)
+ *   COMPUX_HOLD_TTL_S=30 npm start  holds expire after 30 s (5–3600, default 600): a crash's holds come back sooner
  *
  * SIGINT / SIGTERM stop everything that was started (DynamoDB Local's java process included), then exit.
  */
@@ -21,7 +22,7 @@ const USAGE = `usage: npm start [-- --in-memory] [-- --no-seed] [-- --no-history
   --in-memory   keep DynamoDB data in memory only (default: ./.compux-data/)
   --no-history  seed the demo world without its seven weeks of past traffic and last month's settlement
   --no-seed     do not seed the demo world (simulated providers, lender, funded startup, key)
-env: PORT (default 3000), HOST (default 127.0.0.1), COMPUX_ADMIN_KEY, COMPUX_IN_MEMORY=1, COMPUX_DATA_DIR (default ./.compux-data), COMPUX_NOW (an ISO instant: the clock starts there)`;
+env: PORT (default 3000), HOST (default 127.0.0.1), COMPUX_ADMIN_KEY, COMPUX_IN_MEMORY=1, COMPUX_DATA_DIR (default ./.compux-data), COMPUX_NOW (an ISO instant: the clock starts there), COMPUX_HOLD_TTL_S (a hold's expiry, 5–3600 s, default 600)`;
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

@@ -10,6 +10,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { guardClient } from '../../packages/core/src/adapters/clients.js';
 import { logger, tracer } from './powertools.js';
+import { holdTtlS } from './settings.js';
 
 export interface Deps {
   doc: DynamoDBDocumentClient;
@@ -72,7 +73,8 @@ export function deps(): Deps {
   const doc = documentClient();
   tracer.captureAWSv3Client(doc);
   const store = new DynamoCreditStore(doc, table);
-  const credits = new Credits(store);
+  // A hold's expiry: COMPUX_HOLD_TTL_S, bounded (an error out of bounds, never a quiet default).
+  const credits = new Credits(store, undefined, { hold_ttl_s: holdTtlS() });
   const catalog = new DynamoCatalog(doc, table);
   const routingCatalog = new CachedCatalog(catalog, { ttlMs: ttlFromEnv(process.env.COMPUX_CATALOG_CACHE_TTL_MS, CATALOG_CACHE_TTL_MS, MAX_CATALOG_CACHE_TTL_MS), epoch: routingEpoch });
   const limiter = new DynamoRateLimiter(doc, table);

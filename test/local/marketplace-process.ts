@@ -3,9 +3,9 @@
  * node in its own process group, on a given data folder, with a free API port; what it prints (API URL,
  * DynamoDB endpoint, table, demo startup, facility and key) is read back from its output.
  *
- * crash() is `kill -9` of the whole group. DynamoDB Local's java is spawned detached by local/dynamodb.ts
- * (its own group) and its exit hook does not run on SIGKILL, so it may outlive the crash (issue 14): it is
- * found by its -dbPath argument and killed too, so the data folder is free for the restart.
+ * crash() is `kill -9` of the whole group. DynamoDB Local's java has a group of its own (local/dynamodb.ts) and
+ * ends when the runtime's end of its stdin pipe closes (issue 14): crash() waits for that, reports whether it had
+ * to kill java itself (found by its -dbPath argument), and leaves the data folder free for the restart.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -106,14 +106,18 @@ export function killGroup(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void
   }
 }
 
+/** How long java may take to end after its runtime died (the launcher sees end of file at once; the JVM's exit is quick). */
+const ENGINE_GONE_MS = 10_000;
+
 /**
- * kill -9 of the marketplace's process group; then DynamoDB Local, if it survived (issue 14). Returns
- * whether java outlived its parent.
+ * kill -9 of the marketplace's process group; then DynamoDB Local, if it outlived its runtime by ENGINE_GONE_MS
+ * (issue 14). Returns whether it did.
  */
 export async function crash(m: Marketplace, dataDir: string): Promise<{ javaSurvived: boolean }> {
   killGroup(m.pid);
   await Promise.race([m.exited, sleep(5_000)]);
-  await sleep(300);
+  const gone = Date.now() + ENGINE_GONE_MS;
+  while (javaPidsFor(dataDir).length > 0 && Date.now() < gone) await sleep(50);
   const java = javaPidsFor(dataDir);
   for (const pid of java) {
     try {

@@ -6,7 +6,7 @@
 import { derivedId } from './ids.js';
 import { now } from './clock.js';
 import { MAX_FACILITIES_PER_STARTUP } from './facilities.js';
-import { DEFAULT_HOLD_TTL_S, MAX_BOOKING_HOLD_TTL_S, MAX_HOLD_TTL_S, capturePosting, closePosting, planAllocation, reservePosting, sameReservation, spendByFacility, splitBetween, type Hold, type SplitOfSpend } from './holds.js';
+import { DEFAULT_HOLD_TTL_S, MAX_BOOKING_HOLD_TTL_S, MAX_HOLD_TTL_S, MIN_HOLD_TTL_S, capturePosting, closePosting, planAllocation, reservePosting, sameReservation, spendByFacility, splitBetween, type Hold, type SplitOfSpend } from './holds.js';
 import { facilityAccount } from './ledger.js';
 import { assert, assertMicros } from './money.js';
 import type { CaptureResult, CloseResult, FacilityStore, HoldStore, LedgerStore, ReserveResult } from './store.js';
@@ -27,6 +27,7 @@ export interface ReserveRequest {
   /** Scoped by the caller: the same key always lands on the same hold. */
   idempotency_key: string;
   request_hash: string;
+  /** Default: the Credits' hold_ttl_s. */
   ttl_s?: number;
   /** A capacity booking's hold: ttl_s may reach MAX_BOOKING_HOLD_TTL_S (the booking's end) instead of MAX_HOLD_TTL_S. */
   booking?: boolean;
@@ -38,11 +39,22 @@ export type Clock = () => Date;
 /** What spending needs: the holds, and to plan a reservation, a startup's facilities and their balances. */
 export type CreditsStore = HoldStore & Pick<FacilityStore, 'listFacilitiesByStartup'> & Pick<LedgerStore, 'getBalances' | 'getPosting'>;
 
+export interface CreditsOptions {
+  /** The expiry of a hold whose request names none, in [MIN_HOLD_TTL_S, MAX_HOLD_TTL_S]; default DEFAULT_HOLD_TTL_S. */
+  hold_ttl_s?: number;
+}
+
 export class Credits {
+  private readonly holdTtlS: number;
+
   constructor(
     private readonly store: CreditsStore,
     private readonly clock: Clock = now,
-  ) {}
+    options: CreditsOptions = {},
+  ) {
+    this.holdTtlS = options.hold_ttl_s ?? DEFAULT_HOLD_TTL_S;
+    assert(Number.isInteger(this.holdTtlS) && this.holdTtlS >= MIN_HOLD_TTL_S && this.holdTtlS <= MAX_HOLD_TTL_S, `hold_ttl_s must be a whole number in [${MIN_HOLD_TTL_S}, ${MAX_HOLD_TTL_S}]`);
+  }
 
   holdIdFor(startupId: string, idempotencyKey: string): string {
     return derivedId('hold', startupId, idempotencyKey);
@@ -51,7 +63,7 @@ export class Credits {
   async reserve(req: ReserveRequest): Promise<ReserveResult> {
     assertMicros(req.amount_micros);
     assert(req.amount_micros > 0, 'reserve a positive amount');
-    const ttl = req.ttl_s ?? DEFAULT_HOLD_TTL_S;
+    const ttl = req.ttl_s ?? this.holdTtlS;
     const maxTtl = req.booking ? MAX_BOOKING_HOLD_TTL_S : MAX_HOLD_TTL_S;
     assert(ttl > 0 && ttl <= maxTtl, `hold ttl must be in (0, ${maxTtl}] s`);
     const holdId = this.holdIdFor(req.startup_id, req.idempotency_key);

@@ -12,7 +12,14 @@ import type { Facility } from './facilities.js';
 
 /** A hold never lives longer than this: the sweeper releases it after expiry (a crashed request). */
 export const MAX_HOLD_TTL_S = 3_600;
+/** How long a request's hold lives unless the wiring sets another (COMPUX_HOLD_TTL_S): past the longest request (300 s). */
 export const DEFAULT_HOLD_TTL_S = 600;
+/**
+ * The shortest hold expiry the wiring may set: the crash trials shorten it to see crashed holds come back within the
+ * trial. A hold that expires while its request still runs is released by the sweeper and the request goes unbilled
+ * (never billed twice), so operation keeps it above the longest request.
+ */
+export const MIN_HOLD_TTL_S = 5;
 /**
  * A capacity booking's hold lives until the booking has ended (SPEC §11: bookings reach 90 days ahead), plus a
  * day of grace for its last hour's billing; the sweeper releases it after that like any other.
