@@ -341,7 +341,7 @@ export const ROUTES: readonly RouteDef[] = [
   {
     method: 'POST', path: '/v1/bookings', handler: 'functions/bookings.book', auth: ['startup'], access: ['read', 'query', 'write', 'transact'], idempotent: true, sends: EMITS, starts: ['booking-lifecycle'],
     body: B.BookBody, reply: B.BookingReply, replyStatus: 201,
-    summary: "Book an offer of a quote: holds its whole price from your credits and takes its GPUs for every hour it covers (pending until the provider accepts; emits booking.pending to the provider)",
+    summary: "Book an offer of a quote: holds its whole price from your credits and takes its GPUs for every hour it covers (pending until the provider accepts, expired if it has not by accept_by; emits booking.pending to the provider); starts its lifecycle",
   },
   {
     method: 'GET', path: '/v1/bookings', handler: 'functions/bookings.list', auth: ['startup'], access: ['read', 'query'],
@@ -364,7 +364,7 @@ export const ROUTES: readonly RouteDef[] = [
   {
     method: 'POST', path: '/v1/providers/{id}/bookings/{booking}/accept', handler: 'functions/bookings.accept', auth: ['provider'], access: ['read', 'query', 'write', 'transact'], sends: EMITS,
     starts: ['booking-lifecycle'], body: B.AcceptBody, reply: B.ProviderBookingReply,
-    summary: 'Accept a pending booking with the access details only its startup can read (before accept_by; emits booking.accepted to the startup, without them); starts its lifecycle: running at its start, billed hour by hour, completed at its end',
+    summary: 'Accept a pending booking with the access details only its startup can read (before accept_by; emits booking.accepted to the startup, without them); its lifecycle goes on: running at its start, billed hour by hour, completed at its end',
   },
   {
     method: 'POST', path: '/v1/providers/{id}/bookings/{booking}/interrupt', handler: 'functions/bookings.interrupt', auth: ['provider'], access: BOOKING_RELEASE_ACCESS, sends: EMITS,

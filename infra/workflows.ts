@@ -17,6 +17,11 @@ export interface WorkflowDef {
   tasks: Record<string, { handler: string; access: readonly TableAccess[]; timeout_s?: number; sends?: readonly string[] }>;
   /** Env var through which starters learn the state machine ARN. */
   arnEnv: string;
+  /**
+   * Its tasks take up the work from its stored state, so an execution may begin again at StartAt: the local runtime
+   * (which keeps executions in memory) restarts those a restart interrupted. On AWS executions never need it.
+   */
+  resumable?: true;
 }
 
 /** Probing tasks read the provider, sign relay tokens (the key set is created on first use) and record steps. */
@@ -37,6 +42,8 @@ export const WORKFLOWS: readonly WorkflowDef[] = [
       AuditSummaryFn: { handler: 'functions/audit.summarize', access: [] },
     },
     arnEnv: 'LEDGER_AUDIT_ARN',
+    // Reads only.
+    resumable: true,
   },
   {
     name: 'provider-validation',
@@ -75,15 +82,18 @@ export const WORKFLOWS: readonly WorkflowDef[] = [
     name: 'booking-lifecycle',
     asl: 'infra/asl/booking-lifecycle.asl.json',
     tasks: {
-      // Reads the booking (the seconds to its start); begins it (its status); bills an hour (a capture on its
-      // hold: the posting, the hold, the buckets and the hour's record in one transaction) and may complete it.
       // Expires a booking still pending at accept_by (its release: hours and hold) and tells the startup.
       AwaitAnswerFn: { handler: 'functions/booking-lifecycle.awaitAnswer', access: EMIT_ACCESS, sends: ['webhook-deliveries'] },
+      // Reads the booking (the seconds to its start); begins it (its status); bills an hour (a capture on its
+      // hold: the posting, the hold, the buckets and the hour's record in one transaction) and may complete it.
       UntilStartFn: { handler: 'functions/booking-lifecycle.untilStart', access: ['read'] },
       BeginFn: { handler: 'functions/booking-lifecycle.begin', access: ['read', 'write'] },
       // The last hour's bill completes the booking and tells the startup (booking.completed).
       BillHourFn: { handler: 'functions/booking-lifecycle.billHour', access: EMIT_ACCESS, timeout_s: 60, sends: ['webhook-deliveries'] },
     },
     arnEnv: 'BOOKING_LIFECYCLE_ARN',
+    // Every task reads the booking and works from its state (hours billed are numbered captures): begun again, it
+    // takes up where the booking is.
+    resumable: true,
   },
 ];

@@ -20,6 +20,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createTable, startDynamoDbLocal } from './dynamodb.js';
 import { startLocalSqs, startSqsPoller, type LocalQueue } from './sqs.js';
 import { LocalStepFunctions, startSfnEndpoint, stateMachineArn } from './stepfunctions.js';
+import { ExecutionJournal } from './sfn-journal.js';
 import { LocalGrants, queueArnFromUrl, type Denial } from './grants.js';
 import { startScheduler, type Scheduler } from './scheduler.js';
 import { startHttpServer, type HttpRoute } from './http.js';
@@ -170,7 +171,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     });
 
     // 3. Step Functions (ASL validated here)
-    const stepFunctions = new LocalStepFunctions({ workflows: tables.workflows, resolveHandler, root, grants });
+    // With a data folder, running executions are journaled beside the table's data and taken up after a restart.
+    const journal = dataDir ? new ExecutionJournal(path.join(dataDir, 'sfn-executions.jsonl')) : undefined;
+    const stepFunctions = new LocalStepFunctions({ workflows: tables.workflows, resolveHandler, root, grants, ...(journal ? { journal } : {}) });
     stops.push(() => stepFunctions.stop());
     const sfnEndpoint = await startSfnEndpoint(stepFunctions, options.host ? { host: options.host } : {});
     stops.push(sfnEndpoint.close);
@@ -194,6 +197,11 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     Object.assign(process.env, env);
 
     if (options.preloadHandlers ?? true) await preload(tables, resolveHandler);
+    // Executions a restart interrupted (a booking waiting for its start) go on; the handlers' environment is set.
+    const resumed = stepFunctions.resume();
+    if (resumed.resumed.length + resumed.lost.length > 0) {
+      console.log(`[sfn] took up ${resumed.resumed.length} execution(s) the last stop interrupted${resumed.lost.length ? `; ${resumed.lost.length} of workflows that cannot begin again were lost: ${resumed.lost.join(', ')}` : ''}`);
+    }
 
     // 5. Consumers, schedules, then the API last (it is what announces readiness).
     const poller = startSqsPoller({ client: sqs.client, queues: sqs.queues.values(), resolveHandler, grants });

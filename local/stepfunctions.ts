@@ -19,7 +19,9 @@
  * Protocol: AWS JSON 1.0 (POST /, X-Amz-Target: AWSStepFunctions.<Operation>), timestamps as epoch seconds,
  * errors as HTTP 400 with {"__type", "message"} and X-Amzn-ErrorType. Supported: StartExecution,
  * DescribeExecution, ListExecutions, StopExecution, ListStateMachines, DescribeStateMachine.
- * Executions are kept in memory only.
+ * Executions are kept in memory; with a journal (local/sfn-journal.ts, in the runtime's data folder) the running
+ * ones are recorded, and after a restart `resume()` starts those of resumable workflows again, same name and input,
+ * at their StartAt (infra/workflows.ts `resumable`: their tasks take up the work from its stored state).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -42,6 +44,7 @@ import {
   type HandlerResolver,
 } from './lambda.js';
 import type { LocalGrants } from './grants.js';
+import type { ExecutionJournal, JournalEntry } from './sfn-journal.js';
 
 /** Step Functions' cap on execution input and output (256 KiB). */
 const MAX_PAYLOAD_BYTES = 256 * 1024;
@@ -198,12 +201,20 @@ export class LocalStepFunctions {
   readonly #workflows = new Map<string, LoadedWorkflow>();
   readonly #resolveHandler: HandlerResolver;
   readonly #grants: LocalGrants | undefined;
+  readonly #journal: ExecutionJournal | undefined;
+  /** What the journal says was running when the runtime last stopped, until resume() takes it up. */
+  #interrupted = new Map<string, JournalEntry>();
   #stopped = false;
 
-  /** grants: enforce each task's grant (its access and sends) on its SDK calls (local/grants.ts). */
-  constructor(opts: { workflows: readonly WorkflowDef[]; resolveHandler: HandlerResolver; root?: string; grants?: LocalGrants }) {
+  /**
+   * grants: enforce each task's grant (its access and sends) on its SDK calls (local/grants.ts); journal: record
+   * running executions so that resume() can take them up after a restart.
+   */
+  constructor(opts: { workflows: readonly WorkflowDef[]; resolveHandler: HandlerResolver; root?: string; grants?: LocalGrants; journal?: ExecutionJournal }) {
     this.#resolveHandler = opts.resolveHandler;
     this.#grants = opts.grants;
+    this.#journal = opts.journal;
+    if (opts.journal) this.#interrupted = opts.journal.load();
     for (const def of opts.workflows) {
       const loaded = loadWorkflow(def, opts.root);
       this.#workflows.set(loaded.arn, { ...loaded, executions: new Map(), createdAt: clockNow() });
@@ -278,8 +289,29 @@ export class LocalStepFunctions {
       },
     );
     wf.executions.set(arn, exec);
+    this.#journal?.started(arn, { machine: wf.def.name, name, input: inputText });
     this.#evict(wf);
     return { executionArn: arn, startDate };
+  }
+
+  /**
+   * After a restart (the handlers' environment set): starts again, same name and input, every execution the journal
+   * says was running, of a workflow marked resumable; the others are reported lost (and forgotten).
+   */
+  resume(): { resumed: string[]; lost: string[] } {
+    const out = { resumed: [] as string[], lost: [] as string[] };
+    for (const [arn, e] of this.#interrupted) {
+      const wf = this.#workflows.get(stateMachineArn(e.machine));
+      if (wf?.def.resumable) {
+        this.startExecution({ stateMachineArn: wf.arn, name: e.name, input: e.input });
+        out.resumed.push(arn);
+      } else {
+        this.#journal?.ended(arn);
+        out.lost.push(arn);
+      }
+    }
+    this.#interrupted.clear();
+    return out;
   }
 
   async #runTask(wf: LoadedWorkflow, key: string, input: JsonValue): Promise<JsonValue> {
@@ -303,6 +335,8 @@ export class LocalStepFunctions {
 
   #finish(exec: Execution, status: ExecutionStatus, extra: { output?: string; error?: string; cause?: string }): void {
     if (exec.status !== 'RUNNING') return;
+    // Stopped with the runtime, it is still running as far as AWS would know: the journal keeps it for resume().
+    if (!this.#stopped) this.#journal?.ended(exec.executionArn);
     exec.status = status;
     exec.stopDate = clockNow();
     Object.assign(exec, extra);

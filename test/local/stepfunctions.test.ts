@@ -4,7 +4,7 @@
  * rows are only loaded and validated.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -17,7 +17,8 @@ import {
   type DescribeExecutionCommandOutput,
 } from '@aws-sdk/client-sfn';
 import { WORKFLOWS, type WorkflowDef } from '../../infra/workflows.js';
-import { LocalStepFunctions, findTaskStates, loadWorkflow, startSfnEndpoint, type SfnEndpoint } from '../../local/stepfunctions.js';
+import { LocalStepFunctions, executionArn, findTaskStates, loadWorkflow, startSfnEndpoint, type SfnEndpoint } from '../../local/stepfunctions.js';
+import { ExecutionJournal } from '../../local/sfn-journal.js';
 import { localClientConfig, REPO_ROOT } from '../../local/aws.js';
 import type { AnyHandler } from '../../local/lambda.js';
 
@@ -172,5 +173,59 @@ describe('local Step Functions endpoint', () => {
     writeFileSync(file, JSON.stringify({ StartAt: 'Missing', States: { T: { Type: 'Pass', End: true } } }));
     // Act / Assess
     expect(() => loadWorkflow({ name: 'x', asl: path.relative(REPO_ROOT, file), tasks: {}, arnEnv: 'X' }, REPO_ROOT)).toThrow(/invalid/i);
+  });
+});
+
+describe('executions across a restart (local/sfn-journal.ts)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'compux-sfn-journal-'));
+  const asl = path.join(dir, 'wait-then-task.asl.json');
+  writeFileSync(asl, JSON.stringify({ StartAt: 'Pause', States: { Pause: { Type: 'Wait', Seconds: 3600, Next: 'Work' }, Work: { Type: 'Task', Resource: '${Work}', End: true } } }));
+  const def = (name: string, resumable: boolean): WorkflowDef => ({
+    name, asl, arnEnv: `${name.toUpperCase()}_ARN`, tasks: { Work: { handler: 'fake.work', access: [] } }, ...(resumable ? { resumable: true as const } : {}),
+  });
+  const workflows = [def('resumable-flow', true), def('one-shot-flow', false)];
+  const resolveHandler = async () => (async (e: unknown) => e) as AnyHandler;
+  const start = (file: string) => new LocalStepFunctions({ workflows, resolveHandler, root: dir, journal: new ExecutionJournal(file) });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('takes up a resumable execution the stop interrupted, same name and input; reports the others lost, once', async () => {
+    // Prepare: two executions waiting an hour, one finished; the runtime stops.
+    const file = path.join(dir, 'journal-1.jsonl');
+    const first = start(file);
+    first.startExecution({ stateMachineArn: first.arnOf('resumable-flow'), name: 'bkg_waiting', input: '{"booking_id":"bkg_waiting"}' });
+    first.startExecution({ stateMachineArn: first.arnOf('one-shot-flow'), name: 'run-1', input: '{}' });
+    const stopped = first.startExecution({ stateMachineArn: first.arnOf('resumable-flow'), name: 'bkg_stopped', input: '{}' });
+    first.stopExecution(stopped.executionArn);
+    await first.stop();
+    // Act
+    const second = start(file);
+    const taken = second.resume();
+    const third = start(file);
+    const again = third.resume();
+    // Assess
+    expect(taken.resumed).toEqual([executionArn('resumable-flow', 'bkg_waiting')]);
+    expect(taken.lost).toEqual([executionArn('one-shot-flow', 'run-1')]);
+    const resumed = second.describeExecution(executionArn('resumable-flow', 'bkg_waiting'));
+    expect([resumed.status, resumed.input]).toEqual(['RUNNING', '{"booking_id":"bkg_waiting"}']);
+    // The second runtime never stopped: its execution is still running, so a third start takes it up too, nothing else.
+    expect(again).toEqual({ resumed: [executionArn('resumable-flow', 'bkg_waiting')], lost: [] });
+    await second.stop();
+    await third.stop();
+  });
+
+  it('forgets an execution that ended, and skips a torn last line', async () => {
+    // Prepare: a journal whose execution ended, then a line cut mid-write.
+    const file = path.join(dir, 'journal-2.jsonl');
+    const first = start(file);
+    const ran = first.startExecution({ stateMachineArn: first.arnOf('resumable-flow'), name: 'bkg_done', input: '{}' });
+    first.stopExecution(ran.executionArn);
+    await first.stop();
+    appendFileSync(file, '{"op":"start","arn":"arn:aws:states:us-east-1:123456789012:execution:resumable-flow:bkg_torn","machi');
+    // Act
+    const second = start(file);
+    const taken = second.resume();
+    // Assess
+    expect(taken).toEqual({ resumed: [], lost: [] });
+    await second.stop();
   });
 });
