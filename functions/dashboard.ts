@@ -3,7 +3,7 @@
  * provider's utilization, a facility's daily burn, the operator's review queue and settlement runs.
  */
 import type { z } from 'zod';
-import { MAX_PROVIDERS, now as clockNow, nowMs, previousPeriod, utilization } from '../packages/core/src/index.js';
+import { FORECAST_DAYS, MAX_PROVIDERS, now as clockNow, nowMs, previousPeriod, utilization } from '../packages/core/src/index.js';
 import { apiRoute, providerIdOf } from './lib/api.js';
 import { deps } from './lib/deps.js';
 import { notFound } from './lib/errors.js';
@@ -24,8 +24,13 @@ export const providerUtilization = apiRoute<unknown, z.infer<typeof DaysQuery>>(
   const routing = await providers.routing(id);
   if (!routing) throw notFound('provider');
   const now = nowMs();
-  const hours = await dashboard.providerHours(id, hourOf(now - req.query.days * 86_400_000), hourOf(now));
-  return { status: 200, body: { provider_id: id, ...utilization(hours, routing, new Date(now).toISOString(), req.query.days) } };
+  const from = hourOf(now - req.query.days * 86_400_000);
+  // The capacity blocks' hour items (SPEC §11) from the window's start to the forecast's end: booked and listed.
+  const [hours, blocks] = await Promise.all([
+    dashboard.providerHours(id, from, hourOf(now)),
+    deps().bookingStore.providerHours(id, from, hourOf(now + (FORECAST_DAYS + 2) * 86_400_000)),
+  ]);
+  return { status: 200, body: { provider_id: id, ...utilization(hours, routing, new Date(now).toISOString(), req.query.days, blocks) } };
 });
 
 export const facilityBurn = apiRoute<unknown, z.infer<typeof DaysQuery>>('functions/dashboard.facilityBurn', async (req) => {

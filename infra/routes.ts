@@ -316,7 +316,7 @@ export const ROUTES: readonly RouteDef[] = [
   {
     method: 'GET', path: '/v1/providers/{id}/utilization', handler: 'functions/dashboard.providerUtilization', auth: ['provider', 'operator'], access: ['read', 'query'],
     query: D.DaysQuery, reply: D.UtilizationReply,
-    summary: 'Delivered against listed GPU-hours: heatmap by accelerator × hour of day, fill rate against the 80 % target, daily series, 30-day capacity forecast',
+    summary: 'Delivered against listed GPU-hours: heatmap by accelerator × hour of day (with the GPU-hours booked on capacity blocks), fill rate against the 80 % target, daily series, 30-day capacity forecast with the blocks listed and booked ahead',
   },
   {
     method: 'GET', path: '/v1/facilities/{id}/burn', handler: 'functions/dashboard.facilityBurn', auth: LENDER_OR_OPERATOR, access: ['read', 'query'],

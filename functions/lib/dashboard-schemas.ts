@@ -17,13 +17,15 @@ export const UtilizationReply = z.object({
   from: z.string(),
   to: z.string(),
   accelerators: z.array(z.string()),
-  heatmap: z.array(z.object({ accelerator: z.string(), hour_of_day: z.number().int(), delivered_gpu_hours: z.number(), listed_gpu_hours: z.number(), utilization_ppm: z.number().int().nullable() })),
+  heatmap: z.array(z.object({ accelerator: z.string(), hour_of_day: z.number().int(), delivered_gpu_hours: z.number(), listed_gpu_hours: z.number(), utilization_ppm: z.number().int().nullable(), booked_gpu_hours: z.number().int() })),
   delivered_gpu_hours: z.number(),
   listed_gpu_hours: z.number(),
   fill_ppm: z.number().int().nullable(),
   fill_target_ppm: z.number().int(),
   daily: z.array(z.object({ day: z.string(), delivered_gpu_hours: z.number(), requests: z.number().int(), earnings_micros: z.number().int() })),
-  forecast: z.array(z.object({ day: z.string(), listed_gpu_hours: z.number(), expected_gpu_hours: z.number() })),
+  /** Capacity blocks from now to the forecast's last day: GPU-hours listed, booked, booked ÷ listed (ppm). */
+  blocks_ahead: z.object({ listed_gpu_hours: z.number().int(), booked_gpu_hours: z.number().int(), fill_ppm: z.number().int().nullable() }),
+  forecast: z.array(z.object({ day: z.string(), listed_gpu_hours: z.number(), expected_gpu_hours: z.number(), blocks_listed_gpu_hours: z.number().int(), booked_gpu_hours: z.number().int() })),
   forecast_method: z.string(),
 });
 

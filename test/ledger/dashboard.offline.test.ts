@@ -23,7 +23,7 @@ describe('utilization', () => {
     // Assess
     const cell = (h: number) => u.heatmap.find((c) => c.hour_of_day === h)!;
     expect(u.heatmap).toHaveLength(24);
-    expect(cell(14)).toEqual({ accelerator: 'H100', hour_of_day: 14, delivered_gpu_hours: 1.5, listed_gpu_hours: 2, utilization_ppm: 750_000 });
+    expect(cell(14)).toEqual({ accelerator: 'H100', hour_of_day: 14, delivered_gpu_hours: 1.5, listed_gpu_hours: 2, utilization_ppm: 750_000, booked_gpu_hours: 0 });
     expect(cell(3).utilization_ppm).toBe(250_000);
     expect(cell(9).utilization_ppm).toBe(0);
     expect(u.delivered_gpu_hours).toBe(2);
@@ -43,10 +43,33 @@ describe('utilization', () => {
     const u = utilization(hours, provider, '2026-11-21T20:00:00.000Z', 30);
     // Assess
     expect(u.forecast).toHaveLength(30);
-    expect(u.forecast[0]).toEqual({ day: '2026-11-22', listed_gpu_hours: 24, expected_gpu_hours: 2 });
+    expect(u.forecast[0]).toEqual({ day: '2026-11-22', listed_gpu_hours: 24, expected_gpu_hours: 2, blocks_listed_gpu_hours: 0, booked_gpu_hours: 0 });
     // 6 of 24 hours in maintenance on the 23rd.
-    expect(u.forecast[1]).toEqual({ day: '2026-11-23', listed_gpu_hours: 18, expected_gpu_hours: 2 });
+    expect(u.forecast[1]).toEqual({ day: '2026-11-23', listed_gpu_hours: 18, expected_gpu_hours: 2, blocks_listed_gpu_hours: 0, booked_gpu_hours: 0 });
     expect(u.forecast_method).toMatch(/trailing 7 days/);
+  });
+
+  it('shows booked capacity blocks: in their heatmap slot over the window, listed and booked a day ahead, and as committed demand', () => {
+    // Prepare: A100 blocks (an accelerator the capacity report does not list): 4 GPUs booked of 8 at 14:00 yesterday;
+    // tomorrow 10 hours of 8 GPUs listed, 6 GPUs booked in 5 of them; one hour a reduction left short (3 booked, 2 listed).
+    const pool = (acc: string) => `${acc}|us-east-1|us-east-1a|dedicated|infiniband`;
+    const hour = (h: string, listed: number, booked: number) => ({ provider_id: 'prv_x', pool: pool('A100'), hour: h, listed_gpus: listed, booked_gpus: booked, free_gpus: listed - booked });
+    const blocks = [
+      hour('2026-11-20T14', 8, 4),
+      ...Array.from({ length: 10 }, (_, i) => hour(`2026-11-22T${String(i).padStart(2, '0')}`, 8, i < 5 ? 6 : 0)),
+      hour('2026-11-23T01', 2, 3),
+    ];
+    const quiet: ProviderHour[] = [{ hour: '2026-11-19T10', requests: 1, gpu_us: { H100: 14 * H }, earnings_micros: 1 }];
+    // Act
+    const u = utilization(quiet, provider, '2026-11-21T20:00:00.000Z', 2, blocks);
+    // Assess
+    expect(u.accelerators).toEqual(['A100', 'H100']);
+    expect(u.heatmap.find((c) => c.accelerator === 'A100' && c.hour_of_day === 14)!.booked_gpu_hours).toBe(4);
+    expect(u.heatmap.filter((c) => c.booked_gpu_hours > 0)).toHaveLength(1);
+    expect(u.forecast[0]).toMatchObject({ day: '2026-11-22', blocks_listed_gpu_hours: 80, booked_gpu_hours: 30, expected_gpu_hours: 30 });
+    expect(u.forecast[1]).toMatchObject({ day: '2026-11-23', blocks_listed_gpu_hours: 2, booked_gpu_hours: 2 });
+    expect(u.blocks_ahead).toEqual({ listed_gpu_hours: 82, booked_gpu_hours: 32, fill_ppm: Math.round((32 / 82) * 1e6) });
+    expect(u.forecast_method).toMatch(/booked/);
   });
 
   it('counts overlapping maintenance windows once', () => {

@@ -252,6 +252,11 @@ describe('provider pages', () => {
     // Assess: the startup reads the access details the page sent
     const seen = await call('GET', `/v1/bookings/${b.body.id}`, { key: rt.world!.startupKey });
     expect(seen.body).toMatchObject({ status: 'scheduled', access: { endpoint: 'ssh://h200-1.cirrus.example' } });
+    // The fill card counts the booked GPU-hours ahead on its blocks, as the utilization route gives them.
+    const util = (await call('GET', `/v1/providers/${cirrus.id}/utilization`, { key: rt.adminKey })).body;
+    const fill = page.locator('section', { has: page.getByRole('heading', { name: /Fill rate/ }) });
+    expect(util.blocks_ahead.booked_gpu_hours).toBeGreaterThanOrEqual(2);
+    expect(await fill.locator('div', { has: page.locator('dt', { hasText: /^Booked$/ }) }).locator('dd').textContent()).toBe(`${util.blocks_ahead.booked_gpu_hours.toLocaleString("en-US")} GPU-h`);
     await page.close();
     await call('POST', `/v1/bookings/${b.body.id}/cancel`, { key: rt.world!.startupKey });
   });

@@ -10,6 +10,7 @@ import { assert } from './money.js';
 import type { Accelerator } from './routing.js';
 import type { MaintenanceWindow, RoutingProvider, SlaTier } from './catalog.js';
 import { SLA_TIERS, p95Bound, type SlaBucket } from './sla.js';
+import type { PoolHour } from './bookings/blocks.js';
 
 export const FILL_TARGET_PPM = 800_000;
 export const MAX_DASHBOARD_DAYS = 31;
@@ -20,8 +21,9 @@ const HOURS_LISTED_PER_MONTH = 720;
 const GPU_US_PER_HOUR = 3_600_000_000;
 export const FORECAST_METHOD =
   `Listed capacity from the last applied capacity report (monthly GPU-hours ÷ 30 a day), less the hours its maintenance windows take out; ` +
-  `expected demand is the mean GPU-hours delivered a day over the trailing ${FORECAST_TRAILING_DAYS} days, held flat and capped at the capacity. ` +
-  `Burst windows are not counted.`;
+  `expected demand is the mean GPU-hours delivered a day over the trailing ${FORECAST_TRAILING_DAYS} days, held flat and capped at the capacity, ` +
+  `and never less than the GPU-hours already booked on the provider's capacity blocks that day (committed demand). ` +
+  `Blocks listed (burst windows included) and their booked GPU-hours are shown beside.`;
 
 /** Delivered GPU time of one provider in one UTC hour, per accelerator (µs). */
 export interface ProviderHour {
@@ -38,6 +40,8 @@ export interface HeatCell {
   listed_gpu_hours: number;
   /** delivered ÷ listed, parts per million; null when nothing is listed. */
   utilization_ppm: number | null;
+  /** GPU-hours booked on capacity blocks in this slot over the window (billed ones are in delivered too). */
+  booked_gpu_hours: number;
 }
 
 export interface Utilization {
@@ -51,8 +55,31 @@ export interface Utilization {
   fill_ppm: number | null;
   fill_target_ppm: number;
   daily: { day: string; delivered_gpu_hours: number; requests: number; earnings_micros: number }[];
-  forecast: { day: string; listed_gpu_hours: number; expected_gpu_hours: number }[];
+  /** From now to the forecast's last day: GPU-hours listed as capacity blocks, those booked, and booked ÷ listed (ppm). */
+  blocks_ahead: { listed_gpu_hours: number; booked_gpu_hours: number; fill_ppm: number | null };
+  forecast: { day: string; listed_gpu_hours: number; expected_gpu_hours: number; blocks_listed_gpu_hours: number; booked_gpu_hours: number }[];
   forecast_method: string;
+}
+
+/** Listed and booked GPU-hours of capacity blocks, by `acc#hour-of-day` over [fromMs, toMs] and by UTC day over (toMs, …). */
+function blockFigures(blocks: readonly PoolHour[], fromMs: number, toMs: number) {
+  const bookedBySlot = new Map<string, number>();
+  const byDay = new Map<string, { listed: number; booked: number }>();
+  for (const b of blocks) {
+    const t = Date.parse(`${b.hour}:00:00.000Z`);
+    // A reduction can leave more booked than listed (the bookings are interrupted): count what can be delivered.
+    const booked = Math.min(b.booked_gpus, b.listed_gpus);
+    if (t >= fromMs - 3_600_000 && t <= toMs) {
+      const slot = `${b.pool.split('|')[0]}#${Number(b.hour.slice(11, 13))}`;
+      bookedBySlot.set(slot, (bookedBySlot.get(slot) ?? 0) + booked);
+    } else if (t > toMs) {
+      const d = byDay.get(b.hour.slice(0, 10)) ?? { listed: 0, booked: 0 };
+      d.listed += b.listed_gpus;
+      d.booked += booked;
+      byDay.set(b.hour.slice(0, 10), d);
+    }
+  }
+  return { bookedBySlot, byDay };
 }
 
 /** GPU-hours to the micro-GPU-hour (3.6 GPU-ms): small providers' hours stay visible. */
@@ -84,18 +111,23 @@ export function maintenanceHours(windows: readonly MaintenanceWindow[], dayStart
 
 /**
  * The provider's utilization over the `days` days up to `nowIso`: a heatmap of accelerator × hour of day,
- * the fill rate against the 80 % target, delivered GPU-hours a day, and the 30-day capacity forecast.
+ * the fill rate against the 80 % target, delivered GPU-hours a day, and the 30-day capacity forecast. `blocks`:
+ * its capacity blocks' hour items (SPEC §11) over the window and the forecast's days: the GPU-hours booked in each
+ * heatmap slot, and listed and booked a day ahead.
  */
-export function utilization(hours: readonly ProviderHour[], p: Pick<RoutingProvider, 'capacity' | 'maintenance' | 'endpoints'>, nowIso: string, days: number): Utilization {
+export function utilization(
+  hours: readonly ProviderHour[], p: Pick<RoutingProvider, 'capacity' | 'maintenance' | 'endpoints'>, nowIso: string, days: number, blocks: readonly PoolHour[] = [],
+): Utilization {
   assert(Number.isInteger(days) && days >= 1 && days <= MAX_DASHBOARD_DAYS, `days in [1, ${MAX_DASHBOARD_DAYS}]`);
   const listed = listedPerMonth(p);
-  const accs = new Set<Accelerator>([...listed.keys(), ...p.endpoints.flatMap((e) => e.accelerators)]);
+  const accs = new Set<Accelerator>([...listed.keys(), ...p.endpoints.flatMap((e) => e.accelerators), ...blocks.map((b) => b.pool.split('|')[0] as Accelerator)]);
   for (const h of hours) for (const a of Object.keys(h.gpu_us) as Accelerator[]) accs.add(a);
   const accelerators = [...accs].sort();
   const delivered = new Map<string, number>(); // `${acc}#${hourOfDay}` → µs
   const daily = new Map<string, { day: string; delivered_gpu_hours: number; requests: number; earnings_micros: number }>();
   const nowMs = Date.parse(nowIso);
   const fromMs = nowMs - days * 86_400_000;
+  const { bookedBySlot, byDay } = blockFigures(blocks, fromMs, nowMs);
   for (const h of hours) {
     const t = Date.parse(`${h.hour}:00:00.000Z`);
     if (t < fromMs - 3_600_000 || t > nowMs) continue;
@@ -119,7 +151,10 @@ export function utilization(hours: readonly ProviderHour[], p: Pick<RoutingProvi
       const gpuHours = (delivered.get(`${acc}#${hod}`) ?? 0) / GPU_US_PER_HOUR;
       totalDelivered += gpuHours;
       totalListed += perSlot;
-      heatmap.push({ accelerator: acc, hour_of_day: hod, delivered_gpu_hours: round6(gpuHours), listed_gpu_hours: round6(perSlot), utilization_ppm: perSlot > 0 ? Math.round((gpuHours / perSlot) * 1e6) : null });
+      heatmap.push({
+        accelerator: acc, hour_of_day: hod, delivered_gpu_hours: round6(gpuHours), listed_gpu_hours: round6(perSlot),
+        utilization_ppm: perSlot > 0 ? Math.round((gpuHours / perSlot) * 1e6) : null, booked_gpu_hours: bookedBySlot.get(`${acc}#${hod}`) ?? 0,
+      });
     }
   }
   // Forecast: capacity a day, less maintenance; demand = trailing mean, capped.
@@ -129,9 +164,14 @@ export function utilization(hours: readonly ProviderHour[], p: Pick<RoutingProvi
   const today = Date.parse(`${nowIso.slice(0, 10)}T00:00:00.000Z`);
   const forecast = Array.from({ length: FORECAST_DAYS }, (_, i) => {
     const start = today + (i + 1) * 86_400_000;
+    const day = new Date(start).toISOString().slice(0, 10);
     const capacity = Math.max(0, dayCapacity * (1 - maintenanceHours(p.maintenance, start) / 24));
-    return { day: new Date(start).toISOString().slice(0, 10), listed_gpu_hours: round6(capacity), expected_gpu_hours: round6(Math.min(capacity, trailing)) };
+    const b = byDay.get(day) ?? { listed: 0, booked: 0 };
+    return { day, listed_gpu_hours: round6(capacity), expected_gpu_hours: round6(Math.max(b.booked, Math.min(capacity, trailing))), blocks_listed_gpu_hours: b.listed, booked_gpu_hours: b.booked };
   });
+  // From now to the forecast's last day: the rest of today too.
+  const lastDay = forecast.at(-1)!.day;
+  const ahead = [...byDay].filter(([day]) => day <= lastDay).reduce((s, [, d]) => ({ listed: s.listed + d.listed, booked: s.booked + d.booked }), { listed: 0, booked: 0 });
   return {
     days,
     from: new Date(fromMs).toISOString(),
@@ -143,6 +183,7 @@ export function utilization(hours: readonly ProviderHour[], p: Pick<RoutingProvi
     fill_ppm: totalListed > 0 ? Math.round((totalDelivered / totalListed) * 1e6) : null,
     fill_target_ppm: FILL_TARGET_PPM,
     daily: [...daily.values()].sort((a, b) => a.day.localeCompare(b.day)).map((d) => ({ ...d, delivered_gpu_hours: round6(d.delivered_gpu_hours) })),
+    blocks_ahead: { listed_gpu_hours: ahead.listed, booked_gpu_hours: ahead.booked, fill_ppm: ahead.listed > 0 ? Math.round((ahead.booked / ahead.listed) * 1e6) : null },
     forecast,
     forecast_method: FORECAST_METHOD,
   };

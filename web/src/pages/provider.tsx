@@ -11,10 +11,12 @@ import { Async, Badge, Card, ErrorLine, Figures, useAction, useLoad } from '../u
 
 interface Provider { id: string; name: string; status: string; sla_tier: string | null; steps: { step: string; result: string; at: string; detail: string }[]; accelerators: string[]; regions: string[] }
 interface Utilization {
-  days: number; accelerators: string[]; heatmap: { accelerator: string; hour_of_day: number; delivered_gpu_hours: number; listed_gpu_hours: number; utilization_ppm: number | null }[];
+  days: number; accelerators: string[];
+  heatmap: { accelerator: string; hour_of_day: number; delivered_gpu_hours: number; listed_gpu_hours: number; utilization_ppm: number | null; booked_gpu_hours: number }[];
   delivered_gpu_hours: number; listed_gpu_hours: number; fill_ppm: number | null; fill_target_ppm: number;
   daily: { day: string; delivered_gpu_hours: number; requests: number; earnings_micros: number }[];
-  forecast: { day: string; listed_gpu_hours: number; expected_gpu_hours: number }[]; forecast_method: string;
+  blocks_ahead: { listed_gpu_hours: number; booked_gpu_hours: number; fill_ppm: number | null };
+  forecast: { day: string; listed_gpu_hours: number; expected_gpu_hours: number; blocks_listed_gpu_hours: number; booked_gpu_hours: number }[]; forecast_method: string;
 }
 interface Sla {
   tier: string; terms: { uptime_ppm: number; latency_ms_p95: number }; uptime_ppm: number | null; latency_ms_p95: number | null; meeting: boolean; judged: boolean; reasons: string[];
@@ -85,20 +87,33 @@ function Heatmap(p: { u: Utilization }) {
   const data = p.u.heatmap.map((c) => [c.hour_of_day, p.u.accelerators.indexOf(c.accelerator), c.utilization_ppm === null ? '-' : Math.round(c.utilization_ppm / 100) / 100]);
   // The colour scale spans what was reached (at least 10 %, at most 100 %), so a quiet month still shows its rhythm.
   const top = Math.min(100, Math.max(10, Math.ceil(Math.max(0, ...p.u.heatmap.map((c) => (c.utilization_ppm ?? 0) / 10_000)))));
+  // Booked blocks: a ring on each slot with GPU-hours booked, its size by the slot's share of the most booked one.
+  const mostBooked = Math.max(1, ...p.u.heatmap.map((c) => c.booked_gpu_hours));
+  const booked = p.u.heatmap.filter((c) => c.booked_gpu_hours > 0).map((c) => [c.hour_of_day, p.u.accelerators.indexOf(c.accelerator), c.booked_gpu_hours]);
+  type Cell = { seriesName: string; value: [number, number, number | string] };
   return (
     <>
       <Chart
         label="Utilization heatmap: accelerator by hour of day"
         option={{
-          tooltip: { position: 'top', formatter: (x: { value: [number, number, number | string] }) => `${p.u.accelerators[x.value[1]]} ${hours[x.value[0]]}:00 — ${x.value[2]} % of listed` },
+          tooltip: {
+            position: 'top',
+            formatter: (x: Cell) => `${p.u.accelerators[x.value[1]]} ${hours[x.value[0]]}:00 — ${x.seriesName === 'Booked blocks' ? `${x.value[2]} GPU-h booked on blocks` : `${x.value[2]} % of listed`}`,
+          },
           grid: { left: 56, right: 16, top: 8, bottom: 96 },
           xAxis: { type: 'category', data: hours, name: 'hour (UTC)', nameLocation: 'middle', nameGap: 28, splitArea: { show: true } },
           yAxis: { type: 'category', data: p.u.accelerators, splitArea: { show: true } },
           visualMap: { min: 0, max: top, calculable: true, orient: 'horizontal', left: 'center', bottom: 0, itemHeight: 160, text: [`${top} %`, '0 %'], inRange: { color: ['#eef2ff', '#6f8cff', '#1b2fa0'] } },
-          series: [{ type: 'heatmap', name: 'Utilization %', data, label: { show: false }, emphasis: { itemStyle: { borderColor: '#000', borderWidth: 1 } } }],
+          series: [
+            { type: 'heatmap', name: 'Utilization %', data, label: { show: false }, emphasis: { itemStyle: { borderColor: '#000', borderWidth: 1 } } },
+            { type: 'scatter', name: 'Booked blocks', data: booked, symbol: 'emptyCircle', symbolSize: (v: [number, number, number]) => 6 + Math.round((v[2] / mostBooked) * 12), itemStyle: { color: '#b26a00' } },
+          ],
         }}
       />
-      <p class="muted">Delivered ÷ listed GPU-hours in each hour of the day over 30 days. Listed: the last capacity report's monthly GPU-hours ÷ 720.</p>
+      <p class="muted">
+        Delivered ÷ listed GPU-hours in each hour of the day over 30 days. Listed: the last capacity report's monthly GPU-hours ÷ 720.
+        Rings: GPU-hours booked on your capacity blocks in that hour ({booked.length === 0 ? 'none in these 30 days' : `${num(p.u.heatmap.reduce((s, c) => s + c.booked_gpu_hours, 0), 0)} GPU-h`}; billed ones count as delivered).
+      </p>
     </>
   );
 }
@@ -109,6 +124,7 @@ function Fill(p: { u: Utilization }) {
   return (
     <>
       <Figures items={[['Fill rate', pct(p.u.fill_ppm)], ['Target', pct(p.u.fill_target_ppm, 0)], ['Delivered', `${num(p.u.delivered_gpu_hours, 1)} GPU-h`], ['Listed', `${num(p.u.listed_gpu_hours, 1)} GPU-h`]]} />
+      <Figures items={[['Blocks booked ahead', pct(p.u.blocks_ahead.fill_ppm)], ['Booked', `${num(p.u.blocks_ahead.booked_gpu_hours, 0)} GPU-h`], ['Listed as blocks', `${num(p.u.blocks_ahead.listed_gpu_hours, 0)} GPU-h`]]} />
       <Chart
         label="Delivered GPU-hours a day against 80 % of listed"
         option={{
@@ -184,13 +200,15 @@ function Forecast(p: { u: Utilization }) {
   return (
     <>
       <Chart
-        label="Capacity forecast: listed and expected GPU-hours a day for the next 30 days"
+        label="Capacity forecast: listed and expected GPU-hours a day for the next 30 days, with the blocks listed and booked"
         option={{
           tooltip: { trigger: 'axis' }, legend: { top: 0 }, grid: { left: 56, right: 16, top: 32, bottom: 40 },
           xAxis: { type: 'category', data: p.u.forecast.map((d) => d.day) }, yAxis: { type: 'value', name: 'GPU-h / day' },
           series: [
             { type: 'line', name: 'Listed capacity', step: 'middle', data: p.u.forecast.map((d) => d.listed_gpu_hours) },
             { type: 'line', name: 'Expected demand', data: p.u.forecast.map((d) => d.expected_gpu_hours), lineStyle: { type: 'dashed' } },
+            { type: 'line', name: 'Listed blocks', step: 'middle', data: p.u.forecast.map((d) => d.blocks_listed_gpu_hours), lineStyle: { type: 'dotted' } },
+            { type: 'bar', name: 'Booked on blocks', data: p.u.forecast.map((d) => d.booked_gpu_hours), itemStyle: { color: '#b26a00' } },
           ],
         }}
       />
