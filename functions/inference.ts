@@ -21,6 +21,7 @@ import { HttpError, badRequest, forbidden, fromZod } from './lib/errors.js';
 import { ChatBody, CompletionBody, EmbeddingBody, MAX_INFERENCE_BODY_BYTES, withoutNulls, type UsageQuery } from './lib/openai.js';
 import { logger, metrics } from './lib/powertools.js';
 import { StreamSink } from './lib/sink.js';
+import { shapeStreamedReply } from './lib/reply.js';
 
 /** Each invocation's gateway run, keyed by its Lambda context (weak: nothing outlives the invocation). */
 const pendingWork = new WeakMap<Context, { work: Promise<unknown>; sink: StreamSink }>();
@@ -49,8 +50,8 @@ function inferenceRoute(handlerId: string, workload: Workload) {
   const route = routeFor(handlerId);
   const core = async (event: APIGatewayProxyEvent, context: Context) => {
     const requestId = requestIdOf(event, context);
+    const headers = lowerHeaders(event.headers);
     try {
-      const headers = lowerHeaders(event.headers);
       const principal = await authenticate(route, headers);
       if (principal?.role !== 'startup' || !principal.key || !principal.tenant_id) throw forbidden('Inference routes take a startup key.');
       const body = parseInferenceBody(workload, event);
@@ -89,15 +90,14 @@ function inferenceRoute(handlerId: string, workload: Workload) {
       pendingWork.set(context, { work, sink });
       const head = await sink.head;
       countRequest(route, head.status);
-      return {
-        statusCode: head.status,
-        headers: { 'content-type': 'application/json', ...head.headers, 'x-request-id': requestId },
-        body: sink.readable,
-      };
+      // A plain reply (written whole) may be compressed here; a stream (no bodyBytes) never is.
+      const reply = { statusCode: head.status, headers: { 'content-type': 'application/json', ...head.headers, 'x-request-id': requestId }, body: sink.readable };
+      return shapeStreamedReply(route, headers, reply, head.bodyBytes);
     } catch (err) {
       const r = errorResult(err, requestId);
       countRequest(route, r.statusCode);
-      return { statusCode: r.statusCode, headers: { ...(r.headers as Record<string, string>), 'x-compux-provider': 'none' }, body: r.body };
+      const reply = { statusCode: r.statusCode, headers: { ...(r.headers as Record<string, string>), 'x-compux-provider': 'none' }, body: r.body };
+      return shapeStreamedReply(route, headers, reply, Buffer.byteLength(r.body));
     }
   };
   return middy(core, {

@@ -34,8 +34,10 @@ export interface RouteDef {
   /** Served as a response stream (deployed: API Gateway REST response streaming, see stacks/Api.ts). */
   streaming?: boolean;
   /**
-   * Browser callers from other origins (not the dashboards, which share the API's origin): stacks/Api.ts adds a
-   * CORS preflight (OPTIONS) on this path for this method. Off by default: each preflight costs a stack resource.
+   * Browser callers from other origins (not the dashboards, which share the API's origin), under infra/cors.ts's
+   * policy: stacks/Api.ts adds a CORS preflight (OPTIONS) on this path for this method, local/http.ts answers the
+   * same preflight, and the handler's replies carry Access-Control-Allow-Origin and -Expose-Headers
+   * (functions/lib/reply.ts). Off by default: each preflight costs a stack resource.
    */
   cors?: boolean;
   /** Money-moving: honours Idempotency-Key. */
@@ -194,25 +196,25 @@ export const ROUTES: readonly RouteDef[] = [
   },
   {
     method: 'POST', path: '/v1/chat/completions', handler: 'functions/inference.chat', auth: ['startup'], access: INFERENCE_ACCESS,
-    streaming: true, timeoutSeconds: INFERENCE_TIMEOUT_S, body: O.ChatBody,
+    streaming: true, cors: true, timeoutSeconds: INFERENCE_TIMEOUT_S, body: O.ChatBody,
     summary: "OpenAI chat completions (stream: true for server-sent events): held, routed, metered and billed to the caller's credits",
   },
   {
     method: 'POST', path: '/v1/completions', handler: 'functions/inference.completions', auth: ['startup'], access: INFERENCE_ACCESS,
-    streaming: true, timeoutSeconds: INFERENCE_TIMEOUT_S, body: O.CompletionBody,
+    streaming: true, cors: true, timeoutSeconds: INFERENCE_TIMEOUT_S, body: O.CompletionBody,
     summary: 'OpenAI (legacy) completions, streamed or not, billed like chat',
   },
   {
     method: 'POST', path: '/v1/embeddings', handler: 'functions/inference.embeddings', auth: ['startup'], access: INFERENCE_ACCESS,
-    streaming: true, timeoutSeconds: 60, body: O.EmbeddingBody,
+    streaming: true, cors: true, timeoutSeconds: 60, body: O.EmbeddingBody,
     summary: 'OpenAI embeddings, billed for their input tokens',
   },
   {
-    method: 'GET', path: '/v1/models', handler: 'functions/inference.listModels', auth: ['startup'], access: ['read', 'query'],
+    method: 'GET', path: '/v1/models', handler: 'functions/inference.listModels', auth: ['startup'], access: ['read', 'query'], cors: true,
     summary: 'Models served by at least one live provider (OpenAI list shape)', reply: O.ModelList,
   },
   {
-    method: 'GET', path: '/v1/models/{id+}', handler: 'functions/inference.getModel', auth: ['startup'], access: ['read', 'query'],
+    method: 'GET', path: '/v1/models/{id+}', handler: 'functions/inference.getModel', auth: ['startup'], access: ['read', 'query'], cors: true,
     summary: 'One model (ids may contain "/")', reply: O.ModelObject,
   },
   {

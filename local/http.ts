@@ -15,22 +15,27 @@
  *   Content-Type means application/json (API Gateway's default). A malformed result is a 502.
  * - Limits: request body 1 MiB (413). A handler that throws gives a plain 500 with no stack (the error is
  *   logged); one that outlives its timeout gives 504.
+ * - CORS (local/cors.ts): preflights on the paths of `cors` rows, answered as the stack's OPTIONS mocks; the
+ *   server's own error replies carry what API Gateway's own 4XX/5XX replies carry.
+ * - Compression (local/compress.ts): a buffered result is gzipped or deflated as API Gateway's
+ *   minimumCompressionSize does; a streamed one is written as its handler encoded it.
  * - Streaming rows: a handler wrapped in awslambda.streamifyResponse gets a LocalResponseStream over the
  *   ServerResponse (see local/awslambda-shim.ts for the status/headers prelude and client disconnects).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { readFile } from 'node:fs/promises';
-import nodePath from 'node:path';
-import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { routeTimeouts, type RouteDef } from '../infra/routes.js';
-import { BodyTooLarge, LOCAL_ACCOUNT_ID, LOCAL_HOST, readBody } from './aws.js';
+import { BodyTooLarge, LOCAL_HOST, readBody } from './aws.js';
+import { buildProxyEvent } from './event.js';
 import { now as clockNow } from '../packages/core/src/clock.js';
 import { LocalResponseStream, installAwslambdaShim, isStreamingHandler } from './awslambda-shim.js';
 import { LambdaTimeoutError, createLambdaContext, functionNameFor, invokeHandler, logInvokeError, type HandlerResolver } from './lambda.js';
 import { withGrant, type LocalGrants, type ResolvedGrant } from './grants.js';
+import { PREFLIGHT_STATUS, localCors } from './cors.js';
+import { gatewayCompress } from './compress.js';
+import { serveStatic } from './static.js';
 
 /** Largest request body accepted. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -39,7 +44,7 @@ const HEADERS_TIMEOUT_MS = 10_000;
 /** Whole request (headers + body) must arrive within this. */
 const REQUEST_TIMEOUT_MS = 30_000;
 
-export type HttpRoute = Pick<RouteDef, 'method' | 'path' | 'handler' | 'streaming' | 'timeoutSeconds'> & Partial<Pick<RouteDef, 'access' | 'sends' | 'starts'>>;
+export type HttpRoute = Pick<RouteDef, 'method' | 'path' | 'handler' | 'streaming' | 'timeoutSeconds'> & Partial<Pick<RouteDef, 'access' | 'sends' | 'starts' | 'cors'>>;
 
 export interface HttpServerOptions {
   routes: readonly HttpRoute[];
@@ -127,142 +132,37 @@ export function createRouter(routes: readonly HttpRoute[]) {
     seen.add(key);
   }
   return (method: string, segs: readonly string[]) => {
-    let pathMatched = false;
+    // The most specific template the path matches: API Gateway's resource for it (where a preflight lives).
+    let template: string | undefined;
     const allowed = new Set<string>();
     for (const c of compiled) {
       const params = matchSegments(c, segs);
       if (!params) continue;
-      pathMatched = true;
+      template ??= c.route.path;
       allowed.add(c.route.method);
       if (c.route.method === method) return { kind: 'ok' as const, route: c.route, params };
     }
-    return pathMatched ? { kind: 'method' as const, allowed: [...allowed].sort() } : { kind: 'none' as const };
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Event building
-
-const TEXT_TYPES = /^(text\/|application\/(json|([\w.+-]+\+json)|xml|([\w.+-]+\+xml)|javascript|x-www-form-urlencoded|graphql|x-ndjson|yaml|x-yaml|csv)\b)/i;
-
-/** A body is passed as a string when it is UTF-8 text (by content type, or undeclared but valid UTF-8); else base64. */
-export function encodeBody(buf: Buffer, contentType: string | undefined): { body: string | null; isBase64Encoded: boolean } {
-  if (buf.length === 0) return { body: null, isBase64Encoded: false };
-  const textual = contentType ? TEXT_TYPES.test(contentType.trim()) : true;
-  if (textual && isUtf8(buf)) return { body: buf.toString('utf8'), isBase64Encoded: false };
-  return { body: buf.toString('base64'), isBase64Encoded: true };
-}
-
-function requestTime(d: Date): string {
-  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${p(d.getUTCDate())}/${months[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
-}
-
-export interface BuildEventInput {
-  req: IncomingMessage;
-  route: HttpRoute;
-  path: string;
-  params: Record<string, string>;
-  search: URLSearchParams;
-  body: Buffer;
-  requestId: string;
-  stage: string;
-  now: Date;
-}
-
-export function buildProxyEvent(i: BuildEventInput): APIGatewayProxyEvent {
-  // Headers as sent (rawHeaders keeps names and order); the same name in any case is one header.
-  const multiValueHeaders: Record<string, string[]> = {};
-  const canonical = new Map<string, string>();
-  const raw = i.req.rawHeaders;
-  for (let n = 0; n + 1 < raw.length; n += 2) {
-    const name = raw[n] as string;
-    const key = canonical.get(name.toLowerCase()) ?? name;
-    canonical.set(name.toLowerCase(), key);
-    (multiValueHeaders[key] ??= []).push(raw[n + 1] as string);
-  }
-  const sourceIp = i.req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1';
-  // API Gateway appends the caller to X-Forwarded-For and sets the forwarding headers.
-  const xff = canonical.get('x-forwarded-for');
-  if (xff) multiValueHeaders[xff] = [`${(multiValueHeaders[xff] ?? []).join(', ')}, ${sourceIp}`];
-  else multiValueHeaders['X-Forwarded-For'] = [sourceIp];
-  if (!canonical.has('x-forwarded-proto')) multiValueHeaders['X-Forwarded-Proto'] = ['http'];
-  if (!canonical.has('x-forwarded-port')) multiValueHeaders['X-Forwarded-Port'] = [String(i.req.socket.localPort ?? '')];
-  const headers = Object.fromEntries(Object.entries(multiValueHeaders).map(([k, v]) => [k, v.at(-1) as string]));
-
-  const mvq: Record<string, string[]> = {};
-  for (const [k, v] of i.search) (mvq[k] ??= []).push(v);
-  const hasQuery = Object.keys(mvq).length > 0;
-  const query = hasQuery ? Object.fromEntries(Object.entries(mvq).map(([k, v]) => [k, v.at(-1) as string])) : null;
-  const hasParams = Object.keys(i.params).length > 0;
-
-  const contentType = headers[canonical.get('content-type') ?? 'Content-Type'];
-  const { body, isBase64Encoded } = encodeBody(i.body, contentType);
-  const host = headers[canonical.get('host') ?? 'Host'] ?? 'localhost';
-  const userAgent = headers[canonical.get('user-agent') ?? 'User-Agent'] ?? null;
-
-  return {
-    resource: i.route.path,
-    path: i.path,
-    httpMethod: i.route.method,
-    headers,
-    multiValueHeaders,
-    queryStringParameters: query,
-    multiValueQueryStringParameters: hasQuery ? mvq : null,
-    pathParameters: hasParams ? { ...i.params } : null,
-    stageVariables: null,
-    body,
-    isBase64Encoded,
-    requestContext: {
-      accountId: LOCAL_ACCOUNT_ID,
-      apiId: 'local',
-      authorizer: undefined,
-      domainName: host,
-      domainPrefix: host.split('.')[0] ?? host,
-      extendedRequestId: i.requestId,
-      httpMethod: i.route.method,
-      path: `/${i.stage}${i.path}`,
-      protocol: `HTTP/${i.req.httpVersion}`,
-      requestId: i.requestId,
-      requestTime: requestTime(i.now),
-      requestTimeEpoch: i.now.getTime(),
-      resourceId: 'local',
-      resourcePath: i.route.path,
-      stage: i.stage,
-      identity: {
-        accessKey: null,
-        accountId: null,
-        apiKey: null,
-        apiKeyId: null,
-        caller: null,
-        clientCert: null,
-        cognitoAuthenticationProvider: null,
-        cognitoAuthenticationType: null,
-        cognitoIdentityId: null,
-        cognitoIdentityPoolId: null,
-        principalOrgId: null,
-        sourceIp,
-        user: null,
-        userAgent,
-        userArn: null,
-      },
-    },
+    return template !== undefined ? { kind: 'method' as const, allowed: [...allowed].sort(), template } : { kind: 'none' as const };
   };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Server
 
+/** What the server's own replies carry on each response, as API Gateway's own replies do (set per request). */
+const GATEWAY_RESPONSE_HEADERS = new WeakMap<ServerResponse, Readonly<Record<string, string>>>();
+
+/** One of the server's own replies (API Gateway's, when deployed): an error in the API's shape. */
 function sendJson(res: ServerResponse, status: number, body: string, extra: Record<string, string> = {}): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(status, { 'content-type': 'application/json', ...extra });
+  res.writeHead(status, { 'content-type': 'application/json', ...GATEWAY_RESPONSE_HEADERS.get(res), ...extra });
   res.end(body);
 }
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<LocalHttpServer> {
   installAwslambdaShim();
   const route = createRouter(opts.routes);
+  const cors = localCors(opts.routes);
   const stage = opts.stage ?? 'local';
   const limit = opts.bodyLimitBytes ?? MAX_BODY_BYTES;
   const host = opts.host ?? LOCAL_HOST;
@@ -270,6 +170,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<LocalHtt
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port ${String(port)}`);
 
   const server = createServer((req, res) => {
+    GATEWAY_RESPONSE_HEADERS.set(res, cors.gatewayResponseHeaders);
     handle(req, res).catch((err: unknown) => {
       logInvokeError('http', err);
       if (!res.headersSent) sendJson(res, 500, errorBody('Internal server error', 'api_error', 'internal_error'));
@@ -302,6 +203,14 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<LocalHtt
     }
     if (m.kind === 'none') {
       return sendJson(res, 404, errorBody(`No route for ${req.method} ${path}`, 'invalid_request_error', 'not_found'));
+    }
+    if (m.kind === 'method' && req.method === 'OPTIONS') {
+      const preflight = cors.preflight(m.template);
+      if (preflight) {
+        res.writeHead(PREFLIGHT_STATUS, preflight);
+        res.end();
+        return;
+      }
     }
     if (m.kind === 'method') {
       return sendJson(res, 405, errorBody(`Method ${req.method} is not allowed on ${path}`, 'invalid_request_error', 'method_not_allowed'), {
@@ -340,7 +249,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<LocalHtt
       if (err instanceof LambdaTimeoutError) return sendJson(res, 504, errorBody('Endpoint request timed out', 'api_error', 'timeout'));
       return sendJson(res, 500, errorBody('Internal server error', 'api_error', 'internal_error'));
     }
-    writeProxyResult(res, result, `${m.route.method} ${m.route.path}`);
+    await writeProxyResult(res, result, `${m.route.method} ${m.route.path}`, req.headers['accept-encoding']);
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -367,8 +276,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<LocalHtt
   };
 }
 
-/** Writes an APIGatewayProxyResult as API Gateway would; 502 for a malformed one. */
-export function writeProxyResult(res: ServerResponse, result: unknown, where: string): void {
+/** Writes an APIGatewayProxyResult as API Gateway would (compressed as it would, local/compress.ts); 502 for a malformed one. */
+export async function writeProxyResult(res: ServerResponse, result: unknown, where: string, acceptEncoding?: string): Promise<void> {
   const r = result as Partial<APIGatewayProxyResult> | null | undefined;
   const status = r && typeof r === 'object' ? r.statusCode : undefined;
   if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599 || (r?.body !== undefined && typeof r.body !== 'string')) {
@@ -385,44 +294,15 @@ export function writeProxyResult(res: ServerResponse, result: unknown, where: st
   for (const [k, v] of Object.entries(r?.headers ?? {})) add(k, v);
   for (const [k, vs] of Object.entries(r?.multiValueHeaders ?? {})) for (const v of vs ?? []) add(k, v);
   if (!canonical.has('content-type')) headers['Content-Type'] = ['application/json'];
-  const body = r?.body === undefined ? Buffer.alloc(0) : r.isBase64Encoded ? Buffer.from(r.body, 'base64') : Buffer.from(r.body, 'utf8');
+  const raw = r?.body === undefined ? Buffer.alloc(0) : r.isBase64Encoded ? Buffer.from(r.body, 'base64') : Buffer.from(r.body, 'utf8');
+  const { body, contentEncoding } = await gatewayCompress(raw, canonical.has('content-encoding'), acceptEncoding);
+  if (contentEncoding) headers['Content-Encoding'] = [contentEncoding];
   if (res.destroyed) return;
   res.writeHead(status, Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, v.length === 1 ? (v[0] as string) : v])));
   res.end(body);
 }
 
 /** Runs a streamify handler against the ServerResponse, bounded by the row's timeout. */
-const STATIC_TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon' };
-/** The dashboards' policy: scripts and data from this origin only; inline style attributes (charts) allowed. */
-const STATIC_CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
-
-/** Serves one file of `dir` ("/" is index.html); false when there is no such file. Never leaves `dir`. */
-async function serveStatic(dir: string, urlPath: string, head: boolean, res: ServerResponse): Promise<boolean> {
-  const rel = urlPath === '/' ? 'index.html' : urlPath.slice(1);
-  if (rel.includes('..') || rel.includes('\\') || rel.includes('\0')) return false;
-  const file = nodePath.join(dir, rel);
-  if (!file.startsWith(nodePath.resolve(dir) + nodePath.sep)) return false;
-  const type = STATIC_TYPES[nodePath.extname(file)];
-  if (!type) return false;
-  let body: Buffer;
-  try {
-    body = await readFile(file);
-  } catch {
-    return false;
-  }
-  res.writeHead(200, {
-    'content-type': type,
-    'content-length': body.length,
-    // index.html is revalidated (it names the bundle); the rest may be cached briefly.
-    'cache-control': rel === 'index.html' ? 'no-cache' : 'public, max-age=300',
-    'content-security-policy': STATIC_CSP,
-    'x-content-type-options': 'nosniff',
-    'referrer-policy': 'no-referrer',
-  });
-  res.end(head ? undefined : body);
-  return true;
-}
-
 async function streamResponse(
   handler: (...args: never[]) => unknown,
   event: APIGatewayProxyEvent,

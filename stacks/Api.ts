@@ -9,8 +9,12 @@
  * Resource budget (CloudFormation's 500 per stack, SPEC §9: never within 100 of it; docs/stacks.md has the
  * counts): a route costs this stack its method and one invoke permission (scoped to the route's stage, method and
  * path; no console test-invoke permission), plus its API path resources. No CORS preflight unless a row asks for
- * it (`cors: true`): the dashboards call the API at their own origin (stacks/Web.ts routes /v1/* through
- * CloudFront).
+ * it (`cors: true`, the OpenAI-compatible routes): the dashboards call the API at their own origin (stacks/Web.ts
+ * routes /v1/* through CloudFront).
+ *
+ * Compression: `minCompressionSize` makes API Gateway gzip (or deflate) buffered replies of 1 KiB and more when
+ * asked; it cannot encode a streamed integration response, so the streamed rows' handlers compress their plain
+ * replies themselves (functions/lib/reply.ts, infra/compression.ts).
  *
  * Rows with `streaming: true` use API Gateway REST response streaming: integration ResponseTransferMode
  * STREAM and the Lambda InvokeWithResponseStream URI (.../2021-11-15/functions/<arn>/response-streaming-invocations).
@@ -19,7 +23,7 @@
  * `awslambda.streamifyResponse` and write the API Gateway streaming format (metadata, delimiter, body).
  */
 import { ApiGatewayV1Api, use, type StackContext } from 'sst/constructs';
-import { Duration, Fn as CfnFn, Stack } from 'aws-cdk-lib';
+import { Duration, Fn as CfnFn, Size, Stack } from 'aws-cdk-lib';
 import * as apig from 'aws-cdk-lib/aws-apigateway';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -32,6 +36,8 @@ import {
   routeTimeouts,
   type RouteDef,
 } from '../infra/routes.js';
+import { CORS_ALLOW_HEADERS, CORS_ALLOW_ORIGIN, CORS_MAX_AGE_SECONDS, GATEWAY_RESPONSE_CORS_HEADERS, corsMethodsByPath } from '../infra/cors.js';
+import { MIN_COMPRESSION_BYTES } from '../infra/compression.js';
 import { PROD_STAGE } from './Storage.js';
 import { ApiFunctions, routeFunctionId } from './ApiFunctions.js';
 import { importFunction, logRemovalPolicy, logRetention } from './common.js';
@@ -69,14 +75,15 @@ export function isInferenceRoute(row: RouteDef): boolean {
 }
 
 /**
- * The CORS preflight a row with `cors: true` gets (an OPTIONS mock on its path). API keys travel as bearer
- * tokens, never cookies, so any origin may call. The handler's own responses must carry
- * Access-Control-Allow-Origin too; API Gateway's 4XX/5XX replies get it here.
+ * The CORS preflight a row with `cors: true` gets (an OPTIONS mock on its path), from infra/cors.ts (the policy the
+ * local runtime serves too): any origin, since API keys travel as bearer tokens, never cookies. The handler's own
+ * replies carry Access-Control-Allow-Origin and -Expose-Headers (functions/lib/reply.ts: a proxy integration passes
+ * the Lambda's headers through); API Gateway's own 4XX/5XX replies get the origin here.
  */
 export const CORS_PREFLIGHT: Omit<apig.CorsOptions, 'allowMethods'> = {
-  allowOrigins: apig.Cors.ALL_ORIGINS,
-  allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key'],
-  maxAge: Duration.hours(1),
+  allowOrigins: [CORS_ALLOW_ORIGIN],
+  allowHeaders: [...CORS_ALLOW_HEADERS],
+  maxAge: Duration.seconds(CORS_MAX_AGE_SECONDS),
 };
 
 /** `{name}` / `{name+}` path parameters as required method request parameters (checked by the validator). */
@@ -98,6 +105,9 @@ export function Api({ stack, app }: StackContext) {
         // Regional: a streamed response's idle timeout is 5 min there (30 s on edge-optimized endpoints).
         endpointConfiguration: { types: [apig.EndpointType.REGIONAL] },
         description: `CompuX API (${app.stage})`,
+        // API Gateway's own gzip/deflate for buffered replies from 1 KiB (infra/compression.ts). Streamed rows are
+        // not encoded by API Gateway: their handlers compress a plain (non-SSE) reply themselves.
+        minCompressionSize: Size.bytes(MIN_COMPRESSION_BYTES),
         deployOptions: {
           throttlingRateLimit: throttles.default.rateLimit,
           throttlingBurstLimit: throttles.default.burstLimit,
@@ -163,19 +173,18 @@ export function Api({ stack, app }: StackContext) {
 
 /** The one place CORS is turned on: a preflight on each path with a `cors: true` row, for those rows' methods. */
 function addCorsPreflights(restApi: apig.RestApi, rows: readonly RouteDef[]): void {
-  const methods = new Map<string, Set<string>>();
-  for (const row of rows.filter((r) => r.cors)) {
-    methods.set(row.path, (methods.get(row.path) ?? new Set()).add(row.method));
-  }
-  for (const [path, set] of methods) {
-    restApi.root.resourceForPath(path).addCorsPreflight({ ...CORS_PREFLIGHT, allowMethods: [...set].sort() });
+  const methods = corsMethodsByPath(rows);
+  for (const [path, allowMethods] of methods) {
+    restApi.root.resourceForPath(path).addCorsPreflight({ ...CORS_PREFLIGHT, allowMethods });
   }
   if (methods.size === 0) return;
+  // API Gateway's own refusals (throttling, a timed-out integration, ...) readable by a cross-origin caller too.
+  const responseHeaders = Object.fromEntries(Object.entries(GATEWAY_RESPONSE_CORS_HEADERS).map(([name, value]) => [name, `'${value}'`]));
   for (const [id, type] of [
     ['CorsDefault4XX', apig.ResponseType.DEFAULT_4XX],
     ['CorsDefault5XX', apig.ResponseType.DEFAULT_5XX],
   ] as const) {
-    restApi.addGatewayResponse(id, { type, responseHeaders: { 'Access-Control-Allow-Origin': "'*'" } });
+    restApi.addGatewayResponse(id, { type, responseHeaders });
   }
 }
 

@@ -16,7 +16,7 @@ import { RestApiOrigin } from 'aws-cdk-lib/aws-cloudfront-origins';
 import { Api } from './Api.js';
 import { PROD_STAGE } from './Storage.js';
 
-/** The same policy the local runtime sends with the dashboards (local/http.ts). */
+/** The same policy the local runtime sends with the dashboards (local/static.ts). */
 export const WEB_CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 export const API_PATHS = ['/v1/*', '/openapi.json'] as const;
 

@@ -10,6 +10,8 @@ import { QUEUES } from '../infra/queues.js';
 import { WORKFLOWS } from '../infra/workflows.js';
 import { SCHEDULES } from '../infra/schedules.js';
 import { tableActions, type TableAccess } from '../infra/access.js';
+import { GATEWAY_RESPONSE_CORS_HEADERS, corsMethodsByPath, preflightHeaders } from '../infra/cors.js';
+import { MIN_COMPRESSION_BYTES } from '../infra/compression.js';
 import { apiThrottles, BUFFERED_FUNCTION_TIMEOUT_SECONDS, BUFFERED_INTEGRATION_TIMEOUT_SECONDS, isInferenceRoute } from '../stacks/Api.js';
 import { adminKeySha256 } from '../stacks/ApiFunctions.js';
 import { taskSends } from '../stacks/Workflows.js';
@@ -619,6 +621,45 @@ describe.each(STAGES)('stage %s: Api headroom and guardrails', (stage) => {
     expect(options.map((m) => apiPath(synth, 'Api', m.props.ResourceId)).sort()).toEqual(
       [...new Set(ROUTES.filter((r) => r.cors).map((r) => r.path))].sort(),
     );
+  });
+
+  it("answers each preflight with infra/cors.ts's headers for its cors rows' methods, and API Gateway's own errors with the origin", () => {
+    // Prepare
+    const synth = synths[stage];
+    const quoted = (headers: Record<string, string>) =>
+      Object.fromEntries(Object.entries(headers).map(([name, value]) => [`method.response.header.${name}`, `'${value}'`]));
+
+    // Act
+    const options = stageMethods(synth).filter((m) => m.props.HttpMethod === 'OPTIONS');
+    const gatewayResponses = resources(synth, 'AWS::ApiGateway::GatewayResponse', 'Api');
+
+    // Assess
+    const methods = corsMethodsByPath(ROUTES);
+    expect(options).toHaveLength(methods.size);
+    for (const method of options) {
+      const path = apiPath(synth, 'Api', method.props.ResourceId);
+      const response = (method.props.Integration.IntegrationResponses as Json[])[0] as Json;
+      expect(method.props.Integration.Type, path).toBe('MOCK');
+      expect(response.StatusCode, path).toBe('204');
+      expect(response.ResponseParameters, path).toEqual(quoted(preflightHeaders(methods.get(path)!)));
+    }
+    expect(gatewayResponses.map((r) => r.props.ResponseType).sort()).toEqual(['DEFAULT_4XX', 'DEFAULT_5XX']);
+    for (const r of gatewayResponses) {
+      expect(r.props.ResponseParameters).toEqual(
+        Object.fromEntries(Object.entries(GATEWAY_RESPONSE_CORS_HEADERS).map(([name, value]) => [`gatewayresponse.header.${name}`, `'${value}'`])),
+      );
+    }
+  });
+
+  it('turns on API Gateway compression of buffered replies from infra/compression.ts\'s threshold', () => {
+    // Prepare
+    const synth = synths[stage];
+
+    // Act
+    const [restApi] = resources(synth, 'AWS::ApiGateway::RestApi', 'Api');
+
+    // Assess
+    expect((restApi as Res).props.MinimumCompressionSize).toBe(MIN_COMPRESSION_BYTES);
   });
 
   it('throttles the stage per method, the inference methods with their own limits, and logs access and errors', () => {

@@ -15,6 +15,7 @@ import { BadCursorError, ContentionError } from '../../packages/core/src/adapter
 import { deps } from './deps.js';
 import { HttpError, badRequest, busy, errorBody, forbidden, fromZod, notFound, internalErrorBody, unauthorized } from './errors.js';
 import { logger, metrics } from './powertools.js';
+import { routeReplyHeaders } from './reply.js';
 
 /** Largest JSON body a management route reads. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -177,7 +178,7 @@ export function apiRoute<B = unknown, Q = unknown>(handlerId: string, fn: (req: 
       result = errorResult(err, requestId);
     }
     countRequest(route, result.statusCode);
-    return result;
+    return { ...result, headers: routeReplyHeaders(route, result.headers as Record<string, string>) };
   };
   return middy(core).use(injectLambdaContext(logger)).use(logMetrics(metrics));
 }

@@ -14,6 +14,8 @@ import type { ResponseSink } from '../../packages/core/src/index.js';
 export interface Head {
   status: number;
   headers: Record<string, string>;
+  /** The whole body's size in bytes for a reply written in one piece (reply()); absent for an opened stream. */
+  bodyBytes?: number;
 }
 
 export class StreamSink implements ResponseSink {
@@ -75,7 +77,7 @@ export class StreamSink implements ResponseSink {
   reply(status: number, headers: Record<string, string>, body: string): void {
     if (this.started) return;
     this.started = true;
-    this.resolveHead({ status, headers });
+    this.resolveHead({ status, headers, bodyBytes: Buffer.byteLength(body) });
     this.readable.push(body);
     this.readable.push(null);
   }

@@ -7,11 +7,12 @@ import middy from '@middy/core';
 import { executionModeStreamifyResponse } from '@middy/core/StreamifyResponse';
 import { Readable } from 'node:stream';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
-import { type ApiRequest, countRequest, errorResult, prepareRequest, requestIdOf, routeFor } from './api.js';
+import { type ApiRequest, countRequest, errorResult, lowerHeaders, prepareRequest, requestIdOf, routeFor } from './api.js';
 import { badRequest } from './errors.js';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { logger, metrics } from './powertools.js';
+import { shapeStreamedReply } from './reply.js';
 
 export interface StreamReply {
   statusCode: number;
@@ -38,15 +39,16 @@ export function streamRoute(handlerId: string, fn: (req: ApiRequest<undefined, R
         yield* gen;
       }
       countRequest(route, 200);
-      return {
+      const events = {
         statusCode: 200,
         headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-request-id': requestId, connection: 'keep-alive' },
         body: Readable.from(all(), { objectMode: false }),
       };
+      return shapeStreamedReply(route, lowerHeaders(event.headers), events, undefined);
     } catch (err) {
       const r = errorResult(err, requestId);
       countRequest(route, r.statusCode);
-      return { statusCode: r.statusCode, headers: r.headers as Record<string, string>, body: r.body };
+      return shapeStreamedReply(route, lowerHeaders(event.headers), { statusCode: r.statusCode, headers: r.headers as Record<string, string>, body: r.body }, Buffer.byteLength(r.body));
     }
   };
   return middy(core, { executionMode: executionModeStreamifyResponse }).use(injectLambdaContext(logger)).use(logMetrics(metrics));
