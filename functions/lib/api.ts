@@ -16,6 +16,7 @@ import { deps } from './deps.js';
 import { HttpError, badRequest, busy, errorBody, forbidden, fromZod, notFound, internalErrorBody, unauthorized } from './errors.js';
 import { logger, metrics } from './powertools.js';
 import { routeReplyHeaders } from './reply.js';
+import { checkPathParams, checkRouteParams } from './params.js';
 
 /** Largest JSON body a management route reads. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -47,6 +48,8 @@ export interface ApiReply {
 export function routeFor(handler: string): RouteDef {
   const row = ROUTES.find((r) => r.handler === handler);
   if (!row) throw new Error(`no route row has handler ${handler}`);
+  // Every path parameter must have a kind (charset and length) before the handler may serve: fails at import.
+  checkRouteParams(row);
   return row;
 }
 
@@ -145,9 +148,11 @@ export function errorResult(err: unknown, requestId: string): APIGatewayProxyRes
 export async function prepareRequest(route: RouteDef, event: APIGatewayProxyEvent, context: Context): Promise<ApiRequest<undefined, Record<string, never>>> {
   const headers = lowerHeaders(event.headers);
   const principal = await authenticate(route, headers);
-  return {
-    event, context, route, principal, params: (event.pathParameters ?? {}) as Record<string, string>, body: undefined, query: {}, rawBody: '', requestId: requestIdOf(event, context), headers,
-  };
+  // After the key (401/403 first), before anything reads them: a path value no id could be never reaches a handler.
+  // Except on a signed webhook (`rawBody`): it answers an id that cannot exist as it answers an unknown one, a bad
+  // signature (401), so no reply tells ids apart; its handler bounds the id itself before any read.
+  const params = route.rawBody ? ((event.pathParameters ?? {}) as Record<string, string>) : checkPathParams(route, event.pathParameters);
+  return { event, context, route, principal, params, body: undefined, query: {}, rawBody: '', requestId: requestIdOf(event, context), headers };
 }
 
 /** One metric a request, by status class: the dashboards' request and error rates. */
