@@ -138,13 +138,32 @@ export const getModel = apiRoute('functions/inference.getModel', async (req) => 
 });
 
 const DAY_MS = 86_400_000;
+/** A date or an ISO timestamp is never longer. */
+const MAX_DATE_CHARS = 40;
+const DATE_PREFIX = /^(\d{4})-(\d{2})-(\d{2})/;
+
+/**
+ * The UTC day of a `from` or `to`: a real calendar day (YYYY-MM-DD) or an ISO timestamp on one, in the years 2000–2999;
+ * anything else (9999-99-99, 2027-02-30, a day followed by garbage) is a 400 naming the field, never a RangeError.
+ */
+export function usageDay(text: string, field: 'from' | 'to'): string {
+  const m = text.length <= MAX_DATE_CHARS ? DATE_PREFIX.exec(text) : null;
+  const [y, mo, d] = m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [0, 0, 0];
+  const calendar = new Date(Date.UTC(y, mo - 1, d));
+  const real = m !== null && calendar.getUTCFullYear() === y && calendar.getUTCMonth() === mo - 1 && calendar.getUTCDate() === d;
+  const ms = real ? Date.parse(text) : NaN;
+  const day = Number.isNaN(ms) ? null : new Date(ms).toISOString().slice(0, 10);
+  if (day === null || day < '2000-01-01' || day > '2999-12-31') {
+    throw badRequest(`${field} must be a real UTC day, YYYY-MM-DD (or an ISO timestamp on one), from 2000 to 2999.`, field, 'invalid_date');
+  }
+  return day;
+}
 
 export const usage = apiRoute<undefined, z.infer<typeof UsageQuery>>('functions/inference.usage', async (req) => {
   const startupId = startupIdOf(req);
   const now = clockNow();
-  const toDay = (req.query.to ? new Date(req.query.to) : now).toISOString().slice(0, 10);
-  const fromDay = (req.query.from ? new Date(req.query.from) : new Date(Date.parse(toDay) - 29 * DAY_MS)).toISOString().slice(0, 10);
-  if (Number.isNaN(Date.parse(fromDay)) || Number.isNaN(Date.parse(toDay))) throw badRequest('from and to must be valid dates.', 'from');
+  const toDay = req.query.to ? usageDay(req.query.to, 'to') : now.toISOString().slice(0, 10);
+  const fromDay = req.query.from ? usageDay(req.query.from, 'from') : new Date(Date.parse(toDay) - 29 * DAY_MS).toISOString().slice(0, 10);
   if (fromDay > toDay) throw badRequest('from must not be after to.', 'from');
   if ((Date.parse(toDay) - Date.parse(fromDay)) / DAY_MS + 1 > MAX_USAGE_RANGE_DAYS) throw badRequest(`A usage query covers at most ${MAX_USAGE_RANGE_DAYS} days.`, 'from');
   let buckets;
