@@ -15,7 +15,7 @@ import {
 } from '../packages/core/src/index.js';
 import { now as clockNow } from '../packages/core/src/clock.js';
 import { UsageTooLargeError } from '../packages/core/src/adapters/dynamodb/index.js';
-import { apiRoute, authenticate, countRequest, errorResult, idempotencyKeyOf, lowerHeaders, rawBodyOf, requestIdOf, routeFor, startupIdOf } from './lib/api.js';
+import { apiRoute, authenticate, countRequest, errorResult, idempotencyKeyOf, lowerHeaders, parseJson, rawBodyOf, requestIdOf, routeFor, startupIdOf } from './lib/api.js';
 import { deps } from './lib/deps.js';
 import { HttpError, badRequest, forbidden, fromZod } from './lib/errors.js';
 import { ChatBody, CompletionBody, EmbeddingBody, MAX_INFERENCE_BODY_BYTES, withoutNulls, type UsageQuery } from './lib/openai.js';
@@ -30,16 +30,13 @@ const pendingWork = new WeakMap<Context, { work: Promise<unknown>; sink: StreamS
 const SETTLE_RESERVE_MS = 5_000;
 
 const BODY: Record<Workload, z.ZodType> = { chat: ChatBody, completion: CompletionBody, embedding: EmbeddingBody };
+/** Deeper than management bodies: a tool's parameters are a JSON Schema of their own. */
+const MAX_INFERENCE_JSON_DEPTH = 128;
 
 function parseInferenceBody(workload: Workload, event: APIGatewayProxyEvent): Record<string, unknown> {
   const raw = rawBodyOf(event, MAX_INFERENCE_BODY_BYTES);
   if (raw.trim() === '') throw badRequest('A JSON request body is required.', null, 'missing_body');
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch {
-    throw badRequest('We could not parse the JSON body of your request.', null, 'invalid_json');
-  }
+  const json = parseJson(raw, MAX_INFERENCE_JSON_DEPTH, 'We could not parse the JSON body of your request.');
   if (!json || typeof json !== 'object' || Array.isArray(json)) throw badRequest('The request body must be a JSON object.', null, 'invalid_json');
   const parsed = BODY[workload].safeParse(json);
   if (!parsed.success) throw fromZod(parsed.error, 'body');

@@ -17,6 +17,7 @@ import { HttpError, badRequest, busy, errorBody, forbidden, fromZod, notFound, i
 import { logger, metrics } from './powertools.js';
 import { routeReplyHeaders } from './reply.js';
 import { checkPathParams, checkRouteParams } from './params.js';
+import { MAX_JSON_DEPTH, jsonProblem } from './json.js';
 
 /** Largest JSON body a management route reads. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -83,6 +84,23 @@ export function rawBodyOf(event: APIGatewayProxyEvent, limitBytes = MAX_BODY_BYT
   return raw;
 }
 
+/**
+ * A request body's JSON, refused with 400 naming what is wrong: not JSON (`invalid_json`), a key given twice in one
+ * object (`duplicate_key`, `param` its path) or nesting deeper than `maxDepth` (`invalid_json`).
+ */
+export function parseJson(raw: string, maxDepth = MAX_JSON_DEPTH, notJson = 'Request body is not valid JSON.'): unknown {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw badRequest(notJson, null, 'invalid_json');
+  }
+  const problem = jsonProblem(raw, maxDepth);
+  if (problem?.kind === 'duplicate_key') throw badRequest(`The request body gives the key ${problem.path} more than once.`, problem.path, 'duplicate_key');
+  if (problem) throw badRequest(`The request body is nested deeper than ${maxDepth} levels (at ${problem.path}).`, problem.path, 'invalid_json');
+  return json;
+}
+
 /** The caller's Idempotency-Key, else one derived from the request id; 400 when malformed. */
 export function idempotencyKeyOf(headers: Record<string, string>, requestId: string): string {
   const key = headers['idempotency-key'] ?? `req:${requestId}`;
@@ -93,14 +111,7 @@ export function idempotencyKeyOf(headers: Record<string, string>, requestId: str
 function parseBody(route: RouteDef, event: APIGatewayProxyEvent): unknown {
   if (route.rawBody) return undefined;
   const raw = rawBodyOf(event);
-  let json: unknown = undefined;
-  if (raw.trim() !== '') {
-    try {
-      json = JSON.parse(raw);
-    } catch {
-      throw badRequest('Request body is not valid JSON.', null, 'invalid_json');
-    }
-  }
+  const json: unknown = raw.trim() === '' ? undefined : parseJson(raw);
   if (!route.body) {
     // A route without a body takes nothing or {}: anything else is a mistake worth telling.
     if (json !== undefined && !(typeof json === 'object' && json !== null && !Array.isArray(json) && Object.keys(json).length === 0)) {
