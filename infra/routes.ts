@@ -408,3 +408,12 @@ export const ROUTES: readonly RouteDef[] = [
 export function routeKey(r: Pick<RouteDef, 'method' | 'path'>): string {
   return `${r.method} ${r.path}`;
 }
+
+/**
+ * Rows whose list is paged with a `cursor` query parameter. Their cursors are sealed for the list and caller they
+ * belong to (functions/lib/cursors.ts), so only these rows get the cursor secret (stacks/ApiFunctions.ts).
+ */
+export function takesCursor(row: Pick<RouteDef, 'query'>): boolean {
+  const shape = (row.query as { shape?: Record<string, unknown> } | undefined)?.shape;
+  return shape !== undefined && 'cursor' in shape;
+}

@@ -9,6 +9,7 @@
  * so run one runtime per process.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { sha256Hex } from '../packages/core/src/ids.js';
 import path from 'node:path';
 import { ROUTES } from '../infra/routes.js';
@@ -25,7 +26,7 @@ import { LocalGrants, queueArnFromUrl, type Denial } from './grants.js';
 import { startScheduler, type Scheduler } from './scheduler.js';
 import { startHttpServer, type HttpRoute } from './http.js';
 import { createHandlerResolver, type HandlerResolver } from './lambda.js';
-import { checkSettings } from '../functions/lib/settings.js';
+import { CURSOR_SECRET_ENV, checkSettings } from '../functions/lib/settings.js';
 
 export const DEFAULT_TABLE_NAME = 'compux-local';
 export const DEFAULT_DATA_DIR = path.join(REPO_ROOT, '.compux-data');
@@ -105,6 +106,33 @@ export function generateAdminKey(): string {
   return `cx_op_${out}`;
 }
 
+/** The list cursors' secret file in the data folder: cursors handed out before a restart still open after it. */
+const CURSOR_SECRET_FILE = 'cursor-secret';
+const MIN_CURSOR_SECRET_CHARS = 32;
+
+/**
+ * The secret list cursors are sealed with (functions/lib/cursors.ts): $COMPUX_CURSOR_SECRET when set, else the data
+ * folder's (made once, readable by this user only), else one for this run (in memory or on an outside table).
+ */
+export function localCursorSecret(dataDir: string | null): string {
+  const given = process.env[CURSOR_SECRET_ENV];
+  if (given !== undefined && given !== '') {
+    if (given.length < MIN_CURSOR_SECRET_CHARS) throw new Error(`${CURSOR_SECRET_ENV} must be at least ${MIN_CURSOR_SECRET_CHARS} characters`);
+    return given;
+  }
+  if (!dataDir) return randomBytes(32).toString('base64url');
+  const file = path.join(dataDir, CURSOR_SECRET_FILE);
+  try {
+    const kept = readFileSync(file, 'utf8').trim();
+    if (kept.length >= MIN_CURSOR_SECRET_CHARS) return kept;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const made = randomBytes(32).toString('base64url');
+  writeFileSync(file, `${made}\n`, { mode: 0o600 });
+  return made;
+}
 
 export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   // Settings that must not fall back quietly (COMPUX_HOLD_TTL_S) are refused before anything starts.
@@ -183,6 +211,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const env: Record<string, string> = {
       TABLE_NAME: tableName,
       COMPUX_ADMIN_KEY_SHA256: sha256Hex(adminKey),
+      [CURSOR_SECRET_ENV]: localCursorSecret(dataDir),
       AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
       AWS_ENDPOINT_URL_SQS: sqs.endpoint,
       AWS_ENDPOINT_URL_SFN: sfnEndpoint.endpoint,

@@ -9,7 +9,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { ROUTES, type RouteDef } from '../../infra/routes.js';
+import { ROUTES, takesCursor, type RouteDef } from '../../infra/routes.js';
 import { requestHash, type Principal } from '../../packages/core/src/index.js';
 import { BadCursorError, ContentionError } from '../../packages/core/src/adapters/dynamodb/index.js';
 import { deps } from './deps.js';
@@ -17,6 +17,7 @@ import { HttpError, badRequest, busy, errorBody, forbidden, fromZod, notFound, i
 import { logger, metrics } from './powertools.js';
 import { routeReplyHeaders } from './reply.js';
 import { checkPathParams, checkRouteParams } from './params.js';
+import { cursorBinding, openRequestCursor, sealReplyCursor } from './cursors.js';
 import { MAX_JSON_DEPTH, jsonProblem } from './json.js';
 
 /** Largest JSON body a management route reads. */
@@ -125,7 +126,11 @@ function parseBody(route: RouteDef, event: APIGatewayProxyEvent): unknown {
   return parsed.data;
 }
 
-function parseQuery(route: RouteDef, event: APIGatewayProxyEvent): unknown {
+/**
+ * The query, parsed; on a row that takes a cursor, the caller's cursor opened (400 `invalid_cursor` unless this
+ * server sealed it for this list and caller: functions/lib/cursors.ts).
+ */
+function parseQuery(route: RouteDef, event: APIGatewayProxyEvent, binding: () => string): unknown {
   const q = event.queryStringParameters ?? {};
   if (!route.query) {
     if (Object.keys(q).length > 0) throw badRequest(`This route takes no query parameters (got ${Object.keys(q).slice(0, 5).join(', ')}).`, Object.keys(q)[0] ?? null, 'unexpected_query');
@@ -133,7 +138,17 @@ function parseQuery(route: RouteDef, event: APIGatewayProxyEvent): unknown {
   }
   const parsed = (route.query as z.ZodType).safeParse(q);
   if (!parsed.success) throw fromZod(parsed.error, 'query');
-  return parsed.data;
+  const query = parsed.data as Record<string, unknown>;
+  if (takesCursor(route) && typeof query.cursor === 'string') return { ...query, cursor: openRequestCursor(query.cursor, binding()) };
+  return query;
+}
+
+/** A list reply's `next_cursor`, sealed for the list it continues (rows that take a cursor). */
+function sealReply(route: RouteDef, out: ApiReply, binding: () => string): ApiReply {
+  if (!takesCursor(route) || out.status >= 300) return out;
+  const body = out.body as { next_cursor?: unknown } | null;
+  if (!body || typeof body !== 'object' || typeof body.next_cursor !== 'string') return out;
+  return { ...out, body: { ...body, next_cursor: sealReplyCursor(body.next_cursor, binding()) } };
 }
 
 function reply(status: number, body: unknown, requestId: string, extra: Record<string, string> = {}): APIGatewayProxyResult {
@@ -179,7 +194,9 @@ export function apiRoute<B = unknown, Q = unknown>(handlerId: string, fn: (req: 
     let result: APIGatewayProxyResult;
     try {
       const base = await prepareRequest(route, event, context);
-      const req: ApiRequest<B, Q> = { ...base, body: parseBody(route, event) as B, query: parseQuery(route, event) as Q, rawBody: route.rawBody ? rawBodyOf(event) : '' };
+      // The list this request pages, for whom (the filters as sent included): what its cursors are sealed to.
+      const binding = () => cursorBinding(route, base.principal, base.params, event.queryStringParameters ?? {});
+      const req: ApiRequest<B, Q> = { ...base, body: parseBody(route, event) as B, query: parseQuery(route, event, binding) as Q, rawBody: route.rawBody ? rawBodyOf(event) : '' };
       if (route.idempotent) {
         const key = idempotencyKeyOf(req.headers, requestId);
         req.idempotency = {
@@ -188,7 +205,7 @@ export function apiRoute<B = unknown, Q = unknown>(handlerId: string, fn: (req: 
           request_hash: requestHash({ path: event.path, body: req.body ?? null }),
         };
       }
-      const out = await fn(req);
+      const out = sealReply(route, await fn(req), binding);
       result = reply(out.status, out.body, requestId, out.headers);
     } catch (err) {
       result = errorResult(err, requestId);

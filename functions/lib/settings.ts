@@ -23,6 +23,9 @@ export function holdTtlS(text: string | undefined = process.env.COMPUX_HOLD_TTL_
   return v;
 }
 
+/** The secret list cursors are sealed with (functions/lib/cursors.ts): every row that takes a cursor needs it. */
+export const CURSOR_SECRET_ENV = 'COMPUX_CURSOR_SECRET';
+
 /** Checks every setting above at once (the runtime's start): throws the first error. */
 export function checkSettings(): void {
   holdTtlS();

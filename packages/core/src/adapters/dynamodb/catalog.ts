@@ -7,7 +7,7 @@ import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/
 import { MAX_PROVIDERS, checkProvider, type Catalog, type CatalogSource, type RoutingProvider } from '../../catalog.js';
 import { assert } from '../../money.js';
 import type { Accelerator } from '../../routing.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
+import { decodeCursor, encodeCursor, withCursor } from './cursor.js';
 import { ROUTING_PK, routingProviderItem, routingWrite, spotCurrentKey, spotHistoryKey } from './entities/routing.js';
 export { routingEpoch } from './entities/routing.js';
 import { unlessConditionFailed } from './transact.js';
@@ -72,12 +72,12 @@ export class DynamoCatalog implements CatalogSource {
   /** An accelerator's price history, newest first. */
   async spotHistory(accelerator: Accelerator, limit: number, cursor?: string): Promise<{ data: SpotPrice[]; next_cursor: string | null }> {
     const pk = spotHistoryKey(accelerator, '').pk;
-    const res = await this.doc.send(
+    const res = await withCursor(cursor !== undefined, () => this.doc.send(
       new QueryCommand({
         TableName: this.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk },
         ScanIndexForward: false, Limit: Math.min(Math.max(limit, 1), 100), ExclusiveStartKey: decodeCursor(cursor, { field: 'pk', value: pk }),
       }),
-    );
+    ));
     return { data: (res.Items ?? []).map(spotOf), next_cursor: encodeCursor(res.LastEvaluatedKey) };
   }
 

@@ -6,7 +6,7 @@ import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } 
 import { MAX_PROVIDERS_PER_SETTLEMENT, MAX_RUN_FAILURES, STALE_RUN_S, type BilledRecord, type MonthTotals, type Statement } from '../../settlement.js';
 import { ROUTING_PK } from './entities/routing.js';
 import type { Posting } from '../../ledger.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
+import { decodeCursor, encodeCursor, withCursor } from './cursor.js';
 import { providerMonthPk } from './entities/usage.js';
 import { runKey, statementItem, statementKey, toRun, toStatement, type SettlementRun } from './entities/settlement.js';
 import { startupKey } from './entities/tenant.js';
@@ -119,7 +119,7 @@ export class DynamoSettlement {
    */
   async recordsPage(providerId: string, period: string, shard: number, cursor: string | null, limit: number): Promise<{ records: BilledRecord[]; cursor: string | null }> {
     const pk = providerMonthPk(providerId, period, shard);
-    const out = await this.doc.send(
+    const out = await withCursor(cursor !== null, () => this.doc.send(
       new QueryCommand({
         TableName: this.tableName,
         IndexName: 'usageByProviderMonth',
@@ -130,7 +130,7 @@ export class DynamoSettlement {
         Limit: limit,
         ExclusiveStartKey: decodeCursor(cursor ?? undefined, { field: 'gsi5pk', value: pk }),
       }),
-    );
+    ));
     const records: BilledRecord[] = [];
     for (const i of out.Items ?? []) {
       if (i.type === 'record_page') records.push(...(JSON.parse(i.records as string) as BilledRecord[]));
@@ -171,7 +171,7 @@ export class DynamoSettlement {
   /** A provider's statements, newest period first. */
   async listStatements(providerId: string, limit: number, cursor?: string): Promise<{ data: Statement[]; next_cursor: string | null }> {
     const pk = statementKey(providerId, '').pk;
-    const out = await this.doc.send(
+    const out = await withCursor(cursor !== undefined, () => this.doc.send(
       new QueryCommand({
         TableName: this.tableName,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
@@ -180,7 +180,7 @@ export class DynamoSettlement {
         Limit: limit,
         ExclusiveStartKey: decodeCursor(cursor, { field: 'pk', value: pk }),
       }),
-    );
+    ));
     return { data: (out.Items ?? []).map(toStatement), next_cursor: encodeCursor(out.LastEvaluatedKey) };
   }
 

@@ -11,7 +11,7 @@ import { ContentionError } from './table.js';
 import { LATENCY_BUCKETS, bucketSamples, hourOf, windowStartHour, type SlaAlert, type SlaBucket, type SlaRecorder, type SlaSample, type SlaStanding } from '../../sla.js';
 import { SLA_ALERT_PREFIX, SLA_BUCKET_TTL_DAYS, slaAlertKey, slaBucketKey } from './entities/sla.js';
 import { routingProviderKey, routingWrite } from './entities/routing.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
+import { decodeCursor, encodeCursor, withCursor } from './cursor.js';
 
 /** Provider-hours one record() call may touch (a request touches at most its attempts). */
 const MAX_BUCKETS_PER_RECORD = 64;
@@ -115,7 +115,7 @@ export class DynamoSla implements SlaRecorder {
 
   /** A provider's alerts, newest first, paginated. */
   async alerts(providerId: string, limit: number, cursor?: string): Promise<{ alerts: SlaAlert[]; next_cursor: string | null }> {
-    const page = await this.doc.send(
+    const page = await withCursor(cursor !== undefined, () => this.doc.send(
       new QueryCommand({
         TableName: this.tableName,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
@@ -124,7 +124,7 @@ export class DynamoSla implements SlaRecorder {
         Limit: Math.min(Math.max(1, limit), MAX_ALERTS_PAGE),
         ExclusiveStartKey: decodeCursor(cursor, { field: 'pk', value: `PROVIDER#${providerId}` }),
       }),
-    );
+    ));
     return { alerts: (page.Items ?? []).map((i) => i.alert as SlaAlert), next_cursor: encodeCursor(page.LastEvaluatedKey) };
   }
 }

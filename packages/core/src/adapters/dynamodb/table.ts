@@ -4,7 +4,7 @@
  */
 import { GetCommand, QueryCommand, type DynamoDBDocumentClient, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { PostingLine } from '../../ledger.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
+import { decodeCursor, encodeCursor, withCursor } from './cursor.js';
 import type { Key } from './entities/keys.js';
 import type { TransactItem } from './transact.js';
 
@@ -40,7 +40,7 @@ export class Table {
   }
 
   async queryPage(input: Omit<QueryCommandInput, 'TableName'>): Promise<{ items: Record<string, unknown>[]; cursor: string | null }> {
-    const out = await this.doc.send(new QueryCommand({ TableName: this.name, ...input }));
+    const out = await withCursor(input.ExclusiveStartKey !== undefined, () => this.doc.send(new QueryCommand({ TableName: this.name, ...input })));
     return { items: (out.Items ?? []) as Record<string, unknown>[], cursor: encodeCursor(out.LastEvaluatedKey) };
   }
 
