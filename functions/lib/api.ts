@@ -196,7 +196,9 @@ export function apiRoute<B = unknown, Q = unknown>(handlerId: string, fn: (req: 
       const base = await prepareRequest(route, event, context);
       // The list this request pages, for whom (the filters as sent included): what its cursors are sealed to.
       const binding = () => cursorBinding(route, base.principal, base.params, event.queryStringParameters ?? {});
-      const req: ApiRequest<B, Q> = { ...base, body: parseBody(route, event) as B, query: parseQuery(route, event, binding) as Q, rawBody: route.rawBody ? rawBodyOf(event) : '' };
+      // The query before the body: what the URL names is refused before what it carries.
+      const query = parseQuery(route, event, binding) as Q;
+      const req: ApiRequest<B, Q> = { ...base, query, body: parseBody(route, event) as B, rawBody: route.rawBody ? rawBodyOf(event) : '' };
       if (route.idempotent) {
         const key = idempotencyKeyOf(req.headers, requestId);
         req.idempotency = {

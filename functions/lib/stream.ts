@@ -30,7 +30,8 @@ export function streamRoute(handlerId: string, fn: (req: ApiRequest<undefined, R
     const requestId = requestIdOf(event, context);
     try {
       const req = await prepareRequest(route, event, context);
-      if (event.queryStringParameters && Object.keys(event.queryStringParameters).length > 0) throw badRequest('This route takes no query parameters.', null, 'unexpected_query');
+      const unexpected = Object.keys(event.queryStringParameters ?? {});
+      if (unexpected.length > 0) throw badRequest(`This route takes no query parameters (got ${unexpected.slice(0, 5).join(', ')}).`, unexpected[0] ?? null, 'unexpected_query');
       // Pull the first frame before answering 200, so a missing facility is a plain 404, not a broken stream.
       const gen = fn(req);
       const first = await gen.next();
