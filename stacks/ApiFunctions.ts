@@ -16,7 +16,8 @@
  */
 import { use, type StackContext, type Function as SstFunction } from 'sst/constructs';
 import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { ROUTES, routeKey, routeTimeouts, type RouteDef } from '../infra/routes.js';
+import { ROUTES, routeKey, routeTimeouts, takesCursor, type RouteDef } from '../infra/routes.js';
+import { CURSOR_SECRET_ENV } from '../functions/lib/settings.js';
 import { QUEUE_SEND_ACTIONS, WORKFLOW_START_ACTIONS, grantOf } from '../infra/access.js';
 import { Storage, PROD_STAGE } from './Storage.js';
 import { Queues } from './Queues.js';
@@ -57,7 +58,7 @@ export function routeFunctionId(row: RouteDef): string {
 }
 
 export function ApiFunctions({ stack, app }: StackContext) {
-  const { cdkTable } = use(Storage);
+  const { cdkTable, cursorSecret } = use(Storage);
   const { queues } = use(Queues);
   const { workflows } = use(Workflows);
   const adminKey = adminKeySha256(app.stage);
@@ -69,6 +70,9 @@ export function ApiFunctions({ stack, app }: StackContext) {
     // Fails the synth on a buffered row above 25 s (the integration, in the Api stack, waits 29 s).
     const { functionSeconds } = routeTimeouts(row);
     const environment: Record<string, string> = { COMPUX_ADMIN_KEY_SHA256: adminKey };
+    // Rows that page a list seal and open its cursors with the stage's cursor secret, and only they get it: a
+    // CloudFormation dynamic reference, resolved at deploy, so the value is in no template and needs no call at start.
+    if (takesCursor(row)) environment[CURSOR_SECRET_ENV] = cursorSecret.secretValue.unsafeUnwrap();
     const statements: PolicyStatement[] = [];
 
     const grant = grantOf(row);

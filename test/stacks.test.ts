@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TABLE } from '../infra/table.js';
-import { ROUTES, routeKey } from '../infra/routes.js';
+import { ROUTES, routeKey, takesCursor } from '../infra/routes.js';
+import { CURSOR_SECRET_ENV } from '../functions/lib/settings.js';
 import { QUEUES } from '../infra/queues.js';
 import { WORKFLOWS } from '../infra/workflows.js';
 import { SCHEDULES } from '../infra/schedules.js';
@@ -147,6 +148,21 @@ describe.each(STAGES)('stage %s: Storage', (stage) => {
       expect(raw.UpdateReplacePolicy).toBe('Delete');
     }
   });
+
+  it('generates the cursor secret (kept on prod): its value is in no template', () => {
+    // Prepare
+    const synth = synths[stage];
+
+    // Act
+    const secrets = resources(synth, 'AWS::SecretsManager::Secret', 'Storage');
+
+    // Assess
+    expect(secrets).toHaveLength(1);
+    const { raw, props } = secrets[0] as Res;
+    expect(props.GenerateSecretString).toMatchObject({ PasswordLength: 64, ExcludePunctuation: true });
+    expect(props.SecretString).toBeUndefined();
+    expect(raw.DeletionPolicy).toBe(stage === 'prod' ? 'Retain' : 'Delete');
+  });
 });
 
 describe.each(STAGES)('stage %s: Api', (stage) => {
@@ -239,6 +255,9 @@ describe.each(STAGES)('stage %s: Api', (stage) => {
         expect(env[def!.arnEnv]).toBeDefined();
       }
       expect(env.COMPUX_ADMIN_KEY_SHA256).toBe(stage === 'prod' ? ADMIN_KEY_SHA256 : '');
+      // Rows that take a cursor, and only they, get the cursor secret: a dynamic reference, never its value.
+      if (takesCursor(row)) expect(JSON.stringify(env[CURSOR_SECRET_ENV]), routeKey(row)).toContain('{{resolve:secretsmanager:');
+      else expect(env[CURSOR_SECRET_ENV], routeKey(row)).toBeUndefined();
     }
   });
 });
