@@ -18,6 +18,7 @@ import { UsageTooLargeError } from '../packages/core/src/adapters/dynamodb/index
 import { apiRoute, authenticate, countRequest, errorResult, idempotencyKeyOf, lowerHeaders, parseJson, rawBodyOf, requestIdOf, routeFor, startupIdOf } from './lib/api.js';
 import { deps } from './lib/deps.js';
 import { HttpError, badRequest, forbidden, fromZod } from './lib/errors.js';
+import { usageDay } from './lib/days.js';
 import { ChatBody, CompletionBody, EmbeddingBody, MAX_INFERENCE_BODY_BYTES, withoutNulls, type UsageQuery } from './lib/openai.js';
 import { logger, metrics } from './lib/powertools.js';
 import { StreamSink } from './lib/sink.js';
@@ -135,26 +136,6 @@ export const getModel = apiRoute('functions/inference.getModel', async (req) => 
 });
 
 const DAY_MS = 86_400_000;
-/** A date or an ISO timestamp is never longer. */
-const MAX_DATE_CHARS = 40;
-const DATE_PREFIX = /^(\d{4})-(\d{2})-(\d{2})/;
-
-/**
- * The UTC day of a `from` or `to`: a real calendar day (YYYY-MM-DD) or an ISO timestamp on one, in the years 2000–2999;
- * anything else (9999-99-99, 2027-02-30, a day followed by garbage) is a 400 naming the field, never a RangeError.
- */
-export function usageDay(text: string, field: 'from' | 'to'): string {
-  const m = text.length <= MAX_DATE_CHARS ? DATE_PREFIX.exec(text) : null;
-  const [y, mo, d] = m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [0, 0, 0];
-  const calendar = new Date(Date.UTC(y, mo - 1, d));
-  const real = m !== null && calendar.getUTCFullYear() === y && calendar.getUTCMonth() === mo - 1 && calendar.getUTCDate() === d;
-  const ms = real ? Date.parse(text) : NaN;
-  const day = Number.isNaN(ms) ? null : new Date(ms).toISOString().slice(0, 10);
-  if (day === null || day < '2000-01-01' || day > '2999-12-31') {
-    throw badRequest(`${field} must be a real UTC day, YYYY-MM-DD (or an ISO timestamp on one), from 2000 to 2999.`, field, 'invalid_date');
-  }
-  return day;
-}
 
 export const usage = apiRoute<undefined, z.infer<typeof UsageQuery>>('functions/inference.usage', async (req) => {
   const startupId = startupIdOf(req);
