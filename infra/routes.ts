@@ -165,7 +165,8 @@ export const ROUTES: readonly RouteDef[] = [
   },
   {
     method: 'GET', path: '/v1/facilities/{id}/stream', handler: 'functions/facilities.stream', auth: LENDER_OR_OPERATOR,
-    access: ['read', 'query'], streaming: true, timeoutSeconds: 120,
+    // Writes: the tenant's event-stream ticket (at most 10 open at once, packages/core/src/concurrency.ts).
+    access: ['read', 'query', 'write', 'transact'], streaming: true, timeoutSeconds: 120,
     summary: "Server-sent events: the facility's visibility figures, pushed when they change (bounded to 60 s a connection)",
   },
   {

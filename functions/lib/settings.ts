@@ -6,6 +6,7 @@
  */
 import { DEFAULT_HOLD_TTL_S, MAX_HOLD_TTL_S, MIN_HOLD_TTL_S } from '../../packages/core/src/holds.js';
 import { MAX_RELAY_PUBLISH_LEAD_S, MIN_RELAY_PUBLISH_LEAD_S, RELAY_PUBLISH_LEAD_S } from '../../packages/core/src/relay.js';
+import { DEFAULT_STARTUP_MAX_IN_FLIGHT, MAX_STARTUP_MAX_IN_FLIGHT, MIN_STARTUP_MAX_IN_FLIGHT } from '../../packages/core/src/concurrency.js';
 
 /** Characters of a bad value echoed in the error (the value may be anything). */
 const ECHO_MAX_CHARS = 32;
@@ -29,14 +30,27 @@ export function relayPublishLeadS(text: string | undefined = process.env.COMPUX_
 }
 
 function boundedSeconds(name: string, text: string | undefined, min: number, max: number, dflt: number): number {
+  return boundedWhole(name, 'seconds', text, min, max, dflt);
+}
+
+function boundedWhole(name: string, unit: string, text: string | undefined, min: number, max: number, dflt: number): number {
   if (text === undefined || text.trim() === '') return dflt;
   const v = /^\s*\d{1,7}\s*$/.test(text) ? Number(text) : NaN;
-  if (!(v >= min && v <= max)) throw new Error(`${name} must be a whole number of seconds from ${min} to ${max} (default ${dflt}), not "${text.slice(0, ECHO_MAX_CHARS)}"`);
+  if (!(v >= min && v <= max)) throw new Error(`${name} must be a whole number of ${unit} from ${min} to ${max} (default ${dflt}), not "${text.slice(0, ECHO_MAX_CHARS)}"`);
   return v;
+}
+
+/**
+ * COMPUX_STARTUP_MAX_IN_FLIGHT: requests one startup may have in flight at once over all its keys, streams included
+ * (packages/core/src/concurrency.ts). Unset or empty: DEFAULT_STARTUP_MAX_IN_FLIGHT (256).
+ */
+export function startupMaxInFlight(text: string | undefined = process.env.COMPUX_STARTUP_MAX_IN_FLIGHT): number {
+  return boundedWhole('COMPUX_STARTUP_MAX_IN_FLIGHT', 'requests', text, MIN_STARTUP_MAX_IN_FLIGHT, MAX_STARTUP_MAX_IN_FLIGHT, DEFAULT_STARTUP_MAX_IN_FLIGHT);
 }
 
 /** Checks every setting above at once (the runtime's start): throws the first error. */
 export function checkSettings(): void {
   holdTtlS();
   relayPublishLeadS();
+  startupMaxInFlight();
 }

@@ -18,7 +18,9 @@ import type { CatalogSource } from '../catalog.js';
 import type { Credits } from '../credits.js';
 import type { RateLimiter } from '../ratelimit.js';
 import type { SlaRecorder } from '../sla.js';
-import { admit, reserveHold } from './admission.js';
+import { admit, reserveHold, type Admitted } from './admission.js';
+import { takeTickets } from './tickets.js';
+import type { TicketStore } from '../concurrency.js';
 import { budgetSlot } from '../key-budgets.js';
 import { serveAttempts } from './attempts.js';
 import { BreakerBoard } from './breakers.js';
@@ -63,6 +65,8 @@ export interface GatewayDeps {
   idempotency?: Pick<IdempotencyStore, 'claim'>;
   /** Business time (records, samples, rate windows); defaults to clock.ts. */
   clock?: () => Date;
+  /** Concurrency tickets (concurrency.ts): absent, nothing caps requests in flight. */
+  tickets?: TicketStore;
   log?: GatewayLog;
 }
 
@@ -107,6 +111,17 @@ export class Gateway {
 
     const admitted = await admit(req, { catalog: this.deps.catalog, limiter: this.deps.limiter, breakers: this.breakers, clock: this.clock, max_attempts: this.cfg.max_attempts });
     if (!admitted.ok) return refuse(admitted.refusal);
+    const ticket = await takeTickets(req, this.deps.tickets, this.cfg.startup_max_in_flight, this.clock, this.deps.log);
+    if (!ticket.ok) return refuse(ticket.refusal);
+    try {
+      return await this.serve(req, sink, admitted, startedMs, refuse);
+    } finally {
+      // In flight until here: the reply's last byte and the flush are behind it.
+      await ticket.give();
+    }
+  }
+
+  private async serve(req: GatewayRequest, sink: ResponseSink, admitted: Extract<Admitted, { ok: true }>, startedMs: number, refuse: (e: ErrorSpec) => GatewayResult): Promise<GatewayResult> {
     // Relay keys are loaded before any money is held: a failure here costs the caller nothing.
     await this.deps.relay?.ready();
     const paid = await this.pay(req, admitted.hold_micros, admitted.whole_micros, sink);
