@@ -82,7 +82,7 @@ function inferenceRoute(handlerId: string, workload: Workload) {
         .catch((err: unknown) => {
           // A fault of ours. Before the head: a plain 500. After it: end the stream. An open hold expires through the sweeper.
           logger.error('inference request failed', { error: err as Error, requestId });
-          if (!sink.isStarted) sink.reply(500, { 'x-compux-provider': 'none' }, openAiError({ status: 500, type: 'api_error', code: 'internal_error', message: 'Internal server error' }));
+          if (!sink.isStarted) sink.reply(500, { 'x-compux-provider': 'none' }, openAiError({ status: 500, type: 'server_error', code: 'internal_error', message: 'Internal server error' }));
           else sink.end();
         });
       sink.work = work;
