@@ -164,7 +164,7 @@ function bound(issue: Extract<Issue, { code: 'too_small' | 'too_big' }>, param: 
 // took its type holds the real mistake (an array of the right kind with a bad element), reported at its full path.
 
 function unionIssue(issue: Extract<Issue, { code: 'invalid_union' }>, schema: z.ZodType, depth: number): OpenAiIssue {
-  const param = paramOf(issue.path)!;
+  const name = paramOf(issue.path) ?? 'body';
   const typeOnly = (branch: readonly Issue[]) => branch.every((i) => i.code === 'invalid_type' && i.path.length === 0);
   const deeper = depth < MAX_UNION_DEPTH ? issue.errors.filter((b) => b.length > 0 && !typeOnly(b)).sort((a, b) => a.length - b.length)[0] : undefined;
   if (deeper) {
@@ -172,7 +172,7 @@ function unionIssue(issue: Extract<Issue, { code: 'invalid_union' }>, schema: z.
     return describe({ ...first, path: [...issue.path, ...first.path] } as Issue, schema, depth + 1);
   }
   const kinds = [...new Set(issue.errors.flat().filter((i) => i.code === 'invalid_type').map((i) => expectedOf((i as { expected: string }).expected, isIntegerAt(schema, issue.path))))];
-  return { code: 'invalid_type', param, message: `Invalid type for '${param}': expected one of ${listed(kinds, 'or')}, but got ${kindOf(issue.input)} instead.` };
+  return { code: 'invalid_type', param: paramOf(issue.path), message: `Invalid type for '${name}': expected one of ${listed(kinds, 'or')}, but got ${kindOf(issue.input)} instead.` };
 }
 
 function describe(issue: Issue, schema: z.ZodType, depth: number): OpenAiIssue {
