@@ -7,8 +7,8 @@ import { chatPromptUpperBound, countChatPromptTokens, countTokens, tokenUpperBou
 import type { Workload } from '../usage.js';
 import { isProgressive } from './progressive.js';
 
-/** Choices one request may ask for (n, best_of). */
-export const MAX_CHOICES = 16;
+/** Choices one request may ask for (n): OpenAI's own bound, so a request OpenAI takes is not refused here. */
+export const MAX_CHOICES = 128;
 /** OpenAI's default max_tokens for legacy completions (its API reference): what the provider then generates. */
 export const COMPLETION_DEFAULT_MAX_TOKENS = 16;
 

@@ -36,7 +36,7 @@ import { gatedPayment, gatedSink, type Gate } from './gate.js';
 import { SlaBuffer } from './sla-buffer.js';
 
 export { COMPLETION_DEFAULT_MAX_TOKENS, MAX_CHOICES, describeCall, upstreamBodyText, type GatewayCall } from './call.js';
-export { openAiError, type ErrorSpec } from './errors.js';
+export { INFERENCE_ERROR_CODES, isInferenceErrorCode, modelNotFound, openAiError, type ErrorSpec, type InferenceErrorCode, type OpenAiErrorType } from './errors.js';
 export { MAX_UPSTREAM_BODY_BYTES } from './io.js';
 export { choiceText } from './metering.js';
 export { BreakerBoard, type Breakers } from './breakers.js';
@@ -183,13 +183,13 @@ export class Gateway {
     return idempotency
       .claim({ scope: `gw:${req.startup_id}`, key: req.idempotency_key, request_hash: req.request_hash, status_code: 409, reply: null })
       .then((c): ErrorSpec | null => {
-        if (!c.ok) return { status: 409, type: 'conflict_error', code: 'idempotency_conflict', message: 'This Idempotency-Key was already used with a different request.' };
-        if (c.replayed) return { status: 409, type: 'conflict_error', code: 'idempotency_key_reused', message: 'This Idempotency-Key was already used for a completion; send a new key to run another.' };
+        if (!c.ok) return { status: 409, type: 'invalid_request_error', code: 'idempotency_conflict', message: 'This Idempotency-Key was already used with a different request.' };
+        if (c.replayed) return { status: 409, type: 'invalid_request_error', code: 'idempotency_key_reused', message: 'This Idempotency-Key was already used for a completion; send a new key to run another.' };
         return null;
       })
       .catch((err: unknown) => {
         this.deps.log?.('error', 'could not claim the idempotency key', { request_id: req.request_id, error: String(err) });
-        return { status: 503, type: 'api_error', code: 'contention', message: 'The service is busy; retry.', headers: { 'retry-after': '1' } };
+        return { status: 503, type: 'server_error', code: 'contention', message: 'The service is busy; retry.', headers: { 'retry-after': '1' } };
       });
   }
 }
