@@ -51,7 +51,7 @@ describe('requests in flight', () => {
     // Assess
     expect(s.keyReply.max_in_flight).toBe(2);
     expect([a, b, c].map((r) => r.status).sort()).toEqual([200, 200, 429]);
-    expect(refusedBody.error).toMatchObject({ code: 'concurrency_limit_key', type: 'rate_limit_error' });
+    expect(refusedBody.error).toMatchObject({ code: 'concurrency_limit_key', type: 'requests' });
     expect(refused.headers.get('retry-after')).toBe('1');
     expect(later.status).toBe(200);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_500);

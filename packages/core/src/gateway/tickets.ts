@@ -22,12 +22,13 @@ export async function takeTickets(req: GatewayRequest, tickets: TicketStore | un
     const give = () => tickets.give(scopes.map((s) => s.scope), req.request_id).catch((err: unknown) => log?.('warn', 'could not give a concurrency ticket back (it expires)', { request_id: req.request_id, error: String(err) }));
     return { ok: true, give };
   }
-  if (r.code === 'contention') return { ok: false, refusal: { status: 503, type: 'api_error', code: 'contention', message: 'The service is busy; retry.', headers: { 'retry-after': '1' } } };
+  if (r.code === 'contention') return { ok: false, refusal: { status: 503, type: 'server_error', code: 'contention', message: 'The service is busy; retry.', headers: { 'retry-after': '1' } } };
   const [who, max] = r.scope === scopes[0]!.scope ? (['key', keyMax] as const) : (['startup', startupMax] as const);
   return {
     ok: false,
     refusal: {
-      status: 429, type: 'rate_limit_error', code: `concurrency_limit_${who}`, headers: { 'retry-after': '1' },
+      // OpenAI's 429s are typed by what ran out: here, requests.
+      status: 429, type: 'requests', code: `concurrency_limit_${who}`, headers: { 'retry-after': '1' },
       message: `Too many requests in flight for this ${who}: at most ${max} at once, streams included. Retry when one has ended.`,
     },
   };
