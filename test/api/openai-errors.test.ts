@@ -63,6 +63,8 @@ const CASES: Case[] = [
   { name: 'presence_penalty -3', path: CHAT, body: chat({ presence_penalty: -3 }), expected: invalid('decimal_below_min_value', 'presence_penalty') },
   { name: 'n 129', path: CHAT, body: chat({ n: 129 }), expected: invalid('integer_above_max_value', 'n') },
   { name: 'n 1.5', path: CHAT, body: chat({ n: 1.5 }), expected: invalid('invalid_type', 'n') },
+  // Each choice may run to max_tokens: the hold must cover them all, and one request is billed at most 10M tokens.
+  { name: 'max_tokens × n over 10M', path: CHAT, body: chat({ max_tokens: 6_000_000, n: 2 }), expected: invalid('integer_above_max_value', 'max_tokens') },
   { name: 'max_tokens 0', path: CHAT, body: chat({ max_tokens: 0 }), expected: invalid('integer_below_min_value', 'max_tokens') },
   { name: 'max_tokens a string', path: CHAT, body: chat({ max_tokens: 'ten' }), expected: invalid('invalid_type', 'max_tokens') },
   { name: 'top_logprobs 21', path: CHAT, body: chat({ top_logprobs: 21 }), expected: invalid('integer_above_max_value', 'top_logprobs') },

@@ -5,7 +5,7 @@
  * ErrorSpecs in OpenAI's shape; nothing is held for a refused request.
  */
 import { assert } from '../money.js';
-import { maxCostMicros } from '../pricing.js';
+import { MAX_TOKENS_PER_REQUEST, maxCostMicros } from '../pricing.js';
 import { rankCandidates } from '../routing.js';
 import { offersFor, type CatalogSource, type Offer } from '../catalog.js';
 import type { Credits } from '../credits.js';
@@ -42,7 +42,7 @@ export function rankOffers(call: GatewayCall, offers: Offer[], breakers: Breaker
   const nowIso = clock.now().toISOString();
   for (const o of offers) {
     const completion = call.completion_tokens_max ?? firstSliceTokens(call, o.entry.context_length);
-    o.price_micros = maxCostMicros(call.prompt_tokens_max, completion, o.entry.context_length, o.entry, o.spot_micros_per_gpu_hour);
+    o.price_micros = maxCostMicros(call.prompt_tokens_max, completion, o.entry.context_length, o.entry, o.spot_micros_per_gpu_hour, Math.max(1, call.sequences));
   }
   const choice = rankCandidates(offers, { model: call.model, now: nowIso, circuit: (id) => breakers.state(id, clock.elapsedMs()), ...(region ? { region } : {}) });
   return choice.ranked.slice(0, maxAttempts);
@@ -53,6 +53,16 @@ export async function admit(req: GatewayRequest, deps: AdmissionDeps): Promise<A
   const { call, key } = req;
   if (key.models && !key.models.includes(call.model)) {
     return { ok: false, refusal: { status: 403, type: 'invalid_request_error', code: 'model_not_allowed', param: 'model', message: `This key may not use the model \`${call.model}\`.` } };
+  }
+  // The hold covers every token the request may produce: past what one request may be billed for, refuse it.
+  if (call.completion_tokens_max !== null && call.completion_tokens_max > MAX_TOKENS_PER_REQUEST) {
+    return {
+      ok: false,
+      refusal: {
+        status: 400, type: 'invalid_request_error', code: 'integer_above_max_value', param: 'max_tokens',
+        message: `This request may generate up to ${call.completion_tokens_max} tokens (max_tokens × choices${call.workload === 'completion' ? ' × prompts' : ''}), more than ${MAX_TOKENS_PER_REQUEST} a request; lower max_tokens or n.`,
+      },
+    };
   }
   const offers = offersFor(await deps.catalog.load(), call.model, WORKLOAD_KIND[call.workload]);
   if (!offers.some((o) => o.status === 'live')) {
