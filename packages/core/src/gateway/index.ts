@@ -20,7 +20,7 @@ import type { RateLimiter } from '../ratelimit.js';
 import type { SlaRecorder } from '../sla.js';
 import { admit, reserveHold, type Admitted } from './admission.js';
 import { takeTickets } from './tickets.js';
-import type { TicketStore } from '../concurrency.js';
+import { InProcessSlots, type TicketStore } from '../concurrency.js';
 import { budgetSlot } from '../key-budgets.js';
 import { serveAttempts } from './attempts.js';
 import { BreakerBoard } from './breakers.js';
@@ -65,7 +65,7 @@ export interface GatewayDeps {
   idempotency?: Pick<IdempotencyStore, 'claim'>;
   /** Business time (records, samples, rate windows); defaults to clock.ts. */
   clock?: () => Date;
-  /** Concurrency tickets (concurrency.ts): absent, nothing caps requests in flight. */
+  /** Shared concurrency tickets (concurrency.ts) for keys with their own max_in_flight; absent, only this process's count caps them. */
   tickets?: TicketStore;
   log?: GatewayLog;
 }
@@ -79,6 +79,8 @@ async function untilOrDeadline(p: Promise<void>, ms: number): Promise<void> {
 
 export class Gateway {
   private readonly breakers = new BreakerBoard();
+  /** This process's in-flight counts for the default caps (gateway/tickets.ts). */
+  private readonly slots = new InProcessSlots();
   private readonly cfg: GatewayConfig;
   private readonly clock: GatewayClock;
   private readonly settle: Settle;
@@ -111,7 +113,7 @@ export class Gateway {
 
     const admitted = await admit(req, { catalog: this.deps.catalog, limiter: this.deps.limiter, breakers: this.breakers, clock: this.clock, max_attempts: this.cfg.max_attempts });
     if (!admitted.ok) return refuse(admitted.refusal);
-    const ticket = await takeTickets(req, this.deps.tickets, this.cfg.startup_max_in_flight, this.clock, this.deps.log);
+    const ticket = await takeTickets(req, { slots: this.slots, tickets: this.deps.tickets, startup_max_in_flight: this.cfg.startup_max_in_flight, clock: this.clock, log: this.deps.log });
     if (!ticket.ok) return refuse(ticket.refusal);
     try {
       return await this.serve(req, sink, admitted, startedMs, refuse);
