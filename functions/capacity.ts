@@ -30,6 +30,17 @@ async function writeBlocks(providerId: string, plan: BlockPlan, at: string): Pro
   logger.warn('capacity reduced below booked GPUs: bookings interrupted', { provider_id: providerId, hours: short.slice(0, 50).map((h) => `${h.pool}@${h.hour}`), count: short.length, bookings: interrupted.map((b) => b.id) });
 }
 
+/**
+ * Maintenance windows the applied report lists over booked hours interrupt those bookings (lifecycle.ts), each told
+ * to its startup. After the report is saved: a redelivery finds it stale, so a crash between is finished by the
+ * next report that lists the window again (providers report every interval) — never a booking silently undelivered.
+ */
+async function interruptForMaintenance(providerId: string, windows: CapacityReportInput['maintenance_windows']): Promise<void> {
+  const interrupted = await deps().lifecycle.interruptMaintenance(providerId, windows ?? []);
+  for (const b of interrupted) await emitBookingEvent('booking.interrupted', b);
+  if (interrupted.length > 0) logger.warn('maintenance over booked hours: bookings interrupted', { provider_id: providerId, bookings: interrupted.map((b) => b.id) });
+}
+
 /** Applies one report under the provider's capacity state; returns what was done. */
 export async function applyReport(report: CapacityReportInput, nowIso: string): Promise<'apply' | 'coalesce' | 'stale'> {
   const { providers } = deps();
@@ -49,6 +60,7 @@ export async function applyReport(report: CapacityReportInput, nowIso: string): 
   }
   if (blocks) await writeBlocks(report.provider_id, blocks, nowIso);
   await providers.saveCapacity(found.value, prev, { last_applied_reported_at: report.reported_at, last_applied_at: nowIso, pending: null }, version, report, nowIso);
+  await interruptForMaintenance(report.provider_id, report.maintenance_windows);
   return 'apply';
 }
 

@@ -1,6 +1,6 @@
 /** Lender routes on credit facilities (SPEC §3, §10). Only the facility's lender or an operator sees it; anyone else gets 404. */
 import type { z } from 'zod';
-import { maxLeaseLifeMs, nowMs as clockNowMs, rateToBps, type Caller, type Principal } from '../packages/core/src/index.js';
+import { MAX_EVENT_STREAMS_PER_TENANT, maxLeaseLifeMs, nowMs as clockNowMs, rateToBps, streamScope, ticketExpiry, type Caller, type Principal } from '../packages/core/src/index.js';
 import { apiRoute, idempotentReply, type ApiRequest } from './lib/api.js';
 import { deps } from './lib/deps.js';
 import { HttpError, badRequest, busy, conflict, notFound } from './lib/errors.js';
@@ -107,10 +107,33 @@ export const STREAM_MAX_MS = 60_000;
 export const STREAM_POLL_MS = 1_000;
 const STREAM_PING_MS = 15_000;
 
+/**
+ * Takes one of the tenant's event-stream tickets (at most MAX_EVENT_STREAMS_PER_TENANT open at once, across every
+ * container: concurrency.ts); over it, 429 at once.
+ */
+async function streamTicket(tenantId: string, ticket: string): Promise<() => Promise<void>> {
+  const scopes = [{ scope: streamScope(tenantId), max: MAX_EVENT_STREAMS_PER_TENANT }];
+  const r = await deps().tickets.take(scopes, ticket, ticketExpiry(clockNowMs(), STREAM_MAX_MS), clockNowMs());
+  if (r.ok) return () => deps().tickets.give([scopes[0]!.scope], ticket);
+  if (r.code === 'contention') throw busy();
+  throw new HttpError(429, `At most ${MAX_EVENT_STREAMS_PER_TENANT} event streams may be open at once; close one or retry when one ends (each lasts at most ${STREAM_MAX_MS / 1000} s).`, 'too_many_streams', 'rate_limit_error', null, true, { 'retry-after': '5' });
+}
+
 /** Real-time visibility: the facility's figures as server-sent events, pushed when they change. */
 export const stream = streamRoute('functions/facilities.stream', async function* (req) {
   const lending = deps().lending;
   const f = await visibleFacility(req);
+  // The operator's streams count together, as one tenant's.
+  const give = await streamTicket(req.principal!.tenant_id ?? 'operator', req.requestId);
+  try {
+    yield* figures(lending, req, f);
+  } finally {
+    // Also when the client goes away: the stream's generator is returned, and this runs.
+    await give();
+  }
+});
+
+async function* figures(lending: ReturnType<typeof deps>['lending'], req: ApiRequest<undefined, Record<string, never>>, f: Awaited<ReturnType<typeof visibleFacility>>): AsyncGenerator<string> {
   const started = Date.now();
   let last = '';
   let lastSent = 0;
@@ -128,4 +151,4 @@ export const stream = streamRoute('functions/facilities.stream', async function*
     await new Promise((r) => setTimeout(r, STREAM_POLL_MS));
   }
   yield sseFrame('end', { reason: 'max_duration', reconnect: true });
-});
+}

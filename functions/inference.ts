@@ -11,14 +11,16 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import {
-  MAX_USAGE_RANGE_DAYS, describeCall, groupUsage, listedModels, openAiError, requestHash, type Workload,
+  MAX_USAGE_RANGE_DAYS, describeCall, groupUsage, listedModels, modelNotFound, openAiError, requestHash, type Workload,
 } from '../packages/core/src/index.js';
 import { now as clockNow } from '../packages/core/src/clock.js';
 import { UsageTooLargeError } from '../packages/core/src/adapters/dynamodb/index.js';
-import { apiRoute, authenticate, countRequest, errorResult, idempotencyKeyOf, lowerHeaders, parseJson, rawBodyOf, requestIdOf, routeFor, startupIdOf } from './lib/api.js';
+import { apiRoute, authenticate, countRequest, errorResult, idempotencyKeyOf, lowerHeaders, parseBodyWith, parseJson, rawBodyOf, requestIdOf, routeFor, startupIdOf } from './lib/api.js';
 import { deps } from './lib/deps.js';
-import { HttpError, badRequest, forbidden, fromZod } from './lib/errors.js';
+import { badRequest, forbidden } from './lib/errors.js';
+import { httpErrorOf, openAiInternalError } from './lib/openai-errors.js';
 import { usageDay } from './lib/days.js';
+import type { RouteDef } from '../infra/routes.js';
 import { ChatBody, CompletionBody, EmbeddingBody, MAX_INFERENCE_BODY_BYTES, withoutNulls, type UsageQuery } from './lib/openai.js';
 import { logger, metrics } from './lib/powertools.js';
 import { StreamSink } from './lib/sink.js';
@@ -34,14 +36,12 @@ const BODY: Record<Workload, z.ZodType> = { chat: ChatBody, completion: Completi
 /** Deeper than management bodies: a tool's parameters are a JSON Schema of their own. */
 const MAX_INFERENCE_JSON_DEPTH = 128;
 
-function parseInferenceBody(workload: Workload, event: APIGatewayProxyEvent): Record<string, unknown> {
+function parseInferenceBody(route: RouteDef, workload: Workload, event: APIGatewayProxyEvent): Record<string, unknown> {
   const raw = rawBodyOf(event, MAX_INFERENCE_BODY_BYTES);
   if (raw.trim() === '') throw badRequest('A JSON request body is required.', null, 'missing_body');
   const json = parseJson(raw, MAX_INFERENCE_JSON_DEPTH, 'We could not parse the JSON body of your request.');
   if (!json || typeof json !== 'object' || Array.isArray(json)) throw badRequest('The request body must be a JSON object.', null, 'invalid_json');
-  const parsed = BODY[workload].safeParse(json);
-  if (!parsed.success) throw fromZod(parsed.error, 'body');
-  return withoutNulls(parsed.data as Record<string, unknown>);
+  return withoutNulls(parseBodyWith(route, BODY[workload], json) as Record<string, unknown>);
 }
 
 function inferenceRoute(handlerId: string, workload: Workload) {
@@ -52,7 +52,7 @@ function inferenceRoute(handlerId: string, workload: Workload) {
     try {
       const principal = await authenticate(route, headers);
       if (principal?.role !== 'startup' || !principal.key || !principal.tenant_id) throw forbidden('Inference routes take a startup key.');
-      const body = parseInferenceBody(workload, event);
+      const body = parseInferenceBody(route, workload, event);
       const idem = idempotencyKeyOf(headers, requestId);
 
       const sink = new StreamSink();
@@ -80,7 +80,7 @@ function inferenceRoute(handlerId: string, workload: Workload) {
         .catch((err: unknown) => {
           // A fault of ours. Before the head: a plain 500. After it: end the stream. An open hold expires through the sweeper.
           logger.error('inference request failed', { error: err as Error, requestId });
-          if (!sink.isStarted) sink.reply(500, { 'x-compux-provider': 'none' }, openAiError({ status: 500, type: 'api_error', code: 'internal_error', message: 'Internal server error' }));
+          if (!sink.isStarted) sink.reply(500, { 'x-compux-provider': 'none' }, openAiError(openAiInternalError()));
           else sink.end();
         });
       sink.work = work;
@@ -92,7 +92,7 @@ function inferenceRoute(handlerId: string, workload: Workload) {
       const reply = { statusCode: head.status, headers: { 'content-type': 'application/json', ...head.headers, 'x-request-id': requestId }, body: sink.readable };
       return shapeStreamedReply(route, headers, reply, head.bodyBytes);
     } catch (err) {
-      const r = errorResult(err, requestId);
+      const r = errorResult(err, requestId, route);
       countRequest(route, r.statusCode);
       const reply = { statusCode: r.statusCode, headers: { ...(r.headers as Record<string, string>), 'x-compux-provider': 'none' }, body: r.body };
       return shapeStreamedReply(route, headers, reply, Buffer.byteLength(r.body));
@@ -131,7 +131,7 @@ export const listModels = apiRoute('functions/inference.listModels', async () =>
 export const getModel = apiRoute('functions/inference.getModel', async (req) => {
   const id = decodeURIComponent(req.params.id ?? '');
   const m = listedModels(await deps().routingCatalog.load()).find((x) => x.id === id);
-  if (!m) throw new HttpError(404, `The model ${id} does not exist.`, 'model_not_found', 'not_found_error', 'model');
+  if (!m) throw httpErrorOf(modelNotFound(id));
   return { status: 200, body: modelJson(m), headers: { 'x-compux-provider': 'none' } };
 });
 

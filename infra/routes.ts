@@ -40,6 +40,12 @@ export interface RouteDef {
    * (functions/lib/reply.ts). Off by default: each preflight costs a stack resource.
    */
   cors?: boolean;
+  /**
+   * An OpenAI-compatible route: every error it answers has OpenAI's types, codes and `param` paths
+   * (functions/lib/openai-errors.ts), the key refusal included, so a client written for OpenAI reads them unchanged.
+   * Other routes keep CompuX's management error types.
+   */
+  openai?: boolean;
   /** Money-moving: honours Idempotency-Key. */
   idempotent?: boolean;
   /**
@@ -165,7 +171,8 @@ export const ROUTES: readonly RouteDef[] = [
   },
   {
     method: 'GET', path: '/v1/facilities/{id}/stream', handler: 'functions/facilities.stream', auth: LENDER_OR_OPERATOR,
-    access: ['read', 'query'], streaming: true, timeoutSeconds: 120,
+    // Writes: the tenant's event-stream ticket (at most 10 open at once, packages/core/src/concurrency.ts).
+    access: ['read', 'query', 'write', 'transact'], streaming: true, timeoutSeconds: 120,
     summary: "Server-sent events: the facility's visibility figures, pushed when they change (bounded to 60 s a connection)",
   },
   {
@@ -196,25 +203,25 @@ export const ROUTES: readonly RouteDef[] = [
   },
   {
     method: 'POST', path: '/v1/chat/completions', handler: 'functions/inference.chat', auth: ['startup'], access: INFERENCE_ACCESS,
-    streaming: true, cors: true, timeoutSeconds: INFERENCE_TIMEOUT_S, body: O.ChatBody,
+    streaming: true, cors: true, openai: true, timeoutSeconds: INFERENCE_TIMEOUT_S, body: O.ChatBody,
     summary: "OpenAI chat completions (stream: true for server-sent events): held, routed, metered and billed to the caller's credits",
   },
   {
     method: 'POST', path: '/v1/completions', handler: 'functions/inference.completions', auth: ['startup'], access: INFERENCE_ACCESS,
-    streaming: true, cors: true, timeoutSeconds: INFERENCE_TIMEOUT_S, body: O.CompletionBody,
+    streaming: true, cors: true, openai: true, timeoutSeconds: INFERENCE_TIMEOUT_S, body: O.CompletionBody,
     summary: 'OpenAI (legacy) completions, streamed or not, billed like chat',
   },
   {
     method: 'POST', path: '/v1/embeddings', handler: 'functions/inference.embeddings', auth: ['startup'], access: INFERENCE_ACCESS,
-    streaming: true, cors: true, timeoutSeconds: 60, body: O.EmbeddingBody,
+    streaming: true, cors: true, openai: true, timeoutSeconds: 60, body: O.EmbeddingBody,
     summary: 'OpenAI embeddings, billed for their input tokens',
   },
   {
-    method: 'GET', path: '/v1/models', handler: 'functions/inference.listModels', auth: ['startup'], access: ['read', 'query'], cors: true,
+    method: 'GET', path: '/v1/models', handler: 'functions/inference.listModels', auth: ['startup'], access: ['read', 'query'], cors: true, openai: true,
     summary: 'Models served by at least one live provider (OpenAI list shape)', reply: O.ModelList,
   },
   {
-    method: 'GET', path: '/v1/models/{id+}', handler: 'functions/inference.getModel', auth: ['startup'], access: ['read', 'query'], cors: true,
+    method: 'GET', path: '/v1/models/{id+}', handler: 'functions/inference.getModel', auth: ['startup'], access: ['read', 'query'], cors: true, openai: true,
     summary: 'One model (ids may contain "/")', reply: O.ModelObject,
   },
   {

@@ -72,8 +72,9 @@ export interface LocalHttpServer {
 }
 
 type ErrorType = 'invalid_request_error' | 'api_error';
+/** OpenAI's shape with all four keys, as the handlers answer (functions/lib/errors.ts). */
 function errorBody(message: string, type: ErrorType, code: string): string {
-  return JSON.stringify({ error: { message, type, code } });
+  return JSON.stringify({ error: { message, type, param: null, code } });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -224,7 +225,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<LocalHtt
     } catch (err) {
       if (err instanceof BodyTooLarge) {
         // Close after answering: the rest of the oversized body is not read.
-        sendJson(res, 413, errorBody(`Request body exceeds ${limit} bytes`, 'invalid_request_error', 'payload_too_large'), { connection: 'close' });
+        // The handlers' own code and wording for the same refusal (functions/lib/api.ts rawBodyOf), so a 1 MiB+ body
+        // reads alike whether this server or, deployed, the handler refuses it.
+        sendJson(res, 413, errorBody(`Request body over ${limit} bytes.`, 'invalid_request_error', 'body_too_large'), { connection: 'close' });
         res.once('finish', () => req.destroy());
         return;
       }

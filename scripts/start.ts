@@ -22,7 +22,7 @@ const USAGE = `usage: npm start [-- --in-memory] [-- --no-seed] [-- --no-history
   --in-memory   keep DynamoDB data in memory only (default: ./.compux-data/)
   --no-history  seed the demo world without its seven weeks of past traffic and last month's settlement
   --no-seed     do not seed the demo world (simulated providers, lender, funded startup, key)
-env: PORT (default 3000), HOST (default 127.0.0.1), COMPUX_ADMIN_KEY, COMPUX_IN_MEMORY=1, COMPUX_DATA_DIR (default ./.compux-data), COMPUX_NOW (an ISO instant: the clock starts there), COMPUX_HOLD_TTL_S (a hold's expiry, 5–3600 s, default 600)`;
+env: PORT (default 3000), HOST (default 127.0.0.1), COMPUX_ADMIN_KEY, COMPUX_IN_MEMORY=1, COMPUX_DATA_DIR (default ./.compux-data), COMPUX_NOW (an ISO instant: the clock starts there), COMPUX_HOLD_TTL_S (a hold's expiry, 5–3600 s, default 600), COMPUX_RELAY_PUBLISH_LEAD_S (a rotated relay key's publish lead, 0–3600 s, default 420)`;
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

@@ -14,6 +14,7 @@ import { requestHash, type Principal } from '../../packages/core/src/index.js';
 import { BadCursorError, ContentionError } from '../../packages/core/src/adapters/dynamodb/index.js';
 import { deps } from './deps.js';
 import { HttpError, badRequest, busy, errorBody, forbidden, fromZod, notFound, internalErrorBody, unauthorized } from './errors.js';
+import { asOpenAi, incorrectApiKey, missingApiKey, openAiBodyError, openAiInternalError } from './openai-errors.js';
 import { logger, metrics } from './powertools.js';
 import { routeReplyHeaders } from './reply.js';
 import { checkPathParams, checkRouteParams } from './params.js';
@@ -72,8 +73,9 @@ export function bearer(headers: Record<string, string>): string | undefined {
 
 export async function authenticate(route: RouteDef, headers: Record<string, string>): Promise<Principal | null> {
   if (route.auth.includes('public')) return null;
-  const principal = await deps().tenants.authenticate(bearer(headers));
-  if (!principal) throw unauthorized();
+  const key = bearer(headers);
+  const principal = await deps().tenants.authenticate(key);
+  if (!principal) throw route.openai ? (key ? incorrectApiKey(key) : missingApiKey()) : unauthorized();
   if (!route.auth.includes(principal.role)) throw forbidden();
   return principal;
 }
@@ -121,8 +123,14 @@ function parseBody(route: RouteDef, event: APIGatewayProxyEvent): unknown {
     return undefined;
   }
   if (json === undefined) throw badRequest('A JSON request body is required.', null, 'missing_body');
-  const parsed = (route.body as z.ZodType).safeParse(json);
-  if (!parsed.success) throw fromZod(parsed.error, 'body');
+  return parseBodyWith(route, route.body as z.ZodType, json);
+}
+
+/** A JSON body checked against a schema: a 400 worded as OpenAI words it on its routes, else CompuX's. */
+export function parseBodyWith<T>(route: RouteDef, schema: z.ZodType<T>, json: unknown): T {
+  // The input is reported so a refusal can say what was received ("but got 5 instead").
+  const parsed = schema.safeParse(json, { reportInput: route.openai === true });
+  if (!parsed.success) throw route.openai ? openAiBodyError(parsed.error, schema) : fromZod(parsed.error, 'body');
   return parsed.data;
 }
 
@@ -159,15 +167,23 @@ function reply(status: number, body: unknown, requestId: string, extra: Record<s
   };
 }
 
-export function errorResult(err: unknown, requestId: string): APIGatewayProxyResult {
-  if (err instanceof HttpError && err.expose) return reply(err.status, errorBody(err), requestId, err.headers);
-  if (err instanceof BadCursorError) return reply(400, errorBody(badRequest(err.message, 'cursor', 'invalid_cursor')), requestId);
-  if (err instanceof ContentionError) {
-    const e = busy();
-    return reply(e.status, errorBody(e), requestId, e.headers);
+/** The error as a client may see it; null for a fault of ours, whose detail stays in the log. */
+function exposed(err: unknown): HttpError | null {
+  if (err instanceof HttpError && err.expose) return err;
+  if (err instanceof BadCursorError) return badRequest(err.message, 'cursor', 'invalid_cursor');
+  if (err instanceof ContentionError) return busy();
+  return null;
+}
+
+/** The reply to a thrown error: OpenAI's types on the OpenAI-compatible routes (`route.openai`), CompuX's elsewhere. */
+export function errorResult(err: unknown, requestId: string, route?: RouteDef): APIGatewayProxyResult {
+  const e = exposed(err);
+  if (!e) {
+    logger.error('unhandled error', { error: err as Error, requestId });
+    return route?.openai ? reply(500, errorBody(openAiInternalError()), requestId) : reply(500, internalErrorBody, requestId);
   }
-  logger.error('unhandled error', { error: err as Error, requestId });
-  return reply(500, internalErrorBody, requestId);
+  const shown = route?.openai ? asOpenAi(e) : e;
+  return reply(shown.status, errorBody(shown), requestId, shown.headers);
 }
 
 /** What every route (buffered or streamed) resolves before its handler runs: who calls, with what. */
@@ -210,7 +226,7 @@ export function apiRoute<B = unknown, Q = unknown>(handlerId: string, fn: (req: 
       const out = sealReply(route, await fn(req), binding);
       result = reply(out.status, out.body, requestId, out.headers);
     } catch (err) {
-      result = errorResult(err, requestId);
+      result = errorResult(err, requestId, route);
     }
     countRequest(route, result.statusCode);
     return { ...result, headers: routeReplyHeaders(route, result.headers as Record<string, string>) };

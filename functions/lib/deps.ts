@@ -3,14 +3,14 @@
  * comes from the SDK's own AWS_ENDPOINT_URL_DYNAMODB, so the local runtime and AWS run this same code.
  */
 import { BookingLifecycle, Bookings, CATALOG_CACHE_TTL_MS, CachedCatalog, Credits, nowMs, DEFAULT_LEASE_RESERVE_S, DEFAULT_LEASE_SPEND_S, DEFAULT_HOLDER_CONFIG, Gateway, KEY_CACHE_TTL_MS, LEASE_SWEEP_GRACE_S, LeaseCloser, LeaseHolder, Lending, MAX_CATALOG_CACHE_TTL_MS, MAX_KEY_CACHE_TTL_MS, MAX_LEASE_RESERVE_S, MAX_LEASE_SPEND_S, RelaySigner, Tenants, ttlFromEnv, type LeaseTiming } from '../../packages/core/src/index.js';
-import { DynamoBookings, DynamoCatalog, DynamoCreditStore, DynamoProviders, DynamoRateLimiter, DynamoDashboard, DynamoRelayKeys, DynamoSettlement, DynamoSla, documentClient, routingEpoch } from '../../packages/core/src/adapters/dynamodb/index.js';
+import { DynamoBookings, DynamoCatalog, DynamoCreditStore, DynamoProviders, DynamoRateLimiter, DynamoDashboard, DynamoRelayKeys, DynamoSettlement, DynamoSla, DynamoTickets, documentClient, routingEpoch } from '../../packages/core/src/adapters/dynamodb/index.js';
 import { HttpUpstream } from '../../packages/core/src/adapters/http/upstream.js';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { guardClient } from '../../packages/core/src/adapters/clients.js';
 import { logger, tracer } from './powertools.js';
-import { holdTtlS } from './settings.js';
+import { holdTtlS, startupMaxInFlight } from './settings.js';
 
 export interface Deps {
   doc: DynamoDBDocumentClient;
@@ -25,6 +25,8 @@ export interface Deps {
   routingCatalog: CachedCatalog;
   gateway: Gateway;
   limiter: DynamoRateLimiter;
+  /** Concurrency tickets (packages/core/src/concurrency.ts): requests in flight, open event streams. */
+  tickets: DynamoTickets;
   providers: DynamoProviders;
   upstream: HttpUpstream;
   relayKeys: DynamoRelayKeys;
@@ -82,20 +84,24 @@ export function deps(): Deps {
   const relayKeys = new DynamoRelayKeys(doc, table);
   const relay = new RelaySigner(relayKeys);
   const sla = new DynamoSla(doc, table);
+  const tickets = new DynamoTickets(doc, table);
   const log = (level: 'info' | 'warn' | 'error', message: string, data: Record<string, unknown>) => logger[level](message, data);
   const timing = leaseTiming();
   // AWS's Lambda runtime names the function: there a container serves one request at a time. Anywhere else (the
   // local runtime) one process serves every request in turn, and its flushes batch across them.
   const holder = leasesOn() ? new LeaseHolder(store, { ...DEFAULT_HOLDER_CONFIG, timing, flush_linger_idle: !process.env.AWS_LAMBDA_FUNCTION_NAME }, undefined, log) : undefined;
   const gateway = new Gateway(
-    { credits, catalog: routingCatalog, limiter, upstream, relay, sla, log, ...(holder ? { holder, idempotency: store } : {}) },
-    { first_byte_timeout_ms: envMs('COMPUX_UPSTREAM_FIRST_BYTE_TIMEOUT_MS', 30_000), idle_timeout_ms: envMs('COMPUX_UPSTREAM_IDLE_TIMEOUT_MS', 60_000), sla_flush_samples: envMs('COMPUX_SLA_FLUSH_SAMPLES', 32) },
+    { credits, catalog: routingCatalog, limiter, upstream, relay, sla, log, tickets, ...(holder ? { holder, idempotency: store } : {}) },
+    {
+      first_byte_timeout_ms: envMs('COMPUX_UPSTREAM_FIRST_BYTE_TIMEOUT_MS', 30_000), idle_timeout_ms: envMs('COMPUX_UPSTREAM_IDLE_TIMEOUT_MS', 60_000), sla_flush_samples: envMs('COMPUX_SLA_FLUSH_SAMPLES', 32),
+      startup_max_in_flight: startupMaxInFlight(),
+    },
   );
   const tenants = new Tenants(store, process.env.COMPUX_ADMIN_KEY_SHA256, undefined, { keyCacheTtlMs: ttlFromEnv(process.env.COMPUX_KEY_CACHE_TTL_MS, KEY_CACHE_TTL_MS, MAX_KEY_CACHE_TTL_MS) });
   const bookingStore = new DynamoBookings(doc, table);
   const bookings = new Bookings(bookingStore, bookingStore, catalog, credits, nowMs);
   const lifecycle = new BookingLifecycle(bookingStore, bookings, credits, nowMs);
-  cached = { bookings, lifecycle, bookingStore, doc, table, store, credits, lending: new Lending(store), tenants, catalog, routingCatalog, gateway, limiter, providers: new DynamoProviders(doc, table), upstream, relayKeys, relay, sla, settlement: new DynamoSettlement(doc, table, store.ledger), dashboard: new DynamoDashboard(doc, table), holder, leaseTiming: timing,
+  cached = { bookings, lifecycle, bookingStore, doc, table, store, credits, lending: new Lending(store), tenants, catalog, routingCatalog, gateway, limiter, tickets, providers: new DynamoProviders(doc, table), upstream, relayKeys, relay, sla, settlement: new DynamoSettlement(doc, table, store.ledger), dashboard: new DynamoDashboard(doc, table), holder, leaseTiming: timing,
     leases: new LeaseCloser(store, undefined, envSeconds('COMPUX_LEASE_SWEEP_GRACE_S', LEASE_SWEEP_GRACE_S, 3_600)) };
   return cached;
 }

@@ -4,15 +4,18 @@
  * HttpError reaches the caller as a plain 500 without detail; the stack goes to the log only.
  */
 import type { z } from 'zod';
+import type { OpenAiErrorType } from '../../packages/core/src/index.js';
 
-export type ErrorType = 'invalid_request_error' | 'authentication_error' | 'permission_error' | 'not_found_error' | 'conflict_error' | 'rate_limit_error' | 'api_error';
+/** CompuX's management types, and OpenAI's (the only ones an OpenAI-compatible route answers: openai-errors.ts). */
+export type ErrorType = 'authentication_error' | 'permission_error' | 'not_found_error' | 'conflict_error' | 'rate_limit_error' | 'api_error' | OpenAiErrorType;
 
 export class HttpError extends Error {
   override name = 'HttpError';
   constructor(
     readonly status: number,
     message: string,
-    readonly code: string,
+    /** null only where OpenAI sends none (openai-errors.ts); management routes always name one. */
+    readonly code: string | null,
     readonly type: ErrorType = status >= 500 ? 'api_error' : 'invalid_request_error',
     readonly param: string | null = null,
     readonly expose = status < 500,
@@ -29,8 +32,9 @@ export const notFound = (what: string) => new HttpError(404, `No such ${what}.`,
 export const conflict = (message: string, code: string) => new HttpError(409, message, code, 'conflict_error');
 export const busy = () => new HttpError(503, 'The service is busy; retry with the same Idempotency-Key.', 'contention', 'api_error', null, true, { 'retry-after': '1' });
 
-export function errorBody(e: HttpError) {
-  return { error: { message: e.message, type: e.type, param: e.param, code: e.code } };
+export function errorBody(e: { message: string; type: string; param?: string | null; code: string | null }) {
+  // All four keys, always (null when none), as OpenAI sends them.
+  return { error: { message: e.message, type: e.type, param: e.param ?? null, code: e.code } };
 }
 
 export const internalErrorBody = { error: { message: 'Internal server error', type: 'api_error', param: null, code: 'internal_error' } };

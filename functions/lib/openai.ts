@@ -1,7 +1,9 @@
 /**
  * zod schemas of the OpenAI-compatible requests (SPEC §4). They check what the marketplace relies on
- * (model, messages/prompt/input, max_tokens, n, stream, stream_options) with OpenAI's own limits, and let
- * every other OpenAI parameter through untouched to the provider (looseObject), as OpenAI's API accepts them.
+ * (model, messages/prompt/input, max_tokens, n, stream, stream_options) and every sampling parameter against
+ * OpenAI's own bounds (its API reference and openapi.yaml), so a request OpenAI refuses is refused here with
+ * OpenAI's code (openai-issues.ts) rather than by a provider. Other fields pass through untouched to the provider
+ * (looseObject): OpenAI adds parameters often, and a field it accepts tomorrow must not break a client here today.
  */
 import { z } from 'zod';
 import { MAX_CHOICES, MAX_TOKENS_PER_REQUEST, MODEL_ID } from '../../packages/core/src/index.js';
@@ -10,34 +12,78 @@ import { MAX_CHOICES, MAX_TOKENS_PER_REQUEST, MODEL_ID } from '../../packages/co
 export const MAX_INFERENCE_BODY_BYTES = 1024 * 1024;
 const MAX_MESSAGES = 2_048;
 const MAX_INPUTS = 2_048;
+/** OpenAI's bounds on the sampling parameters. */
+const MAX_TEMPERATURE = 2;
+const MAX_PENALTY = 2;
+const MAX_TOP_LOGPROBS = 20;
+const MAX_COMPLETION_LOGPROBS = 5;
+const MAX_BEST_OF = 20;
+const MAX_STOP_SEQUENCES = 4;
+const MAX_TOOLS = 128;
+const MAX_LOGIT_BIAS = 100;
+
+/** An optional OpenAI parameter: null means "not set" in OpenAI's API (withoutNulls drops it before use). */
+const opt = <T extends z.ZodType>(t: T) => t.nullable().optional();
+const Int = (min: number, max: number) => z.int().min(min).max(max);
+const Decimal = (min: number, max: number) => z.number().min(min).max(max);
 
 const Model = z.string().regex(MODEL_ID, 'model must be a model id such as "llama-3.1-70b-instruct"');
-const MaxTokens = z.number().int().min(1).max(MAX_TOKENS_PER_REQUEST);
 const StreamOptions = z.looseObject({ include_usage: z.boolean().optional() });
+const Stop = z.union([z.string(), z.array(z.string()).max(MAX_STOP_SEQUENCES)]);
+const LogitBias = z.record(z.string(), Decimal(-MAX_LOGIT_BIAS, MAX_LOGIT_BIAS));
+
+/** The sampling parameters chat and legacy completions share, with OpenAI's bounds. */
+const Sampling = {
+  temperature: opt(Decimal(0, MAX_TEMPERATURE)),
+  top_p: opt(Decimal(0, 1)),
+  presence_penalty: opt(Decimal(-MAX_PENALTY, MAX_PENALTY)),
+  frequency_penalty: opt(Decimal(-MAX_PENALTY, MAX_PENALTY)),
+  n: opt(Int(1, MAX_CHOICES)),
+  // Any number: OpenAI takes int64 seeds, past what a JS number holds exactly, and clients send random 64-bit ones.
+  seed: opt(z.number()),
+  stop: opt(Stop),
+  logit_bias: opt(LogitBias),
+  stream: opt(z.boolean()),
+  stream_options: opt(StreamOptions),
+};
+
+/** OpenAI's order, so its "Supported values are" list reads the same. */
+const ROLES = ['system', 'assistant', 'user', 'function', 'tool', 'developer'] as const;
+/** Roles whose message must carry content (an assistant's may hold tool calls instead). */
+const CONTENT_REQUIRED = new Set<string>(['system', 'developer', 'user', 'tool']);
 
 const ContentPart = z.looseObject({ type: z.string().min(1).max(64) });
-const Message = z.looseObject({
-  role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']),
-  content: z.union([z.string(), z.array(ContentPart).max(1_000), z.null()]).optional(),
-  name: z.string().max(256).optional(),
-});
+const Message = z
+  .looseObject({
+    role: z.enum(ROLES),
+    content: z.union([z.string(), z.array(ContentPart).max(1_000), z.null()]).optional(),
+    name: z.string().max(256).optional(),
+    tool_call_id: z.string().max(256).optional(),
+  })
+  .superRefine((m, ctx) => {
+    if (m.content === undefined && CONTENT_REQUIRED.has(m.role)) ctx.addIssue({ code: 'custom', path: ['content'], message: 'content is required', params: { code: 'missing_required_parameter' } });
+    if (m.role === 'tool' && m.tool_call_id === undefined) ctx.addIssue({ code: 'custom', path: ['tool_call_id'], message: 'tool_call_id is required', params: { code: 'missing_required_parameter' } });
+  });
 
 const streamOptionsNeedStream = (b: { stream?: boolean | null; stream_options?: unknown }) => !(b.stream_options != null && b.stream !== true);
-const STREAM_OPTIONS_MESSAGE = { message: 'stream_options is only allowed when stream is true', path: ['stream_options'] };
+const STREAM_OPTIONS_MESSAGE = { message: "The 'stream_options' parameter is only allowed when 'stream' is enabled.", path: ['stream_options'], params: { code: 'invalid_value' } };
 
 export const ChatBody = z
   .looseObject({
     model: Model,
-    messages: z.array(Message).min(1, 'messages must hold at least one message').max(MAX_MESSAGES),
-    max_tokens: MaxTokens.nullable().optional(),
-    max_completion_tokens: MaxTokens.nullable().optional(),
-    n: z.number().int().min(1).max(MAX_CHOICES).nullable().optional(),
-    stream: z.boolean().nullable().optional(),
-    stream_options: StreamOptions.nullable().optional(),
+    messages: z.array(Message).min(1).max(MAX_MESSAGES),
+    max_tokens: opt(Int(1, MAX_TOKENS_PER_REQUEST)),
+    max_completion_tokens: opt(Int(1, MAX_TOKENS_PER_REQUEST)),
+    ...Sampling,
+    logprobs: opt(z.boolean()),
+    top_logprobs: opt(Int(0, MAX_TOP_LOGPROBS)),
+    tools: opt(z.array(z.unknown()).max(MAX_TOOLS)),
+    parallel_tool_calls: opt(z.boolean()),
+    response_format: opt(z.looseObject({ type: z.enum(['json_object', 'json_schema', 'text']) })),
   })
   .refine(streamOptionsNeedStream, STREAM_OPTIONS_MESSAGE);
 
-const TokenIds = z.array(z.number().int().min(0).max(10_000_000)).max(MAX_TOKENS_PER_REQUEST);
+const TokenIds = z.array(Int(0, 10_000_000)).max(MAX_TOKENS_PER_REQUEST);
 const PromptInput = z.union([
   z.string(),
   z.array(z.string()).min(1).max(MAX_INPUTS),
@@ -49,12 +95,13 @@ export const CompletionBody = z
   .looseObject({
     model: Model,
     prompt: PromptInput,
-    max_tokens: MaxTokens.nullable().optional(),
-    n: z.number().int().min(1).max(MAX_CHOICES).nullable().optional(),
-    best_of: z.number().int().min(1).max(MAX_CHOICES).nullable().optional(),
-    echo: z.boolean().nullable().optional(),
-    stream: z.boolean().nullable().optional(),
-    stream_options: StreamOptions.nullable().optional(),
+    // OpenAI takes 0 here (with echo, the prompt's logprobs and no completion).
+    max_tokens: opt(Int(0, MAX_TOKENS_PER_REQUEST)),
+    ...Sampling,
+    best_of: opt(Int(0, MAX_BEST_OF)),
+    echo: opt(z.boolean()),
+    logprobs: opt(Int(0, MAX_COMPLETION_LOGPROBS)),
+    suffix: opt(z.string()),
   })
   .refine(streamOptionsNeedStream, STREAM_OPTIONS_MESSAGE);
 
@@ -62,7 +109,7 @@ export const EmbeddingBody = z.looseObject({
   model: Model,
   input: PromptInput,
   encoding_format: z.enum(['float', 'base64']).optional(),
-  dimensions: z.number().int().min(1).max(65_536).optional(),
+  dimensions: Int(1, 65_536).optional(),
   user: z.string().max(256).optional(),
 });
 

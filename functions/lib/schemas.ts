@@ -3,6 +3,7 @@
  * GET /openapi.json is generated from them (z.toJSONSchema), so the docs cannot drift from the checks.
  */
 import { z } from 'zod';
+import { MAX_KEY_MAX_IN_FLIGHT } from '../../packages/core/src/concurrency.js';
 
 /** Upper bound on any single amount: 10^15 micros = 1 billion USD. Keeps every sum a safe integer. */
 export const MAX_AMOUNT_MICROS = 1_000_000_000_000_000;
@@ -34,6 +35,8 @@ export const CreateKeyBody = z.strictObject({
   models: z.array(z.string().min(1).max(200)).max(100).optional(),
   rpm: z.number().int().min(1).max(100_000).optional(),
   tpm: z.number().int().min(1).max(100_000_000).optional(),
+  /** Requests in flight at once, streams included (default 64): over it, 429 concurrency_limit_key. */
+  max_in_flight: z.number().int().min(1).max(MAX_KEY_MAX_IN_FLIGHT).optional(),
 });
 export const KeyReply = z.object({
   id: Id,
@@ -50,6 +53,8 @@ export const KeyReply = z.object({
   models: z.array(z.string()).nullable(),
   rpm: z.number().int().nullable(),
   tpm: z.number().int().nullable(),
+  /** Requests in flight at once (streams included); the default when the key sets none. */
+  max_in_flight: z.number().int(),
   created_at: z.string(),
   revoked_at: z.string().nullable(),
 });

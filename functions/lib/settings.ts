@@ -5,6 +5,8 @@
  * No import with side effects, so the runtime may check these before it sets the handlers' environment.
  */
 import { DEFAULT_HOLD_TTL_S, MAX_HOLD_TTL_S, MIN_HOLD_TTL_S } from '../../packages/core/src/holds.js';
+import { MAX_RELAY_PUBLISH_LEAD_S, MIN_RELAY_PUBLISH_LEAD_S, RELAY_PUBLISH_LEAD_S } from '../../packages/core/src/relay.js';
+import { DEFAULT_STARTUP_MAX_IN_FLIGHT, MAX_STARTUP_MAX_IN_FLIGHT, MIN_STARTUP_MAX_IN_FLIGHT } from '../../packages/core/src/concurrency.js';
 
 /** Characters of a bad value echoed in the error (the value may be anything). */
 const ECHO_MAX_CHARS = 32;
@@ -15,12 +17,35 @@ const ECHO_MAX_CHARS = 32;
  * under it and the request goes unbilled (never billed twice): short values are for tests and trials.
  */
 export function holdTtlS(text: string | undefined = process.env.COMPUX_HOLD_TTL_S): number {
-  if (text === undefined || text.trim() === '') return DEFAULT_HOLD_TTL_S;
+  return boundedSeconds('COMPUX_HOLD_TTL_S', text, MIN_HOLD_TTL_S, MAX_HOLD_TTL_S, DEFAULT_HOLD_TTL_S);
+}
+
+/**
+ * COMPUX_RELAY_PUBLISH_LEAD_S: seconds between publishing a rotated relay key and its first signature
+ * (packages/core/src/relay.ts). Unset or empty: RELAY_PUBLISH_LEAD_S (420). Shorter than the providers' key cache,
+ * a rotation relies on their kit's refetch on an unknown kid alone: short values are for tests and trials.
+ */
+export function relayPublishLeadS(text: string | undefined = process.env.COMPUX_RELAY_PUBLISH_LEAD_S): number {
+  return boundedSeconds('COMPUX_RELAY_PUBLISH_LEAD_S', text, MIN_RELAY_PUBLISH_LEAD_S, MAX_RELAY_PUBLISH_LEAD_S, RELAY_PUBLISH_LEAD_S);
+}
+
+function boundedSeconds(name: string, text: string | undefined, min: number, max: number, dflt: number): number {
+  return boundedWhole(name, 'seconds', text, min, max, dflt);
+}
+
+function boundedWhole(name: string, unit: string, text: string | undefined, min: number, max: number, dflt: number): number {
+  if (text === undefined || text.trim() === '') return dflt;
   const v = /^\s*\d{1,7}\s*$/.test(text) ? Number(text) : NaN;
-  if (!(v >= MIN_HOLD_TTL_S && v <= MAX_HOLD_TTL_S)) {
-    throw new Error(`COMPUX_HOLD_TTL_S must be a whole number of seconds from ${MIN_HOLD_TTL_S} to ${MAX_HOLD_TTL_S} (default ${DEFAULT_HOLD_TTL_S}), not "${text.slice(0, ECHO_MAX_CHARS)}"`);
-  }
+  if (!(v >= min && v <= max)) throw new Error(`${name} must be a whole number of ${unit} from ${min} to ${max} (default ${dflt}), not "${text.slice(0, ECHO_MAX_CHARS)}"`);
   return v;
+}
+
+/**
+ * COMPUX_STARTUP_MAX_IN_FLIGHT: requests one startup may have in flight at once over all its keys, streams included
+ * (packages/core/src/concurrency.ts). Unset or empty: DEFAULT_STARTUP_MAX_IN_FLIGHT (256).
+ */
+export function startupMaxInFlight(text: string | undefined = process.env.COMPUX_STARTUP_MAX_IN_FLIGHT): number {
+  return boundedWhole('COMPUX_STARTUP_MAX_IN_FLIGHT', 'requests', text, MIN_STARTUP_MAX_IN_FLIGHT, MAX_STARTUP_MAX_IN_FLIGHT, DEFAULT_STARTUP_MAX_IN_FLIGHT);
 }
 
 /** The secret list cursors are sealed with (functions/lib/cursors.ts): every row that takes a cursor needs it. */
@@ -29,4 +54,6 @@ export const CURSOR_SECRET_ENV = 'COMPUX_CURSOR_SECRET';
 /** Checks every setting above at once (the runtime's start): throws the first error. */
 export function checkSettings(): void {
   holdTtlS();
+  relayPublishLeadS();
+  startupMaxInFlight();
 }

@@ -47,7 +47,7 @@ export function streamRoute(handlerId: string, fn: (req: ApiRequest<undefined, R
       };
       return shapeStreamedReply(route, lowerHeaders(event.headers), events, undefined);
     } catch (err) {
-      const r = errorResult(err, requestId);
+      const r = errorResult(err, requestId, route);
       countRequest(route, r.statusCode);
       return shapeStreamedReply(route, lowerHeaders(event.headers), { statusCode: r.statusCode, headers: r.headers as Record<string, string>, body: r.body }, Buffer.byteLength(r.body));
     }

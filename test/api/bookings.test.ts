@@ -6,101 +6,20 @@
  * balance; cancel and decline give back exactly; replays move nothing; a frozen facility takes no booking;
  * every new route keeps tenants apart (404), roles (403) and keys (401).
  */
-import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
 import { ACCOUNT_SHARDS } from '../../infra/table.js';
 import { deps } from '../../functions/lib/deps.js';
 import { DEMO_PROVIDERS, DEMO_SPOT, demoBlocks } from '../../local/demo.js';
 import { DynamoBookings } from '../../packages/core/src/adapters/dynamodb/index.js';
-import { Bookings, HOUR_MS, auditAll, derivedId, facilityAccount, floorHour, nowMs, nowS, requestHash, type BookingStore } from '../../packages/core/src/index.js';
-import { sendCapacityReport, type CapacityReport } from '../../packages/provider-kit/src/index.js';
+import { Bookings, HOUR_MS, auditAll, derivedId, floorHour, nowMs, requestHash, type BookingStore } from '../../packages/core/src/index.js';
 import { injectFaults } from '../ledger/world.js';
-import { client } from './client.js';
 import { Receiver, until as untilMet } from './receiver.js';
-import { startTestRuntime, type TestRuntime } from './runtime.js';
+import {
+  AURORA, BASALT, BLOCK, H100, POOL, T0, ask, balances, bookFinal, bookingWorld, call, fundedStartup, hooks, hours, iso, providerKey, rt, sendBlocks, until,
+} from './booking-kit.js';
 
-const AURORA = 'prv_demoAurora01';
-const BASALT = 'prv_demoBasalt01';
-const H100 = DEMO_SPOT.H100;
-let rt: TestRuntime;
-let call: ReturnType<typeof client>;
-/** The first whole hour of the blocks: two hours ahead, so every start is bookable. */
-let T0: number;
-const iso = (ms: number) => new Date(ms).toISOString();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-beforeAll(async () => {
-  rt = await startTestRuntime('bookings', { demo: {} });
-  call = client(rt.baseUrl);
-  T0 = floorHour(nowMs()) + 2 * HOUR_MS;
-});
-const hooks: Receiver[] = [];
-afterAll(async () => {
-  await Promise.all(hooks.map((h) => h.stop()));
-  await rt?.world?.stop();
-  await rt?.stop();
-});
-
-const providerKey = (id: string) => rt.world!.providerSecrets.get(id)!.key!;
-const op = () => rt.adminKey;
-
-let seq = 0;
-/** Sends Aurora's (H100, us-east-1) blocks; the capacity reduction makes the report apply at once (SPEC §6). */
-async function sendBlocks(provider: string, blocks: CapacityReport['capacity_blocks']) {
-  seq++;
-  const [accelerator, region] = provider === AURORA ? (['H100', 'us-east-1'] as const) : (['A100', 'us-west-2'] as const);
-  const report: CapacityReport = {
-    event_id: `evt_blocks_${seq}`, provider_id: provider, reported_at: new Date(nowMs() + seq).toISOString(),
-    capacity: [{ accelerator, region, availability_zone: `${region}a`, available_gpu_hours: 2_000 - seq }], burst_windows: [], maintenance_windows: [],
-    capacity_blocks: blocks,
-  };
-  const sent = await sendCapacityReport(rt.baseUrl, rt.world!.providerSecrets.get(provider)!.webhook_secret, report, { nowSeconds: nowS() });
-  expect(sent.status).toBe(202);
-}
-
-async function hours(provider: string) {
-  const out = await rt.doc.send(new QueryCommand({ TableName: rt.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `CAPHOURS#${provider}` }, ConsistentRead: true }));
-  return (out.Items ?? []) as { pool: string; hour: string; listed_gpus: number; booked_gpus: number; free_gpus: number }[];
-}
-
-async function until<T>(f: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`condition not met in ${ms} ms`);
-    await sleep(50);
-  }
-}
-
-/** A startup of its own with one facility (credit = principal × 1.25) and a key. */
-async function fundedStartup(name: string, principalMicros: number) {
-  const s = (await call('POST', '/v1/admin/startups', { key: op(), body: { name, segment: 'seed' } })).body.id as string;
-  const lender = (await call('POST', '/v1/admin/lenders', { key: op(), body: { name: `${name} lender` } })).body;
-  const f = await call('POST', '/v1/facilities', { key: lender.key, body: { startup_id: s, principal_micros: principalMicros, multiplier: 1.25, term_months: 12, origination_fee_bps: 200, servicing_fee_bps: 75 } });
-  expect(f.status).toBe(201);
-  const key = (await call('POST', `/v1/admin/startups/${s}/keys`, { key: op(), body: { name: 'k' } })).body.key as string;
-  return { id: s, key, lenderKey: lender.key as string, facilityId: f.body.id as string, credit: f.body.granted_micros as number };
-}
-
-const ask = (over: Record<string, unknown> = {}) => ({ accelerator: 'H100', gpus: 2, hours: 4, earliest_start: iso(T0), latest_start: iso(T0 + 4 * HOUR_MS), ...over });
-
-/** Books until the answer is final: a 503 (contention) is retried with the same Idempotency-Key, as docs/api.md says. */
-async function bookFinal(key: string, body: unknown, idem: string) {
-  for (let i = 0; ; i++) {
-    const r = await call('POST', '/v1/bookings', { key, body, headers: { 'idempotency-key': idem } });
-    if (r.status !== 503 || i >= 20) return r;
-    await sleep(20 + Math.random() * 50);
-  }
-}
-
-async function balances(facilityId: string) {
-  const get = async (k: 'available' | 'reserved' | 'spent') => (await rt.store.sumLines(facilityAccount(facilityId, k))).sum_micros;
-  return { available: await get('available'), reserved: await get('reserved'), spent: await get('spent') };
-}
-
-const BLOCK = { accelerator: 'H100' as const, region: 'us-east-1', availability_zone: 'us-east-1a', capacity_type: 'dedicated' as const, interconnect: 'infiniband' as const };
-const POOL = 'H100|us-east-1|us-east-1a|dedicated|infiniband';
+bookingWorld('bookings');
 
 describe('blocks, quotes and one booking', () => {
   it('lists blocks per hour, quotes them without the provider name, books, replays, accepts and cancels exactly', async () => {
@@ -375,73 +294,14 @@ describe('booking events (webhooks, SPEC §12)', () => {
     // Assess
     expect(b.status).toBe(201);
     expect(cancelled.status).toBe(200);
-    expect(toProvider.deliveries.map((d) => d.event?.type)).toEqual(['booking.pending', 'booking.cancelled']);
+    // Deliveries are not ordered (docs/api.md): the events are, by created_at.
+    const byCreated = [...toProvider.deliveries].sort((x, y) => x.event!.created_at.localeCompare(y.event!.created_at));
+    expect(byCreated.map((d) => d.event?.type)).toEqual(['booking.pending', 'booking.cancelled']);
+    expect(byCreated[0]!.event!.created_at < byCreated[1]!.event!.created_at).toBe(true);
     expect(toStartup.deliveries.map((d) => d.event?.type)).toEqual(['booking.accepted']);
     expect([...toProvider.deliveries, ...toStartup.deliveries].every((d) => d.verified && d.event!.data.id === b.body.id)).toBe(true);
     expect(toStartup.deliveries[0]!.event!.data).toMatchObject({ object: 'booking', status: 'scheduled', total_micros: b.body.total_micros });
     expect(JSON.stringify(toStartup.deliveries)).not.toContain('gpu-9');
     expect(toProvider.deliveries[0]!.event!.data).not.toHaveProperty('provider_ref');
-  });
-});
-
-describe('the booking lifecycle (state machine booking-lifecycle, SPEC §11)', () => {
-  it('runs an accepted booking through its hours, billed hour by hour, to completed (its Wait states shortened)', async () => {
-    // Prepare: 2 GPUs for 3 hours on Aurora; every Wait state of executions started from now (the booking's, at its
-    // placing) waits 20 ms: it asks for the provider's answer every 20 ms until it has one.
-    const s = await fundedStartup('Lifecycle Co', 1_000_000_000);
-    const q = await call('POST', '/v1/capacity/quotes', { key: s.key, body: ask({ gpus: 2, hours: 3, earliest_start: iso(T0 + 12 * HOUR_MS), latest_start: iso(T0 + 18 * HOUR_MS) }) });
-    process.env.COMPUX_SFN_WAIT_MS = '20';
-    try {
-      const b = await bookFinal(s.key, { quote_id: q.body.id, offer: q.body.offers[0].id }, 'lifecycle');
-      // Act
-      const accepted = await call('POST', `/v1/providers/${AURORA}/bookings/${b.body.id}/accept`, { key: providerKey(AURORA), body: { access: { endpoint: 'ssh://gpu-3.aurora.example' } } });
-      const done = await until(() => call('GET', `/v1/bookings/${b.body.id}`, { key: s.key }), (r) => r.body.status === 'completed');
-      // Assess
-      expect(accepted.status).toBe(200);
-      expect(done.body).toMatchObject({ status: 'completed', billed_hours: 3 });
-      const hourCost = 2 * b.body.price_micros_per_gpu_hour;
-      expect(await balances(s.facilityId)).toEqual({ available: s.credit - 3 * hourCost, reserved: 0, spent: 3 * hourCost });
-      expect(rt.denials).toEqual([]);
-    } finally {
-      delete process.env.COMPUX_SFN_WAIT_MS;
-    }
-  });
-
-  it("a booking's execution starts at its placing and ends when the provider declines it", async () => {
-    // Prepare
-    const s = await fundedStartup('Declined Run Co', 1_000_000_000);
-    const q = await call('POST', '/v1/capacity/quotes', { key: s.key, body: ask({ gpus: 1, hours: 2, earliest_start: iso(T0 + 8 * HOUR_MS), latest_start: iso(T0 + 9 * HOUR_MS) }) });
-    process.env.COMPUX_SFN_WAIT_MS = '20';
-    try {
-      const b = await bookFinal(s.key, { quote_id: q.body.id, offer: q.body.offers[0].id }, 'declined-run');
-      const arn = rt.stepFunctions.listExecutions(rt.stepFunctions.arnOf('booking-lifecycle')).find((e) => e.name === b.body.id)?.executionArn;
-      const waiting = rt.stepFunctions.describeExecution(arn).status;
-      // Act
-      await call('POST', `/v1/providers/${AURORA}/bookings/${b.body.id}/decline`, { key: providerKey(AURORA) });
-      const ended = await until(async () => rt.stepFunctions.describeExecution(arn).status, (st) => st !== 'RUNNING');
-      // Assess
-      expect(waiting).toBe('RUNNING');
-      expect(ended).toBe('SUCCEEDED');
-      expect((await call('GET', `/v1/bookings/${b.body.id}`, { key: s.key })).body.status).toBe('declined');
-    } finally {
-      delete process.env.COMPUX_SFN_WAIT_MS;
-    }
-  });
-
-  it('the provider interrupts a scheduled booking: nothing billed, everything given back, the startup told why', async () => {
-    // Prepare
-    const s = await fundedStartup('Interrupted Co', 1_000_000_000);
-    const q = await call('POST', '/v1/capacity/quotes', { key: s.key, body: ask({ gpus: 1, hours: 2, earliest_start: iso(T0 + 20 * HOUR_MS), latest_start: iso(T0 + 22 * HOUR_MS) }) });
-    const b = await bookFinal(s.key, { quote_id: q.body.id, offer: q.body.offers[0].id }, 'interrupted');
-    await call('POST', `/v1/providers/${AURORA}/bookings/${b.body.id}/accept`, { key: providerKey(AURORA), body: { access: { endpoint: 'ssh://gpu-4.aurora.example' } } });
-    // Act
-    const r = await call('POST', `/v1/providers/${AURORA}/bookings/${b.body.id}/interrupt`, { key: providerKey(AURORA), body: { reason: 'rack power maintenance' } });
-    const again = await call('POST', `/v1/providers/${AURORA}/bookings/${b.body.id}/interrupt`, { key: providerKey(AURORA), body: { reason: 'rack power maintenance' } });
-    const seen = await call('GET', `/v1/bookings/${b.body.id}`, { key: s.key });
-    // Assess
-    expect(r.status).toBe(200);
-    expect(again.status).toBe(200);
-    expect(seen.body).toMatchObject({ status: 'interrupted', interruption: 'rack power maintenance' });
-    expect(await balances(s.facilityId)).toEqual({ available: s.credit, reserved: 0, spent: 0 });
   });
 });

@@ -451,12 +451,13 @@ describe('key policy and credit limits', () => {
     if (over.status !== 200) {
       expect([ok1.status, ok2.status]).toEqual([200, 200]);
       expect(over.status).toBe(429);
-      expect(over.body.error).toMatchObject({ type: 'rate_limit_error', code: 'rate_limit_rpm' });
+      expect(over.body.error).toMatchObject({ type: 'requests', code: 'rate_limit_exceeded' });
       expect(Number(over.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       expect(Number(over.headers.get('retry-after'))).toBeLessThanOrEqual(60);
     }
     expect(big).toBeInstanceOf(OpenAI.RateLimitError);
-    expect((big as InstanceType<typeof OpenAI.APIError>).code).toBe('request_too_large');
+    expect(big).toMatchObject({ type: 'tokens', code: 'rate_limit_exceeded' });
+    expect((big as InstanceType<typeof OpenAI.APIError>).message).toContain('Request too large');
   });
 
   it("a key's budget bounds its spend: 402 key_budget_exceeded once the hold would pass it; the unspent part comes back", async () => {

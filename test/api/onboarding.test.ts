@@ -10,6 +10,9 @@ import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RelayVerifier, sendCapacityReport } from '../../packages/provider-kit/src/index.js';
 import { nowIso, nowS } from '../../packages/core/src/clock.js';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { signingKey, type RelayKeySet } from '../../packages/core/src/relay.js';
+import { relayKeySetKey } from '../../packages/core/src/adapters/dynamodb/entities/relay-keys.js';
 import { startSimulator, type Simulator, type SimulatorOptions } from '../../packages/simulator/src/index.js';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
 import { client } from './client.js';
@@ -226,10 +229,55 @@ describe('relay keys', () => {
     expect(rotated.body.keys).toHaveLength(2);
     expect(rotated.body.keys.find((k: { kid: string }) => k.kid === before[0].kid).retire_at).not.toBeNull();
     expect(after.body.keys.map((k: { kid: string }) => k.kid)).toEqual([before[0].kid, rotated.body.active_kid]);
-    expect(after.headers.get('cache-control')).toBe('public, max-age=300');
+    expect(after.headers.get('cache-control')).toBe('public, max-age=60');
+    // Published now, signing 7 minutes on (the providers' key cache and the JWKS max-age are shorter).
+    const fresh = rotated.body.keys.find((k: { kid: string }) => k.kid === rotated.body.active_kid);
+    expect(Date.parse(fresh.signs_from) - Date.parse(fresh.created_at)).toBe(420_000);
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
     expect(second.status).toBe(200);
     expect(third).toMatchObject({ status: 409, body: { error: { code: 'rotation_in_progress' } } });
     expect(byStartup.status).toBe(403);
   });
+
+  it('a rotation under 30 concurrent requests a second fails none: the switch to the new key included', async () => {
+    // Prepare: a 3-second publish lead, so the new key starts signing inside the load (the providers' verifiers
+    // cache keys for 5 minutes: only their refetch on the unknown kid can know it then).
+    const openai = new OpenAI({ apiKey: rt.world!.startupKey, baseURL: `${rt.baseUrl}/v1`, maxRetries: 0 });
+    const ask = () => openai.chat.completions.create({ model: 'llama-3.1-70b-instruct', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 });
+    process.env.COMPUX_RELAY_PUBLISH_LEAD_S = '3';
+    try {
+      // Act: 30 at once every second for 7 seconds, the rotation after the first second.
+      const results: PromiseSettledResult<unknown>[] = [];
+      let rotated: Awaited<ReturnType<typeof call>> | null = null;
+      for (let second = 0; second < 7; second++) {
+        const tick = new Promise((r) => setTimeout(r, 1_000));
+        const burst = Promise.allSettled(Array.from({ length: 30 }, () => ask()));
+        if (second === 1) rotated = await rotateWhenAllowed();
+        results.push(...(await burst));
+        await tick;
+      }
+      // Assess
+      expect(rotated?.status).toBe(200);
+      expect(results).toHaveLength(210);
+      expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+    } finally {
+      delete process.env.COMPUX_RELAY_PUBLISH_LEAD_S;
+    }
+  });
 });
+
+/**
+ * Rotates; when an earlier rotation is still in its overlap (409), first leaves the set as the overlap's end would:
+ * only the key signing now, active (as if the time had passed), then rotates.
+ */
+async function rotateWhenAllowed() {
+  const first = await call('POST', '/v1/admin/relay-keys/rotate', { key: rt.adminKey });
+  if (first.status !== 409) return first;
+  const item = (await rt.doc.send(new GetCommand({ TableName: rt.tableName, Key: relayKeySetKey(), ConsistentRead: true }))).Item!;
+  const signing = signingKey(item.set as RelayKeySet, nowIso());
+  await rt.doc.send(new UpdateCommand({
+    TableName: rt.tableName, Key: relayKeySetKey(), UpdateExpression: 'SET #set = :set, version = version + :one',
+    ExpressionAttributeNames: { '#set': 'set' }, ExpressionAttributeValues: { ':set': { active_kid: signing.kid, keys: [{ ...signing, retire_at: null }] }, ':one': 1 },
+  }));
+  return call('POST', '/v1/admin/relay-keys/rotate', { key: rt.adminKey });
+}

@@ -27,6 +27,7 @@ describe('describeCall', () => {
     expect(c.prompt_tokens_max).toBe(chatPromptUpperBound(messages));
     expect(c.prompt_tokens_max).toBeGreaterThanOrEqual(c.prompt_tokens_estimate);
     expect(c.completion_tokens_max).toBe(150);
+    expect(c.sequences).toBe(3);
     expect(c).toMatchObject({ stream: true, include_usage: true });
     expect(open.completion_tokens_max).toBeNull(); // up to the model's context
   });
@@ -41,6 +42,7 @@ describe('describeCall', () => {
     expect(plain.completion_tokens_max).toBe(16);
     expect(plain.body.max_tokens).toBe(16); // forwarded upstream, so the provider's work matches the hold
     expect(many.completion_tokens_max).toBe((10 * 3 + 4) * 2);
+    expect(many.sequences).toBe(3 * 2);
     expect(ids).toMatchObject({ prompt_tokens_max: 3, prompt_tokens_estimate: 3, completion_tokens_max: 5 });
     expect(ids.body.max_tokens).toBe(5);
     expect(received).not.toHaveProperty('max_tokens'); // the request as received (its hash) is untouched

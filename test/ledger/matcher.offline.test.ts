@@ -18,11 +18,20 @@ function pick<T>(r: () => number, xs: readonly T[]): T {
   return xs[Math.floor(r() * xs.length)]!;
 }
 
+/** A window of 30 minutes to 12 hours somewhere in the first 5 days, not on hour boundaries. */
+function maintenanceWindow(m: () => number) {
+  const start = T0 + Math.floor(m() * 120 * 60) * 60_000;
+  return { start: new Date(start).toISOString(), end: new Date(start + (30 + Math.floor(m() * 690)) * 60_000).toISOString() };
+}
+
 /** A random world: providers with pools over 10 days of hours, some of it booked, and an ask. */
 function randomInput(seed: number): MatchInput {
   const r = prng(seed);
+  // Maintenance windows from a stream of their own, so the rest of each seed's world stays as it was.
+  const m = prng(seed + 100_000);
   const providers: MatchProvider[] = Array.from({ length: 2 + Math.floor(r() * 8) }, (_, i) => ({
     id: `prv_p${seed}x${i}`, live: r() < 0.85, sla_tier: pick(r, TIERS), sla_meeting: r() < 0.7,
+    maintenance: m() < 0.4 ? [maintenanceWindow(m)] : [],
   }));
   const hours: PoolHour[] = [];
   for (const p of providers) {
@@ -65,8 +74,9 @@ const RANK = { standard: 0, premium: 1, enterprise: 2 };
 const SEEDS = Array.from({ length: 400 }, (_, i) => i + 1);
 
 describe('the capacity matcher', () => {
-  it('never offers more GPUs than are free in any hour, and never outside the ask', () => {
+  it('never offers more GPUs than are free in any hour, nor an hour a maintenance window touches, nor outside the ask', () => {
     let offered = 0;
+    let underMaintenance = 0;
     for (const seed of SEEDS) {
       const input = randomInput(seed);
       const { ask } = input;
@@ -87,13 +97,16 @@ describe('the capacity matcher', () => {
         if (ask.interconnect) expect(pool.interconnect).toBe(ask.interconnect);
         const p = providers.get(o.provider_id)!;
         expect(p.live).toBe(true);
+        for (const w of p.maintenance ?? []) expect(Date.parse(w.end) <= start || Date.parse(o.end) <= Date.parse(w.start)).toBe(true);
+        if ((p.maintenance ?? []).length > 0) underMaintenance++;
         if (ask.sla_tier) expect(RANK[p.sla_tier]).toBeGreaterThanOrEqual(RANK[ask.sla_tier]);
         expect(o.total_micros).toBe(o.price_micros_per_gpu_hour * ask.gpus * ask.hours);
         expect(o.provider_ref).not.toContain('name');
       }
     }
-    // The generator is not vacuous: many asks found offers.
+    // The generator is not vacuous: many asks found offers, many from providers with a window to avoid.
     expect(offered).toBeGreaterThan(250);
+    expect(underMaintenance).toBeGreaterThan(50);
   });
 
   it('is deterministic: the same input in any order gives the same offers', () => {

@@ -46,4 +46,16 @@ describe('maxCostMicros (the hold)', () => {
     // Rounded up: a cost of 11.11 micros holds 12.
     expect(maxCostMicros(0, 1, 8_192, H100, 2_000_000)).toBe(12);
   });
+
+  it('with n choices, each may run to the context: the hold covers n contexts of completion, not one', () => {
+    // Prepare: n = 4 choices of max_tokens 8,000 on an 8,192 context: 32,000 completion tokens may come back.
+    const spot = 2_700_000;
+    // Act
+    const hold = maxCostMicros(1_200, 4 * 8_000, 8_192, H100, spot, 4);
+    // Assess
+    expect(requestEconomics(1_200, 32_000, H100, spot).cost_micros).toBeLessThanOrEqual(hold);
+    expect(hold).toBe(maxCostMicros(1_200, 32_000, 32_768, H100, spot));
+    // Still capped by the contexts: 4 choices never return more than 4 × 8,192.
+    expect(maxCostMicros(1_200, 100_000, 8_192, H100, spot, 4)).toBe(maxCostMicros(1_200, 4 * 8_192, 4 * 8_192, H100, spot));
+  });
 });

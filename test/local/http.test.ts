@@ -210,7 +210,7 @@ describe('results', () => {
     const res = await fetch(`${srv.url}/v1/malformed`);
     // Assess
     expect(res.status).toBe(502);
-    expect(await res.json()).toEqual({ error: { message: 'Internal server error', type: 'api_error', code: 'bad_gateway' } });
+    expect(await res.json()).toEqual({ error: { message: 'Internal server error', type: 'api_error', param: null, code: 'bad_gateway' } });
   });
 });
 
@@ -241,7 +241,7 @@ describe('errors and limits', () => {
     const res = await fetch(`${srv.url}/v1/things`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: big });
     // Assess
     expect(res.status).toBe(413);
-    expect(((await res.json()) as { error: Record<string, string> }).error).toMatchObject({ type: 'invalid_request_error', code: 'payload_too_large' });
+    expect(((await res.json()) as { error: Record<string, string | null> }).error).toEqual({ message: 'Request body over 1048576 bytes.', type: 'invalid_request_error', param: null, code: 'body_too_large' });
   });
 
   it('accepts a body of exactly 1 MiB', async () => {
@@ -260,7 +260,7 @@ describe('errors and limits', () => {
     const text = await res.text();
     // Assess
     expect(res.status).toBe(500);
-    expect(JSON.parse(text)).toEqual({ error: { message: 'Internal server error', type: 'api_error', code: 'internal_error' } });
+    expect(JSON.parse(text)).toEqual({ error: { message: 'Internal server error', type: 'api_error', param: null, code: 'internal_error' } });
     expect(text).not.toContain('secret');
     expect(text).not.toContain('.ts');
   });
@@ -321,7 +321,7 @@ describe('streaming through the awslambda shim', () => {
     const text = await res.text();
     // Assess
     expect(res.status).toBe(500);
-    expect(JSON.parse(text)).toEqual({ error: { message: 'Internal server error', type: 'api_error', code: 'internal_error' } });
+    expect(JSON.parse(text)).toEqual({ error: { message: 'Internal server error', type: 'api_error', param: null, code: 'internal_error' } });
   });
 
   it('parses the API Gateway wire format (metadata, 8 NUL bytes, body) written by hand', async () => {

@@ -15,6 +15,7 @@ export * from './tokens.js';
 export * from './catalog.js';
 export * from './usage.js';
 export * from './ratelimit.js';
+export * from './concurrency.js';
 export * from './gateway.js';
 export * from './sse.js';
 export * from './providers.js';

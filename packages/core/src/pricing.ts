@@ -68,10 +68,12 @@ export function requestEconomics(promptTokens: number, completionTokens: number,
  * bound: capping the completion by `context − bound` could under-reserve when the real prompt is shorter.
  * Rounded UP, so the hold always covers the metered cost.
  */
-export function maxCostMicros(promptTokensMax: number, completionTokensMax: number, contextLength: number, rates: DeclaredRates, spotMicrosPerGpuHour: number): number {
+export function maxCostMicros(promptTokensMax: number, completionTokensMax: number, contextLength: number, rates: DeclaredRates, spotMicrosPerGpuHour: number, sequences = 1): number {
   assert(Number.isSafeInteger(contextLength) && contextLength >= 1, 'context length must be a positive integer');
+  assert(Number.isSafeInteger(sequences) && sequences >= 1, 'sequences must be a positive integer');
   const prompt = Math.max(0, Math.min(promptTokensMax, contextLength));
-  const completion = Math.max(0, Math.min(completionTokensMax, contextLength));
+  // Each generated sequence (a choice, a prompt's completion) may run to the context: n of them, n contexts.
+  const completion = Math.max(0, Math.min(completionTokensMax, contextLength * sequences));
   const { num, den } = gpuSecondsFraction(prompt, completion, rates);
   const d = den * SECONDS_PER_HOUR;
   return Number((num * BigInt(spotMicrosPerGpuHour) + d - 1n) / d);

@@ -2,9 +2,13 @@
  * The marketplace's side of relay tokens (SPEC §6; the format is in packages/provider-kit): the signing
  * key set, its rotation, the published JWKS, and a signer that caches the set.
  *
- * Rotation without downtime: rotate() adds a new key and makes it the one that signs; the previous one
- * stays published (valid) for ROTATION_OVERLAP_S, longer than a token lives plus the provider kit's key
- * cache, then drops out. Signers reload the set every SIGNER_RELOAD_MS, so they switch well within it.
+ * Rotation without a failed request: rotate() publishes a new key at once but signs with it only from
+ * `signs_from`, a publish lead later (RELAY_PUBLISH_LEAD_S, default 7 minutes: longer than the provider kit's
+ * longest key cache, 5 minutes, plus the JWKS reply's HTTP max-age, 1 minute), so every verifier already holds
+ * it when the first token names it (and the kit refetches at once on an unknown kid besides). The previous key
+ * signs until then and stays published for ROTATION_OVERLAP_S after, longer than a token lives plus a
+ * signer's staleness, then drops out. Signers reload the set every SIGNER_RELOAD_MS and pick the signing key
+ * by time at each token.
  *
  * Staleness of a signer's set: at most SIGNER_RELOAD_MS while the table answers (no read in between, so a
  * warm request reads no key); when a reload fails the held set keeps signing until it is SIGNER_MAX_STALE_MS
@@ -17,6 +21,13 @@ import { assert } from './money.js';
 import { nowMs } from './clock.js';
 
 export const ROTATION_OVERLAP_S = 15 * 60;
+/** The kit's longest key cache (RELAY_KEYS_MAX_CACHE_MS) + the JWKS max-age (60 s) + a minute of margin. */
+export const RELAY_PUBLISH_LEAD_S = 7 * 60;
+/** Bounds of the lead a deployment may set (COMPUX_RELAY_PUBLISH_LEAD_S): 0 leaves only the kit's refetch. */
+export const MIN_RELAY_PUBLISH_LEAD_S = 0;
+export const MAX_RELAY_PUBLISH_LEAD_S = 3_600;
+/** The JWKS reply's HTTP cache lifetime: part of the publish lead. */
+export const JWKS_MAX_AGE_S = 60;
 export const MAX_RELAY_KEYS = 3;
 export const SIGNER_RELOAD_MS = 60_000;
 export const SIGNER_MAX_STALE_MS = 5 * 60_000;
@@ -28,6 +39,8 @@ export interface RelayKey {
   /** Ed25519 private key, PKCS#8 PEM. */
   private_pem: string;
   created_at: string;
+  /** When it starts signing (published before): absent on keys from before the lead, which sign from created_at. */
+  signs_from?: string;
   /** When it stops being published; null while it is the active key. */
   retire_at: string | null;
 }
@@ -50,12 +63,17 @@ export function firstKeySet(at: string): RelayKeySet {
 
 export type RotateResult = { ok: true; set: RelayKeySet } | { ok: false; code: 'rotation_in_progress' };
 
-/** A new active key; the old one retires after the overlap; keys already past retirement are dropped. */
-export function rotateKeySet(set: RelayKeySet, at: string): RotateResult {
+/**
+ * A new active key, published now and signing from `at + leadS`; the old one signs until then and retires the
+ * overlap after; keys already past retirement are dropped.
+ */
+export function rotateKeySet(set: RelayKeySet, at: string, leadS: number = RELAY_PUBLISH_LEAD_S): RotateResult {
+  assert(Number.isInteger(leadS) && leadS >= MIN_RELAY_PUBLISH_LEAD_S && leadS <= MAX_RELAY_PUBLISH_LEAD_S, 'publish lead in bounds');
   const live = set.keys.filter((k) => k.retire_at === null || k.retire_at > at);
   if (live.length >= MAX_RELAY_KEYS) return { ok: false, code: 'rotation_in_progress' };
-  const retireAt = new Date(Date.parse(at) + ROTATION_OVERLAP_S * 1000).toISOString();
-  const next = newRelayKey(at);
+  const signsFrom = new Date(Date.parse(at) + leadS * 1000).toISOString();
+  const retireAt = new Date(Date.parse(signsFrom) + ROTATION_OVERLAP_S * 1000).toISOString();
+  const next = { ...newRelayKey(at), signs_from: signsFrom };
   const keys = [...live.map((k) => (k.kid === set.active_kid ? { ...k, retire_at: retireAt } : k)), next];
   const out = { active_kid: next.kid, keys };
   checkKeySet(out);
@@ -66,6 +84,15 @@ export function checkKeySet(set: RelayKeySet): void {
   assert(set.keys.length >= 1 && set.keys.length <= MAX_RELAY_KEYS, `1..${MAX_RELAY_KEYS} relay keys`);
   const active = set.keys.filter((k) => k.kid === set.active_kid);
   assert(active.length === 1 && active[0]!.retire_at === null, 'exactly one active relay key, not retiring');
+}
+
+/** The key that signs at `at`: of the keys published then, the one that began signing last. */
+export function signingKey(set: RelayKeySet, at: string): RelayKey {
+  const from = (k: RelayKey) => k.signs_from ?? k.created_at;
+  const ready = set.keys.filter((k) => from(k) <= at && (k.retire_at === null || k.retire_at > at)).sort((a, b) => from(b).localeCompare(from(a)));
+  // The first key signs from its creation, and a key retires only after its successor has signed the overlap.
+  assert(ready.length > 0, 'a relay key signs at every instant');
+  return ready[0]!;
 }
 
 /** The published keys (JWKS): every key not yet retired. */
@@ -127,10 +154,16 @@ export class RelaySigner {
     return this.loading;
   }
 
+  /** Drops the held set: the next token reloads it (the container that rotated switches at once, the others within SIGNER_RELOAD_MS). */
+  invalidate(): void {
+    this.set = null;
+    this.loadedAt = 0;
+  }
+
   /** A token for one forwarded request: audience the provider, subject the request id. */
   async token(providerId: string, requestId: string): Promise<string> {
     const set = await this.ready();
-    const key = set.keys.find((k) => k.kid === set.active_kid)!;
+    const key = signingKey(set, new Date(this.clock()).toISOString());
     const iat = Math.floor(this.clock() / 1000);
     return signRelayToken({ iss: RELAY_ISSUER, aud: providerId, sub: requestId, iat, exp: iat + RELAY_TOKEN_TTL_S }, key.kid, key.private_pem);
   }

@@ -29,6 +29,8 @@ export interface ApiKeyRecord {
   models: string[] | null;
   rpm: number | null;
   tpm: number | null;
+  /** Requests in flight at once (streams included); absent or null: DEFAULT_KEY_MAX_IN_FLIGHT (concurrency.ts). */
+  max_in_flight?: number | null;
   /** What is left of a lifetime budget_micros: reserved spend is taken at once, the unspent part returned on settle. (A period's is on its own item.) */
   budget_left_micros: number | null;
   created_at: string;

@@ -2,6 +2,7 @@
  * Tenants and keys. A key is shown once at creation; only its sha256 is stored. The operator key is
  * configured (its sha256 in COMPUX_ADMIN_KEY_SHA256), never stored in the table.
  */
+import { DEFAULT_KEY_MAX_IN_FLIGHT } from './concurrency.js';
 import { timingSafeEqual } from 'node:crypto';
 import { newId, newSecretKey, sha256Hex } from './ids.js';
 import type { Clock } from './credits.js';
@@ -106,7 +107,7 @@ export class Tenants {
 
   async createStartupKey(
     startupId: string,
-    input: { name: string; budget_micros?: number; budget_period?: BudgetPeriod; budget_soft_micros?: number; models?: string[]; rpm?: number; tpm?: number },
+    input: { name: string; budget_micros?: number; budget_period?: BudgetPeriod; budget_soft_micros?: number; models?: string[]; rpm?: number; tpm?: number; max_in_flight?: number },
     idem?: IdempotencyClaim,
   ): Promise<Idempotent<ApiKeyRecord & { key: string }> | { ok: false; code: 'startup_not_found' | 'too_many_keys' } | { ok: false; code: 'invalid_budget'; field: string; message: string }> {
     const terms = checkBudgetTerms(input);
@@ -118,7 +119,7 @@ export class Tenants {
     const secret = newSecretKey('cx_startup');
     const rec: ApiKeyRecord = {
       id: newId('key'), role: 'startup', tenant_id: startupId, name: input.name, key_sha256: sha256Hex(secret),
-      budget_micros: input.budget_micros ?? null, budget_period: input.budget_period ?? null, budget_soft_micros: input.budget_soft_micros ?? null, models: input.models ?? null, rpm: input.rpm ?? null, tpm: input.tpm ?? null,
+      budget_micros: input.budget_micros ?? null, budget_period: input.budget_period ?? null, budget_soft_micros: input.budget_soft_micros ?? null, models: input.models ?? null, rpm: input.rpm ?? null, tpm: input.tpm ?? null, max_in_flight: input.max_in_flight ?? null,
       budget_left_micros: input.budget_micros ?? null,
       created_at: this.clock().toISOString(), revoked_at: null,
     };
@@ -160,5 +161,8 @@ export function publicKey(k: ApiKeyRecord) {
 
 /** A key as its owner sees it at `at`, with when its period budget resets (null: a lifetime budget, or none). */
 export function ownerView(k: ApiKeyRecord, at: Date) {
-  return { ...publicKey(k), budget_resets_at: k.budget_micros !== null && k.budget_period !== null ? periodWindow(k.budget_period, at).resets_at : null };
+  return {
+    ...publicKey(k), max_in_flight: k.max_in_flight ?? DEFAULT_KEY_MAX_IN_FLIGHT,
+    budget_resets_at: k.budget_micros !== null && k.budget_period !== null ? periodWindow(k.budget_period, at).resets_at : null,
+  };
 }

@@ -7,10 +7,12 @@
  * Format: a compact JWS (a JWT) signed with Ed25519 ("EdDSA"), header {alg, typ, kid}, claims
  * {iss: "compux", aud: <provider id>, sub: <request id>, iat, exp}. Lifetime: 60 s.
  *
- * Rotation without downtime: the marketplace publishes a new key before or as it starts signing with it,
- * and keeps the old one published until every token it signed has expired, so two keys are valid during
- * a rotation. The verifier caches the key set and fetches it again when it meets a kid it does not know
- * (at most once per `minRefetchMs`), so a rotation needs no restart on the provider's side.
+ * Rotation without a failed request: the marketplace publishes a new key 7 minutes before it signs with it
+ * (longer than this verifier's key cache, at most 5 minutes, plus the JWKS reply's max-age of 60 s), and keeps
+ * the old one published until every token it signed has expired, so two keys are valid during a rotation. The
+ * verifier also fetches the set again when it meets a kid it does not know (requests meeting it together wait
+ * for the one fetch; a new fetch is forced at most once per `minRefetchMs`), so a rotation needs no restart on
+ * the provider's side.
  */
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 
@@ -123,7 +125,10 @@ export interface RelayVerifierOptions {
   keys?: readonly RelayJwk[];
   /** Seconds of clock skew tolerated (default 5). */
   leewayS?: number;
-  /** How long a fetched key set is trusted before it is fetched again (default 5 minutes). */
+  /**
+   * How long a fetched key set is trusted before it is fetched again (default and most: RELAY_KEYS_MAX_CACHE_MS,
+   * 5 minutes; the marketplace publishes a new key longer than that before it signs with it).
+   */
   cacheMs?: number;
   /** Fewest milliseconds between two fetches forced by an unknown kid (default 10 s). */
   minRefetchMs?: number;
@@ -139,6 +144,9 @@ export interface RelayVerifierOptions {
  * Verifies relay tokens for one provider. `check(authorizationHeader)` resolves to a RelayCheck; serve
  * the request only when `ok` is true (answer 401 otherwise).
  */
+/** The longest a verifier trusts a fetched key set (the marketplace's publish lead is longer: relay.ts in core). */
+export const RELAY_KEYS_MAX_CACHE_MS = 300_000;
+
 export class RelayVerifier {
   private keys = new Map<string, KeyObject>();
   private fetchedAt = 0;
@@ -148,7 +156,8 @@ export class RelayVerifier {
 
   constructor(opts: RelayVerifierOptions) {
     if (!opts.jwksUrl && !opts.keys?.length) throw new Error('RelayVerifier needs jwksUrl or keys');
-    this.o = { providerId: opts.providerId, jwksUrl: opts.jwksUrl, leewayS: opts.leewayS ?? 5, cacheMs: opts.cacheMs ?? 300_000, minRefetchMs: opts.minRefetchMs ?? 10_000, fetch: opts.fetch ?? fetch, nowS: opts.nowS ?? realNowS };
+    const cacheMs = Math.min(opts.cacheMs ?? RELAY_KEYS_MAX_CACHE_MS, RELAY_KEYS_MAX_CACHE_MS);
+    this.o = { providerId: opts.providerId, jwksUrl: opts.jwksUrl, leewayS: opts.leewayS ?? 5, cacheMs, minRefetchMs: opts.minRefetchMs ?? 10_000, fetch: opts.fetch ?? fetch, nowS: opts.nowS ?? realNowS };
     for (const k of opts.keys ?? []) {
       const key = publicKeyOf(k);
       if (key) this.keys.set(k.kid, key);
@@ -186,10 +195,15 @@ export class RelayVerifier {
     // Cache ages (fetchedAt, lastForcedAt) are durations on this machine's clock; token times use o.nowS.
     const opts = { audience: this.o.providerId, leewayS: this.o.leewayS, nowS: this.o.nowS() };
     let r = verifyRelayToken(token, this.keys, opts);
-    if (!r.ok && r.reason === 'unknown_key' && this.o.jwksUrl && Date.now() - this.lastForcedAt >= this.o.minRefetchMs) {
-      // A kid we have not seen: the marketplace may have just rotated. Fetch once, then decide.
-      this.lastForcedAt = Date.now();
-      await this.refresh();
+    if (!r.ok && r.reason === 'unknown_key' && this.o.jwksUrl) {
+      // A kid we have not seen: the marketplace may have just rotated. A fetch under way is joined (a burst of
+      // requests with the new kid waits for one fetch, none is refused meanwhile); a new one is forced at most
+      // every minRefetchMs, so tokens with made-up kids cannot make this verifier hammer the JWKS.
+      if (this.inflight) await this.inflight;
+      else if (Date.now() - this.lastForcedAt >= this.o.minRefetchMs) {
+        this.lastForcedAt = Date.now();
+        await this.refresh();
+      }
       r = verifyRelayToken(token, this.keys, opts);
     }
     return r;

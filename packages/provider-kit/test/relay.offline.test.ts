@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { RelayVerifier, SIGNATURE_HEADER, publicKeyOf, signCapacityReport, signRelayToken, verifyRelayToken, verifySignature } from '../src/index.js';
-import { RelaySigner, firstKeySet, jwksOf, nowIso, nowS, rotateKeySet, ROTATION_OVERLAP_S, type RelayKeySet } from '../../core/src/index.js';
+import { RELAY_PUBLISH_LEAD_S, RelaySigner, firstKeySet, jwksOf, nowIso, nowMs, nowS, rotateKeySet, ROTATION_OVERLAP_S, type RelayKeySet } from '../../core/src/index.js';
 
 const AT = '2026-11-21T12:00:00.000Z';
 const NOW_S = Date.parse(AT) / 1000;
@@ -59,13 +59,64 @@ describe('relay tokens', () => {
     const three = rotateKeySet(two.set, later);
     if (!three.ok) throw new Error(three.code);
     const four = rotateKeySet(three.set, later);
-    const past = new Date(Date.parse(AT) + ROTATION_OVERLAP_S * 1000 + 1).toISOString();
+    // The first key signs until the second's lead has passed, then stays published for the overlap.
+    const past = new Date(Date.parse(AT) + (RELAY_PUBLISH_LEAD_S + ROTATION_OVERLAP_S) * 1000 + 1).toISOString();
     // Assess
     expect(two.set.active_kid).not.toBe(one.active_kid);
     expect(jwksOf(two.set, AT).keys.map((k) => k.kid)).toEqual([one.active_kid, two.set.active_kid]);
     expect(verifyRelayToken(tokenFrom(one), keysOf(two.set), { audience: 'prv_a', nowS: NOW_S })).toMatchObject({ ok: true });
     expect(four).toEqual({ ok: false, code: 'rotation_in_progress' });
     expect(jwksOf(three.set, past).keys.map((k) => k.kid)).toEqual([two.set.active_kid, three.set.active_kid]);
+  });
+
+  it('a rotated key is published at once and signs only from its lead on; the old key signs until then', async () => {
+    // Prepare: a signer on a clock the test moves.
+    let t = Date.parse(AT);
+    const one = firstKeySet(AT);
+    const two = rotateKeySet(one, AT);
+    if (!two.ok) throw new Error(two.code);
+    const signer = new RelaySigner({ load: async () => two.set }, () => t);
+    const kidOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()).kid as string;
+    // Act
+    const justAfter = kidOf(await signer.token('prv_a', 'r1'));
+    t += RELAY_PUBLISH_LEAD_S * 1000 - 1;
+    const beforeLead = kidOf(await signer.token('prv_a', 'r2'));
+    t += 1;
+    const atLead = kidOf(await signer.token('prv_a', 'r3'));
+    // Assess
+    expect(jwksOf(two.set, AT).keys.map((k) => k.kid)).toContain(two.set.active_kid);
+    expect([justAfter, beforeLead]).toEqual([one.active_kid, one.active_kid]);
+    expect(atLead).toBe(two.set.active_kid);
+  });
+
+  it('a burst of requests meeting a new kid together waits for one JWKS fetch: none is refused', async () => {
+    // Prepare: a verifier that has just fetched (its forced-refetch throttle at its default 10 s), then a rotation
+    // without lead, as if the verifier's cache outlived the marketplace's lead.
+    let set = firstKeySet(nowIso());
+    let fetches = 0;
+    const server = createServer((_req, res) => {
+      fetches++;
+      // A slow JWKS: the burst arrives while the fetch is under way.
+      setTimeout(() => res.end(JSON.stringify(jwksOf(set, nowIso()))), 50);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/relay/keys`;
+    const verifier = new RelayVerifier({ providerId: 'prv_a', jwksUrl: url, nowS });
+    try {
+      await verifier.check(`Bearer ${await new RelaySigner({ load: async () => set }).token('prv_a', 'r0')}`);
+      const r = rotateKeySet(set, nowIso(), 0);
+      if (!r.ok) throw new Error(r.code);
+      set = r.set;
+      const signer = new RelaySigner({ load: async () => set }, () => nowMs() + 1);
+      const tokens = await Promise.all(Array.from({ length: 30 }, (_, i) => signer.token('prv_a', `r${i + 1}`)));
+      // Act
+      const checks = await Promise.all(tokens.map((tk) => verifier.check(`Bearer ${tk}`)));
+      // Assess
+      expect(checks.filter((c) => !c.ok)).toEqual([]);
+      expect(fetches).toBe(2);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('the verifier fetches the JWKS, and fetches it again when a rotation brings a kid it does not know', async () => {
@@ -87,7 +138,8 @@ describe('relay tokens', () => {
       const before = await verifier.check(`Bearer ${await signer().token('prv_a', 'r1')}`);
       const oldSigner = signer();
       await oldSigner.ready();
-      const r = rotateKeySet(set, nowIso());
+      // No lead: the new key signs at once, so only the refetch on an unknown kid can know it.
+      const r = rotateKeySet(set, nowIso(), 0);
       if (!r.ok) throw new Error(r.code);
       set = r.set;
       const fresh = await verifier.check(`Bearer ${await signer().token('prv_a', 'r2')}`);

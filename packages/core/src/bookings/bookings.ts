@@ -12,6 +12,7 @@ import type { Credits } from '../credits.js';
 import { HOUR_MS, type PoolHour } from './blocks.js';
 import { ACCEPT_WINDOW_S, BOOKING_SWEEP_SHARDS, HOLD_GRACE_S, QUOTE_VALID_S, RELEASED_STATES, chunkCount, type AccessDetails, type Booking, type BookingRefusal, type BookingStatus, type BookingStore, type Quote } from './booking.js';
 import { askProblem, fillByProvider, match, type QuoteAsk } from './matcher.js';
+import { overlaps } from './overlap.js';
 
 /** Reads the hour items of live providers for one accelerator over [fromHour, toHour) (hour keys). */
 export interface HourReader {
@@ -54,7 +55,7 @@ export class Bookings {
     const id = newId('quo');
     const offers = match({
       ask, hours, spot_micros_per_gpu_hour: catalog.spot_micros_per_gpu_hour, fill_ppm: fillByProvider(hours),
-      providers: live.map((p) => ({ id: p.id, live: true, sla_tier: p.sla_tier, sla_meeting: p.sla_meeting })),
+      providers: live.map((p) => ({ id: p.id, live: true, sla_tier: p.sla_tier, sla_meeting: p.sla_meeting, maintenance: p.maintenance })),
       ref: (p) => Bookings.providerRef(startupId, p),
     }).map((o, i) => ({ ...o, id: derivedId('ofr', id, String(i)) }));
     const quote: Quote = { id, startup_id: startupId, ask, offers, created_at: new Date(now).toISOString(), expires_at: new Date(now + QUOTE_VALID_S * 1000).toISOString() };
@@ -77,8 +78,9 @@ export class Bookings {
       if (Date.parse(quote.expires_at) <= now) return { ok: false, code: 'quote_expired' };
       const offer = quote.offers.find((o) => o.id === ask.offer);
       if (!offer) return { ok: false, code: 'offer_not_found' };
-      // A quote for the next hour can outlive that hour's start: its offer is gone then.
-      if (Date.parse(offer.start) <= now) return { ok: false, code: 'quote_expired' };
+      // A quote for the next hour can outlive that hour's start: its offer is gone then. So is one a maintenance
+      // window reported since overlaps (bookings already placed are interrupted when the report applies).
+      if (Date.parse(offer.start) <= now || (await this.inMaintenance(offer))) return { ok: false, code: 'quote_expired' };
       const at = new Date(now).toISOString();
       const fresh: Booking = {
         id, startup_id: startupId, provider_id: offer.provider_id, provider_ref: offer.provider_ref, pool: offer.pool, quote_id: quote.id, offer_id: offer.id,
@@ -139,6 +141,11 @@ export class Bookings {
       return { ok: false, code: now.refusal!, booking: now };
     }
     return now.status === 'placing' ? { ok: false, code: 'contention' } : { ok: true, booking: now, replayed: true };
+  }
+
+  private async inMaintenance(offer: Pick<Booking, 'provider_id' | 'start' | 'end'>): Promise<boolean> {
+    const p = (await this.catalog.load()).providers.find((x) => x.id === offer.provider_id);
+    return (p?.maintenance ?? []).some((w) => overlaps(w, offer));
   }
 
   /** The booking's hold (its id derives from the booking, so it is known before the hold is taken). */

@@ -18,6 +18,8 @@ import { derivedId } from '../ids.js';
 import { mulDivHalfEven } from '../money.js';
 import { PROVIDER_SHARE_PERCENT } from '../pricing.js';
 import type { Credits } from '../credits.js';
+import type { MaintenanceWindow } from '../catalog.js';
+import { overlaps } from './overlap.js';
 import type { UsageRecord } from '../usage.js';
 import { HOUR_MS, hourMs } from './blocks.js';
 import type { Booking, BookingStore, ShortHour } from './booking.js';
@@ -47,7 +49,7 @@ export function hoursSince(b: Pick<Booking, 'start' | 'hours'>, nowMs: number): 
   return Math.min(b.hours, Math.max(0, Math.floor((nowMs - Date.parse(b.start)) / HOUR_MS)));
 }
 
-/** Bookings of one provider a shortfall looks at (newest first). */
+/** Bookings of one provider a shortfall or a maintenance window looks at (newest first). */
 export const MAX_SHORTFALL_BOOKINGS = 1_000;
 
 export type StepResult = { ok: true; booking: Booking; done: boolean } | { ok: false; code: 'not_found' | 'contention' };
@@ -163,13 +165,7 @@ export class BookingLifecycle {
    */
   async interruptShortfall(providerId: string, short: readonly ShortHour[]): Promise<Booking[]> {
     if (short.length === 0) return [];
-    const open: Booking[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await this.store.listByProvider(providerId, 100, cursor);
-      open.push(...page.items.filter((b) => b.status === 'scheduled' || b.status === 'running'));
-      cursor = page.cursor ?? undefined;
-    } while (cursor && open.length < MAX_SHORTFALL_BOOKINGS);
+    const open = await this.openBookings(providerId);
     const interrupted: Booking[] = [];
     for (const s of short) {
       const atMs = hourMs(s.hour);
@@ -182,6 +178,39 @@ export class BookingLifecycle {
       }
     }
     return interrupted;
+  }
+
+  /**
+   * A capacity report's maintenance windows (SPEC §6) over booked hours: the provider cannot deliver the block it
+   * sold, so each scheduled or running booking a window overlaps (a window not yet over) is interrupted when the
+   * report applies, with the window as its reason: hours delivered in full are billed, the rest given back.
+   */
+  async interruptMaintenance(providerId: string, windows: readonly MaintenanceWindow[]): Promise<Booking[]> {
+    const now = this.nowMs();
+    const ahead = windows.filter((w) => Date.parse(w.end) > now);
+    if (ahead.length === 0) return [];
+    const interrupted: Booking[] = [];
+    for (const b of await this.openBookings(providerId)) {
+      const w = ahead.find((x) => overlaps(x, b));
+      if (!w) continue;
+      const r = await this.interrupt(providerId, b.id, `maintenance window ${w.start} to ${w.end}`);
+      if (r.ok) interrupted.push(r.booking);
+    }
+    return interrupted;
+  }
+
+  /** The provider's scheduled and running bookings, newest first (at most MAX_SHORTFALL_BOOKINGS looked at). */
+  private async openBookings(providerId: string): Promise<Booking[]> {
+    const open: Booking[] = [];
+    let seen = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await this.store.listByProvider(providerId, 100, cursor);
+      seen += page.items.length;
+      open.push(...page.items.filter((b) => b.status === 'scheduled' || b.status === 'running'));
+      cursor = page.cursor ?? undefined;
+    } while (cursor && seen < MAX_SHORTFALL_BOOKINGS);
+    return open;
   }
 
 }

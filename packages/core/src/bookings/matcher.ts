@@ -5,9 +5,11 @@
  *
  * Order: price per GPU-hour (the spot of the accelerator, so equal within one), then providers below the 80 %
  * fill target, then SLA standing (meeting the tier, then the higher tier), then the earlier start, then the
- * lower fill, then provider and pool ids (a total order). One offer per pool: its earliest feasible start.
+ * lower fill, then provider and pool ids (a total order). One offer per pool: its earliest feasible start, never
+ * over an hour one of the provider's maintenance windows touches.
  */
-import type { SlaTier } from '../catalog.js';
+import type { MaintenanceWindow, SlaTier } from '../catalog.js';
+import { overlaps } from './overlap.js';
 import { FILL_TARGET_PPM } from '../dashboard.js';
 import type { Accelerator } from '../routing.js';
 import { HOUR_MS, MAX_HORIZON_DAYS, floorHour, hourKey, isWholeHour, poolOf, type CapacityType, type Interconnect, type PoolHour } from './blocks.js';
@@ -40,6 +42,8 @@ export interface MatchProvider {
   sla_tier: SlaTier;
   /** Meeting its tier over the rolling 30 days. */
   sla_meeting: boolean;
+  /** Its maintenance windows (the last capacity report's): no hour they touch is offered. */
+  maintenance?: readonly MaintenanceWindow[];
 }
 
 export interface MatchInput {
@@ -102,6 +106,13 @@ function poolFits(pool: string, ask: QuoteAsk): boolean {
     (ask.capacity_type === undefined || p.capacity_type === ask.capacity_type) && (ask.interconnect === undefined || p.interconnect === ask.interconnect);
 }
 
+/** Some maintenance window of the provider touches this hour. */
+function inMaintenance(p: MatchProvider, hour: string): boolean {
+  const t = Date.parse(`${hour}:00:00.000Z`);
+  const span = { start: new Date(t).toISOString(), end: new Date(t + HOUR_MS).toISOString() };
+  return (p.maintenance ?? []).some((w) => overlaps(w, span));
+}
+
 /** The earliest start in the window at which every hour of the booking has `gpus` free in this pool, or null. */
 function earliestFit(free: ReadonlyMap<string, number>, ask: QuoteAsk): number | null {
   const first = Date.parse(ask.earliest_start);
@@ -141,7 +152,7 @@ export function match(input: MatchInput): MatchedOffer[] {
     if (!p) pools.set(k, (p = { provider_id: h.provider_id, pool: h.pool, free: new Map() }));
     // Derived from listed and booked too, so a stale free figure cannot offer more than is there; an hour
     // given twice counts at its least, so the input's order never matters.
-    const free = Math.min(h.free_gpus, h.listed_gpus - h.booked_gpus);
+    const free = inMaintenance(providers.get(h.provider_id)!, h.hour) ? 0 : Math.min(h.free_gpus, h.listed_gpus - h.booked_gpus);
     p.free.set(h.hour, Math.min(free, p.free.get(h.hour) ?? free));
   }
   const offers: (MatchedOffer & { meeting: boolean })[] = [];

@@ -5,7 +5,7 @@
  * ErrorSpecs in OpenAI's shape; nothing is held for a refused request.
  */
 import { assert } from '../money.js';
-import { maxCostMicros } from '../pricing.js';
+import { MAX_TOKENS_PER_REQUEST, maxCostMicros } from '../pricing.js';
 import { rankCandidates } from '../routing.js';
 import { offersFor, type CatalogSource, type Offer } from '../catalog.js';
 import type { Credits } from '../credits.js';
@@ -14,7 +14,7 @@ import type { RateLimiter } from '../ratelimit.js';
 import { WORKLOAD_KIND } from '../usage.js';
 import type { Breakers } from './breakers.js';
 import type { GatewayCall } from './call.js';
-import type { ErrorSpec } from './errors.js';
+import { modelNotFound, type ErrorSpec } from './errors.js';
 import { firstSliceTokens } from './progressive.js';
 import type { GatewayClock, GatewayRequest } from './ports.js';
 
@@ -42,7 +42,7 @@ export function rankOffers(call: GatewayCall, offers: Offer[], breakers: Breaker
   const nowIso = clock.now().toISOString();
   for (const o of offers) {
     const completion = call.completion_tokens_max ?? firstSliceTokens(call, o.entry.context_length);
-    o.price_micros = maxCostMicros(call.prompt_tokens_max, completion, o.entry.context_length, o.entry, o.spot_micros_per_gpu_hour);
+    o.price_micros = maxCostMicros(call.prompt_tokens_max, completion, o.entry.context_length, o.entry, o.spot_micros_per_gpu_hour, Math.max(1, call.sequences));
   }
   const choice = rankCandidates(offers, { model: call.model, now: nowIso, circuit: (id) => breakers.state(id, clock.elapsedMs()), ...(region ? { region } : {}) });
   return choice.ranked.slice(0, maxAttempts);
@@ -52,15 +52,25 @@ export function rankOffers(call: GatewayCall, offers: Offer[], breakers: Breaker
 export async function admit(req: GatewayRequest, deps: AdmissionDeps): Promise<Admitted> {
   const { call, key } = req;
   if (key.models && !key.models.includes(call.model)) {
-    return { ok: false, refusal: { status: 403, type: 'permission_error', code: 'model_not_allowed', param: 'model', message: `This key may not use the model ${call.model}.` } };
+    return { ok: false, refusal: { status: 403, type: 'invalid_request_error', code: 'model_not_allowed', param: 'model', message: `This key may not use the model \`${call.model}\`.` } };
+  }
+  // The hold covers every token the request may produce: past what one request may be billed for, refuse it.
+  if (call.completion_tokens_max !== null && call.completion_tokens_max > MAX_TOKENS_PER_REQUEST) {
+    return {
+      ok: false,
+      refusal: {
+        status: 400, type: 'invalid_request_error', code: 'integer_above_max_value', param: 'max_tokens',
+        message: `This request may generate up to ${call.completion_tokens_max} tokens (max_tokens × choices${call.workload === 'completion' ? ' × prompts' : ''}), more than ${MAX_TOKENS_PER_REQUEST} a request; lower max_tokens or n.`,
+      },
+    };
   }
   const offers = offersFor(await deps.catalog.load(), call.model, WORKLOAD_KIND[call.workload]);
   if (!offers.some((o) => o.status === 'live')) {
-    return { ok: false, refusal: { status: 404, type: 'invalid_request_error', code: 'model_not_found', param: 'model', message: `The model ${call.model} does not exist or is not served for this route.` } };
+    return { ok: false, refusal: modelNotFound(call.model) };
   }
   const tryList = rankOffers(call, offers, deps.breakers, deps.clock, deps.max_attempts, req.region);
   if (tryList.length === 0) {
-    return { ok: false, refusal: { status: 503, type: 'api_error', code: 'no_capacity', message: `No provider can serve ${call.model} right now; retry shortly.`, headers: { 'retry-after': '5' } } };
+    return { ok: false, refusal: { status: 503, type: 'server_error', code: 'no_capacity', message: `No provider can serve ${call.model} right now; retry shortly.`, headers: { 'retry-after': '5' } } };
   }
   // The hold covers the dearest offer this request may be tried on, so failover never needs a second hold.
   // Without max_tokens that is the first slice there; relaying extends it (progressive.ts).
@@ -71,10 +81,12 @@ export async function admit(req: GatewayRequest, deps: AdmissionDeps): Promise<A
   const tokensForLimit = Math.min(call.prompt_tokens_max, contextMax) + (call.completion_tokens_max ?? contextMax);
   const rate = await deps.limiter.admit(key.id, { rpm: key.rpm, tpm: key.tpm }, tokensForLimit, deps.clock.now());
   if (!rate.ok) {
+    // OpenAI's 429s: one code, the window in `type` (requests or tokens), its wording of the limit in the message.
+    const window = rate.limit === 'rpm' ? `requests per min (RPM): Limit ${key.rpm}` : `tokens per min (TPM): Limit ${key.tpm}`;
     const message = rate.too_large
-      ? `This request may use up to ${tokensForLimit} tokens, more than this key's limit of ${key.tpm} tokens per minute; lower max_tokens or the prompt.`
-      : `Rate limit reached for this key: ${rate.limit === 'rpm' ? `${key.rpm} requests` : `${key.tpm} tokens`} per minute. Retry after ${rate.retry_after_s} s.`;
-    return { ok: false, refusal: { status: 429, type: 'rate_limit_error', code: rate.too_large ? 'request_too_large' : `rate_limit_${rate.limit}`, message, headers: { 'retry-after': String(rate.retry_after_s) } } };
+      ? `Request too large for ${call.model} on this key's ${window}, Requested ${tokensForLimit}. The input or output tokens must be reduced in order to run successfully.`
+      : `Rate limit reached for ${call.model} on this key's ${window}. Please try again in ${rate.retry_after_s}s.`;
+    return { ok: false, refusal: { status: 429, type: rate.limit === 'rpm' ? 'requests' : 'tokens', code: 'rate_limit_exceeded', message, headers: { 'retry-after': String(rate.retry_after_s) } } };
   }
   const wholeMicros = call.completion_tokens_max !== null ? holdMicros
     : Math.max(holdMicros, ...tryList.map((o) => maxCostMicros(call.prompt_tokens_max, o.entry.context_length, o.entry.context_length, o.entry, o.spot_micros_per_gpu_hour)));
@@ -94,20 +106,20 @@ export async function reserveHold(req: GatewayRequest, credits: Pick<Credits, 'r
   if (!reserved.ok) {
     switch (reserved.code) {
       case 'exceeds_credit':
-        return { ok: false, refusal: { status: 402, type: 'insufficient_credit', code: 'exceeds_credit', message: `Not enough credit: this request needs a hold of ${holdMicros} micros (its most possible cost, or without max_tokens its first slice).` } };
+        return { ok: false, refusal: { status: 402, type: 'insufficient_quota', code: 'exceeds_credit', message: `Not enough credit: this request needs a hold of ${holdMicros} micros (its most possible cost, or without max_tokens its first slice).` } };
       case 'facility_frozen':
-        return { ok: false, refusal: { status: 403, type: 'permission_error', code: 'credits_frozen', message: 'The credit facilities that could pay for this request are frozen by their lender.' } };
+        return { ok: false, refusal: { status: 403, type: 'insufficient_quota', code: 'credits_frozen', message: 'The credit facilities that could pay for this request are frozen by their lender.' } };
       case 'key_budget_exceeded':
-        return { ok: false, refusal: { status: 402, type: 'insufficient_credit', code: 'key_budget_exceeded', message: `This key's spend budget cannot cover a hold of ${holdMicros} micros.` } };
+        return { ok: false, refusal: { status: 402, type: 'insufficient_quota', code: 'key_budget_exceeded', message: `This key's spend budget cannot cover a hold of ${holdMicros} micros.` } };
       case 'idempotency_conflict':
-        return { ok: false, refusal: { status: 409, type: 'conflict_error', code: 'idempotency_conflict', message: 'This Idempotency-Key was already used with a different request.' } };
+        return { ok: false, refusal: { status: 409, type: 'invalid_request_error', code: 'idempotency_conflict', message: 'This Idempotency-Key was already used with a different request.' } };
       case 'contention':
-        return { ok: false, refusal: { status: 503, type: 'api_error', code: 'contention', message: 'The service is busy; retry.', headers: { 'retry-after': '1' } } };
+        return { ok: false, refusal: { status: 503, type: 'server_error', code: 'contention', message: 'The service is busy; retry.', headers: { 'retry-after': '1' } } };
     }
   }
   if (reserved.replayed) {
     // A completion is not stored, so it cannot be replayed; running it again would bill it twice.
-    return { ok: false, refusal: { status: 409, type: 'conflict_error', code: 'idempotency_key_reused', message: 'This Idempotency-Key was already used for a completion; send a new key to run another.' } };
+    return { ok: false, refusal: { status: 409, type: 'invalid_request_error', code: 'idempotency_key_reused', message: 'This Idempotency-Key was already used for a completion; send a new key to run another.' } };
   }
   return { ok: true, hold: reserved.hold };
 }

@@ -180,12 +180,12 @@ async function everyAttemptFailed(ctx: RequestContext, deps: AttemptDeps, last: 
   const failures = ctx.attempts.map((a) => a.result);
   const tried = ctx.attempts.length;
   const spec: ErrorSpec = gone
-    ? { status: 499, type: 'api_error', code: 'client_closed_request', message: 'The client closed the request.' }
+    ? { status: 499, type: 'server_error', code: 'client_closed_request', message: 'The client closed the request.' }
     : failures.length > 0 && failures.every((r) => r === 'timeout')
-      ? { status: 504, type: 'api_error', code: 'upstream_timeout', message: `No provider answered within ${deps.cfg.first_byte_timeout_ms} ms (${tried} tried).` }
+      ? { status: 504, type: 'server_error', code: 'upstream_timeout', message: `No provider answered within ${deps.cfg.first_byte_timeout_ms} ms (${tried} tried).` }
       : failures.length > 0 && failures.every((r) => r === 'status_429')
-        ? { status: 503, type: 'api_error', code: 'upstream_rate_limited', message: 'Every provider for this model is at capacity; retry shortly.', headers: { 'retry-after': String(Math.min(60, Math.max(1, last?.retryAfterS ?? 1))) } }
-        : { status: 502, type: 'api_error', code: 'upstream_error', message: `The providers for this model failed (${tried} tried): ${last?.message ?? 'no attempt could be made'}.` };
+        ? { status: 503, type: 'server_error', code: 'upstream_rate_limited', message: 'Every provider for this model is at capacity; retry shortly.', headers: { 'retry-after': String(Math.min(60, Math.max(1, last?.retryAfterS ?? 1))) } }
+        : { status: 502, type: 'server_error', code: 'upstream_error', message: `The providers for this model failed (${tried} tried): ${last?.message ?? 'no attempt could be made'}.` };
   const fin = await deps.settle(ctx, null, 'upstream_error', spec.status, null);
   if (!gone) ctx.sink.reply(spec.status, replyHeaders(ctx, null, { 'x-compux-cost-micros': '0', ...(spec.headers ?? {}) }), openAiError(spec));
   return { status: spec.status, outcome: 'upstream_error', code: spec.code, record: fin.record, settled: fin.settled, attempts: ctx.attempts };

@@ -7,8 +7,8 @@ import { chatPromptUpperBound, countChatPromptTokens, countTokens, tokenUpperBou
 import type { Workload } from '../usage.js';
 import { isProgressive } from './progressive.js';
 
-/** Choices one request may ask for (n, best_of). */
-export const MAX_CHOICES = 16;
+/** Choices one request may ask for (n): OpenAI's own bound, so a request OpenAI takes is not refused here. */
+export const MAX_CHOICES = 128;
 /** OpenAI's default max_tokens for legacy completions (its API reference): what the provider then generates. */
 export const COMPLETION_DEFAULT_MAX_TOKENS = 16;
 
@@ -23,6 +23,11 @@ export interface GatewayCall {
   prompt_tokens_estimate: number;
   /** Completion tokens the request may produce (max_tokens × choices); null = up to the model's context. */
   completion_tokens_max: number | null;
+  /**
+   * Sequences the request generates (chat: n; completions: choices × prompts): each may run to the model's
+   * context, so the most completion tokens are context × sequences, not one context (pricing.ts maxCostMicros).
+   */
+  sequences: number;
   /** The request body as validated, with the defaults the hold assumed made explicit: forwarded upstream. */
   body: Record<string, unknown>;
 }
@@ -57,6 +62,7 @@ function describeChat(body: Record<string, unknown>, stream: boolean, include_us
     prompt_tokens_max: chatPromptUpperBound(messages),
     prompt_tokens_estimate: countChatPromptTokens(messages),
     completion_tokens_max: maxTokens === null ? null : maxTokens * n,
+    sequences: n,
   };
 }
 
@@ -74,6 +80,7 @@ function describeCompletion(received: Record<string, unknown>, stream: boolean, 
     workload: 'completion', model: body.model as string, stream, include_usage, body,
     prompt_tokens_max: f.max, prompt_tokens_estimate: f.estimate,
     completion_tokens_max: (maxTokens * choices + echo) * prompts,
+    sequences: choices * prompts,
   };
 }
 
@@ -93,7 +100,7 @@ export function describeCall(workload: Workload, body: Record<string, unknown>):
 
 function describeEmbedding(body: Record<string, unknown>): GatewayCall {
   const f = promptFigures(body.input as PromptInput);
-  return { workload: 'embedding', model: body.model as string, stream: false, include_usage: false, body, prompt_tokens_max: f.max, prompt_tokens_estimate: f.estimate, completion_tokens_max: 0 };
+  return { workload: 'embedding', model: body.model as string, stream: false, include_usage: false, body, prompt_tokens_max: f.max, prompt_tokens_estimate: f.estimate, completion_tokens_max: 0, sequences: 1 };
 }
 
 /**

@@ -18,7 +18,9 @@ import type { CatalogSource } from '../catalog.js';
 import type { Credits } from '../credits.js';
 import type { RateLimiter } from '../ratelimit.js';
 import type { SlaRecorder } from '../sla.js';
-import { admit, reserveHold } from './admission.js';
+import { admit, reserveHold, type Admitted } from './admission.js';
+import { takeTickets } from './tickets.js';
+import { InProcessSlots, type TicketStore } from '../concurrency.js';
 import { budgetSlot } from '../key-budgets.js';
 import { serveAttempts } from './attempts.js';
 import { BreakerBoard } from './breakers.js';
@@ -34,7 +36,7 @@ import { gatedPayment, gatedSink, type Gate } from './gate.js';
 import { SlaBuffer } from './sla-buffer.js';
 
 export { COMPLETION_DEFAULT_MAX_TOKENS, MAX_CHOICES, describeCall, upstreamBodyText, type GatewayCall } from './call.js';
-export { openAiError, type ErrorSpec } from './errors.js';
+export { INFERENCE_ERROR_CODES, isInferenceErrorCode, modelNotFound, openAiError, type ErrorSpec, type InferenceErrorCode, type OpenAiErrorType } from './errors.js';
 export { MAX_UPSTREAM_BODY_BYTES } from './io.js';
 export { choiceText } from './metering.js';
 export { BreakerBoard, type Breakers } from './breakers.js';
@@ -63,6 +65,8 @@ export interface GatewayDeps {
   idempotency?: Pick<IdempotencyStore, 'claim'>;
   /** Business time (records, samples, rate windows); defaults to clock.ts. */
   clock?: () => Date;
+  /** Shared concurrency tickets (concurrency.ts) for keys with their own max_in_flight; absent, only this process's count caps them. */
+  tickets?: TicketStore;
   log?: GatewayLog;
 }
 
@@ -75,6 +79,8 @@ async function untilOrDeadline(p: Promise<void>, ms: number): Promise<void> {
 
 export class Gateway {
   private readonly breakers = new BreakerBoard();
+  /** This process's in-flight counts for the default caps (gateway/tickets.ts). */
+  private readonly slots = new InProcessSlots();
   private readonly cfg: GatewayConfig;
   private readonly clock: GatewayClock;
   private readonly settle: Settle;
@@ -107,6 +113,17 @@ export class Gateway {
 
     const admitted = await admit(req, { catalog: this.deps.catalog, limiter: this.deps.limiter, breakers: this.breakers, clock: this.clock, max_attempts: this.cfg.max_attempts });
     if (!admitted.ok) return refuse(admitted.refusal);
+    const ticket = await takeTickets(req, { slots: this.slots, tickets: this.deps.tickets, startup_max_in_flight: this.cfg.startup_max_in_flight, clock: this.clock, log: this.deps.log });
+    if (!ticket.ok) return refuse(ticket.refusal);
+    try {
+      return await this.serve(req, sink, admitted, startedMs, refuse);
+    } finally {
+      // In flight until here: the reply's last byte and the flush are behind it.
+      await ticket.give();
+    }
+  }
+
+  private async serve(req: GatewayRequest, sink: ResponseSink, admitted: Extract<Admitted, { ok: true }>, startedMs: number, refuse: (e: ErrorSpec) => GatewayResult): Promise<GatewayResult> {
     // Relay keys are loaded before any money is held: a failure here costs the caller nothing.
     await this.deps.relay?.ready();
     const paid = await this.pay(req, admitted.hold_micros, admitted.whole_micros, sink);
@@ -168,13 +185,13 @@ export class Gateway {
     return idempotency
       .claim({ scope: `gw:${req.startup_id}`, key: req.idempotency_key, request_hash: req.request_hash, status_code: 409, reply: null })
       .then((c): ErrorSpec | null => {
-        if (!c.ok) return { status: 409, type: 'conflict_error', code: 'idempotency_conflict', message: 'This Idempotency-Key was already used with a different request.' };
-        if (c.replayed) return { status: 409, type: 'conflict_error', code: 'idempotency_key_reused', message: 'This Idempotency-Key was already used for a completion; send a new key to run another.' };
+        if (!c.ok) return { status: 409, type: 'invalid_request_error', code: 'idempotency_conflict', message: 'This Idempotency-Key was already used with a different request.' };
+        if (c.replayed) return { status: 409, type: 'invalid_request_error', code: 'idempotency_key_reused', message: 'This Idempotency-Key was already used for a completion; send a new key to run another.' };
         return null;
       })
       .catch((err: unknown) => {
         this.deps.log?.('error', 'could not claim the idempotency key', { request_id: req.request_id, error: String(err) });
-        return { status: 503, type: 'api_error', code: 'contention', message: 'The service is busy; retry.', headers: { 'retry-after': '1' } };
+        return { status: 503, type: 'server_error', code: 'contention', message: 'The service is busy; retry.', headers: { 'retry-after': '1' } };
       });
   }
 }

@@ -2,6 +2,7 @@
  * The gateway's ports and its public request/result shapes. The core never imports AWS or HTTP: the
  * adapters sit behind Upstream (the provider), ResponseSink (the client), CatalogSource and RateLimiter.
  */
+import { DEFAULT_STARTUP_MAX_IN_FLIGHT } from '../concurrency.js';
 import { MAX_ATTEMPTS_PER_REQUEST } from '../routing.js';
 import type { ApiKeyRecord } from '../store.js';
 import type { Outcome, UsageRecord } from '../usage.js';
@@ -57,9 +58,13 @@ export interface GatewayConfig {
   max_attempts: number;
   /** SLA samples buffered before they are written (sla-buffer.ts); 1 writes after every reply. */
   sla_flush_samples: number;
+  /** Requests one startup may have in flight at once, over all its keys (concurrency.ts). */
+  startup_max_in_flight: number;
 }
 
-export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = { first_byte_timeout_ms: 30_000, idle_timeout_ms: 60_000, max_attempts: MAX_ATTEMPTS_PER_REQUEST, sla_flush_samples: 32 };
+export const DEFAULT_GATEWAY_CONFIG: GatewayConfig = {
+  first_byte_timeout_ms: 30_000, idle_timeout_ms: 60_000, max_attempts: MAX_ATTEMPTS_PER_REQUEST, sla_flush_samples: 32, startup_max_in_flight: DEFAULT_STARTUP_MAX_IN_FLIGHT,
+};
 
 export interface GatewayRequest {
   call: GatewayCall;

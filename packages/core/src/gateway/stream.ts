@@ -163,7 +163,7 @@ async function endStream(ctx: RequestContext, e: Ending): Promise<void> {
   const { sink } = ctx;
   const { outcome, metered } = e;
   if (outcome === 'failed_mid_stream') {
-    await sink.write(`data: ${openAiError({ status: 502, type: 'api_error', code: 'upstream_failed_mid_stream', message: `The provider failed mid-stream (${e.failure}); billed for the ${metered.completion_tokens} tokens produced.` })}\n\n`);
+    await sink.write(`data: ${openAiError({ status: 502, type: 'server_error', code: 'upstream_failed_mid_stream', message: `The provider failed mid-stream (${e.failure}); billed for the ${metered.completion_tokens} tokens produced.` })}\n\n`);
   }
   if (outcome === 'ok' && e.cut) for (const chunk of cutChunks(ctx, e.meter, metered)) await sink.write(`data: ${JSON.stringify(chunk)}\n\n`);
   if (outcome !== 'client_disconnected') {

@@ -21,6 +21,7 @@ export function documentClient(config: DynamoDBClientConfig = {}): DynamoDBDocum
 }
 export { DynamoCatalog, routingEpoch } from './catalog.js';
 export { DynamoRateLimiter } from './ratelimit.js';
+export { DynamoTickets } from './tickets.js';
 export { UsageTooLargeError } from './usage-store.js';
 export { DynamoProviders, VersionConflictError } from './providers.js';
 export { DynamoRelayKeys } from './relay-keys.js';

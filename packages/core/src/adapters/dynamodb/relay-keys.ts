@@ -44,14 +44,15 @@ export class DynamoRelayKeys implements RelayKeyStore {
     throw new Error('could not create the relay key set');
   }
 
-  async rotate(at: string): Promise<RotateResult> {
+  /** `leadS`: seconds between publishing the new key and its first signature (relay.ts). */
+  async rotate(at: string, leadS?: number): Promise<RotateResult> {
     for (let i = 0; i < MAX_ATTEMPTS; i++) {
       const cur = await this.read();
       if (!cur) {
         await this.load();
         continue;
       }
-      const r = rotateKeySet(cur.set, at);
+      const r = rotateKeySet(cur.set, at, leadS);
       if (!r.ok) return r;
       if (await this.write(r.set, cur.version)) return r;
     }
