@@ -8,10 +8,11 @@
  * characters, a slash) is answered as an unknown id is, 404, with `param` naming the path parameter (Stripe's
  * `resource_missing` does the same). A value with a format of its own (a month) that does not parse is a 400 naming it.
  */
-import { MODEL_ID, parsePeriod } from '../../packages/core/src/index.js';
+import { MODEL_ID, modelNotFound, parsePeriod } from '../../packages/core/src/index.js';
 import type { RouteDef } from '../../infra/routes.js';
 import { Accelerator } from '../../events/capacity.js';
 import { HttpError, badRequest } from './errors.js';
+import { httpErrorOf } from './openai-errors.js';
 
 /**
  * The characters after an id's prefix and how many: ids are made base62 (20 or 24 characters, packages/core/src/ids.ts);
@@ -30,6 +31,10 @@ interface PathParamKind {
   code?: string;
   /** The refusal's message when not the default. */
   message?: string;
+  /** The refusal itself when the route answers in another shape (a model: OpenAI's one not-found, `param: "model"`). */
+  refuse?: (value: string) => HttpError;
+  /** The name the refusal gives the parameter, when not its own. */
+  errorParam?: string;
 }
 
 const idOf = (prefix: string, noun: string): PathParamKind => {
@@ -44,7 +49,8 @@ const PROVIDER = idOf('prv', 'provider');
 const BOOKING = idOf('bkg', 'booking');
 const ENDPOINT = idOf('whe', 'webhook endpoint');
 const EVENT = idOf('evt', 'event');
-const MODEL: PathParamKind = { noun: 'model', valid: (v) => MODEL_ID.test(v), refusal: 'not_found', code: 'model_not_found', message: 'The model does not exist.' };
+/** A model id that cannot be one is answered as OpenAI answers any unknown model (quoted, cut at 64 characters). */
+const MODEL: PathParamKind = { noun: 'model', valid: (v) => MODEL_ID.test(v), refusal: 'not_found', refuse: (v) => httpErrorOf(modelNotFound(v)), errorParam: 'model' };
 const ACCELERATOR: PathParamKind = { noun: 'accelerator', valid: (v) => Accelerator.safeParse(v).success, refusal: 'not_found' };
 /** The period is checked whole by periodParam below: the same 400 as ever. */
 const PERIOD: PathParamKind = {
@@ -98,7 +104,7 @@ export function checkPathParams(route: Pick<RouteDef, 'method' | 'path'>, given:
   const out: Record<string, string> = {};
   for (const { name, kind } of routeParams(route)) {
     const value = given?.[name];
-    if (value === undefined || !kind.valid(value)) throw refusal(kind, name);
+    if (value === undefined || !kind.valid(value)) throw kind.refuse ? kind.refuse(value ?? '') : refusal(kind, name);
     out[name] = value;
   }
   return out;
