@@ -132,7 +132,9 @@ function problemOf(c: BadCase, r: { status: number; body: any }): string | null 
   const e = r.body?.error;
   if (!e || typeof e.message !== 'string' || typeof e.code !== 'string') return `${r.status} without the error shape`;
   if (r.status === 401 || r.status === 403) return c.names === 'signature' && /signature/.test(e.message) ? null : `${r.status} ${e.code}: the suite's key is wrong for the row`;
-  const named = e.param === c.names || e.message.toLowerCase().includes(c.names.toLowerCase()) || (c.byServer && /path/.test(e.message));
+  // The field itself, or a field inside it (response_format.type, alerts.0.facility_id).
+  const param = typeof e.param === 'string' ? e.param : '';
+  const named = param === c.names || param.startsWith(`${c.names}.`) || param.startsWith(`${c.names}[`) || e.message.toLowerCase().includes(c.names.toLowerCase()) || (c.byServer && /path/.test(e.message));
   if (c.code && e.code !== c.code) return `${r.status} ${e.code}, not ${c.code}: "${e.message.slice(0, 160)}"`;
   if (!named && !c.lenient) return `${r.status} ${e.code} does not name ${JSON.stringify(c.names)}: param ${JSON.stringify(e.param)}, "${e.message.slice(0, 160)}"`;
   return null;

@@ -94,7 +94,7 @@ export function casesFor(row: RouteDef, world: World): BadCase[] {
     const v = world.kinds[kind.noun];
     for (const s of segmentsOf(kind.noun, v?.prefix ?? '')) {
       // A signed webhook answers an id that cannot exist as a bad signature (an unknown id looks the same).
-      const names = row.rawBody ? 'signature' : name;
+      const names = row.rawBody ? 'signature' : (kind.errorParam ?? name);
       out.push({ label: `path ${name}: ${s.label}`, method: row.method, url: pathWith(row, world, { name, segment: s.segment }).path, names, ...(s.refusedByServer ? { byServer: true } : {}) });
     }
   }
@@ -121,13 +121,28 @@ export function casesFor(row: RouteDef, world: World): BadCase[] {
 
   if (takesCursor(row)) for (const c of cursorCases(row, world, base.path)) out.push(c);
 
-  if (row.method !== 'GET') out.push(...bodyCases(row, base));
+  if (row.method !== 'GET') out.push(...bodyCases(row, base, openAiBaseline(row, world)));
 
   // Each case with the role it names (a cursor from another caller), else the row's roles in turn.
   return out.map((c, i) => ({ ...c, role: c.role ?? roles[i % roles.length]! }));
 }
 
-function bodyCases(row: RouteDef, base: { path: string; canWrite: boolean }): Draft[] {
+/**
+ * The OpenAI-compatible routes name only the first problem, as OpenAI does: a field is tried bad in a body whose
+ * required fields are good, so the problem named is its own. Management routes name every problem (up to 10), so a
+ * field is tried alone there.
+ */
+function openAiBaseline(row: RouteDef, world: World): Record<string, unknown> {
+  if (!row.openai || !row.body) return {};
+  const model = world.kinds.model?.existing ?? 'llama-3.1-70b-instruct';
+  const { required } = fieldsOf(row.body);
+  const good: Record<string, unknown> = { model, messages: [{ role: 'user', content: 'hi' }], prompt: 'hi', input: 'hi' };
+  const missing = required.filter((r) => !(r in good));
+  if (missing.length > 0) throw new Error(`${row.method} ${row.path}: the suite has no good value for the required field(s) ${missing.join(', ')}`);
+  return Object.fromEntries(required.map((r) => [r, good[r]]));
+}
+
+function bodyCases(row: RouteDef, base: { path: string; canWrite: boolean }, baseline: Record<string, unknown>): Draft[] {
   const out: Draft[] = [];
   const m = row.method;
   const url = base.path;
@@ -173,11 +188,12 @@ function bodyCases(row: RouteDef, base: { path: string; canWrite: boolean }): Dr
   if (strict) out.push({ label: 'body: an unknown field', method: m, url, body: JSON.stringify({ zz_unknown: 1 }), contentType: 'application/json', names: 'zz_unknown' });
   if (required.length > 0) out.push({ label: 'body: {} (every required field missing)', method: m, url, body: '{}', contentType: 'application/json', names: required[0]! });
 
+  const filled = Object.keys(baseline).length > 0;
   for (const [name, schema] of Object.entries(fields)) {
     for (const v of badBodyValues(name, schema)) {
       // A value that might be acceptable goes only where no write can follow: unknown ids, or a required field left out.
-      if (!v.sure && base.canWrite && required.every((r) => r === name)) continue;
-      const body = JSON.stringify({ [name]: v.value });
+      if (!v.sure && base.canWrite && (filled || required.every((r) => r === name))) continue;
+      const body = JSON.stringify({ ...baseline, [name]: v.value });
       out.push({ label: `body ${name}: ${v.label}`, method: m, url, body, contentType: 'application/json', names: name, ...(v.sure ? {} : { lenient: true }) });
     }
   }

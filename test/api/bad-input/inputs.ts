@@ -76,6 +76,11 @@ export function jsonSchemaOf(schema: z.ZodType): Json {
 
 /** A schema's alternatives folded into one description: its type(s), bounds, enum, pattern, format. */
 function flat(s: Json): Json {
+  if (Array.isArray(s.type)) {
+    // `nullable()` is written type: [T, "null"].
+    const types = (s.type as string[]).filter((t) => t !== 'null');
+    return types.length === 1 ? { ...s, type: types[0], nullable: true } : { ...s, mixed: true };
+  }
   if (Array.isArray(s.anyOf)) {
     const parts = (s.anyOf as Json[]).filter((x) => x.type !== 'null');
     return parts.length === 1 ? { ...flat(parts[0]!), nullable: true } : { ...s, mixed: true };
@@ -151,7 +156,8 @@ export function badBodyValues(name: string, schema: Json): BadValue[] {
   if (s.type === 'array') {
     if (typeof s.maxItems === 'number' && s.maxItems < 5_000) out.push({ label: 'too many items', value: new Array(s.maxItems + 1).fill(0), sure: true });
     else out.push({ label: '5,000 nulls', value: new Array(5_000).fill(null), sure: true });
-    out.push({ label: 'an array of nulls', value: [null, null], sure: true });
+    // Items of any kind (a tool, passed through) may be null; items of a declared kind may not.
+    out.push({ label: 'an array of nulls', value: [null, null], sure: typeof s.items === 'object' && s.items !== null && Object.keys(s.items).length > 0 });
   }
   if (s.type === 'object') out.push({ label: 'a nested unknown key', value: { zzz_unknown: 1 }, sure: s.additionalProperties === false || Array.isArray(s.required) });
   return out;
