@@ -16,7 +16,7 @@ export const INFERENCE_ERROR_CODES = [
   'array_below_min_length', 'array_above_max_length', 'string_below_min_length', 'string_above_max_length',
   'integer_below_min_value', 'integer_above_max_value', 'decimal_below_min_value', 'decimal_above_max_value',
   // 400, the request itself (functions/lib/api.ts, functions/inference.ts)
-  'missing_body', 'invalid_json', 'invalid_idempotency_key', 'unexpected_query', 'unexpected_body',
+  'missing_body', 'invalid_json', 'duplicate_key', 'invalid_idempotency_key', 'unexpected_query', 'unexpected_body',
   'invalid_api_key', 'exceeds_credit', 'key_budget_exceeded', 'credits_frozen', 'model_not_allowed', 'forbidden',
   'model_not_found', 'idempotency_key_reused', 'idempotency_conflict', 'body_too_large', 'rate_limit_exceeded',
   'concurrency_limit_key', 'concurrency_limit_startup',
