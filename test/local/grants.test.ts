@@ -485,6 +485,8 @@ describe('every row stays inside its grant, on its normal and its error path', (
     // A third booking through its lifecycle's tasks (as the state machine runs them), then interrupted by the provider.
     const third = (await call('POST', '/v1/bookings', { key: startup, body: offer, headers: { 'idempotency-key': 'grants-book-3' } })).body;
     await call('POST', acceptPath(third.id), { key: auroraKey, body: { access: { endpoint: 'ssh://gpu.example' } } });
+    expect((await task('booking-lifecycle', 'AwaitAnswerFn', 'normal', { booking_id: third.id })).ok).toBe(true);
+    expect((await task('booking-lifecycle', 'AwaitAnswerFn', 'error', { booking_id: 'bkg_nosuchbooking00' })).ok).toBe(false);
     expect((await task('booking-lifecycle', 'UntilStartFn', 'normal', { booking_id: third.id })).ok).toBe(true);
     expect((await task('booking-lifecycle', 'UntilStartFn', 'error', { booking_id: 'bkg_nosuchbooking00' })).ok).toBe(false);
     expect((await task('booking-lifecycle', 'BeginFn', 'normal', { booking_id: third.id })).ok).toBe(true);
