@@ -2,8 +2,10 @@
  * Rolling webhook secrets with an overlap (issue 14 point 3) through the runtime: a provider's capacity-webhook
  * secret (`POST /v1/providers/{id}/webhook-secret/roll`) and an outbound endpoint's signing secret (`POST
  * /v1/webhook-endpoints/{id}/secret/roll`). Overlaps of 4 s are waited out on the real clock: the old secret works
- * until its expiry and is refused after it; the new one works throughout; only the owner may roll.
+ * until its expiry and is refused after it; the new one works throughout; only the owner may roll; items written
+ * before rolls existed (no version) roll too.
  */
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nowIso, nowMs, nowS, signPayload } from '../../packages/core/src/index.js';
 import { verifyWebhook } from '../../packages/provider-kit/src/index.js';
@@ -234,6 +236,31 @@ describe("an endpoint's signing secret", () => {
     const d = hook.rec.deliveries[0]!;
     expect(d.signature.match(/v1=/g)).toHaveLength(1); // not rolled
     expect(verifiedBy(d, [hook.secret])).toEqual([true]);
+  });
+});
+
+describe('secrets stored before rolls existed', () => {
+  it('a provider secret item and an endpoint item without a version roll like the others, then are versioned', async () => {
+    // Prepare: the items as they were written before this change (no version, no previous secret).
+    const p = await provider('Legacy GPU');
+    await rt.doc.send(new PutCommand({ TableName: rt.tableName, Item: { pk: `PROVIDER#${p.id}`, sk: 'SECRET', type: 'provider_secret', webhook_secret: p.webhook_secret, created_at: nowIso() } }));
+    const ep = await call('POST', '/v1/webhook-endpoints', { key: lender.key, body: { url: 'http://127.0.0.1:9/legacy', events: ['credits.low'] } });
+    await rt.doc.send(new UpdateCommand({ TableName: rt.tableName, Key: { pk: `WEBHOOKS#${lender.id}`, sk: `EP#${ep.body.id}` }, UpdateExpression: 'REMOVE secret_version, previous_secret, previous_secret_expires_at, rolled_at' }));
+    const legacyList = await call('GET', '/v1/webhook-endpoints', { key: lender.key });
+    // Act
+    const providerRoll = await rollProvider(p, { expires_in_s: 60 });
+    const signedWith = { old: await report(p.id, p.webhook_secret), fresh: await report(p.id, providerRoll.body.secret) };
+    const providerAgain = await rollProvider(p, { expires_in_s: 60 });
+    const endpointRoll = await rollEndpoint(ep.body.id, { expires_in_s: 60 });
+    const endpointAgain = await rollEndpoint(ep.body.id, { expires_in_s: 60 });
+    // Assess
+    expect(legacyList.body.data.find((e: { id: string }) => e.id === ep.body.id)).toMatchObject({ secret_rolled_at: null, previous_secret_expires_at: null });
+    expect(providerRoll.status).toBe(200);
+    expect([signedWith.old.status, signedWith.fresh.status]).toEqual([202, 202]);
+    expect(providerAgain.status).toBe(409);
+    expect(endpointRoll.status).toBe(200);
+    expect(endpointRoll.body.secret).not.toBe(ep.body.secret);
+    expect(endpointAgain.status).toBe(409);
   });
 });
 
