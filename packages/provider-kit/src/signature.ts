@@ -77,14 +77,17 @@ export interface CapacityReport {
   }[];
 }
 
-/** The exact body and headers to POST to `/v1/providers/{id}/capacity`: sign the bytes you send. */
-export function signCapacityReport(secret: string, report: CapacityReport, nowSeconds = Math.floor(Date.now() / 1000)): { body: string; headers: Record<string, string> } {
+/**
+ * The exact body and headers to POST to `/v1/providers/{id}/capacity`: sign the bytes you send. After rolling your
+ * secret, `[next, previous]` signs with both until your own switch is done (either is accepted during the overlap).
+ */
+export function signCapacityReport(secret: string | readonly string[], report: CapacityReport, nowSeconds = Math.floor(Date.now() / 1000)): { body: string; headers: Record<string, string> } {
   const body = JSON.stringify(report);
   return { body, headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signPayload(secret, nowSeconds, body) } };
 }
 
 /** Signs and sends a report; resolves with the marketplace's status (202 once queued) and reply. */
-export async function sendCapacityReport(baseUrl: string, secret: string, report: CapacityReport, opts: { fetch?: typeof fetch; timeoutMs?: number; nowSeconds?: number } = {}): Promise<{ status: number; body: unknown }> {
+export async function sendCapacityReport(baseUrl: string, secret: string | readonly string[], report: CapacityReport, opts: { fetch?: typeof fetch; timeoutMs?: number; nowSeconds?: number } = {}): Promise<{ status: number; body: unknown }> {
   const { body, headers } = signCapacityReport(secret, report, opts.nowSeconds);
   const res = await (opts.fetch ?? fetch)(`${baseUrl.replace(/\/+$/, '')}/v1/providers/${encodeURIComponent(report.provider_id)}/capacity`, {
     method: 'POST', headers, body, signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
