@@ -9,7 +9,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { z } from 'zod';
 import {
-  MIN_CAPACITY_INTERVAL_S, addStep, newId, newSecretKey, sha256Hex, unlimitedKey, verifySignature, type OnboardingStep, type ProviderRecord,
+  MIN_CAPACITY_INTERVAL_S, addStep, newId, newSecretKey, sha256Hex, unlimitedKey, validSecrets, verifySignature, type OnboardingStep, type ProviderRecord,
 } from '../packages/core/src/index.js';
 import { nowIso, nowMs, nowS } from '../packages/core/src/clock.js';
 import { VersionConflictError } from '../packages/core/src/adapters/dynamodb/index.js';
@@ -20,6 +20,7 @@ import { logger } from './lib/powertools.js';
 import { limitPerAddress, perMinuteFromEnv } from './lib/address-limit.js';
 import { HttpError, badRequest, conflict, fromZod, notFound } from './lib/errors.js';
 import type { ApplyProviderBody, EndpointsBody, ModelsBody, ReviewBody, SlaBody } from './lib/provider-schemas.js';
+import type { RollSecretBody } from './lib/webhook-schemas.js';
 
 /** Applications one address may send a minute: the public route's limit (COMPUX_APPLICATIONS_PER_MINUTE, 1–1000). */
 const APPLICATIONS_PER_MINUTE = perMinuteFromEnv('COMPUX_APPLICATIONS_PER_MINUTE', 5);
@@ -125,13 +126,21 @@ const PROVIDER_ID = /^[A-Za-z0-9_-]{1,64}$/;
  */
 const DECOY_SECRET = `whsec_${randomBytes(32).toString('base64url')}`;
 
+/**
+ * Always two secrets to check, whatever the provider: its valid ones (two during a roll's overlap) made up with the
+ * decoy, so a known provider with or without an overlap and an unknown one all cost the same two HMACs.
+ */
+function secretsToCheck(valid: readonly string[]): [string, string] {
+  return [valid[0] ?? DECOY_SECRET, valid[1] ?? DECOY_SECRET];
+}
+
 /** The signed capacity webhook: 401 on any signature problem (an unknown provider looks the same), 400 on a malformed report, 202 once queued. */
 export const capacity = apiRoute('functions/providers.capacity', async (req) => {
   const id = req.params.id!;
-  const secret = PROVIDER_ID.test(id) ? await deps().providers.webhookSecret(id) : null;
-  const check = verifySignature(req.headers['x-compux-signature'], secret ?? DECOY_SECRET, req.rawBody, nowS());
-  if (!check.ok || secret === null) {
-    logger.info('capacity webhook refused', { provider_id: id.slice(0, 64), reason: secret === null ? 'unknown_provider' : check.ok ? 'ok' : check.reason });
+  const secrets = PROVIDER_ID.test(id) ? await deps().providers.webhookSecrets(id) : null;
+  const check = verifySignature(req.headers['x-compux-signature'], secretsToCheck(secrets ? validSecrets(secrets, nowMs()) : []), req.rawBody, nowS());
+  if (!check.ok || secrets === null) {
+    logger.info('capacity webhook refused', { provider_id: id.slice(0, 64), reason: secrets === null ? 'unknown_provider' : check.ok ? 'ok' : check.reason });
     throw signatureRefused();
   }
   let json: unknown;
@@ -155,6 +164,21 @@ export const capacity = apiRoute('functions/providers.capacity', async (req) => 
     }),
   );
   return { status: 202, body: { accepted: true, event_id: parsed.data.event_id } };
+});
+
+/**
+ * Rolls the provider's capacity-webhook secret (issue 14 point 3): the new secret is in the reply only; reports signed
+ * with the previous one are accepted for `expires_in_s` more (signing-secrets.ts; 409 while an earlier roll's overlap
+ * runs, unless 0). Only the provider itself: another provider's id is a 404 (providerIdOf), an operator is refused by
+ * the row (403).
+ */
+export const rollWebhookSecret = apiRoute<z.infer<typeof RollSecretBody>>('functions/providers.rollWebhookSecret', async (req) => {
+  const id = providerIdOf(req);
+  const r = await deps().providers.rollWebhookSecret(id, nowIso(), req.body.expires_in_s);
+  if (!r.ok && r.code === 'not_found') throw notFound('provider');
+  if (!r.ok) throw conflict('The previous roll is still in its overlap (two secrets valid); roll again once it ends, or with expires_in_s 0 to end both old secrets now.', r.code);
+  const { secret, rolled_at, previous_secret_expires_at } = r.secrets;
+  return { status: 200, body: { object: 'webhook_secret' as const, provider_id: id, secret, rolled_at, previous_secret_expires_at } };
 });
 
 /**

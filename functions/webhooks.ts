@@ -13,7 +13,7 @@ import { apiRoute, type ApiRequest } from './lib/api.js';
 import { badRequest, conflict, forbidden, notFound } from './lib/errors.js';
 import { logger } from './lib/powertools.js';
 import type { ListQuery } from './lib/schemas.js';
-import type { CreateEndpointBody } from './lib/webhook-schemas.js';
+import type { CreateEndpointBody, RollSecretBody } from './lib/webhook-schemas.js';
 import { webhooks } from './lib/webhooks.js';
 
 function tenantOf(req: ApiRequest<unknown, unknown>): EventTenant {
@@ -66,6 +66,17 @@ export const deleteEndpoint = apiRoute('functions/webhooks.deleteEndpoint', asyn
   const e = await webhooks().deleteEndpoint(tenantOf(req).id, req.params.id!);
   if (!e) throw notFound('webhook endpoint');
   return { status: 200, body: { ...endpointJson(e), deleted: true } };
+});
+
+/**
+ * Rolls an endpoint's signing secret (issue 14 point 3): the new secret is in the reply only; each delivery carries
+ * a signature by the old one as well for `expires_in_s` (409 while an earlier roll's overlap runs, unless 0).
+ */
+export const rollEndpointSecret = apiRoute<z.infer<typeof RollSecretBody>>('functions/webhooks.rollEndpointSecret', async (req) => {
+  const r = await webhooks().rollEndpointSecret(tenantOf(req).id, req.params.id!, req.body.expires_in_s);
+  if (!r.ok && r.code === 'not_found') throw notFound('webhook endpoint');
+  if (!r.ok) throw conflict("The endpoint's previous roll is still in its overlap (two secrets sign); roll again once it ends, or with expires_in_s 0 to end both old secrets now.", r.code);
+  return { status: 200, body: { ...endpointJson(r.endpoint), secret: r.endpoint.secret } };
 });
 
 export const listEvents = apiRoute<unknown, z.infer<typeof ListQuery>>('functions/webhooks.listEvents', async (req) => {

@@ -258,6 +258,11 @@ export const ROUTES: readonly RouteDef[] = [
     summary: 'Capacity webhook, signed: x-compux-signature: t=<unix>,v1=<HMAC-SHA256 hex of "t.body">; queued in order per provider',
   },
   {
+    method: 'POST', path: '/v1/providers/{id}/webhook-secret/roll', handler: 'functions/providers.rollWebhookSecret', auth: ['provider'], access: ['read', 'write'],
+    body: W.RollSecretBody, reply: P.WebhookSecretReply,
+    summary: 'Roll your capacity-webhook secret: the new one is shown once; reports signed with the old one are accepted for expires_in_s more (default 1 h, at most 24 h), then refused',
+  },
+  {
     method: 'POST', path: '/v1/providers/{id}/validation', handler: 'functions/providers.startValidation', auth: ['provider', 'operator'], access: ['read', 'transact'],
     starts: ['provider-validation'], reply: P.ValidationReply, replyStatus: 202,
     summary: 'Start automated validation (relay handshake, reliability, throughput, SLA latency, pricing review, then live)',
@@ -396,6 +401,11 @@ export const ROUTES: readonly RouteDef[] = [
   {
     method: 'DELETE', path: '/v1/webhook-endpoints/{id}', handler: 'functions/webhooks.deleteEndpoint', auth: TENANTS, access: ['read', 'transact'], reply: W.EndpointReply,
     summary: 'Delete one of your webhook endpoints: nothing more is sent to it',
+  },
+  {
+    method: 'POST', path: '/v1/webhook-endpoints/{id}/secret/roll', handler: 'functions/webhooks.rollEndpointSecret', auth: TENANTS, access: ['read', 'write'],
+    body: W.RollSecretBody, reply: W.EndpointReply,
+    summary: "Roll a webhook endpoint's signing secret: the new one is shown once; deliveries carry a signature by each secret for expires_in_s (default 1 h, at most 24 h), then by the new one only",
   },
   {
     method: 'GET', path: '/v1/events', handler: 'functions/webhooks.listEvents', auth: TENANTS, access: ['read', 'query'], query: S.ListQuery, reply: W.EventList,

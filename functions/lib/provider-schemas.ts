@@ -84,6 +84,15 @@ export const ProviderReply = z.object({
 
 export const ApplyProviderReply = ProviderReply.extend({ key: z.string().nullable(), webhook_secret: z.string().nullable() });
 
+/** A rolled capacity-webhook secret: the new one, shown only here. */
+export const WebhookSecretReply = z.object({
+  object: z.literal('webhook_secret'),
+  provider_id: z.string(),
+  secret: z.string().describe('The new whsec_… secret: sign capacity reports with it from now on. Shown once'),
+  rolled_at: z.string(),
+  previous_secret_expires_at: z.string().nullable().describe('Until when reports signed with the previous secret are still accepted (null: no longer)'),
+});
+
 export const ValidationReply = z.object({ provider_id: z.string(), execution_id: z.string(), status: z.literal('validating') });
 
 export const SlaQuery = z.strictObject({

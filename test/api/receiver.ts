@@ -10,7 +10,8 @@ import { verifyWebhook, type CompuxEvent } from '../../packages/provider-kit/src
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export interface Delivery { at: number; eventId: string; verified: boolean; event: CompuxEvent | null; status: number }
+/** One delivery as received: `body` and `signature` (the x-compux-signature header) exactly, to verify again with other secrets. */
+export interface Delivery { at: number; eventId: string; verified: boolean; event: CompuxEvent | null; status: number; body: string; signature: string }
 
 /** A receiver: answers `plan` statuses in turn (then 200), verifies each delivery, applies each event id once. */
 export class Receiver {
@@ -26,7 +27,9 @@ export class Receiver {
       const status = check.ok ? this.plan.shift() ?? 200 : 400;
       // The receiver's own dedupe: an event id it has applied is acknowledged and not applied again.
       if (check.ok && status === 200 && !this.applied.has(check.event.id)) this.applied.set(check.event.id, 1);
-      this.deliveries.push({ at: Date.now(), eventId: String(req.headers['x-compux-event-id']), verified: check.ok, event: check.ok ? check.event : null, status });
+      this.deliveries.push({
+        at: Date.now(), eventId: String(req.headers['x-compux-event-id']), verified: check.ok, event: check.ok ? check.event : null, status, body, signature: String(req.headers['x-compux-signature'] ?? ''),
+      });
       res.writeHead(status).end();
     });
   });

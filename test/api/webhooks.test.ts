@@ -213,7 +213,7 @@ describe('tenancy and limits', () => {
     expect(otherEndpoints.body.data.map((e: { id: string }) => e.id)).not.toContain(mine.id);
     expect(lenderCursor).toBeTruthy();
     expect(forgedCursor.status).toBe(400);
-    expect(stillThere.body.data).toEqual([{ id: mine.id, object: 'webhook_endpoint', url: expect.any(String), events: ['sla.breach'], created_at: expect.any(String) }]);
+    expect(stillThere.body.data).toEqual([{ id: mine.id, object: 'webhook_endpoint', url: expect.any(String), events: ['sla.breach'], created_at: expect.any(String), secret_rolled_at: null, previous_secret_expires_at: null }]);
   });
 
   it('at most 16 endpoints a tenant; a deleted one frees its place; bad subscriptions are refused', async () => {

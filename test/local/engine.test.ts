@@ -114,7 +114,7 @@ function otherAddresses(): string[] {
 }
 
 describe('DynamoDB Local as the runtime starts it', () => {
-  it('a SIGKILL of the runtime\'s process group leaves no engine behind and frees its port', { timeout: 90_000 }, async () => {
+  it('a SIGKILL of the runtime\'s process group leaves no engine behind', { timeout: 90_000 }, async () => {
     // Prepare: a runtime stand-in in its own process group, serving a data folder.
     const folder = dataDir();
     const host = spawn(process.execPath, ['--import', 'tsx', 'test/local/fixtures/engine-host.ts', folder], { cwd: REPO_ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -131,7 +131,8 @@ describe('DynamoDB Local as the runtime starts it', () => {
     process.kill(-host.pid!, 'SIGKILL');
     // Assess
     await until('the engine ends with its runtime', () => !running(engine.pid), GONE_TIMEOUT_MS);
-    expect(await connectTo('127.0.0.1', engine.port)).toBe('ECONNREFUSED');
+    // Its port goes with it (a dead process holds none). Not asserted by connecting: test files run side by side,
+    // and another one's server may take a freed port at once.
   });
 
   it('a start ends the engine a dead runtime left on the same data folder', { timeout: 120_000 }, async () => {

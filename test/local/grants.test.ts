@@ -336,6 +336,10 @@ describe('every row stays inside its grant, on its normal and its error path', (
     await hit('POST', '/v1/webhook-endpoints', 'error', 400, '/v1/webhook-endpoints', { key: lender, body: { url: 'ftp://nowhere.example', events: ['*'] } });
     await hit('GET', '/v1/webhook-endpoints', 'normal', 200, '/v1/webhook-endpoints', { key: lender });
     await hit('GET', '/v1/webhook-endpoints', 'error', 403, '/v1/webhook-endpoints', { key: admin });
+    // A roll keeping the old secret an hour (deliveries below carry both signatures); a second one during it is refused.
+    const roll = `/v1/webhook-endpoints/${hook.id}/secret/roll`;
+    await hit('POST', '/v1/webhook-endpoints/{id}/secret/roll', 'normal', 200, roll, { key: lender, body: { expires_in_s: 3_600 } });
+    await hit('POST', '/v1/webhook-endpoints/{id}/secret/roll', 'error', 409, roll, { key: lender, body: {} });
 
     // Covenants: set (notify only: the facility stays as it is), read, evaluated by their schedule; a set whose
     // facility is gone is the schedule's error path (skipped).
@@ -430,6 +434,9 @@ describe('every row stays inside its grant, on its normal and its error path', (
     await hit('PUT', '/v1/providers/{id}/sla', 'error', 400, `/v1/providers/${good.id}/sla`, { key: good.key, body: { tier: 'platinum' } });
     await hit('GET', '/v1/providers/{id}', 'normal', 200, `/v1/providers/${good.id}`, { key: good.key });
     await hit('GET', '/v1/providers/{id}', 'error', 404, `/v1/providers/${auroraId}`, { key: good.key });
+    const rollSecret = `/v1/providers/${good.id}/webhook-secret/roll`;
+    await hit('POST', '/v1/providers/{id}/webhook-secret/roll', 'normal', 200, rollSecret, { key: good.key, body: { expires_in_s: 3_600 } });
+    await hit('POST', '/v1/providers/{id}/webhook-secret/roll', 'error', 409, rollSecret, { key: good.key, body: {} });
 
     for (const p of [good, bad]) {
       const started = await hit('POST', '/v1/providers/{id}/validation', 'normal', 202, `/v1/providers/${p.id}/validation`, { key: p.key });
@@ -485,6 +492,8 @@ describe('every row stays inside its grant, on its normal and its error path', (
     // A third booking through its lifecycle's tasks (as the state machine runs them), then interrupted by the provider.
     const third = (await call('POST', '/v1/bookings', { key: startup, body: offer, headers: { 'idempotency-key': 'grants-book-3' } })).body;
     await call('POST', acceptPath(third.id), { key: auroraKey, body: { access: { endpoint: 'ssh://gpu.example' } } });
+    expect((await task('booking-lifecycle', 'AwaitAnswerFn', 'normal', { booking_id: third.id })).ok).toBe(true);
+    expect((await task('booking-lifecycle', 'AwaitAnswerFn', 'error', { booking_id: 'bkg_nosuchbooking00' })).ok).toBe(false);
     expect((await task('booking-lifecycle', 'UntilStartFn', 'normal', { booking_id: third.id })).ok).toBe(true);
     expect((await task('booking-lifecycle', 'UntilStartFn', 'error', { booking_id: 'bkg_nosuchbooking00' })).ok).toBe(false);
     expect((await task('booking-lifecycle', 'BeginFn', 'normal', { booking_id: third.id })).ok).toBe(true);

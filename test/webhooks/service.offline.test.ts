@@ -3,12 +3,14 @@
  * records jobs, a sender that answers as told). What it proves: emitting the same happening twice is one event
  * with one set of jobs; a failed enqueue leaves the event for the sweeper, which dispatches it; two copies of one
  * job never fork the retry chain (only the copy whose save lands queues the next attempt); a stale or finished
- * job does nothing; a deleted endpoint ends its delivery as failed.
+ * job does nothing; a deleted endpoint ends its delivery as failed; a rolled secret signs with the old one as well
+ * during its overlap (two v1 entries, either verifies), then alone.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import {
-  DEFAULT_BACKOFF, Webhooks, type AttemptOutcome, type DeliveryJob, type DeliveryState, type StoredEvent, type WebhookEndpoint, type WebhookStore,
+  DEFAULT_BACKOFF, Webhooks, type AttemptOutcome, type DeliveryJob, type DeliveryState, type RollSecretResult, type SigningSecrets, type StoredEvent, type WebhookEndpoint, type WebhookStore,
 } from '../../packages/core/src/index.js';
+import { verifyWebhook } from '../../packages/provider-kit/src/index.js';
 
 class MemoryStore implements WebhookStore {
   endpoints = new Map<string, WebhookEndpoint>();
@@ -21,6 +23,15 @@ class MemoryStore implements WebhookStore {
   async listEndpoints(t: string) { return [...this.endpoints.values()].filter((e) => e.tenant.id === t); }
   async getEndpoint(t: string, id: string) { const e = this.endpoints.get(id); return e?.tenant.id === t ? e : null; }
   async deleteEndpoint(t: string, id: string) { const e = await this.getEndpoint(t, id); if (e) this.endpoints.delete(id); return e; }
+  async updateSecrets(t: string, id: string, decide: (cur: SigningSecrets) => RollSecretResult) {
+    const e = await this.getEndpoint(t, id);
+    if (!e) return { ok: false as const, code: 'not_found' as const };
+    const r = decide(e);
+    if (!r.ok) return r;
+    const next = { ...e, ...r.secrets };
+    this.endpoints.set(id, next);
+    return { ok: true as const, endpoint: next };
+  }
   async putEvent(e: StoredEvent) {
     const existing = this.events.get(e.id);
     if (existing) return { created: false as const, existing: structuredClone(existing) };
@@ -52,6 +63,8 @@ let queued: DeliveryJob[];
 let queueFails: boolean;
 let answers: AttemptOutcome[];
 let posts: number;
+/** What each attempt sent: the signed body and its headers. */
+let sent: { body: string; headers: Record<string, string> }[];
 let w: Webhooks;
 const lender = { role: 'lender', id: 'len_A' } as const;
 
@@ -61,10 +74,11 @@ beforeEach(() => {
   queueFails = false;
   answers = [];
   posts = 0;
+  sent = [];
   w = new Webhooks(
     store,
     { enqueue: async (jobs) => { if (queueFails) throw new Error('queue down'); queued.push(...jobs); } },
-    { post: async () => { posts++; return answers.shift() ?? { status_code: 200, error: null }; } },
+    { post: async (_url, body, headers) => { posts++; sent.push({ body, headers }); return answers.shift() ?? { status_code: 200, error: null }; } },
     { policy: { allow_local: true }, lookup: async () => [], backoff: DEFAULT_BACKOFF, now: () => now, sweep_grace_ms: 0 },
   );
 });
@@ -135,5 +149,42 @@ describe('the Webhooks service', () => {
     expect(store.events.get(r.ok ? r.event.id : '')!.deliveries[e.id]).toMatchObject({ status: 'failed', last_error: 'endpoint_deleted' });
     expect(await w.redeliver(lender.id, r.ok ? r.event.id : '')).toEqual({ ok: false, code: 'no_endpoints' });
     expect(await w.redeliver('len_other', r.ok ? r.event.id : '')).toEqual({ ok: false, code: 'not_found' });
+  });
+
+  it("a rolled secret: during the overlap each delivery is signed by both secrets (either verifies), after it by the new one only", async () => {
+    // Prepare
+    const e = await endpoint();
+    const old = e.secret;
+    const rolled = await w.rollEndpointSecret(lender.id, e.id, 60);
+    const fresh = rolled.ok ? rolled.endpoint.secret : '';
+    // Act: a delivery within the overlap, then one a second after it ends.
+    await w.emit('facility.frozen', lender, ['fac_1', 'frozen:r1'], {});
+    await w.handle(queued.shift()!);
+    now += 61_000;
+    await w.emit('facility.frozen', lender, ['fac_1', 'frozen:r2'], {});
+    await w.handle(queued.shift()!);
+    // Assess
+    const verify = (i: number, secret: string) => verifyWebhook(sent[i]!.headers, sent[i]!.body, secret, { nowSeconds: Math.floor(now / 1000) }).ok;
+    expect(rolled).toMatchObject({ ok: true, endpoint: { previous_secret: old, previous_secret_expires_at: new Date(now - 61_000 + 60_000).toISOString() } });
+    expect(fresh).toMatch(/^whsec_/);
+    expect(fresh).not.toBe(old);
+    expect(sent[0]!.headers['x-compux-signature']!.match(/v1=/g)).toHaveLength(2);
+    expect([verify(0, old), verify(0, fresh)]).toEqual([true, true]);
+    expect(sent[1]!.headers['x-compux-signature']!.match(/v1=/g)).toHaveLength(1);
+    expect([verify(1, old), verify(1, fresh)]).toEqual([false, true]);
+  });
+
+  it('a roll during an overlap is refused unless it keeps no overlap; another tenant cannot roll', async () => {
+    // Prepare
+    const e = await endpoint();
+    await w.rollEndpointSecret(lender.id, e.id, 3_600);
+    // Act
+    const again = await w.rollEndpointSecret(lender.id, e.id, 3_600);
+    const emergency = await w.rollEndpointSecret(lender.id, e.id, 0);
+    const other = await w.rollEndpointSecret('len_other', e.id, 60);
+    // Assess
+    expect(again).toEqual({ ok: false, code: 'rotation_in_progress' });
+    expect(emergency).toMatchObject({ ok: true, endpoint: { previous_secret: null, previous_secret_expires_at: null } });
+    expect(other).toEqual({ ok: false, code: 'not_found' });
   });
 });

@@ -21,6 +21,7 @@ export * from './sse.js';
 export * from './providers.js';
 export * from '../../provider-kit/src/signature.js';
 export * from './relay.js';
+export * from './signing-secrets.js';
 export * from './sla.js';
 export * from './probe.js';
 export * from './validation.js';

@@ -39,8 +39,11 @@ function header(h: HeaderBag, name: string): string | undefined {
  * Verifies one delivery: the signature over the raw body exactly as received (before any JSON parsing), a
  * timestamp within 300 s of `nowSeconds`, and the id header naming the body's event. Answer 2xx only after it
  * returns ok (and quickly: CompuX waits 10 s); anything else is retried with backoff for 3 days.
+ * While an endpoint's secret is rolled (POST /v1/webhook-endpoints/{id}/secret/roll) CompuX signs each delivery
+ * with both secrets (two v1 entries), so a receiver on the old or the new secret verifies; a receiver may also pass
+ * both of its secrets here while it switches.
  */
-export function verifyWebhook(headers: HeaderBag, rawBody: string | Buffer, secret: string, opts: { nowSeconds?: number; toleranceS?: number } = {}): WebhookCheck {
+export function verifyWebhook(headers: HeaderBag, rawBody: string | Buffer, secret: string | readonly string[], opts: { nowSeconds?: number; toleranceS?: number } = {}): WebhookCheck {
   const body = typeof rawBody === 'string' ? rawBody : rawBody.toString('utf8');
   if (Buffer.byteLength(body) > MAX_WEBHOOK_BODY_BYTES) return { ok: false, reason: 'too_large' };
   const sig = verifySignature(header(headers, SIGNATURE_HEADER), secret, body, opts.nowSeconds ?? Math.floor(Date.now() / 1000), opts.toleranceS ?? SIGNATURE_TOLERANCE_S);

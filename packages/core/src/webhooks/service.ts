@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { signPayload, SIGNATURE_HEADER } from '../../../provider-kit/src/signature.js';
 import { EVENT_ID_HEADER, EVENT_TYPE_HEADER } from '../../../provider-kit/src/webhook.js';
 import type { Page } from '../store.js';
+import { rollSecrets, validSecrets, type RollSecretCode, type RollSecretResult, type SigningSecrets } from '../signing-secrets.js';
 import { DEFAULT_BACKOFF, type BackoffSchedule } from './backoff.js';
 import { afterAttempt, delayUntilS, judgeJob, pendingDelivery, type AttemptOutcome, type DeliveryJob, type DeliveryState } from './delivery.js';
 import { MAX_ENDPOINTS_PER_TENANT, newEndpoint, type EndpointInputCode, type WebhookEndpoint } from './endpoints.js';
@@ -37,6 +38,12 @@ export interface WebhookStore {
   createEndpoint(e: WebhookEndpoint, max: number): Promise<{ ok: true } | { ok: false; code: 'too_many_endpoints' }>;
   listEndpoints(tenantId: string): Promise<WebhookEndpoint[]>;
   getEndpoint(tenantId: string, id: string): Promise<WebhookEndpoint | null>;
+  /**
+   * Replaces a live endpoint's secrets with what `decide` makes of the stored ones, written only over what it read (a
+   * concurrent roll is read and decided again, a few times; still losing, rotation_in_progress); not_found when the
+   * tenant has no such live endpoint.
+   */
+  updateSecrets(tenantId: string, id: string, decide: (cur: SigningSecrets) => RollSecretResult): Promise<RollEndpointResult>;
   /** Null when the tenant has no such live endpoint. */
   deleteEndpoint(tenantId: string, id: string, at: string): Promise<WebhookEndpoint | null>;
   /** Create-only by event id: 'exists' returns what is stored. */
@@ -75,6 +82,7 @@ export interface WebhookConfig {
 }
 
 export type CreateEndpointResult = { ok: true; endpoint: WebhookEndpoint } | { ok: false; code: UrlCode | EndpointInputCode | 'too_many_endpoints' };
+export type RollEndpointResult = { ok: true; endpoint: WebhookEndpoint } | { ok: false; code: RollSecretCode | 'not_found' };
 export type JobResult = 'dropped' | 'waited' | 'succeeded' | 'retrying' | 'failed';
 
 const newToken = () => randomBytes(8).toString('hex');
@@ -113,6 +121,12 @@ export class Webhooks {
 
   deleteEndpoint(tenantId: string, id: string) {
     return this.store.deleteEndpoint(tenantId, id, this.iso());
+  }
+
+  /** A new signing secret for the endpoint; the current one keeps signing too for `expiresInS` (signing-secrets.ts). */
+  rollEndpointSecret(tenantId: string, id: string, expiresInS: number): Promise<RollEndpointResult> {
+    const at = this.iso();
+    return this.store.updateSecrets(tenantId, id, (cur) => rollSecrets(cur, at, expiresInS));
   }
 
   getEvent(tenantId: string, id: string) {
@@ -214,7 +228,8 @@ export class Webhooks {
       'user-agent': 'CompuX-Webhooks/1',
       [EVENT_ID_HEADER]: e.id,
       [EVENT_TYPE_HEADER]: e.type,
-      [SIGNATURE_HEADER]: signPayload(endpoint.secret, Math.floor(this.config.now() / 1000), body),
+      // One v1 entry per valid secret: during a roll's overlap a receiver on the old or the new secret verifies.
+      [SIGNATURE_HEADER]: signPayload(validSecrets(endpoint, this.config.now()), Math.floor(this.config.now() / 1000), body),
     };
     try {
       return await this.sender.post(endpoint.url, body, headers, DELIVERY_TIMEOUT_MS);

@@ -3,15 +3,19 @@
  * in the same transaction, so what the request path routes on is never behind the provider record.
  * Writes are guarded by a version number (optimistic concurrency): a lost race is retried by the caller.
  */
-import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { transact, type TransactItem } from './transact.js';
+import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { transact, unlessConditionFailed, type TransactItem } from './transact.js';
 import { checkProvider, type RoutingProvider } from '../../catalog.js';
 import { routingOf, type CapacityReportInput, type CapacityState, type ProviderRecord } from '../../providers.js';
 import type { ApiKeyRecord } from '../../store.js';
 import { nowIso } from '../../clock.js';
+import { firstSecrets, rollSecrets, type RollSecretCode, type SigningSecrets } from '../../signing-secrets.js';
 import { apiKeyItem } from './entities/api-key.js';
-import { capacityStateKey, providerKey, providerSecretKey } from './entities/provider.js';
+import { capacityStateKey, providerKey, providerSecretItem, providerSecretKey, toProviderSecrets } from './entities/provider.js';
 import { routingProviderItem, routingProviderKey, routingWrite } from './entities/routing.js';
+
+/** Reads and conditional writes one secret roll may take when others roll at once: then the caller is told to retry. */
+const ROLL_ATTEMPTS = 3;
 
 export class VersionConflictError extends Error {
   override name = 'VersionConflictError';
@@ -43,7 +47,7 @@ export class DynamoProviders {
     const put = (Item: Record<string, unknown>) => ({ Put: { TableName: this.tableName, Item, ConditionExpression: 'attribute_not_exists(pk)' } });
     await this.send([
       put({ ...providerKey(p.id), type: 'provider', version: 1, provider: p }),
-      put({ ...providerSecretKey(p.id), type: 'provider_secret', webhook_secret: webhookSecret, created_at: p.created_at }),
+      put(providerSecretItem(p.id, firstSecrets(webhookSecret), 1, p.created_at)),
       put(apiKeyItem(key)),
       put(routingProviderItem(routing)),
     ]);
@@ -54,8 +58,41 @@ export class DynamoProviders {
     return i ? { value: i.provider as ProviderRecord, version: i.version as number } : null;
   }
 
+  /** The current capacity-webhook secret (what the provider was last given). */
   async webhookSecret(id: string): Promise<string | null> {
-    return ((await this.item(providerSecretKey(id)))?.webhook_secret as string | undefined) ?? null;
+    return (await this.webhookSecrets(id))?.secret ?? null;
+  }
+
+  /** The current secret and the one a roll keeps for its overlap (signing-secrets.ts); null for an unknown provider. */
+  async webhookSecrets(id: string): Promise<SigningSecrets | null> {
+    const i = await this.item(providerSecretKey(id));
+    return i ? toProviderSecrets(i).secrets : null;
+  }
+
+  /**
+   * Rolls the capacity-webhook secret at `at` (signing-secrets.ts decides), written only over the version it was
+   * decided on: of two rolls at once one lands, the other is decided again on what it wrote (so it finds the overlap).
+   */
+  async rollWebhookSecret(id: string, at: string, expiresInS: number): Promise<{ ok: true; secrets: SigningSecrets } | { ok: false; code: RollSecretCode | 'not_found' }> {
+    for (let attempt = 0; attempt < ROLL_ATTEMPTS; attempt++) {
+      const i = await this.item(providerSecretKey(id));
+      if (!i) return { ok: false, code: 'not_found' };
+      const cur = toProviderSecrets(i);
+      const r = rollSecrets(cur.secrets, at, expiresInS);
+      if (!r.ok) return r;
+      const written = await unlessConditionFailed(
+        this.doc.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: providerSecretItem(id, r.secrets, cur.version + 1, cur.created_at),
+            ConditionExpression: cur.version === 0 ? 'attribute_exists(pk) AND attribute_not_exists(version)' : 'version = :v',
+            ...(cur.version === 0 ? {} : { ExpressionAttributeValues: { ':v': cur.version } }),
+          }),
+        ),
+      );
+      if (written !== null) return r;
+    }
+    return { ok: false, code: 'rotation_in_progress' };
   }
 
   async routing(id: string): Promise<RoutingProvider | null> {

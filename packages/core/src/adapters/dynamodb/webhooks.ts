@@ -4,10 +4,11 @@ import { nowIso } from '../../clock.js';
 import type { Page } from '../../store.js';
 import type { DeliveryState } from '../../webhooks/delivery.js';
 import type { WebhookEndpoint } from '../../webhooks/endpoints.js';
-import type { StoredEvent, WebhookStore } from '../../webhooks/service.js';
+import type { RollEndpointResult, StoredEvent, WebhookStore } from '../../webhooks/service.js';
+import type { RollSecretResult, SigningSecrets } from '../../signing-secrets.js';
 import {
   DELETED_ENDPOINT_RETENTION_S, ENDPOINT_SK_PREFIX, EVENT_SK_PREFIX, WEBHOOK_SHARDS, endpointCountKey, endpointItem, endpointKey, eventIdItem, eventIdKey, eventItem,
-  eventKey, toEndpoint, toEvent, undispatchedMark, undispatchedShardKey, webhookPartition,
+  eventKey, secretVersionOf, toEndpoint, toEvent, undispatchedMark, undispatchedShardKey, webhookPartition,
 } from './entities/webhook.js';
 import { ContentionError, Table } from './table.js';
 import { transact, unlessConditionFailed } from './transact.js';
@@ -15,6 +16,8 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /** Pages read to list one tenant's endpoints (live ones are ≤ 16; deleted ones linger a day): a bound, not a need. */
 const MAX_ENDPOINT_PAGES = 10;
+/** Reads and conditional writes one secret roll may take while others roll the same endpoint. */
+const ROLL_ATTEMPTS = 3;
 
 export class DynamoWebhookStore implements WebhookStore {
   private readonly table: Table;
@@ -70,6 +73,34 @@ export class DynamoWebhookStore implements WebhookStore {
   async getEndpoint(tenantId: string, id: string) {
     const i = await this.table.get(endpointKey(tenantId, id));
     return i && !i.deleted_at ? toEndpoint(i) : null;
+  }
+
+  async updateSecrets(tenantId: string, id: string, decide: (cur: SigningSecrets) => RollSecretResult): Promise<RollEndpointResult> {
+    const key = endpointKey(tenantId, id);
+    for (let attempt = 0; attempt < ROLL_ATTEMPTS; attempt++) {
+      const i = await this.table.get(key);
+      if (!i || i.deleted_at) return { ok: false, code: 'not_found' };
+      const version = secretVersionOf(i);
+      const r = decide(toEndpoint(i));
+      if (!r.ok) return r;
+      const s = r.secrets;
+      // Over the version decided on, and never onto a deleted endpoint (a delete in between makes this a 404).
+      const written = await unlessConditionFailed(
+        this.table.doc.send(
+          new UpdateCommand({
+            TableName: this.table.name,
+            Key: key,
+            UpdateExpression: 'SET secret = :s, previous_secret = :ps, previous_secret_expires_at = :pe, rolled_at = :at, secret_version = :next',
+            ConditionExpression: `attribute_exists(pk) AND attribute_not_exists(deleted_at) AND ${version === 0 ? 'attribute_not_exists(secret_version)' : 'secret_version = :v'}`,
+            ExpressionAttributeValues: {
+              ':s': s.secret, ':ps': s.previous_secret, ':pe': s.previous_secret_expires_at, ':at': s.rolled_at, ':next': version + 1, ...(version === 0 ? {} : { ':v': version }),
+            },
+          }),
+        ),
+      );
+      if (written !== null) return { ok: true, endpoint: { ...toEndpoint(i), ...s } };
+    }
+    return { ok: false, code: 'rotation_in_progress' };
   }
 
   async deleteEndpoint(tenantId: string, id: string, at: string) {

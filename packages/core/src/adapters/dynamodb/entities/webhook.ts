@@ -1,6 +1,6 @@
 /**
  * Webhook entities (SPEC §12), all in the tenant's partition `WEBHOOKS#<tenant>`:
- * - `EP#<id>`: an endpoint (soft-deleted: `deleted_at` set and a TTL; grants hold no DeleteItem);
+ * - `EP#<id>`: an endpoint with its signing secrets (soft-deleted: `deleted_at` set and a TTL; grants hold no DeleteItem);
  * - `EPCOUNT`: the tenant's live endpoints, so the limit holds under concurrent creations;
  * - `EVT#<created_at>#<id>`: an event with its deliveries (listed newest first), TTL 30 days as Stripe keeps them;
  * - `EVTID#<id>`: where that event is, found by id; created with it, and what makes an event id land once.
@@ -35,13 +35,23 @@ export function undispatchedMark(eventId: string, at: string) {
 
 const epochS = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 
+/** `secret_version` guards a roll of the endpoint's secrets (the adapter's conditional update). */
 export function endpointItem(e: WebhookEndpoint) {
-  return { ...endpointKey(e.tenant.id, e.id), type: 'webhook_endpoint', ...e };
+  return { ...endpointKey(e.tenant.id, e.id), type: 'webhook_endpoint', ...e, secret_version: 1 };
 }
 
+/** Endpoints written before secrets rolled have no previous secret, roll time or `secret_version` (read as 0). */
 export function toEndpoint(i: Record<string, unknown>): WebhookEndpoint {
-  return { id: i.id as string, tenant: i.tenant as EventTenant, url: i.url as string, events: i.events as string[], secret: i.secret as string, created_at: i.created_at as string };
+  return {
+    id: i.id as string, tenant: i.tenant as EventTenant, url: i.url as string, events: i.events as string[], created_at: i.created_at as string,
+    secret: i.secret as string,
+    previous_secret: (i.previous_secret ?? null) as string | null,
+    previous_secret_expires_at: (i.previous_secret_expires_at ?? null) as string | null,
+    rolled_at: (i.rolled_at ?? null) as string | null,
+  };
 }
+
+export const secretVersionOf = (i: Record<string, unknown>): number => (i.secret_version ?? 0) as number;
 
 export function eventItem(e: StoredEvent) {
   return {
