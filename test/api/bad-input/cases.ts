@@ -6,6 +6,7 @@
 import type { Role, RouteDef } from '../../../infra/routes.js';
 import { takesCursor } from '../../../infra/routes.js';
 import { routeParams } from '../../../functions/lib/params.js';
+import { nowMs } from '../../../packages/core/src/index.js';
 import { badAcceleratorSegments, badBodyValues, badModelSegments, badPathSegments, badPeriodSegments, badQueryValues, fieldsOf, jsonSchemaOf, type BadSegment } from './inputs.js';
 import { cursorCases, type CursorWorld } from './cursors.js';
 
@@ -188,6 +189,8 @@ function bodyCases(row: RouteDef, base: { path: string; canWrite: boolean }, bas
   if (strict) out.push({ label: 'body: an unknown field', method: m, url, body: JSON.stringify({ zz_unknown: 1 }), contentType: 'application/json', names: 'zz_unknown' });
   if (required.length > 0) out.push({ label: 'body: {} (every required field missing)', method: m, url, body: '{}', contentType: 'application/json', names: required[0]! });
 
+  out.push(...invertedDates(row, url, fields, required));
+
   const filled = Object.keys(baseline).length > 0;
   for (const [name, schema] of Object.entries(fields)) {
     for (const v of badBodyValues(name, schema)) {
@@ -198,4 +201,22 @@ function bodyCases(row: RouteDef, base: { path: string; canWrite: boolean }, bas
     }
   }
   return out;
+}
+
+/** Good values of the required fields a window of dates comes with (a quote's accelerator and sizes). */
+const GOOD_BESIDE_DATES: Record<string, unknown> = { accelerator: 'H100', gpus: 1, hours: 1 };
+const HOUR_MS = 3_600_000;
+
+/**
+ * A body with two instants (a window): both real whole hours ahead, the first after the second; every other required
+ * field good, so the window is what is refused. Only where the suite knows good values of the other fields.
+ */
+function invertedDates(row: RouteDef, url: string, fields: Record<string, Record<string, unknown>>, required: string[]): Draft[] {
+  const dates = Object.entries(fields).filter(([, s]) => s.format === 'date-time').map(([n]) => n);
+  if (dates.length < 2) return [];
+  const others = required.filter((r) => !dates.includes(r));
+  if (others.some((r) => !(r in GOOD_BESIDE_DATES))) return [];
+  const hour = Math.floor(nowMs() / HOUR_MS) * HOUR_MS;
+  const body = { ...Object.fromEntries(others.map((r) => [r, GOOD_BESIDE_DATES[r]])), [dates[0]!]: new Date(hour + 72 * HOUR_MS).toISOString(), [dates[1]!]: new Date(hour + 48 * HOUR_MS).toISOString() };
+  return [{ label: `body: ${dates[0]} after ${dates[1]}`, method: row.method, url, body: JSON.stringify(body), contentType: 'application/json', names: dates[0]! }];
 }
