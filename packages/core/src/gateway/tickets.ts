@@ -51,7 +51,7 @@ export async function takeTickets(req: GatewayRequest, d: CapDeps): Promise<Take
 function overCap(who: 'key' | 'startup', max: number): ErrorSpec {
   return {
     // OpenAI's 429s are typed by what ran out: here, requests.
-    status: 429, type: 'requests', code: `concurrency_limit_${who}`, headers: { 'retry-after': '1' },
+    status: 429, type: 'requests', code: who === 'key' ? 'concurrency_limit_key' : 'concurrency_limit_startup', headers: { 'retry-after': '1' },
     message: `Too many requests in flight for this ${who}: at most ${max} at once, streams included. Retry when one has ended.`,
   };
 }
