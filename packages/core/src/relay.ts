@@ -89,10 +89,11 @@ export function checkKeySet(set: RelayKeySet): void {
 /** The key that signs at `at`: of the keys published then, the one that began signing last. */
 export function signingKey(set: RelayKeySet, at: string): RelayKey {
   const from = (k: RelayKey) => k.signs_from ?? k.created_at;
-  const ready = set.keys.filter((k) => from(k) <= at && (k.retire_at === null || k.retire_at > at)).sort((a, b) => from(b).localeCompare(from(a)));
-  // The first key signs from its creation, and a key retires only after its successor has signed the overlap.
-  assert(ready.length > 0, 'a relay key signs at every instant');
-  return ready[0]!;
+  const live = set.keys.filter((k) => k.retire_at === null || k.retire_at > at).sort((a, b) => from(b).localeCompare(from(a)));
+  // A clock behind every key's start (a skewed container) signs with the oldest live key: published longest.
+  const signing = live.find((k) => from(k) <= at) ?? live.at(-1) ?? set.keys.find((k) => k.kid === set.active_kid);
+  assert(signing !== undefined, 'a key set holds its active key');
+  return signing;
 }
 
 /** The published keys (JWKS): every key not yet retired. */
