@@ -115,15 +115,20 @@ export class Gateway {
     if (!admitted.ok) return refuse(admitted.refusal);
     const ticket = await takeTickets(req, { slots: this.slots, tickets: this.deps.tickets, startup_max_in_flight: this.cfg.startup_max_in_flight, clock: this.clock, log: this.deps.log });
     if (!ticket.ok) return refuse(ticket.refusal);
+    // In flight until the reply's last byte has left (serve gives it back then, before the after-reply writes), or
+    // until serve ends whichever way it does.
+    let given: Promise<void> | null = null;
+    const give = () => (given ??= ticket.give());
     try {
-      return await this.serve(req, sink, admitted, startedMs, refuse);
+      return await this.serve(req, sink, admitted, startedMs, refuse, give);
     } finally {
-      // In flight until here: the reply's last byte and the flush are behind it.
-      await ticket.give();
+      await give();
     }
   }
 
-  private async serve(req: GatewayRequest, sink: ResponseSink, admitted: Extract<Admitted, { ok: true }>, startedMs: number, refuse: (e: ErrorSpec) => GatewayResult): Promise<GatewayResult> {
+  private async serve(
+    req: GatewayRequest, sink: ResponseSink, admitted: Extract<Admitted, { ok: true }>, startedMs: number, refuse: (e: ErrorSpec) => GatewayResult, replied: () => Promise<void>,
+  ): Promise<GatewayResult> {
     // Relay keys are loaded before any money is held: a failure here costs the caller nothing.
     await this.deps.relay?.ready();
     const paid = await this.pay(req, admitted.hold_micros, admitted.whole_micros, sink);
@@ -141,6 +146,7 @@ export class Gateway {
     // Not before the reply's last byte has left: the flush and SLA writes are off the latency path. Bounded by
     // the caller's deadline, so a reply nobody reads cannot keep a settled request from being written.
     if (sink.finished) await untilOrDeadline(sink.finished, req.deadline_ms - this.clock.elapsedMs());
+    await replied();
     // Still within the invocation, after the reply's last byte: the lease's flush writes this request's record.
     await this.deps.holder?.afterReply(ctx.payment.written() ?? undefined).catch((err: unknown) => this.deps.log?.('error', 'lease flush failed', { request_id: req.request_id, error: String(err) }));
     await this.slaBuffer?.maybeFlush();
