@@ -114,7 +114,8 @@ const STREAM_PING_MS = 15_000;
 async function streamTicket(tenantId: string, ticket: string): Promise<() => Promise<void>> {
   const scopes = [{ scope: streamScope(tenantId), max: MAX_EVENT_STREAMS_PER_TENANT }];
   const r = await deps().tickets.take(scopes, ticket, ticketExpiry(clockNowMs(), STREAM_MAX_MS), clockNowMs());
-  if (r.ok) return () => deps().tickets.give([scopes[0]!.scope], ticket);
+  // A give-back that fails leaves the ticket to expire (the stream's length and a minute): never the stream's error.
+  if (r.ok) return () => deps().tickets.give([scopes[0]!.scope], ticket).catch(() => undefined);
   if (r.code === 'contention') throw busy();
   throw new HttpError(429, `At most ${MAX_EVENT_STREAMS_PER_TENANT} event streams may be open at once; close one or retry when one ends (each lasts at most ${STREAM_MAX_MS / 1000} s).`, 'too_many_streams', 'rate_limit_error', null, true, { 'retry-after': '5' });
 }
