@@ -27,6 +27,7 @@ import { startScheduler, type Scheduler } from './scheduler.js';
 import { startHttpServer, type HttpRoute } from './http.js';
 import { createHandlerResolver, type HandlerResolver } from './lambda.js';
 import { CURSOR_SECRET_ENV, checkSettings } from '../functions/lib/settings.js';
+import { MIN_CURSOR_KEY_BYTES } from '../packages/core/src/adapters/dynamodb/cursor.js';
 
 export const DEFAULT_TABLE_NAME = 'compux-local';
 export const DEFAULT_DATA_DIR = path.join(REPO_ROOT, '.compux-data');
@@ -108,7 +109,8 @@ export function generateAdminKey(): string {
 
 /** The list cursors' secret file in the data folder: cursors handed out before a restart still open after it. */
 const CURSOR_SECRET_FILE = 'cursor-secret';
-const MIN_CURSOR_SECRET_CHARS = 32;
+/** The bound the cursors check at use (functions/lib/cursors.ts), checked here at start. */
+const longEnough = (secret: string) => Buffer.byteLength(secret) >= MIN_CURSOR_KEY_BYTES;
 
 /**
  * The secret list cursors are sealed with (functions/lib/cursors.ts): $COMPUX_CURSOR_SECRET when set, else the data
@@ -117,14 +119,14 @@ const MIN_CURSOR_SECRET_CHARS = 32;
 export function localCursorSecret(dataDir: string | null): string {
   const given = process.env[CURSOR_SECRET_ENV];
   if (given !== undefined && given !== '') {
-    if (given.length < MIN_CURSOR_SECRET_CHARS) throw new Error(`${CURSOR_SECRET_ENV} must be at least ${MIN_CURSOR_SECRET_CHARS} characters`);
+    if (!longEnough(given)) throw new Error(`${CURSOR_SECRET_ENV} must be at least ${MIN_CURSOR_KEY_BYTES} bytes`);
     return given;
   }
   if (!dataDir) return randomBytes(32).toString('base64url');
   const file = path.join(dataDir, CURSOR_SECRET_FILE);
   try {
     const kept = readFileSync(file, 'utf8').trim();
-    if (kept.length >= MIN_CURSOR_SECRET_CHARS) return kept;
+    if (longEnough(kept)) return kept;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }

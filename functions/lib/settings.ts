@@ -17,7 +17,7 @@ const ECHO_MAX_CHARS = 32;
  * under it and the request goes unbilled (never billed twice): short values are for tests and trials.
  */
 export function holdTtlS(text: string | undefined = process.env.COMPUX_HOLD_TTL_S): number {
-  return boundedSeconds('COMPUX_HOLD_TTL_S', text, MIN_HOLD_TTL_S, MAX_HOLD_TTL_S, DEFAULT_HOLD_TTL_S);
+  return boundedWhole('COMPUX_HOLD_TTL_S', 'seconds', text, MIN_HOLD_TTL_S, MAX_HOLD_TTL_S, DEFAULT_HOLD_TTL_S);
 }
 
 /**
@@ -26,13 +26,10 @@ export function holdTtlS(text: string | undefined = process.env.COMPUX_HOLD_TTL_
  * a rotation relies on their kit's refetch on an unknown kid alone: short values are for tests and trials.
  */
 export function relayPublishLeadS(text: string | undefined = process.env.COMPUX_RELAY_PUBLISH_LEAD_S): number {
-  return boundedSeconds('COMPUX_RELAY_PUBLISH_LEAD_S', text, MIN_RELAY_PUBLISH_LEAD_S, MAX_RELAY_PUBLISH_LEAD_S, RELAY_PUBLISH_LEAD_S);
+  return boundedWhole('COMPUX_RELAY_PUBLISH_LEAD_S', 'seconds', text, MIN_RELAY_PUBLISH_LEAD_S, MAX_RELAY_PUBLISH_LEAD_S, RELAY_PUBLISH_LEAD_S);
 }
 
-function boundedSeconds(name: string, text: string | undefined, min: number, max: number, dflt: number): number {
-  return boundedWhole(name, 'seconds', text, min, max, dflt);
-}
-
+/** A whole number in [min, max] from the environment's text; unset or empty: `dflt`; anything else an error naming it. */
 function boundedWhole(name: string, unit: string, text: string | undefined, min: number, max: number, dflt: number): number {
   if (text === undefined || text.trim() === '') return dflt;
   const v = /^\s*\d{1,7}\s*$/.test(text) ? Number(text) : NaN;

@@ -9,10 +9,10 @@
  * over an hour one of the provider's maintenance windows touches.
  */
 import type { MaintenanceWindow, SlaTier } from '../catalog.js';
-import { overlaps } from './overlap.js';
+import { overlapsMs } from './overlap.js';
 import { FILL_TARGET_PPM } from '../dashboard.js';
 import type { Accelerator } from '../routing.js';
-import { HOUR_MS, MAX_HORIZON_DAYS, floorHour, hourKey, isWholeHour, poolOf, type CapacityType, type Interconnect, type PoolHour } from './blocks.js';
+import { HOUR_MS, MAX_HORIZON_DAYS, floorHour, hourKey, hourMs, isWholeHour, poolOf, type CapacityType, type Interconnect, type PoolHour } from './blocks.js';
 
 export const MAX_GPUS_PER_BOOKING = 512;
 export const MAX_BOOKING_HOURS = 720;
@@ -106,11 +106,11 @@ function poolFits(pool: string, ask: QuoteAsk): boolean {
     (ask.capacity_type === undefined || p.capacity_type === ask.capacity_type) && (ask.interconnect === undefined || p.interconnect === ask.interconnect);
 }
 
-/** Some maintenance window of the provider touches this hour. */
+/** Some maintenance window of the provider touches this hour (called for every hour item a quote reads). */
 function inMaintenance(p: MatchProvider, hour: string): boolean {
-  const t = Date.parse(`${hour}:00:00.000Z`);
-  const span = { start: new Date(t).toISOString(), end: new Date(t + HOUR_MS).toISOString() };
-  return (p.maintenance ?? []).some((w) => overlaps(w, span));
+  if (!p.maintenance?.length) return false;
+  const t = hourMs(hour);
+  return p.maintenance.some((w) => overlapsMs(w, t, t + HOUR_MS));
 }
 
 /** The earliest start in the window at which every hour of the booking has `gpus` free in this pool, or null. */
