@@ -14,7 +14,7 @@ import type { RateLimiter } from '../ratelimit.js';
 import { WORKLOAD_KIND } from '../usage.js';
 import type { Breakers } from './breakers.js';
 import type { GatewayCall } from './call.js';
-import { modelNotFound, type ErrorSpec } from './errors.js';
+import { CONTENTION, modelNotFound, type ErrorSpec } from './errors.js';
 import { firstSliceTokens } from './progressive.js';
 import type { GatewayClock, GatewayRequest } from './ports.js';
 
@@ -114,7 +114,7 @@ export async function reserveHold(req: GatewayRequest, credits: Pick<Credits, 'r
       case 'idempotency_conflict':
         return { ok: false, refusal: { status: 409, type: 'invalid_request_error', code: 'idempotency_conflict', message: 'This Idempotency-Key was already used with a different request.' } };
       case 'contention':
-        return { ok: false, refusal: { status: 503, type: 'server_error', code: 'contention', message: 'The service is busy; retry.', headers: { 'retry-after': '1' } } };
+        return { ok: false, refusal: CONTENTION };
     }
   }
   if (reserved.replayed) {

@@ -51,6 +51,9 @@ export function openAiError(e: Omit<ErrorSpec, 'code'> & { code: string | null }
   return JSON.stringify({ error: { message: e.message, type: e.type, param: e.param ?? null, code: e.code } });
 }
 
+/** The ledger (a hold, a claim, a concurrency ticket) stayed busy through its retries: the caller retries in a second. */
+export const CONTENTION: ErrorSpec = { status: 503, type: 'server_error', code: 'contention', message: 'The service is busy; retry.', headers: { 'retry-after': '1' } };
+
 /**
  * The one not-found of the inference routes, as OpenAI words it, whether the model is unknown, served by no live
  * provider for this route, malformed, or asked for by id (GET /v1/models/{id}).

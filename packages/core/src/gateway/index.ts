@@ -26,7 +26,7 @@ import { serveAttempts } from './attempts.js';
 import { BreakerBoard } from './breakers.js';
 import { upstreamBodyText } from './call.js';
 import { requestContext } from './context.js';
-import { openAiError, type ErrorSpec } from './errors.js';
+import { CONTENTION, openAiError, type ErrorSpec } from './errors.js';
 import { DEFAULT_GATEWAY_CONFIG, type GatewayClock, type GatewayConfig, type GatewayLog, type GatewayRequest, type GatewayResult, type RelayTokens, type ResponseSink, type Upstream } from './ports.js';
 import { settler, type Settle } from './settle.js';
 import { holdPayment, leasePayment, type Payment } from './payment.js';
@@ -197,7 +197,7 @@ export class Gateway {
       })
       .catch((err: unknown) => {
         this.deps.log?.('error', 'could not claim the idempotency key', { request_id: req.request_id, error: String(err) });
-        return { status: 503, type: 'server_error', code: 'contention', message: 'The service is busy; retry.', headers: { 'retry-after': '1' } };
+        return CONTENTION;
       });
   }
 }

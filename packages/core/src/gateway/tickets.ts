@@ -8,7 +8,7 @@
  * shared write before the reply (its owner chose that bound).
  */
 import { DEFAULT_KEY_MAX_IN_FLIGHT, keyScope, startupScope, ticketExpiry, type InProcessSlots, type TicketScope, type TicketStore } from '../concurrency.js';
-import type { ErrorSpec } from './errors.js';
+import { CONTENTION, type ErrorSpec } from './errors.js';
 import type { GatewayClock, GatewayLog, GatewayRequest } from './ports.js';
 
 export type Taken = { ok: true; give: () => Promise<void> } | { ok: false; refusal: ErrorSpec };
@@ -38,7 +38,7 @@ export async function takeTickets(req: GatewayRequest, d: CapDeps): Promise<Take
   });
   if (!r.ok) {
     giveLocal();
-    if (r.code === 'contention') return { ok: false, refusal: { status: 503, type: 'server_error', code: 'contention', message: 'The service is busy; retry.', headers: { 'retry-after': '1' } } };
+    if (r.code === 'contention') return { ok: false, refusal: CONTENTION };
     return { ok: false, refusal: overCap('key', keyCap.max) };
   }
   const give = async () => {
