@@ -14,8 +14,9 @@ let call: ReturnType<typeof client>;
 const MODEL = 'llama-3.1-70b-instruct';
 
 beforeAll(async () => {
-  // Every simulated provider takes 1.5 s to its first token: requests stay in flight long enough to overlap.
-  rt = await startTestRuntime('concurrency', { demo: { simulator: { ttftMs: 1_500 } } });
+  // Every simulated provider takes 1.5 s to its first token, then 4 tokens a second: requests stay in flight long
+  // enough to overlap, and a stream stays open for seconds after its first event.
+  rt = await startTestRuntime('concurrency', { demo: { simulator: { ttftMs: 1_500, tokensPerSecond: 4 } } });
   call = client(rt.baseUrl);
 });
 afterAll(async () => {
@@ -66,16 +67,21 @@ describe('requests in flight', () => {
     // Prepare
     const s = await startupWithKey('Streaming Co', 1);
     const openai = new OpenAI({ apiKey: s.key, baseURL: `${rt.baseUrl}/v1`, maxRetries: 0 });
-    const stream = await openai.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 4, stream: true });
-    // Act
+    const stream = await openai.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 16, stream: true });
+    const events = stream[Symbol.asyncIterator]();
+    // Act: the first event has arrived and 15 more tokens are to come (about 4 s): the stream is still in flight.
+    const first = await events.next();
     const during = await chat(s.key);
-    for await (const _ of stream) { /* read to the end */ }
+    let left = 0;
+    while (!(await events.next()).done) left++;
     let after = await chat(s.key);
     for (let i = 0; after.status === 429 && i < 20; i++) {
       await new Promise((r) => setTimeout(r, 100));
       after = await chat(s.key);
     }
     // Assess
+    expect(first.done).toBe(false);
+    expect(left).toBeGreaterThan(0);
     expect(during.status).toBe(429);
     expect(after.status).toBe(200);
   });
