@@ -18,6 +18,7 @@ import * as B from '../functions/lib/booking-schemas.js';
 import * as W from '../functions/lib/webhook-schemas.js';
 import * as C from '../functions/lib/covenant-schemas.js';
 import * as L from '../functions/lib/loan-schemas.js';
+import * as RQ from '../functions/lib/request-schemas.js';
 
 export type Role = 'operator' | 'lender' | 'startup' | 'provider' | 'public';
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -227,6 +228,10 @@ export const ROUTES: readonly RouteDef[] = [
   {
     method: 'GET', path: '/v1/usage', handler: 'functions/inference.usage', auth: ['startup'], access: ['read', 'query'],
     summary: 'Your usage and cost over [from, to] (whole UTC days), grouped by model, provider, day or key', query: O.UsageQuery, reply: O.UsageReply,
+  },
+  {
+    method: 'GET', path: '/v1/requests/{id}', handler: 'functions/requests.get', auth: ['startup'], access: ['read'],
+    summary: "One of your requests by its x-request-id: provider, model, tokens, GPU-seconds, cost, latency, time to first token, outcome", reply: RQ.RequestReply,
   },
   {
     method: 'POST', path: '/v1/providers', handler: 'functions/providers.apply', auth: ['public'], access: ['write', 'transact'],

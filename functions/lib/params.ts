@@ -49,6 +49,9 @@ const PROVIDER = idOf('prv', 'provider');
 const BOOKING = idOf('bkg', 'booking');
 const ENDPOINT = idOf('whe', 'webhook endpoint');
 const EVENT = idOf('evt', 'event');
+/** A request id is the reply's x-request-id: API Gateway's (a UUID) or the local runtime's, never prefixed. */
+const REQUEST_ID = new RegExp(`^${ID_BODY}$`);
+const REQUEST: PathParamKind = { noun: 'request', valid: (v) => REQUEST_ID.test(v), refusal: 'not_found' };
 /** A model id that cannot be one is answered as OpenAI answers any unknown model (quoted, cut at 64 characters). */
 const MODEL: PathParamKind = { noun: 'model', valid: (v) => MODEL_ID.test(v), refusal: 'not_found', refuse: (v) => httpErrorOf(modelNotFound(v)), errorParam: 'model' };
 const ACCELERATOR: PathParamKind = { noun: 'accelerator', valid: (v) => Accelerator.safeParse(v).success, refusal: 'not_found' };
@@ -71,6 +74,7 @@ const KINDS: Readonly<Record<string, PathParamKind>> = {
   'bookings/{booking}': BOOKING,
   'webhook-endpoints/{id}': ENDPOINT,
   'events/{id}': EVENT,
+  'requests/{id}': REQUEST,
   'models/{id+}': MODEL,
   'spot-prices/{accelerator}': ACCELERATOR,
   'settlements/{period}': PERIOD,

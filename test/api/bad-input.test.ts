@@ -67,6 +67,7 @@ beforeAll(async () => {
   await ok(call('POST', `/v1/facilities/${second.id}/unfreeze`, { key: keys.lender, headers: { 'idempotency-key': 'u1' } }));
   for (const usd of [2_000_000, 2_100_000]) await ok(call('PUT', '/v1/admin/spot-prices/H100', { key: rt.adminKey, body: { usd_per_gpu_hour_micros: usd } }));
   const keyId = (await ok(call('GET', '/v1/keys', { key: w.startupKey }))).data[0].id as string;
+  const requestId = await servedRequest(w.startupKey);
 
   const period = monthOf(nowIso());
   world = {
@@ -82,6 +83,7 @@ beforeAll(async () => {
       booking: { prefix: 'bkg', existing: 'bkg_QQQQQQQQQQQQQQQQQQQQ', unknown: 'bkg_QQQQQQQQQQQQQQQQQQQQ' },
       'webhook endpoint': { prefix: 'whe', existing: 'whe_QQQQQQQQQQQQQQQQQQQQ', unknown: 'whe_QQQQQQQQQQQQQQQQQQQQ' },
       event: { prefix: 'evt', existing: 'evt_QQQQQQQQQQQQQQQQQQQQ', unknown: 'evt_QQQQQQQQQQQQQQQQQQQQ' },
+      request: { prefix: '', existing: requestId, unknown: '00000000-0000-4000-8000-000000000000' },
       model: { prefix: '', existing: 'llama-3.1-70b-instruct', unknown: 'no-such-model' },
       accelerator: { prefix: '', existing: 'H100', unknown: null },
       // A month that has not ended: a settlement of it is refused (409) whatever else.
@@ -92,6 +94,19 @@ beforeAll(async () => {
   itemsBefore = await itemCount();
 });
 afterAll(async () => rt?.stop());
+
+/** One chat request, served and recorded: its id, once its record is readable (it lands just after the reply). */
+async function servedRequest(key: string): Promise<string> {
+  const res = await fetch(`${rt.baseUrl}/v1/chat/completions`, {
+    method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'llama-3.1-70b-instruct', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 }),
+  });
+  expect(res.status).toBe(200);
+  await res.text();
+  const id = res.headers.get('x-request-id')!;
+  for (let i = 0; i < 50 && (await call('GET', `/v1/requests/${id}`, { key })).status !== 200; i++) await new Promise((r) => setTimeout(r, 100));
+  return id;
+}
 
 /** For each row that takes a cursor and each role of it: a first page of one item, and its cursor if there is more. */
 async function realCursors(): Promise<RealCursor[]> {

@@ -396,7 +396,12 @@ describe('every row stays inside its grant, on its normal and its error path', (
     await hit('DELETE', '/v1/webhook-endpoints/{id}', 'error', 404, `/v1/webhook-endpoints/${hook.id}`, { key: lender });
 
     const LLAMA = 'llama-3.1-70b-instruct';
-    await hit('POST', '/v1/chat/completions', 'normal', 200, '/v1/chat/completions', { key: startup, body: { model: LLAMA, max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] } });
+    const chatted = await hit('POST', '/v1/chat/completions', 'normal', 200, '/v1/chat/completions', { key: startup, body: { model: LLAMA, max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] } });
+    const requestId = chatted.headers.get('x-request-id')!;
+    // The record lands just after the reply's last byte.
+    for (let i = 0; i < 50 && (await call('GET', `/v1/requests/${requestId}`, { key: startup })).status !== 200; i++) await new Promise((r) => setTimeout(r, 100));
+    await hit('GET', '/v1/requests/{id}', 'normal', 200, `/v1/requests/${requestId}`, { key: startup });
+    await hit('GET', '/v1/requests/{id}', 'error', 404, '/v1/requests/00000000-0000-4000-8000-000000000000', { key: startup });
     await hit('POST', '/v1/chat/completions', 'error', 404, '/v1/chat/completions', { key: startup, body: { model: 'no-such-model', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] } });
     await hit('POST', '/v1/completions', 'normal', 200, '/v1/completions', { key: startup, body: { model: LLAMA, max_tokens: 8, prompt: 'hi' } });
     await hit('POST', '/v1/completions', 'error', 402, '/v1/completions', { key: stuKey.key, body: { model: LLAMA, max_tokens: 8, prompt: 'hi' } });

@@ -164,6 +164,8 @@ export interface HoldStore {
   listExpiredHolds(shard: number, nowIso: string, limit: number): Promise<Hold[]>;
   /** A startup's daily usage buckets for days in [fromDay, toDay] (YYYY-MM-DD). */
   listUsage(startupId: string, fromDay: string, toDay: string): Promise<UsageBucket[]>;
+  /** One request's record, for the startup that made it (null for any other startup or an unknown id). */
+  getRequest(startupId: string, requestId: string): Promise<UsageRecord | null>;
 }
 
 export type TakeLeaseResult = { ok: true } | { ok: false; code: 'exceeds_credit' | 'facility_frozen' | 'key_budget_exceeded' | 'contention' };

@@ -19,7 +19,7 @@ import { spendBucketUpdate } from './entities/spend-bucket.js';
 import { closedAccountRefused, postingItems, takeRefusal } from './posting-writes.js';
 import type { Table, Tagged } from './table.js';
 import { transact } from './transact.js';
-import { listUsage, usageItems } from './usage-store.js';
+import { getRequest, listUsage, usageItems } from './usage-store.js';
 
 export class DynamoHoldStore implements HoldStore {
   constructor(private readonly table: Table) {}
@@ -129,5 +129,9 @@ export class DynamoHoldStore implements HoldStore {
 
   listUsage(startupId: string, fromDay: string, toDay: string) {
     return listUsage(this.table, startupId, fromDay, toDay);
+  }
+
+  getRequest(startupId: string, requestId: string) {
+    return getRequest(this.table, startupId, requestId);
   }
 }

@@ -1,9 +1,9 @@
 /**
  * LeaseStore on the table. Taking a lease is one transaction: the lease item (create-only), the posting
- * available → leased (refused while frozen or short) and the key budget's take. A flush is one PutItem: the
- * flush item of its sequence number (create-only), holding its request records and journal counters — one
- * item write for a batch of requests, where a transaction of the lease and a record per request cost
- * DynamoDB Local three to four times the CPU. Closing is one transaction: the lease's open → closed, an end
+ * available → leased (refused while frozen or short) and the key budget's take. A flush is one transaction: the
+ * flush item of its sequence number (create-only), holding its request records and journal counters, and each
+ * record's item by id (entities/request.ts, one JSON attribute each) so GET /v1/requests/{id} reads it with one
+ * GetItem: one call for a batch of requests, never a record by id without its flush, nor a flush without them. Closing is one transaction: the lease's open → closed, an end
  * marker in the place of the next flush (create-only: a flush that landed since the read makes the close
  * fail, a flush after the close is refused), the close posting with the record pages, and as many of the
  * shared buckets as fit (the rest in conditioned follow-ups).
@@ -21,7 +21,8 @@ import { facilityModelUpdate, spendBucketUpdate } from './entities/spend-bucket.
 import { PROVIDER_HOUR_SHARDS } from './entities/usage.js';
 import { closedAccountRefused, postingItems, takeRefusal } from './posting-writes.js';
 import type { Table, Tagged } from './table.js';
-import { MAX_TRANSACT_ITEMS, putOnce, transact, type TransactItem } from './transact.js';
+import { MAX_TRANSACT_ITEMS, transact, type TransactItem } from './transact.js';
+import { hasRequestItem, requestItem } from './entities/request.js';
 import { providerHourUpdate, usageDayUpdate } from './usage-store.js';
 
 export class DynamoLeaseStore implements LeaseStore {
@@ -45,9 +46,12 @@ export class DynamoLeaseStore implements LeaseStore {
     if (counters.size > MAX_COUNTERS_PER_FLUSH || records.length === 0 || records.length > MAX_RECORDS_PER_FLUSH) throw new InvariantError(`flush of ${counters.size} counters and ${records.length} records is outside one flush item's bounds`);
     for (const r of records) checkUsageRecord(r);
     const flushId = newId('flh');
-    const out = await putOnce(this.table.doc, { TableName: this.table.name, Item: flushItem(lease, seq, flushId, counters, records, records[records.length - 1]!.created_at), ConditionExpression: 'attribute_not_exists(pk)' });
+    const flush = this.table.put(flushItem(lease, seq, flushId, counters, records, records[records.length - 1]!.created_at));
+    const byId = records.filter(hasRequestItem).map((r) => this.table.put(requestItem(r), false));
+    const out = await transact(this.table.doc, [flush, ...byId]);
     if (out.ok) return { ok: true, replayed: false };
     if (out.reason === 'contention') return { ok: false, code: 'contention' };
+    // Only the flush item is conditioned: any refusal is its own.
     const there = await this.table.get(flushKey(lease.id, seq));
     // Our own flush whose reply was lost: its retry met the item it had written.
     if (there?.flush_id === flushId) return { ok: true, replayed: true };

@@ -73,6 +73,7 @@ export class DynamoCreditStore implements CreditStore {
   captureHold: Port<'captureHold'> = (hold, posting, amount, usage) => this.holds.captureHold(hold, posting, amount, usage);
   listExpiredHolds: Port<'listExpiredHolds'> = (shard, nowIso, limit) => this.holds.listExpiredHolds(shard, nowIso, limit);
   listUsage: Port<'listUsage'> = (startupId, fromDay, toDay) => this.holds.listUsage(startupId, fromDay, toDay);
+  getRequest: Port<'getRequest'> = (startupId, requestId) => this.holds.getRequest(startupId, requestId);
 
   takeLease: Port<'takeLease'> = (lease, posting) => this.leases.takeLease(lease, posting);
   flushLease: Port<'flushLease'> = (lease, seq, counters, records) => this.leases.flushLease(lease, seq, counters, records);

@@ -10,7 +10,7 @@
  * create-only condition on an id derived from its idempotency key.
  */
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { PutCommand, TransactWriteCommand, type DynamoDBDocumentClient, type PutCommandInput, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, TransactWriteCommand, type DynamoDBDocumentClient, type TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -59,27 +59,6 @@ export async function transact(doc: DynamoDBDocumentClient, items: TransactItem[
       } else if (!RETRYABLE_ERRORS.has(name) && !(err as { $retryable?: unknown }).$retryable) {
         throw err;
       }
-      if (attempt >= MAX_ATTEMPTS) return { ok: false, reason: 'contention', attempts: attempt };
-      await sleep(Math.random() * Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** attempt));
-    }
-  }
-}
-
-export type PutOutcome = { ok: true; attempts: number } | { ok: false; reason: 'condition_failed' | 'contention'; attempts: number };
-
-/**
- * One conditional PutItem with transact()'s retries (throttling, transient and lost-reply errors), for a
- * write that must land once: after a lost reply the retry meets its own item, which its condition refuses,
- * so the caller tells a replay from a real refusal by reading the item back.
- */
-export async function putOnce(doc: DynamoDBDocumentClient, input: PutCommandInput): Promise<PutOutcome> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await doc.send(new PutCommand(input));
-      return { ok: true, attempts: attempt };
-    } catch (err) {
-      if (isConditionFailed(err)) return { ok: false, reason: 'condition_failed', attempts: attempt };
-      if (!RETRYABLE_ERRORS.has((err as { name?: string }).name ?? '') && !(err as { $retryable?: unknown }).$retryable) throw err;
       if (attempt >= MAX_ATTEMPTS) return { ok: false, reason: 'contention', attempts: attempt };
       await sleep(Math.random() * Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** attempt));
     }

@@ -8,6 +8,7 @@ import { hourOf, shardOf } from './entities/keys.js';
 import { PROVIDER_HOUR_SHARDS, providerHourPk, providerHourSk, toUsageBucket, usageDayPk, usageDaySk, usageRecordItem } from './entities/usage.js';
 import type { Table, Tagged } from './table.js';
 import { facilityModelUpdate } from './entities/spend-bucket.js';
+import { hasRequestItem, requestItem, requestKey, toRequestRecord } from './entities/request.js';
 import type { ProviderHourChange, UsageDayChange } from '../../leases/lease.js';
 
 /** 1,000 daily buckets a page: a usage query reads at most 20,000 (say 93 days × 215 key/provider/model triples). */
@@ -62,7 +63,11 @@ export function usageDayUpdate(table: Table, startupId: string, c: UsageDayChang
   };
 }
 
-/** The request record and its daily aggregate (and its provider's hour when billed), in that transaction order. */
+/**
+ * The request record, its item by id (requests, not booked hours) and its daily aggregate (and its provider's hour
+ * when billed), in that transaction order. The item by id is an overwrite, not create-only: a retried close writes
+ * the same record.
+ */
 export function usageItems(table: Table, r: UsageRecord): Tagged[] {
   checkUsageRecord(r);
   const day = r.created_at.slice(0, 10);
@@ -82,8 +87,15 @@ export function usageItems(table: Table, r: UsageRecord): Tagged[] {
     ...providerHour,
     ...facilityModels,
     { tag: 'usage', item: table.put(usageRecordItem(r)) },
+    ...(hasRequestItem(r) ? [{ tag: 'request', item: table.put(requestItem(r), false) }] : []),
     usageDayUpdate(table, r.startup_id, { day, key_id: r.key_id, provider_id: r.provider_id, model: r.model, figures }),
   ];
+}
+
+/** One request's record, for the startup that made it; null for an unknown id or another startup's request. */
+export async function getRequest(table: Table, startupId: string, requestId: string): Promise<UsageRecord | null> {
+  const item = await table.get(requestKey(startupId, requestId));
+  return item ? toRequestRecord(item) : null;
 }
 
 /** A startup's daily buckets for days in [fromDay, toDay], every page of them (bounded). */
