@@ -5,10 +5,12 @@
  * body can name; `unknown` holds ids of the same shapes that name nothing.
  */
 import { expect } from 'vitest';
+import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { DEMO_PROVIDERS } from '../../../local/demo.js';
 import { HOUR_MS, floorHour, monthOf, nowIso, nowMs } from '../../../packages/core/src/index.js';
 import type { TestRuntime } from '../runtime.js';
 import type { client } from '../client.js';
+import { itemCount } from '../table-items.js';
 
 export type TenantRole = 'startup' | 'lender' | 'provider';
 export type Side = 'A' | 'B';
@@ -64,6 +66,7 @@ const FACILITY_TERMS = { multiplier: 1.25, term_months: 12, origination_fee_bps:
 const QUIET_EVENTS = ['sla.recovered'];
 
 type Call = ReturnType<typeof client>;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function ok(p: Promise<{ status: number; body: any }>, status: number) {
   const r = await p;
@@ -133,7 +136,8 @@ export async function buildWorld(rt: TestRuntime, call: Call): Promise<MatrixWor
 
   const openPeriod = monthOf(nowIso());
   const settledPeriod = monthsBefore(openPeriod, 2);
-  await settle(call, op, settledPeriod);
+  await settle(rt, call, op, settledPeriod);
+  await quiet(rt);
   return { tenants, objects, operatorKey: op, settledPeriod, openPeriod, secrets };
 }
 
@@ -153,15 +157,32 @@ async function bookingsOfA(call: Call, key: string): Promise<Pick<Objects, 'book
   return { booking: await book(0), providerBooking: await book(2), ...(await quote(4)) };
 }
 
-/** Settles a past month through the operator's route, so the providers have statements to read. */
-async function settle(call: Call, op: string, period: string): Promise<void> {
-  await ok(call('POST', `/v1/admin/settlements/${period}`, { key: op }), 202);
+/** Settles a past month through the operator's route, so the providers have statements to read; waits for its execution to end. */
+async function settle(rt: TestRuntime, call: Call, op: string, period: string): Promise<void> {
+  const started = await ok(call('POST', `/v1/admin/settlements/${period}`, { key: op }), 202);
+  const sfn = new SFNClient({ endpoint: rt.endpoints.sfn });
   const end = Date.now() + 60_000;
-  for (;;) {
-    // The run is recorded by the execution's first step: a 404 until then.
-    const run = await call('GET', `/v1/admin/settlements/${period}`, { key: op });
-    if (run.status === 200 && run.body.status === 'settled') return;
-    if (run.body?.status === 'failed' || Date.now() > end) throw new Error(`settlement of ${period}: ${run.status} ${JSON.stringify(run.body)}`);
-    await new Promise((r) => setTimeout(r, 100));
+  try {
+    for (;;) {
+      const d = await sfn.send(new DescribeExecutionCommand({ executionArn: started.execution_id }));
+      if (d.status === 'SUCCEEDED') return;
+      if (d.status !== 'RUNNING' || Date.now() > end) throw new Error(`settlement of ${period}: ${d.status} ${d.error ?? ''} ${d.cause ?? ''}`);
+      await sleep(100);
+    }
+  } finally {
+    sfn.destroy();
+  }
+}
+
+/** Waits until the table's item count holds still for a while: what the world started has finished writing. */
+async function quiet(rt: TestRuntime): Promise<void> {
+  const end = Date.now() + 30_000;
+  let last = await itemCount(rt);
+  for (let still = 0; still < 3; ) {
+    if (Date.now() > end) throw new Error('the world kept writing for 30 s');
+    await sleep(200);
+    const n = await itemCount(rt);
+    still = n === last ? still + 1 : 0;
+    last = n;
   }
 }
