@@ -22,7 +22,9 @@ export interface Cell {
   label: string;
   /** Refused cells run first, with the table's items counted around them; allowed cells after. */
   refused: boolean;
+  /** 'through': a 2xx, or the entry's domain refusal. */
   expect: 401 | 403 | 404 | 'through';
+  domain?: string;
   key?: string;
   /** A webhook secret that signs the body instead of a key. */
   signWith?: string;
@@ -87,7 +89,8 @@ export function cellsOf(row: RouteDef, entry: MatrixEntry, w: MatrixWorld): Cell
     return sentOf(row, override ? { ...r, params: { ...r.params, ...override } } : r);
   };
   if (entry.signed) return signedCells(w, send, side);
-  if (row.auth.includes('public')) return [{ label: 'no key (a public row)', refused: false, expect: 'through', sees: 'nobody', sent: send(w.objects.A, 'public') }];
+  const through = { refused: false, expect: 'through' as const, ...(entry.domain ? { domain: entry.domain } : {}) };
+  if (row.auth.includes('public')) return [{ ...through, label: 'no key (a public row)', sees: 'nobody', sent: send(w.objects.A, 'public') }];
 
   const cells: Cell[] = [{ label: 'no key', refused: true, expect: 401, sees: 'nobody', sent: send(ownerObjects, row.auth[0]!) }];
   for (const role of ROLES_WITH_KEYS) {
@@ -98,15 +101,15 @@ export function cellsOf(row: RouteDef, entry: MatrixEntry, w: MatrixWorld): Cell
   for (const role of row.auth) {
     if (role === 'public') continue;
     if (role === 'operator') {
-      cells.push({ label: 'operator', refused: false, expect: 'through', key: w.operatorKey, sees: 'operator', sent: send(entry.owner === null ? w.objects.A : ownerObjects, role) });
+      cells.push({ ...through, label: 'operator', key: w.operatorKey, sees: 'operator', sent: send(entry.owner === null ? w.objects.A : ownerObjects, role) });
       continue;
     }
     if (entry.owner === null) {
-      for (const s of ['A', 'B'] as const) cells.push({ label: `${role} ${s} on its own data`, refused: false, expect: 'through', key: w.tenants[s][role].key, sees: s, sent: send(w.objects[s], role) });
+      for (const s of ['A', 'B'] as const) cells.push({ ...through, label: `${role} ${s} on its own data`, key: w.tenants[s][role].key, sees: s, sent: send(w.objects[s], role) });
       continue;
     }
     if (entry.owner === role) {
-      cells.push({ label: `${role} ${side}, the owner`, refused: false, expect: 'through', key: w.tenants[side][role].key, sees: side, sent: send(ownerObjects, role) });
+      cells.push({ ...through, label: `${role} ${side}, the owner`, key: w.tenants[side][role].key, sees: side, sent: send(ownerObjects, role) });
     }
     // Every tenant of this role that does not own the object: the owner's other of the same role, or both of another role.
     for (const s of entry.owner === role ? [other(side)] : (['A', 'B'] as const)) {
@@ -114,7 +117,7 @@ export function cellsOf(row: RouteDef, entry: MatrixEntry, w: MatrixWorld): Cell
       const base = { refused: true, expect: 404 as const, key: t.key, sees: s };
       cells.push({ ...base, label: `${role} ${s} naming ${entry.owner} ${side}'s`, sent: send(ownerObjects, role), unknown: send(w.objects.unknown, role) });
       if (entry.self && entry.owner === role) {
-        const own = { [entry.self]: w.objects[s][role === 'provider' ? 'provider' : 'startup'] };
+        const own = { [entry.self]: t.id };
         cells.push({ ...base, label: `${role} ${s} under its own ${entry.self}, naming ${entry.owner} ${side}'s`, sent: send(ownerObjects, role, own), unknown: send(w.objects.unknown, role, own) });
       }
     }

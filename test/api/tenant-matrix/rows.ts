@@ -31,6 +31,11 @@ export interface MatrixEntry {
   self?: string;
   /** A signed webhook: the "key" is a provider's webhook secret signing the body. */
   signed?: true;
+  /**
+   * The code of the domain refusal the allowed callers meet by design (the world's state, not who asks): any other
+   * reply but a 2xx fails, so a request that stopped being valid for its owner is noticed.
+   */
+  domain?: string;
 }
 
 const at = (h: number) => new Date(floorHour(nowMs()) + h * HOUR_MS).toISOString();
@@ -61,7 +66,8 @@ export const MATRIX: Readonly<Record<string, MatrixEntry>> = {
   'GET /v1/facilities/{id}/stream': { owner: 'lender', request: (o) => ({ params: { id: o.facility } }) },
   'POST /v1/facilities/{id}/freeze': { owner: 'lender', request: (o) => ({ params: { id: o.facility }, body: { reason: 'matrix' } }) },
   'POST /v1/facilities/{id}/unfreeze': { owner: 'lender', request: (o) => ({ params: { id: o.facility } }) },
-  'POST /v1/facilities/{id}/recover': { owner: 'lender', request: (o) => ({ params: { id: o.facility } }) },
+  // Unfrozen again by the row before: recovering is refused, after the facility is found.
+  'POST /v1/facilities/{id}/recover': { owner: 'lender', domain: 'facility_not_frozen', request: (o) => ({ params: { id: o.facility } }) },
   'GET /v1/facilities/{id}/covenants': { owner: 'lender', request: (o) => ({ params: { id: o.facility } }) },
   'GET /v1/facilities/{id}/statements/{period}': { owner: 'lender', request: (o, w) => ({ params: { id: o.facility, period: w.openPeriod } }) },
   'PUT /v1/facilities/{id}/covenants': { owner: 'lender', request: (o) => ({ params: { id: o.facility }, body: { covenants: [] } }) },
@@ -75,7 +81,7 @@ export const MATRIX: Readonly<Record<string, MatrixEntry>> = {
     owner: null, request: () => ({ body: { name: 'Matrix GPU Gamma', contact_email: 'ops@matrix-gamma.example', regions: ['us-east-1'], accelerators: ['H100'] } }),
   },
   // Aurora is live: the review is a 409, after the id is found.
-  'POST /v1/admin/providers/{id}/review': { owner: 'operator', request: (o) => ({ params: { id: o.provider }, body: { decision: 'approve', notes: 'matrix' } }) },
+  'POST /v1/admin/providers/{id}/review': { owner: 'operator', domain: 'not_pending_review', request: (o) => ({ params: { id: o.provider }, body: { decision: 'approve', notes: 'matrix' } }) },
   'GET /v1/providers/{id}': { owner: 'provider', request: (o) => ({ params: { id: o.provider } }) },
   // Integration steps: owned by provider B (approved, integrating), so the owner's call is the real step.
   'PUT /v1/providers/{id}/endpoints': {
@@ -102,7 +108,7 @@ export const MATRIX: Readonly<Record<string, MatrixEntry>> = {
   },
   'POST /v1/providers/{id}/webhook-secret/roll': { owner: 'provider', request: (o) => ({ params: { id: o.provider }, body: { expires_in_s: 3_600 } }) },
   // Aurora is live: validation is a 409, after the id is found.
-  'POST /v1/providers/{id}/validation': { owner: 'provider', request: (o) => ({ params: { id: o.provider } }) },
+  'POST /v1/providers/{id}/validation': { owner: 'provider', domain: 'already_live', request: (o) => ({ params: { id: o.provider } }) },
   'GET /v1/providers/{id}/sla': { owner: 'provider', request: (o) => ({ params: { id: o.provider } }) },
   'GET /v1/relay/keys': { owner: null },
   'POST /v1/admin/relay-keys/rotate': { owner: 'operator' },
@@ -133,12 +139,14 @@ export const MATRIX: Readonly<Record<string, MatrixEntry>> = {
   'POST /v1/providers/{id}/bookings/{booking}/interrupt': {
     owner: 'provider', self: 'id', request: (o) => ({ params: { id: o.provider, booking: o.providerBooking }, body: { reason: 'matrix' } }),
   },
-  'POST /v1/providers/{id}/bookings/{booking}/decline': { owner: 'provider', self: 'id', request: (o) => ({ params: { id: o.provider, booking: o.providerBooking } }) },
+  // Interrupted by the row before: declining is refused, after the booking is found.
+  'POST /v1/providers/{id}/bookings/{booking}/decline': { owner: 'provider', self: 'id', domain: 'not_pending', request: (o) => ({ params: { id: o.provider, booking: o.providerBooking } }) },
   'POST /v1/webhook-endpoints': { owner: null, request: () => ({ body: { url: 'http://127.0.0.1:9/matrix-new', events: ['sla.recovered'] } }) },
   'GET /v1/webhook-endpoints': { owner: null },
   'DELETE /v1/webhook-endpoints/{id}': { owner: 'startup', request: (o) => ({ params: { id: o.endpoint } }) },
   'POST /v1/webhook-endpoints/{id}/secret/roll': { owner: 'startup', request: (o) => ({ params: { id: o.endpointToRoll }, body: { expires_in_s: 60 } }) },
   'GET /v1/events': { owner: null },
   'GET /v1/events/{id}': { owner: 'startup', request: (o) => ({ params: { id: o.event } }) },
-  'POST /v1/events/{id}/redeliver': { owner: 'startup', request: (o) => ({ params: { id: o.event } }) },
+  // The event's endpoints are gone (its deliveries went nowhere): redelivery is refused, after the event is found.
+  'POST /v1/events/{id}/redeliver': { owner: 'startup', domain: 'no_endpoints', request: (o) => ({ params: { id: o.event } }) },
 };
