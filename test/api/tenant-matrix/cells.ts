@@ -92,7 +92,10 @@ export function cellsOf(row: RouteDef, entry: MatrixEntry, w: MatrixWorld): Cell
   const through = { refused: false, expect: 'through' as const, ...(entry.domain ? { domain: entry.domain } : {}) };
   if (row.auth.includes('public')) return [{ ...through, label: 'no key (a public row)', sees: 'nobody', sent: send(w.objects.A, 'public') }];
 
-  const cells: Cell[] = [{ label: 'no key', refused: true, expect: 401, sees: 'nobody', sent: send(ownerObjects, row.auth[0]!) }];
+  const cells: Cell[] = [
+    { label: 'no key', refused: true, expect: 401, sees: 'nobody', sent: send(ownerObjects, row.auth[0]!) },
+    { label: "startup A's revoked key", refused: true, expect: 401, key: w.revokedKey, sees: 'nobody', sent: send(ownerObjects, row.auth[0]!) },
+  ];
   for (const role of ROLES_WITH_KEYS) {
     if (row.auth.includes(role)) continue;
     const key = role === 'operator' ? w.operatorKey : w.tenants[side][role].key;

@@ -48,6 +48,8 @@ export interface MatrixWorld {
   tenants: Record<Side, Record<TenantRole, Tenant>>;
   objects: Record<Side | 'unknown', Objects>;
   operatorKey: string;
+  /** A key of startup A, revoked: it opens nothing. */
+  revokedKey: string;
   /** A settled month (statements exist for it) and the month in course. */
   settledPeriod: string;
   openPeriod: string;
@@ -134,11 +136,15 @@ export async function buildWorld(rt: TestRuntime, call: Call): Promise<MatrixWor
   Object.assign(objects.A, await bookingsOfA(call, tenants.A.startup.key));
   secrets.A.push(objects.A.booking, objects.A.providerBooking, objects.A.quote, objects.A.offer);
 
+  const revoked = await ok(call('POST', '/v1/keys', { key: tenants.A.startup.key, body: { name: 'revoked' } }), 201);
+  await ok(call('DELETE', `/v1/keys/${revoked.id}`, { key: tenants.A.startup.key }), 200);
+  secrets.A.push(revoked.id, revoked.key);
+
   const openPeriod = monthOf(nowIso());
   const settledPeriod = monthsBefore(openPeriod, 2);
   await settle(rt, call, op, settledPeriod);
   await quiet(rt);
-  return { tenants, objects, operatorKey: op, settledPeriod, openPeriod, secrets };
+  return { tenants, objects, operatorKey: op, revokedKey: revoked.key, settledPeriod, openPeriod, secrets };
 }
 
 /** Two pending bookings of startup A on Aurora's blocks (one for the startup's rows, one for the provider's), and an open quote. */
