@@ -1,8 +1,9 @@
 /**
- * The tenant matrix (issue 14, point 2), generated from the route table: every row of infra/routes.ts × no key, each
- * role the row does not allow, the other tenant of the owner's role (and tenants of other allowed roles), the owner.
- * SPEC §10: no key (or a revoked one) 401, a role not allowed 403, another tenant's object 404 — the very reply an unknown id gets — and
- * the owner gets through. No reply, in any cell, holds an id, key or name of the other side's tenants.
+ * The tenant matrix (issue 14, point 2), generated from the route table: every row of infra/routes.ts × no key, a
+ * revoked key, each role the row does not allow, the other tenant of the owner's role (and tenants of other allowed
+ * roles), the operator, the owner. SPEC §10: no key 401, a role not allowed 403, another tenant's object 404 — the very
+ * reply an unknown id gets — and the owner gets through. No reply, in any cell, holds an id, key or name of the other
+ * side's tenants.
  *
  * Refused cells run first, each row's with the table's items counted around them (the scheduler is off, as in
  * bad-input.test.ts), then the allowed cells, which may write. A row without a line in tenant-matrix/rows.ts, or
