@@ -9,12 +9,12 @@
  * is the same after, the runtime's scheduler is off) and the ledger audit balances.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { ROUTES, routeKey, takesCursor, type RouteDef } from '../../infra/routes.js';
 import { ACCOUNT_SHARDS } from '../../infra/table.js';
 import { auditAll, monthOf, nowIso } from '../../packages/core/src/index.js';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
 import { client } from './client.js';
+import { itemCount } from './table-items.js';
 import { casesFor, pathWith, type BadCase, type World } from './bad-input/cases.js';
 import type { RealCursor } from './bad-input/cursors.js';
 
@@ -30,18 +30,6 @@ let itemsBefore = 0;
 let sent = 0;
 /** 66 rows gave 2,546 when this was written; far fewer means the generator lost a dimension. */
 const MIN_REQUESTS = 2_000;
-
-/** Every item of the table, counted (the table is this file's own; nothing else writes to it with the scheduler off). */
-async function itemCount(): Promise<number> {
-  let n = 0;
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await rt.doc.send(new ScanCommand({ TableName: rt.tableName, Select: 'COUNT', ExclusiveStartKey: start, ConsistentRead: true }));
-    n += out.Count ?? 0;
-    start = out.LastEvaluatedKey;
-  } while (start);
-  return n;
-}
 
 async function ok(p: Promise<{ status: number; body: any }>, status = 200) {
   const r = await p;
@@ -91,7 +79,8 @@ beforeAll(async () => {
     },
   };
   world.realCursors = await realCursors();
-  itemsBefore = await itemCount();
+  // The table is this file's own; nothing else writes to it with the scheduler off.
+  itemsBefore = await itemCount(rt);
 });
 afterAll(async () => rt?.stop());
 
@@ -195,7 +184,7 @@ describe('bad input on every route (generated from infra/routes.ts)', () => {
 
   it('wrote nothing: the same items, a balanced ledger, no call outside a grant', async () => {
     // Act
-    const after = await itemCount();
+    const after = await itemCount(rt);
     const audit = await auditAll(rt.store, ACCOUNT_SHARDS);
     // Assess
     expect(sent).toBeGreaterThan(MIN_REQUESTS);
