@@ -9,10 +9,14 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Socket } from 'node:net';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { bad, isObject, RequestError, type ApiError } from './errors.js';
 import { FaultSpecError, parseFault, pickFault, type Fault } from './faults.js';
-import { embeddingToBase64, embeddingVector, generateTokens, rng, seedFrom } from './generate.js';
+import { embeddingToBase64, embeddingVector, rng, seedFrom } from './generate.js';
+import { choiceTokens } from './choices.js';
+import { plainChoice, streamUnits } from './frames.js';
+import { optionalPositiveInt, plan, randomId, type GenerationPlan } from './plan.js';
 import { resolveOptions, type ResolvedOptions, type SimModel, type SimulatorOptions } from './options.js';
-import { countChatPromptTokens, countTokens, messageText, type ChatMessageLike } from './tokenizer.js';
+import { chatExtrasText, countChatPromptTokens, countTokens, messageText, type ChatMessageLike } from './tokenizer.js';
 
 export interface SimulatorStats {
   /** Requests received (any route). */
@@ -60,24 +64,6 @@ export interface Simulator {
   options(): Readonly<ResolvedOptions>;
 }
 
-interface ApiError {
-  status: number;
-  message: string;
-  type: string;
-  param?: string | null;
-  code?: string | null;
-  headers?: Record<string, string>;
-}
-
-class RequestError extends Error {
-  constructor(readonly apiError: ApiError) {
-    super(apiError.message);
-  }
-}
-
-const bad = (message: string, param: string | null = null, code: string | null = null): RequestError =>
-  new RequestError({ status: 400, message, type: 'invalid_request_error', param, code });
-
 type RouteKey =
   | 'POST /v1/chat/completions'
   | 'POST /v1/completions'
@@ -111,10 +97,6 @@ function matchRoute(method: string, path: string): { key: RouteKey; allowed?: st
   return { key: 'other' };
 }
 
-function randomId(prefix: string): string {
-  return prefix + randomBytes(15).toString('base64url').replace(/[-_]/g, 'x');
-}
-
 /** Resolves true after `ms`, or false as soon as `signal` aborts. Leaves no timer behind. */
 function delay(ms: number, signal: AbortSignal): Promise<boolean> {
   if (signal.aborted) return Promise.resolve(false);
@@ -130,37 +112,6 @@ function delay(ms: number, signal: AbortSignal): Promise<boolean> {
     }, ms);
     signal.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function optionalPositiveInt(body: Record<string, unknown>, key: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  const v = body[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
-    throw bad(`Invalid '${key}': expected an integer between 1 and ${max}, got ${JSON.stringify(v)}.`, key, 'invalid_value');
-  }
-  return v;
-}
-
-/** One choice of a reply: its token pieces and why it ended. */
-interface ChoicePlan {
-  index: number;
-  tokens: string[];
-  finishReason: 'stop' | 'length';
-}
-
-interface GenerationPlan {
-  kind: 'chat' | 'completion';
-  id: string;
-  created: number;
-  model: string;
-  promptTokens: number;
-  choices: ChoicePlan[];
-  stream: boolean;
-  includeUsage: boolean;
 }
 
 interface Timing {
@@ -383,89 +334,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   // ---------- generation ----------
 
-  function plan(
-    kind: 'chat' | 'completion',
-    body: Record<string, unknown>,
-    model: SimModel,
-    prompts: Array<{ text: string; tokens: number }>,
-    promptTokens: number,
-    timing: Timing,
-  ): GenerationPlan {
-    const promptParam = kind === 'chat' ? 'messages' : 'prompt';
-    const stream = body.stream === true;
-    if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') {
-      throw bad("Invalid 'stream': expected a boolean.", 'stream', 'invalid_type');
-    }
-    const so = body.stream_options;
-    if (so !== undefined && so !== null) {
-      if (!stream) throw bad("The 'stream_options' parameter is only allowed when 'stream' is enabled.", 'stream_options', 'invalid_value');
-      if (!isObject(so)) throw bad("Invalid 'stream_options': expected an object.", 'stream_options', 'invalid_type');
-    }
-    const includeUsage = stream && isObject(so) && so.include_usage === true;
-    const n = optionalPositiveInt(body, 'n', 16) ?? 1;
-    if (prompts.length * n > 64) throw bad('Too many choices requested (prompts × n must be at most 64).', 'n', 'invalid_value');
-    const maxCompletion = optionalPositiveInt(body, 'max_completion_tokens');
-    const maxTokens = maxCompletion ?? optionalPositiveInt(body, 'max_tokens');
-    const maxParam = maxCompletion !== undefined ? 'max_completion_tokens' : 'max_tokens';
-    const seedParam = body.seed;
-    if (seedParam !== undefined && seedParam !== null && (typeof seedParam !== 'number' || !Number.isInteger(seedParam))) {
-      throw bad("Invalid 'seed': expected an integer.", 'seed', 'invalid_type');
-    }
-    const context = model.context_length ?? 8192;
-    const perPrompt = prompts.length > 0 ? Math.max(...prompts.map((p) => p.tokens)) : 0;
-    const checkedPrompt = kind === 'chat' ? promptTokens : perPrompt;
-    if (checkedPrompt + (maxTokens ?? 0) > context) {
-      throw bad(
-        `This model's maximum context length is ${context} tokens. However, you requested ${checkedPrompt + (maxTokens ?? 0)} tokens ` +
-          `(${checkedPrompt} in the ${promptParam}, ${maxTokens ?? 0} in the completion). Please reduce the length of the ${promptParam} or completion.`,
-        maxTokens !== undefined && checkedPrompt <= context ? maxParam : promptParam,
-        'context_length_exceeded',
-      );
-    }
-    const choices: ChoicePlan[] = [];
-    prompts.forEach((p, pi) => {
-      const room = context - (kind === 'chat' ? promptTokens : p.tokens);
-      for (let i = 0; i < n; i++) {
-        const seed = seedFrom(kind, model.id, p.text, String(seedParam ?? ''), String(i));
-        const { min, max } = timing.completionTokens;
-        const natural = Math.min(o.maxTokensPerReply, min === max ? min : min + Math.floor(rng(seed ^ 0x5bd1e995)() * (max - min + 1)));
-        const limit = Math.min(maxTokens ?? Infinity, room, o.maxTokensPerReply);
-        const count = Math.min(natural, limit);
-        choices.push({
-          index: pi * n + i,
-          tokens: generateTokens(seed, p.text, count),
-          finishReason: natural > limit ? 'length' : 'stop',
-        });
-      }
-    });
-    return {
-      kind,
-      id: randomId(kind === 'chat' ? 'chatcmpl-' : 'cmpl-'),
-      created: Math.floor(Date.now() / 1000),
-      model: model.id,
-      promptTokens,
-      choices,
-      stream,
-      includeUsage,
-    };
-  }
-
   function usageOf(p: GenerationPlan): { prompt_tokens: number; completion_tokens: number; total_tokens: number } {
-    const completion = p.choices.reduce((s, c) => s + c.tokens.length, 0);
+    const completion = p.choices.reduce((n, c) => n + choiceTokens(c), 0);
     return { prompt_tokens: p.promptTokens, completion_tokens: completion, total_tokens: p.promptTokens + completion };
   }
 
   async function replyPlain(ctx: Ctx, p: GenerationPlan): Promise<void> {
-    const longest = Math.max(0, ...p.choices.map((c) => c.tokens.length));
+    const longest = Math.max(0, ...p.choices.map(choiceTokens));
     const wait = ctx.timing.ttftMs + (longest * 1000) / ctx.timing.tokensPerSecond;
     if (!(await delay(wait, ctx.signal))) return;
     const usage = usageOf(p);
     stats.tokens.prompt += p.promptTokens;
-    const choices = p.choices.map((c) =>
-      p.kind === 'chat'
-        ? { index: c.index, message: { role: 'assistant', content: c.tokens.join(''), refusal: null }, logprobs: null, finish_reason: c.finishReason }
-        : { index: c.index, text: c.tokens.join(''), logprobs: null, finish_reason: c.finishReason },
-    );
+    const choices = p.choices.map((c) => plainChoice(p.kind, c));
     const value: Record<string, unknown> = {
       id: p.id,
       object: p.kind === 'chat' ? 'chat.completion' : 'text_completion',
@@ -518,42 +398,21 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       const usageNull = p.includeUsage ? { usage: null } : {};
       const chunk = (choice: Record<string, unknown>): Record<string, unknown> => ({ ...base, ...extra, choices: [choice], ...usageNull });
 
-      // The frame list: role frames (chat), then content frames round-robin across choices, a finish frame
-      // per choice, then the usage frame. `at` is the per-choice index of the last token carried (pacing).
+      // The frame list: each choice's deltas (frames.ts), round-robin across choices, then the usage frame.
+      // `at` is the per-choice index of the last token carried (pacing).
+      const perChoice = p.choices.map((c) => streamUnits(p.kind, c, tpf));
       const list: Frame[] = [];
-      if (p.kind === 'chat') {
-        for (const c of p.choices) {
-          list.push({ data: chunk({ index: c.index, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }), tokens: 0, at: 0 });
-        }
-      }
-      const longest = Math.max(0, ...p.choices.map((c) => c.tokens.length));
-      for (let start = 0; start < longest; start += tpf) {
-        for (const c of p.choices) {
-          if (start >= c.tokens.length) continue;
-          const piece = c.tokens.slice(start, start + tpf);
-          const text = piece.join('');
-          list.push({
-            data: chunk(
-              p.kind === 'chat'
-                ? { index: c.index, delta: { content: text }, logprobs: null, finish_reason: null }
-                : { index: c.index, text, logprobs: null, finish_reason: null },
-            ),
-            tokens: piece.length,
-            at: start + piece.length - 1,
-          });
-        }
-      }
-      for (const c of p.choices) {
-        list.push({
-          data: chunk(
-            p.kind === 'chat'
-              ? { index: c.index, delta: {}, logprobs: null, finish_reason: c.finishReason }
-              : { index: c.index, text: '', logprobs: null, finish_reason: c.finishReason },
-          ),
-          tokens: 0,
-          at: Math.max(0, c.tokens.length - 1),
+      const counted = p.choices.map(() => 0);
+      const rounds = Math.max(0, ...perChoice.map((u) => u.length));
+      for (let r = 0; r < rounds; r++) {
+        perChoice.forEach((units, ci) => {
+          const u = units[r];
+          if (!u) return;
+          counted[ci]! += u.tokens;
+          list.push({ data: chunk(u.choice), tokens: u.tokens, at: Math.max(0, counted[ci]! - 1) });
         });
       }
+      const longest = Math.max(0, ...counted);
       if (p.includeUsage && fault?.name !== 'stream_without_usage') {
         list.push({ data: { ...base, ...extra, choices: [], usage: usageOf(p) }, tokens: 0, at: Math.max(0, longest - 1) });
       }
@@ -623,8 +482,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     });
     const msgs = messages as ChatMessageLike[];
     const promptText = msgs.map((m) => `${String(m.role)}: ${messageText(m)}`).join('\n');
-    const promptTokens = countChatPromptTokens(msgs);
-    const p = plan('chat', body, model, [{ text: promptText, tokens: promptTokens }], promptTokens, ctx.timing);
+    // Tool definitions and a response schema are read by the model too: prompt tokens (tokens.ts chatExtrasText).
+    const promptTokens = countChatPromptTokens(msgs) + countTokens(chatExtrasText(body));
+    const p = plan({
+      kind: 'chat', body, model, prompts: [{ text: promptText, tokens: promptTokens }], promptTokens,
+      completionTokens: ctx.timing.completionTokens, maxTokensPerReply: o.maxTokensPerReply, lastRole: msgs[msgs.length - 1]?.role,
+    });
     await (p.stream ? replyStream(ctx, p) : replyPlain(ctx, p));
   }
 
@@ -653,7 +516,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     }
     const prompts = textInputs(body.prompt, 'prompt');
     const promptTokens = prompts.reduce((s, x) => s + x.tokens, 0);
-    const p = plan('completion', body, model, prompts, promptTokens, ctx.timing);
+    const p = plan({ kind: 'completion', body, model, prompts, promptTokens, completionTokens: ctx.timing.completionTokens, maxTokensPerReply: o.maxTokensPerReply });
     await (p.stream ? replyStream(ctx, p) : replyPlain(ctx, p));
   }
 
