@@ -5,6 +5,7 @@ export {
   countTokens,
   tokenize,
   countChatPromptTokens,
+  chatExtrasText,
   messageText,
   CHAT_TOKENS_PER_MESSAGE,
   CHAT_REPLY_PRIMING_TOKENS,
