@@ -5,7 +5,7 @@
  * metering (with the provider's usage and, when the provider sends none, counted from the arguments), and
  * OpenAI's 400s for the new parameters' bounds, refused before any provider is called.
  */
-import OpenAI from 'openai';
+import OpenAI, { type APIError } from 'openai';
 import { zodResponseFormat } from 'openai/helpers/zod';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { countTokens } from '../../packages/core/src/index.js';
@@ -157,7 +157,7 @@ describe('validation at the gateway', () => {
     const calls = () => [...rt.world!.simulators.values()].reduce((n, s) => n + s.stats().requests, 0);
     const before = calls();
     // Act
-    const err = (await ai.chat.completions.create({ model: LLAMA, messages: question, ...(extra as object) } as OpenAI.ChatCompletionCreateParamsNonStreaming).catch((e: unknown) => e)) as OpenAI.APIError;
+    const err = (await ai.chat.completions.create({ model: LLAMA, messages: question, ...(extra as object) } as OpenAI.ChatCompletionCreateParamsNonStreaming).catch((e: unknown) => e)) as APIError;
     // Assess
     expect([err.status, err.type, err.code, err.param]).toEqual([400, 'invalid_request_error', code, param]);
     expect(calls()).toBe(before);
