@@ -1,6 +1,7 @@
 /**
  * zod schemas of the OpenAI-compatible requests (SPEC §4). They check what the marketplace relies on
- * (model, messages/prompt/input, max_tokens, n, stream, stream_options) and every sampling parameter against
+ * (model, messages/prompt/input, max_tokens, n, stream, stream_options), the shapes of tools, tool_choice and
+ * response_format (their JSON is prompt the hold counts), and every sampling parameter against
  * OpenAI's own bounds (its API reference and openapi.yaml), so a request OpenAI refuses is refused here with
  * OpenAI's code (openai-issues.ts) rather than by a provider. Other fields pass through untouched to the provider
  * (looseObject): OpenAI adds parameters often, and a field it accepts tomorrow must not break a client here today.
