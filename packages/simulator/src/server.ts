@@ -15,6 +15,7 @@ import { embeddingToBase64, embeddingVector, rng, seedFrom } from './generate.js
 import { choiceTokens } from './choices.js';
 import { plainChoice, streamUnits } from './frames.js';
 import { optionalPositiveInt, plan, randomId, type GenerationPlan } from './plan.js';
+import { delay, header, headerNumber, INFERENCE, matchRoute, readBody, textInputs, type RouteKey } from './request.js';
 import { resolveOptions, type ResolvedOptions, type SimModel, type SimulatorOptions } from './options.js';
 import { chatExtrasText, countChatPromptTokens, countTokens, messageText, type ChatMessageLike } from './tokenizer.js';
 
@@ -62,56 +63,6 @@ export interface Simulator {
   setOptions(patch: SimulatorOptions): void;
   /** The options in force (models, timing, faults). */
   options(): Readonly<ResolvedOptions>;
-}
-
-type RouteKey =
-  | 'POST /v1/chat/completions'
-  | 'POST /v1/completions'
-  | 'POST /v1/embeddings'
-  | 'GET /v1/models'
-  | 'GET /v1/models/{id}'
-  | 'GET /health'
-  | 'other';
-
-const INFERENCE: ReadonlySet<RouteKey> = new Set(['POST /v1/chat/completions', 'POST /v1/completions', 'POST /v1/embeddings']);
-
-function matchRoute(method: string, path: string): { key: RouteKey; allowed?: string; modelId?: string } {
-  const p = path.length > 1 ? path.replace(/\/+$/, '') : path;
-  const post = (key: RouteKey) => (method === 'POST' ? { key } : { key: 'other' as RouteKey, allowed: 'POST' });
-  const get = (key: RouteKey, modelId?: string) =>
-    method === 'GET' ? (modelId === undefined ? { key } : { key, modelId }) : { key: 'other' as RouteKey, allowed: 'GET' };
-  if (p === '/v1/chat/completions') return post('POST /v1/chat/completions');
-  if (p === '/v1/completions') return post('POST /v1/completions');
-  if (p === '/v1/embeddings') return post('POST /v1/embeddings');
-  if (p === '/v1/models') return get('GET /v1/models');
-  if (p.startsWith('/v1/models/')) {
-    let id: string;
-    try {
-      id = decodeURIComponent(p.slice('/v1/models/'.length));
-    } catch {
-      id = p.slice('/v1/models/'.length);
-    }
-    return get('GET /v1/models/{id}', id);
-  }
-  if (p === '/health') return get('GET /health');
-  return { key: 'other' };
-}
-
-/** Resolves true after `ms`, or false as soon as `signal` aborts. Leaves no timer behind. */
-function delay(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  if (ms <= 0) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 interface Timing {
@@ -214,35 +165,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   // ---------- request pieces ----------
 
-  function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too_large'> {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      req.resume();
-      return Promise.resolve('too_large');
-    }
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let over = false;
-      req.on('data', (c: Buffer) => {
-        if (over) return;
-        size += c.length;
-        if (size > limit) {
-          over = true;
-          chunks.length = 0;
-          resolve('too_large');
-          return;
-        }
-        chunks.push(c);
-      });
-      req.on('end', () => {
-        if (!over) resolve(Buffer.concat(chunks));
-      });
-      req.on('error', reject);
-      req.on('aborted', () => reject(new Error('request aborted')));
-    });
-  }
-
   async function authorized(req: IncomingMessage): Promise<boolean> {
     if (!o.verifyToken && o.apiKey === undefined) return true;
     const h = req.headers.authorization ?? '';
@@ -259,21 +181,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const a = Buffer.from(token);
     const b = Buffer.from(o.apiKey ?? '');
     return a.length === b.length && timingSafeEqual(a, b);
-  }
-
-  function header(req: IncomingMessage, name: string): string | undefined {
-    const v = req.headers[name];
-    return Array.isArray(v) ? v[0] : v;
-  }
-
-  function headerNumber(req: IncomingMessage, name: string, min: number, max: number, integer: boolean): number | undefined {
-    const raw = header(req, name);
-    if (raw === undefined) return undefined;
-    const n = raw.trim().toLowerCase() === 'inf' ? Infinity : Number(raw);
-    if (Number.isNaN(n) || n < min || n > max || (integer && !Number.isInteger(n)) || raw.trim() === '') {
-      throw bad(`Invalid ${name} header: expected ${integer ? 'an integer' : 'a number'} in [${min}, ${max}].`, name, 'invalid_sim_header');
-    }
-    return n;
   }
 
   function chooseFault(req: IncomingMessage, key: RouteKey): Fault | undefined {
@@ -489,24 +396,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       completionTokens: ctx.timing.completionTokens, maxTokensPerReply: o.maxTokensPerReply, lastRole: msgs[msgs.length - 1]?.role,
     });
     await (p.stream ? replyStream(ctx, p) : replyPlain(ctx, p));
-  }
-
-  function tokenArray(v: unknown): v is number[] {
-    return Array.isArray(v) && v.length > 0 && v.every((t) => typeof t === 'number' && Number.isInteger(t) && t >= 0);
-  }
-
-  /** prompt / input: a string, an array of strings, an array of token ids, or an array of such arrays. */
-  function textInputs(v: unknown, param: string): Array<{ text: string; tokens: number }> {
-    const one = (x: unknown, at: string): { text: string; tokens: number } => {
-      if (typeof x === 'string') return { text: x, tokens: countTokens(x) };
-      if (tokenArray(x)) return { text: x.join(' '), tokens: x.length };
-      throw bad(`Invalid '${at}': expected a string or an array of token ids.`, param, 'invalid_type');
-    };
-    if (v === undefined || v === null) throw bad(`You must provide '${param}'.`, param, 'missing_required_parameter');
-    if (typeof v === 'string' || tokenArray(v)) return [one(v, param)];
-    if (!Array.isArray(v) || v.length === 0) throw bad(`Invalid '${param}': expected a string or a non-empty array.`, param, 'invalid_value');
-    if (v.length > 2048) throw bad(`Invalid '${param}': at most 2048 items.`, param, 'invalid_value');
-    return v.map((x, i) => one(x, `${param}[${i}]`));
   }
 
   async function completions(ctx: Ctx, body: Record<string, unknown>): Promise<void> {
