@@ -6,7 +6,8 @@
  *   fragments carrying only the call's index; last, an empty delta with the finish_reason.
  *   completions: text pieces (legacy logprobs when asked), then an empty text with the finish_reason.
  */
-import type { ChoicePlan } from './choices.js';
+import { choiceTokens, type ChoicePlan } from './choices.js';
+import type { GenerationPlan } from './plan.js';
 import { legacyLogprobs, type TokenLogprob } from './logprobs.js';
 import { countTokens } from './tokenizer.js';
 
@@ -78,4 +79,52 @@ function completionUnits(c: ChoicePlan, perFrame: number): Unit[] {
 /** The choice's stream deltas, in order. */
 export function streamUnits(kind: Kind, c: ChoicePlan, perFrame: number): Unit[] {
   return kind === 'chat' ? chatUnits(c, perFrame) : completionUnits(c, perFrame);
+}
+
+export function usageOf(p: GenerationPlan): { prompt_tokens: number; completion_tokens: number; total_tokens: number } {
+  const completion = p.choices.reduce((n, c) => n + choiceTokens(c), 0);
+  return { prompt_tokens: p.promptTokens, completion_tokens: completion, total_tokens: p.promptTokens + completion };
+}
+
+/** The whole reply (chat.completion or text_completion). */
+export function plainBody(p: GenerationPlan): Record<string, unknown> {
+  return {
+    id: p.id,
+    object: p.kind === 'chat' ? 'chat.completion' : 'text_completion',
+    created: p.created,
+    model: p.model,
+    choices: p.choices.map((c) => plainChoice(p.kind, c)),
+    usage: usageOf(p),
+    system_fingerprint: 'fp_compux_sim',
+  };
+}
+
+/** A streamed frame: its payload, the completion tokens it carries, and the per-choice index of its last token (pacing). */
+export interface Frame {
+  data: Record<string, unknown>;
+  tokens: number;
+  at: number;
+}
+
+/** Every frame of the stream: each choice's deltas round-robin across choices, then the usage frame when `withUsage`. */
+export function streamFrames(p: GenerationPlan, perFrame: number, withUsage: boolean): Frame[] {
+  const base = { id: p.id, object: p.kind === 'chat' ? 'chat.completion.chunk' : 'text_completion', created: p.created, model: p.model };
+  const extra = p.kind === 'chat' ? { system_fingerprint: 'fp_compux_sim' } : {};
+  // With include_usage every chunk carries usage: null, as OpenAI's do.
+  const usageNull = p.includeUsage ? { usage: null } : {};
+  const perChoice = p.choices.map((c) => streamUnits(p.kind, c, perFrame));
+  const list: Frame[] = [];
+  const counted = p.choices.map(() => 0);
+  const rounds = Math.max(0, ...perChoice.map((u) => u.length));
+  for (let r = 0; r < rounds; r++) {
+    perChoice.forEach((units, ci) => {
+      const u = units[r];
+      if (!u) return;
+      counted[ci]! += u.tokens;
+      list.push({ data: { ...base, ...extra, choices: [u.choice], ...usageNull }, tokens: u.tokens, at: Math.max(0, counted[ci]! - 1) });
+    });
+  }
+  const longest = Math.max(0, ...counted);
+  if (withUsage) list.push({ data: { ...base, ...extra, choices: [], usage: usageOf(p) }, tokens: 0, at: Math.max(0, longest - 1) });
+  return list;
 }

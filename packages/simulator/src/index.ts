@@ -1,4 +1,5 @@
-export { startSimulator, type Simulator, type SimulatorStats } from './server.js';
+export { startSimulator, type Simulator } from './server.js';
+export type { SimulatorStats } from './stats.js';
 export { DEFAULT_MODELS, type SimModel, type SimulatorOptions, type VerifyToken } from './options.js';
 export { parseFault, FaultSpecError, type Fault, type FaultName } from './faults.js';
 export {

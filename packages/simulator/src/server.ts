@@ -13,43 +13,12 @@ import { bad, isObject, RequestError, type ApiError } from './errors.js';
 import { FaultSpecError, parseFault, pickFault, type Fault } from './faults.js';
 import { embeddingToBase64, embeddingVector, rng, seedFrom } from './generate.js';
 import { choiceTokens } from './choices.js';
-import { plainChoice, streamUnits } from './frames.js';
+import { freshStats, type SimulatorStats } from './stats.js';
+import { plainBody, streamFrames, usageOf } from './frames.js';
 import { optionalPositiveInt, plan, randomId, type GenerationPlan } from './plan.js';
 import { delay, header, headerNumber, INFERENCE, matchRoute, readBody, textInputs, type RouteKey } from './request.js';
 import { resolveOptions, type ResolvedOptions, type SimModel, type SimulatorOptions } from './options.js';
 import { chatExtrasText, countChatPromptTokens, countTokens, messageText, type ChatMessageLike } from './tokenizer.js';
-
-export interface SimulatorStats {
-  /** Requests received (any route). */
-  requests: number;
-  /** Requests per route key, e.g. 'POST /v1/chat/completions', 'GET /v1/models/{id}', 'other'. */
-  byRoute: Record<string, number>;
-  /** Replies per HTTP status; 'none' when the connection closed before any status was sent. */
-  byStatus: Record<string, number>;
-  /** Faults injected per fault name. */
-  byFault: Record<string, number>;
-  tokens: {
-    /** Prompt tokens of the requests that were answered (or started streaming). */
-    prompt: number;
-    /** Completion tokens actually written to clients (a stream cut short counts what was sent). */
-    completion: number;
-  };
-  streams: {
-    started: number;
-    /** Ended with the usual end (whether or not a fault dropped [DONE] / usage). */
-    completed: number;
-    /** The client went away before the stream ended. */
-    abortedByClient: number;
-    /** Cut by reset_after_frames. */
-    reset: number;
-    active: number;
-  };
-  /** Non-streamed requests (or held ones) whose client went away before the reply. */
-  abortedBeforeReply: number;
-  openConnections: number;
-  /** Connections accepted: a client that keeps its connections alive adds one per connection, not per request. */
-  connections: number;
-}
 
 export interface Simulator {
   /** Base URL, e.g. http://127.0.0.1:41234 (the OpenAI base URL is url + '/v1'). */
@@ -86,18 +55,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   let faultRandom = rng(o.seed ?? randomBytes(4).readUInt32LE(0));
   const startedAt = Math.floor(Date.now() / 1000);
 
-  const fresh = (): SimulatorStats => ({
-    requests: 0,
-    byRoute: {},
-    byStatus: {},
-    byFault: {},
-    tokens: { prompt: 0, completion: 0 },
-    streams: { started: 0, completed: 0, abortedByClient: 0, reset: 0, active: 0 },
-    abortedBeforeReply: 0,
-    openConnections: 0,
-    connections: 0,
-  });
-  let stats = fresh();
+  let stats = freshStats();
   let activeStreams = 0;
   const bump = (rec: Record<string, number>, key: string, by = 1) => {
     rec[key] = (rec[key] ?? 0) + by;
@@ -241,35 +199,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   // ---------- generation ----------
 
-  function usageOf(p: GenerationPlan): { prompt_tokens: number; completion_tokens: number; total_tokens: number } {
-    const completion = p.choices.reduce((n, c) => n + choiceTokens(c), 0);
-    return { prompt_tokens: p.promptTokens, completion_tokens: completion, total_tokens: p.promptTokens + completion };
-  }
-
   async function replyPlain(ctx: Ctx, p: GenerationPlan): Promise<void> {
     const longest = Math.max(0, ...p.choices.map(choiceTokens));
     const wait = ctx.timing.ttftMs + (longest * 1000) / ctx.timing.tokensPerSecond;
     if (!(await delay(wait, ctx.signal))) return;
-    const usage = usageOf(p);
     stats.tokens.prompt += p.promptTokens;
-    const choices = p.choices.map((c) => plainChoice(p.kind, c));
-    const value: Record<string, unknown> = {
-      id: p.id,
-      object: p.kind === 'chat' ? 'chat.completion' : 'text_completion',
-      created: p.created,
-      model: p.model,
-      choices,
-      usage,
-      system_fingerprint: 'fp_compux_sim',
-    };
-    sendJson(ctx, 200, value, usage.completion_tokens);
-  }
-
-  /** A streamed frame: its payload and the (per-choice) index of the last token it carries, for pacing. */
-  interface Frame {
-    data: Record<string, unknown>;
-    tokens: number;
-    at: number;
+    sendJson(ctx, 200, plainBody(p), usageOf(p).completion_tokens);
   }
 
   async function replyStream(ctx: Ctx, p: GenerationPlan): Promise<void> {
@@ -299,30 +234,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       res.flushHeaders();
 
       const t0 = performance.now();
-      const tpf = timing.tokensPerFrame;
-      const base = { id: p.id, object: p.kind === 'chat' ? 'chat.completion.chunk' : 'text_completion', created: p.created, model: p.model };
-      const extra = p.kind === 'chat' ? { system_fingerprint: 'fp_compux_sim' } : {};
-      const usageNull = p.includeUsage ? { usage: null } : {};
-      const chunk = (choice: Record<string, unknown>): Record<string, unknown> => ({ ...base, ...extra, choices: [choice], ...usageNull });
-
-      // The frame list: each choice's deltas (frames.ts), round-robin across choices, then the usage frame.
-      // `at` is the per-choice index of the last token carried (pacing).
-      const perChoice = p.choices.map((c) => streamUnits(p.kind, c, tpf));
-      const list: Frame[] = [];
-      const counted = p.choices.map(() => 0);
-      const rounds = Math.max(0, ...perChoice.map((u) => u.length));
-      for (let r = 0; r < rounds; r++) {
-        perChoice.forEach((units, ci) => {
-          const u = units[r];
-          if (!u) return;
-          counted[ci]! += u.tokens;
-          list.push({ data: chunk(u.choice), tokens: u.tokens, at: Math.max(0, counted[ci]! - 1) });
-        });
-      }
-      const longest = Math.max(0, ...counted);
-      if (p.includeUsage && fault?.name !== 'stream_without_usage') {
-        list.push({ data: { ...base, ...extra, choices: [], usage: usageOf(p) }, tokens: 0, at: Math.max(0, longest - 1) });
-      }
+      const list = streamFrames(p, timing.tokensPerFrame, p.includeUsage && fault?.name !== 'stream_without_usage');
+      const object = p.kind === 'chat' ? 'chat.completion.chunk' : 'text_completion';
 
       const resetAt = fault?.name === 'reset_after_frames' ? (fault.k ?? o.resetAfterFrames) : -1;
       const malformedAt = fault?.name === 'malformed_chunk' ? (fault.k ?? o.malformedAfterFrames) : -1;
@@ -334,7 +247,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
       let written = 0;
       let malformedSent = false;
-      const malformed = `data: {"id":"${p.id}","object":"${String(base.object)}","choices":[{"index":0,"delta":\n\n`;
+      const malformed = `data: {"id":"${p.id}","object":"${object}","choices":[{"index":0,"delta":\n\n`;
       for (const frame of list) {
         if (written === resetAt) break;
         if (written === malformedAt && !malformedSent) {
@@ -663,7 +576,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       return s;
     },
     resetStats() {
-      stats = fresh();
+      stats = freshStats();
     },
     setOptions(patch: SimulatorOptions) {
       const { host: _h, port: _p, ...rest } = patch;
