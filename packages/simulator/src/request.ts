@@ -3,8 +3,8 @@
  * inputs, and an abortable delay.
  */
 import type { IncomingMessage } from 'node:http';
-import { bad } from './errors.js';
-import { countTokens } from './tokenizer.js';
+import { bad, isObject } from './errors.js';
+import { chatExtrasText, countChatPromptTokens, countTokens, messageText, type ChatMessageLike } from './tokenizer.js';
 
 export type RouteKey =
   | 'POST /v1/chat/completions'
@@ -119,4 +119,27 @@ export function textInputs(v: unknown, param: string): Array<{ text: string; tok
   if (!Array.isArray(v) || v.length === 0) throw bad(`Invalid '${param}': expected a string or a non-empty array.`, param, 'invalid_value');
   if (v.length > 2048) throw bad(`Invalid '${param}': at most 2048 items.`, param, 'invalid_value');
   return v.map((x, i) => one(x, `${param}[${i}]`));
+}
+
+/**
+ * A chat request's messages, checked (400s as OpenAI words them), the text the reply is seeded from, and its
+ * prompt tokens: the messages' plus the tool definitions' and response schema's, which a model reads too
+ * (tokens.ts chatExtrasText).
+ */
+export function chatPrompt(body: Record<string, unknown>): { msgs: ChatMessageLike[]; promptText: string; promptTokens: number } {
+  const messages = body.messages;
+  if (!Array.isArray(messages) || messages.length === 0) {
+    throw bad("Invalid 'messages': expected a non-empty array of messages.", 'messages', messages === undefined ? 'missing_required_parameter' : 'invalid_value');
+  }
+  if (messages.length > 10_000) throw bad("Invalid 'messages': too many messages.", 'messages', 'invalid_value');
+  messages.forEach((m, i) => {
+    if (!isObject(m) || typeof m.role !== 'string') throw bad(`Invalid 'messages[${i}]': expected an object with a role.`, `messages[${i}]`, 'invalid_value');
+    const c = m.content;
+    if (c !== undefined && c !== null && typeof c !== 'string' && !Array.isArray(c)) {
+      throw bad(`Invalid 'messages[${i}].content': expected a string or an array of content parts.`, `messages[${i}].content`, 'invalid_type');
+    }
+  });
+  const msgs = messages as ChatMessageLike[];
+  const promptText = msgs.map((m) => `${String(m.role)}: ${messageText(m)}`).join('\n');
+  return { msgs, promptText, promptTokens: countChatPromptTokens(msgs) + countTokens(chatExtrasText(body)) };
 }

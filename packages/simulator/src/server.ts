@@ -16,9 +16,8 @@ import { choiceTokens } from './choices.js';
 import { freshStats, type SimulatorStats } from './stats.js';
 import { plainBody, streamFrames, usageOf } from './frames.js';
 import { optionalPositiveInt, plan, randomId, type GenerationPlan } from './plan.js';
-import { delay, header, headerNumber, INFERENCE, matchRoute, readBody, textInputs, type RouteKey } from './request.js';
+import { chatPrompt, delay, header, headerNumber, INFERENCE, matchRoute, readBody, textInputs, type RouteKey } from './request.js';
 import { resolveOptions, type ResolvedOptions, type SimModel, type SimulatorOptions } from './options.js';
-import { chatExtrasText, countChatPromptTokens, countTokens, messageText, type ChatMessageLike } from './tokenizer.js';
 
 export interface Simulator {
   /** Base URL, e.g. http://127.0.0.1:41234 (the OpenAI base URL is url + '/v1'). */
@@ -288,22 +287,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (model.embedding) {
       throw bad(`The model \`${model.id}\` is an embedding model and does not support chat completions.`, 'model', 'model_not_supported');
     }
-    const messages = body.messages;
-    if (!Array.isArray(messages) || messages.length === 0) {
-      throw bad("Invalid 'messages': expected a non-empty array of messages.", 'messages', messages === undefined ? 'missing_required_parameter' : 'invalid_value');
-    }
-    if (messages.length > 10_000) throw bad("Invalid 'messages': too many messages.", 'messages', 'invalid_value');
-    messages.forEach((m, i) => {
-      if (!isObject(m) || typeof m.role !== 'string') throw bad(`Invalid 'messages[${i}]': expected an object with a role.`, `messages[${i}]`, 'invalid_value');
-      const c = m.content;
-      if (c !== undefined && c !== null && typeof c !== 'string' && !Array.isArray(c)) {
-        throw bad(`Invalid 'messages[${i}].content': expected a string or an array of content parts.`, `messages[${i}].content`, 'invalid_type');
-      }
-    });
-    const msgs = messages as ChatMessageLike[];
-    const promptText = msgs.map((m) => `${String(m.role)}: ${messageText(m)}`).join('\n');
-    // Tool definitions and a response schema are read by the model too: prompt tokens (tokens.ts chatExtrasText).
-    const promptTokens = countChatPromptTokens(msgs) + countTokens(chatExtrasText(body));
+    const { msgs, promptText, promptTokens } = chatPrompt(body);
     const p = plan({
       kind: 'chat', body, model, prompts: [{ text: promptText, tokens: promptTokens }], promptTokens,
       completionTokens: ctx.timing.completionTokens, maxTokensPerReply: o.maxTokensPerReply, lastRole: msgs[msgs.length - 1]?.role,
