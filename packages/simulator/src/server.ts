@@ -1,21 +1,20 @@
 /**
  * startSimulator: an OpenAI-compatible HTTP server that plays a GPU provider.
  *
- * Request path: route → body (bounded, 413) → auth (401) → fault choice → pre-header faults
+ * Request path (here): route → body (bounded, 413) → auth (401) → fault choice → pre-header faults
  * (http_5xx, rate_limit, timeout_before_headers) → validation (400/404) → reply, where stream faults
- * (reset_after_frames, malformed_chunk, stream_without_usage, stream_without_done) act on the frames.
+ * (reset_after_frames, malformed_chunk, stream_without_usage, stream_without_done) act on the frames
+ * (replies.ts). A reply is planned whole before a byte is sent (plan.ts, choices.ts, frames.ts).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
-import { bad, isObject, RequestError, type ApiError } from './errors.js';
+import { bad, isObject, RequestError } from './errors.js';
 import { FaultSpecError, parseFault, pickFault, type Fault } from './faults.js';
 import { embeddingToBase64, embeddingVector, rng, seedFrom } from './generate.js';
-import { choiceTokens } from './choices.js';
 import { freshStats, type SimulatorStats } from './stats.js';
-import { plainBody, streamFrames, usageOf } from './frames.js';
-import { optionalPositiveInt, plan, randomId, type GenerationPlan } from './plan.js';
+import { Replies, type Ctx, type SimState, type Timing } from './replies.js';
+import { optionalPositiveInt, plan, randomId } from './plan.js';
 import { chatPrompt, delay, header, headerNumber, INFERENCE, matchRoute, readBody, textInputs, type RouteKey } from './request.js';
 import { resolveOptions, type ResolvedOptions, type SimModel, type SimulatorOptions } from './options.js';
 
@@ -33,115 +32,43 @@ export interface Simulator {
   options(): Readonly<ResolvedOptions>;
 }
 
-interface Timing {
-  ttftMs: number;
-  tokensPerSecond: number;
-  tokensPerFrame: number;
-  completionTokens: { min: number; max: number };
-}
-
-interface Ctx {
-  req: IncomingMessage;
-  res: ServerResponse;
-  o: ResolvedOptions;
-  fault: Fault | undefined;
-  timing: Timing;
-  signal: AbortSignal;
-}
-
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
-  let o = resolveOptions(options);
-  let faultRandom = rng(o.seed ?? randomBytes(4).readUInt32LE(0));
+  const state: SimState = { o: resolveOptions(options), stats: freshStats(), activeStreams: 0, stopping: false, closedByUs: new WeakSet() };
+  const replies = new Replies(state);
+  let faultRandom = rng(state.o.seed ?? randomBytes(4).readUInt32LE(0));
   const startedAt = Math.floor(Date.now() / 1000);
 
-  let stats = freshStats();
-  let activeStreams = 0;
   const bump = (rec: Record<string, number>, key: string, by = 1) => {
     rec[key] = (rec[key] ?? 0) + by;
   };
 
   const sockets = new Set<Socket>();
   const inflight = new Set<AbortController>();
-  /** Responses whose connection the simulator closed on purpose (a fault), not the client. */
-  const closedByUs = new WeakSet<ServerResponse>();
-  let stopping = false;
 
   // ---------- replies ----------
-
-  function sendError(res: ServerResponse, e: ApiError, fault?: Fault): void {
-    if (res.headersSent || res.destroyed) return;
-    const body = JSON.stringify({ error: { message: e.message, type: e.type, param: e.param ?? null, code: e.code ?? null } });
-    res.writeHead(e.status, {
-      ...e.headers,
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(body),
-      ...(fault ? { 'x-sim-fault-applied': fault.name } : {}),
-    });
-    res.end(body);
-  }
-
-  /** A JSON body, through the body faults: reset (half a body, then close), malformed (truncated), no usage. */
-  function sendJson(ctx: Ctx, status: number, value: Record<string, unknown>, completionTokens = 0): void {
-    const { res, fault } = ctx;
-    if (res.destroyed) return;
-    if (fault?.name === 'stream_without_usage') delete value.usage;
-    const body = Buffer.from(JSON.stringify(value));
-    const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': body.length };
-    if (fault) headers['x-sim-fault-applied'] = fault.name;
-    if (fault?.name === 'reset_after_frames') {
-      res.writeHead(status, headers);
-      stats.tokens.completion += completionTokens;
-      res.write(body.subarray(0, Math.floor(body.length / 2)), () => closeAbruptly(res));
-      return;
-    }
-    if (fault?.name === 'malformed_chunk') {
-      const cut = body.subarray(0, Math.max(1, Math.floor(body.length / 2)));
-      headers['content-length'] = cut.length;
-      res.writeHead(status, headers);
-      stats.tokens.completion += completionTokens;
-      res.end(cut);
-      return;
-    }
-    res.writeHead(status, headers);
-    stats.tokens.completion += completionTokens;
-    res.end(body);
-  }
-
-  /**
-   * Ends the connection mid-response: whatever was written is flushed, then the socket closes with no
-   * chunked terminator (or short of Content-Length), so the client sees the body cut off.
-   */
-  function closeAbruptly(res: ServerResponse): void {
-    closedByUs.add(res);
-    const socket = res.socket;
-    if (!socket || socket.destroyed) return;
-    const timer = setTimeout(() => socket.destroy(), 1000);
-    socket.once('close', () => clearTimeout(timer));
-    socket.end(() => socket.destroy());
-  }
 
   // ---------- request pieces ----------
 
   async function authorized(req: IncomingMessage): Promise<boolean> {
-    if (!o.verifyToken && o.apiKey === undefined) return true;
+    if (!state.o.verifyToken && state.o.apiKey === undefined) return true;
     const h = req.headers.authorization ?? '';
     const m = /^Bearer\s+(.+)$/i.exec(h.trim());
     if (!m?.[1]) return false;
     const token = m[1].trim();
-    if (o.verifyToken) {
+    if (state.o.verifyToken) {
       try {
-        return (await o.verifyToken(token, req)) === true;
+        return (await state.o.verifyToken(token, req)) === true;
       } catch {
         return false;
       }
     }
     const a = Buffer.from(token);
-    const b = Buffer.from(o.apiKey ?? '');
+    const b = Buffer.from(state.o.apiKey ?? '');
     return a.length === b.length && timingSafeEqual(a, b);
   }
 
   function chooseFault(req: IncomingMessage, key: RouteKey): Fault | undefined {
-    if (o.headerOverrides) {
+    if (state.o.headerOverrides) {
       const raw = header(req, 'x-sim-fault');
       if (raw !== undefined && raw.trim() !== '') {
         try {
@@ -153,23 +80,23 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       }
     }
     if (!INFERENCE.has(key)) return undefined;
-    if (o.fault) return o.fault;
-    if (o.faultTable.length > 0) return pickFault(o.faultTable, faultRandom());
+    if (state.o.fault) return state.o.fault;
+    if (state.o.faultTable.length > 0) return pickFault(state.o.faultTable, faultRandom());
     return undefined;
   }
 
   function timingFor(req: IncomingMessage): Timing {
     const t: Timing = {
-      ttftMs: o.ttftMs,
-      tokensPerSecond: o.tokensPerSecond,
-      tokensPerFrame: o.tokensPerFrame,
-      completionTokens: o.completionTokens,
+      ttftMs: state.o.ttftMs,
+      tokensPerSecond: state.o.tokensPerSecond,
+      tokensPerFrame: state.o.tokensPerFrame,
+      completionTokens: state.o.completionTokens,
     };
-    if (!o.headerOverrides) return t;
+    if (!state.o.headerOverrides) return t;
     t.ttftMs = headerNumber(req, 'x-sim-ttft-ms', 0, 600_000, false) ?? t.ttftMs;
     t.tokensPerSecond = headerNumber(req, 'x-sim-tps', 0.001, Infinity, false) ?? t.tokensPerSecond;
     t.tokensPerFrame = headerNumber(req, 'x-sim-tokens-per-frame', 1, 10_000, true) ?? t.tokensPerFrame;
-    const n = headerNumber(req, 'x-sim-completion-tokens', 0, o.maxTokensPerReply, true);
+    const n = headerNumber(req, 'x-sim-completion-tokens', 0, state.o.maxTokensPerReply, true);
     if (n !== undefined) t.completionTokens = { min: n, max: n };
     return t;
   }
@@ -177,7 +104,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   function findModel(body: Record<string, unknown>): SimModel {
     const id = body.model;
     if (typeof id !== 'string' || id.length === 0) throw bad('You must provide a model parameter.', 'model', 'missing_required_parameter');
-    const model = o.models.find((m) => m.id === id);
+    const model = state.o.models.find((m) => m.id === id);
     if (!model) {
       throw new RequestError({
         status: 404,
@@ -198,88 +125,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   // ---------- generation ----------
 
-  async function replyPlain(ctx: Ctx, p: GenerationPlan): Promise<void> {
-    const longest = Math.max(0, ...p.choices.map(choiceTokens));
-    const wait = ctx.timing.ttftMs + (longest * 1000) / ctx.timing.tokensPerSecond;
-    if (!(await delay(wait, ctx.signal))) return;
-    stats.tokens.prompt += p.promptTokens;
-    sendJson(ctx, 200, plainBody(p), usageOf(p).completion_tokens);
-  }
-
-  async function replyStream(ctx: Ctx, p: GenerationPlan): Promise<void> {
-    const { res, fault, timing, signal } = ctx;
-    if (activeStreams >= o.maxConcurrentStreams) {
-      sendError(res, {
-        status: 503,
-        message: 'The server is overloaded: too many concurrent streams. Please retry shortly.',
-        type: 'server_error',
-        code: 'overloaded',
-        headers: { 'retry-after': String(o.retryAfterSeconds) },
-      });
-      return;
-    }
-    activeStreams++;
-    stats.streams.started++;
-    stats.streams.active = activeStreams;
-    stats.tokens.prompt += p.promptTokens;
-    let outcome: 'completed' | 'aborted' | 'reset' = 'aborted';
-    try {
-      const headers: Record<string, string> = {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache',
-      };
-      if (fault) headers['x-sim-fault-applied'] = fault.name;
-      res.writeHead(200, headers);
-      res.flushHeaders();
-
-      const t0 = performance.now();
-      const list = streamFrames(p, timing.tokensPerFrame, p.includeUsage && fault?.name !== 'stream_without_usage');
-      const object = p.kind === 'chat' ? 'chat.completion.chunk' : 'text_completion';
-
-      const resetAt = fault?.name === 'reset_after_frames' ? (fault.k ?? o.resetAfterFrames) : -1;
-      const malformedAt = fault?.name === 'malformed_chunk' ? (fault.k ?? o.malformedAfterFrames) : -1;
-      const write = (text: string): Promise<boolean> =>
-        new Promise((resolve) => {
-          if (res.destroyed || signal.aborted) return resolve(false);
-          res.write(text, (err) => resolve(!err));
-        });
-
-      let written = 0;
-      let malformedSent = false;
-      const malformed = `data: {"id":"${p.id}","object":"${object}","choices":[{"index":0,"delta":\n\n`;
-      for (const frame of list) {
-        if (written === resetAt) break;
-        if (written === malformedAt && !malformedSent) {
-          // Truncated JSON: what a provider emits when a frame is cut or garbled. The stream then goes on.
-          malformedSent = true;
-          if (!(await write(malformed))) return;
-        }
-        const target = timing.ttftMs + (frame.at * 1000) / timing.tokensPerSecond;
-        if (!(await delay(target - (performance.now() - t0), signal))) return;
-        if (!(await write(`data: ${JSON.stringify(frame.data)}\n\n`))) return;
-        stats.tokens.completion += frame.tokens;
-        written++;
-      }
-      if (resetAt >= 0) {
-        outcome = 'reset';
-        closeAbruptly(res);
-        return;
-      }
-      if (malformedAt >= 0 && !malformedSent && !(await write(malformed))) return;
-      if (fault?.name !== 'stream_without_done') {
-        if (!(await write('data: [DONE]\n\n'))) return;
-      }
-      outcome = 'completed';
-      res.end();
-    } finally {
-      activeStreams--;
-      stats.streams.active = activeStreams;
-      if (outcome === 'completed') stats.streams.completed++;
-      else if (outcome === 'reset') stats.streams.reset++;
-      else if (!stopping) stats.streams.abortedByClient++;
-    }
-  }
-
   // ---------- routes ----------
 
   async function chat(ctx: Ctx, body: Record<string, unknown>): Promise<void> {
@@ -290,9 +135,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const { msgs, promptText, promptTokens } = chatPrompt(body);
     const p = plan({
       kind: 'chat', body, model, prompts: [{ text: promptText, tokens: promptTokens }], promptTokens,
-      completionTokens: ctx.timing.completionTokens, maxTokensPerReply: o.maxTokensPerReply, lastRole: msgs[msgs.length - 1]?.role,
+      completionTokens: ctx.timing.completionTokens, maxTokensPerReply: state.o.maxTokensPerReply, lastRole: msgs[msgs.length - 1]?.role,
     });
-    await (p.stream ? replyStream(ctx, p) : replyPlain(ctx, p));
+    await (p.stream ? replies.replyStream(ctx, p) : replies.replyPlain(ctx, p));
   }
 
   async function completions(ctx: Ctx, body: Record<string, unknown>): Promise<void> {
@@ -302,8 +147,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     }
     const prompts = textInputs(body.prompt, 'prompt');
     const promptTokens = prompts.reduce((s, x) => s + x.tokens, 0);
-    const p = plan({ kind: 'completion', body, model, prompts, promptTokens, completionTokens: ctx.timing.completionTokens, maxTokensPerReply: o.maxTokensPerReply });
-    await (p.stream ? replyStream(ctx, p) : replyPlain(ctx, p));
+    const p = plan({ kind: 'completion', body, model, prompts, promptTokens, completionTokens: ctx.timing.completionTokens, maxTokensPerReply: state.o.maxTokensPerReply });
+    await (p.stream ? replies.replyStream(ctx, p) : replies.replyPlain(ctx, p));
   }
 
   async function embeddings(ctx: Ctx, body: Record<string, unknown>): Promise<void> {
@@ -331,29 +176,29 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     }
     if (!(await delay(ctx.timing.ttftMs, ctx.signal))) return;
     const promptTokens = inputs.reduce((s, x) => s + x.tokens, 0);
-    stats.tokens.prompt += promptTokens;
+    state.stats.tokens.prompt += promptTokens;
     const data = inputs.map((x, index) => {
       // The first `dims` values of the full vector, renormalised — what `dimensions` does for OpenAI's v3 models.
       const v = embeddingVector(seedFrom('embedding', model.id, x.text), dims);
       return { object: 'embedding', index, embedding: format === 'base64' ? embeddingToBase64(v) : v };
     });
-    sendJson(ctx, 200, { object: 'list', data, model: model.id, usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } });
+    replies.sendJson(ctx, 200, { object: 'list', data, model: model.id, usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } });
   }
 
   // ---------- the handler ----------
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    stats.requests++;
+    state.stats.requests++;
     res.setHeader('x-request-id', randomId('req_'));
     const url = new URL(req.url ?? '/', 'http://simulator');
     const route = matchRoute(req.method ?? 'GET', url.pathname);
-    bump(stats.byRoute, route.key);
+    bump(state.stats.byRoute, route.key);
 
     const ac = new AbortController();
     inflight.add(ac);
     res.on('close', () => {
-      if (!res.writableFinished && !res.headersSent && !closedByUs.has(res) && !stopping) stats.abortedBeforeReply++;
-      bump(stats.byStatus, res.headersSent ? String(res.statusCode) : 'none');
+      if (!res.writableFinished && !res.headersSent && !state.closedByUs.has(res) && !state.stopping) state.stats.abortedBeforeReply++;
+      bump(state.stats.byStatus, res.headersSent ? String(res.statusCode) : 'none');
       ac.abort();
       inflight.delete(ac);
     });
@@ -361,7 +206,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (route.key === 'other') {
       req.resume();
       if (route.allowed) res.setHeader('allow', route.allowed);
-      sendError(res, {
+      replies.sendError(res, {
         status: route.allowed ? 405 : 404,
         message: `Invalid URL (${req.method ?? ''} ${url.pathname})`,
         type: 'invalid_request_error',
@@ -377,12 +222,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
     let raw: Buffer | 'too_large' = Buffer.alloc(0);
     if (req.method === 'POST') {
-      raw = await readBody(req, o.maxBodyBytes);
+      raw = await readBody(req, state.o.maxBodyBytes);
       if (raw === 'too_large') {
         res.setHeader('connection', 'close');
-        sendError(res, {
+        replies.sendError(res, {
           status: 413,
-          message: `Request body too large: the limit is ${o.maxBodyBytes} bytes.`,
+          message: `Request body too large: the limit is ${state.o.maxBodyBytes} bytes.`,
           type: 'invalid_request_error',
           code: 'request_too_large',
         });
@@ -397,7 +242,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
     if (!(await authorized(req))) {
       const missing = !req.headers.authorization;
-      sendError(res, {
+      replies.sendError(res, {
         status: 401,
         message: missing
           ? "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
@@ -410,13 +255,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
     const fault = chooseFault(req, route.key);
     const timing = timingFor(req);
-    if (fault && fault.name !== 'none') bump(stats.byFault, fault.name);
-    const ctx: Ctx = { req, res, o, fault: fault?.name === 'none' ? undefined : fault, timing, signal: ac.signal };
+    if (fault && fault.name !== 'none') bump(state.stats.byFault, fault.name);
+    const ctx: Ctx = { req, res, o: state.o, fault: fault?.name === 'none' ? undefined : fault, timing, signal: ac.signal };
 
     // Faults before any header.
     if (ctx.fault?.status !== undefined) {
       const status = ctx.fault.status;
-      sendError(
+      replies.sendError(
         res,
         {
           status,
@@ -436,8 +281,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       return;
     }
     if (ctx.fault?.name === 'rate_limit') {
-      const after = ctx.fault.retryAfter ?? o.retryAfterSeconds;
-      sendError(
+      const after = ctx.fault.retryAfter ?? state.o.retryAfterSeconds;
+      replies.sendError(
         res,
         {
           status: 429,
@@ -457,8 +302,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     }
     if (ctx.fault?.name === 'timeout_before_headers') {
       // Accept and never answer; close the socket after a bound so nothing leaks.
-      await delay(ctx.fault.holdMs ?? o.holdMs, ac.signal);
-      closedByUs.add(res);
+      await delay(ctx.fault.holdMs ?? state.o.holdMs, ac.signal);
+      state.closedByUs.add(res);
       res.socket?.destroy();
       return;
     }
@@ -485,9 +330,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       case 'POST /v1/embeddings':
         return embeddings(ctx, body);
       case 'GET /v1/models':
-        return sendJson(ctx, 200, { object: 'list', data: o.models.map(modelObject) });
+        return replies.sendJson(ctx, 200, { object: 'list', data: state.o.models.map(modelObject) });
       case 'GET /v1/models/{id}': {
-        const m = o.models.find((x) => x.id === route.modelId);
+        const m = state.o.models.find((x) => x.id === route.modelId);
         if (!m) {
           throw new RequestError({
             status: 404,
@@ -497,29 +342,29 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
             code: 'model_not_found',
           });
         }
-        return sendJson(ctx, 200, modelObject(m));
+        return replies.sendJson(ctx, 200, modelObject(m));
       }
     }
   }
 
   const server = createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
-      if (e instanceof RequestError) return sendError(res, e.apiError);
+      if (e instanceof RequestError) return replies.sendError(res, e.apiError);
       if (res.headersSent) {
         res.destroy();
         return;
       }
       const message = e instanceof Error && e.message === 'request aborted' ? 'Client closed the request.' : 'The simulator failed on this request.';
-      sendError(res, { status: 500, message, type: 'server_error', code: 'simulator_error' });
+      replies.sendError(res, { status: 500, message, type: 'server_error', code: 'simulator_error' });
     });
   });
   server.on('connection', (s) => {
-    if (stopping) {
+    if (state.stopping) {
       s.destroy();
       return;
     }
     sockets.add(s);
-    stats.connections++;
+    state.stats.connections++;
     s.once('close', () => sockets.delete(s));
   });
   server.on('clientError', (_err, socket) => {
@@ -529,14 +374,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(o.port, o.host, () => {
+    server.listen(state.o.port, state.o.host, () => {
       server.off('error', reject);
       resolve();
     });
   });
   const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : o.port;
-  const hostForUrl = o.host.includes(':') ? `[${o.host}]` : o.host;
+  const port = typeof address === 'object' && address ? address.port : state.o.port;
+  const hostForUrl = state.o.host.includes(':') ? `[${state.o.host}]` : state.o.host;
   let stopped: Promise<void> | undefined;
 
   return {
@@ -544,7 +389,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     port,
     stop() {
       stopped ??= new Promise<void>((resolve) => {
-        stopping = true;
+        state.stopping = true;
         for (const ac of inflight) ac.abort();
         // Resolve on the next loop turn, after libuv has run the handles' close callbacks.
         server.close(() => setTimeout(resolve, 0));
@@ -554,21 +399,21 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       return stopped;
     },
     stats() {
-      const s = structuredClone(stats);
-      s.streams.active = activeStreams;
+      const s = structuredClone(state.stats);
+      s.streams.active = state.activeStreams;
       s.openConnections = sockets.size;
       return s;
     },
     resetStats() {
-      stats = freshStats();
+      state.stats = freshStats();
     },
     setOptions(patch: SimulatorOptions) {
       const { host: _h, port: _p, ...rest } = patch;
-      o = resolveOptions(rest, o);
+      state.o = resolveOptions(rest, state.o);
       if (patch.seed !== undefined) faultRandom = rng(patch.seed);
     },
     options() {
-      return o;
+      return state.o;
     },
   };
 }
