@@ -1,6 +1,7 @@
 /**
  * zod schemas of the OpenAI-compatible requests (SPEC §4). They check what the marketplace relies on
- * (model, messages/prompt/input, max_tokens, n, stream, stream_options) and every sampling parameter against
+ * (model, messages/prompt/input, max_tokens, n, stream, stream_options), the shapes of tools, tool_choice and
+ * response_format (their JSON is prompt the hold counts), and every sampling parameter against
  * OpenAI's own bounds (its API reference and openapi.yaml), so a request OpenAI refuses is refused here with
  * OpenAI's code (openai-issues.ts) rather than by a provider. Other fields pass through untouched to the provider
  * (looseObject): OpenAI adds parameters often, and a field it accepts tomorrow must not break a client here today.
@@ -65,6 +66,55 @@ const Message = z
     if (m.role === 'tool' && m.tool_call_id === undefined) ctx.addIssue({ code: 'custom', path: ['tool_call_id'], message: 'tool_call_id is required', params: { code: 'missing_required_parameter' } });
   });
 
+/** OpenAI's pattern for function and schema names (letters, digits, _ and -, at most 64). */
+const FUNCTION_NAME = z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, "string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'");
+const JsonSchemaObject = z.record(z.string(), z.unknown());
+const FunctionDefinition = z.looseObject({
+  name: FUNCTION_NAME,
+  description: opt(z.string()),
+  parameters: opt(JsonSchemaObject),
+  strict: opt(z.boolean()),
+});
+const needs = (field: string) => ({ code: 'custom' as const, path: [field], message: `${field} is required`, params: { code: 'missing_required_parameter' } });
+/** A tool: a function (its JSON Schema `parameters`) or a custom (free-text) tool; anything else is refused as OpenAI does. */
+const Tool = z
+  .looseObject({ type: z.enum(['function', 'custom']), function: FunctionDefinition.optional(), custom: z.looseObject({ name: FUNCTION_NAME }).optional() })
+  .superRefine((t, ctx) => {
+    if (t.type === 'function' && t.function === undefined) ctx.addIssue(needs('function'));
+    if (t.type === 'custom' && t.custom === undefined) ctx.addIssue(needs('custom'));
+  });
+const NamedFunction = z.looseObject({ name: z.string().min(1).max(64) });
+/** 'none' | 'auto' | 'required' | a named function or custom tool | allowed_tools. */
+const ToolChoice = z.union([
+  z.enum(['none', 'auto', 'required']),
+  z
+    .looseObject({
+      type: z.enum(['function', 'custom', 'allowed_tools']),
+      function: NamedFunction.optional(),
+      custom: NamedFunction.optional(),
+      allowed_tools: z.looseObject({ mode: z.enum(['auto', 'required']), tools: z.array(z.looseObject({ type: z.string().max(64) })).max(MAX_TOOLS) }).optional(),
+    })
+    .superRefine((c, ctx) => {
+      if (c.type === 'function' && c.function === undefined) ctx.addIssue(needs('function'));
+      if (c.type === 'custom' && c.custom === undefined) ctx.addIssue(needs('custom'));
+      if (c.type === 'allowed_tools' && c.allowed_tools === undefined) ctx.addIssue(needs('allowed_tools'));
+    }),
+]);
+/** text | json_object | json_schema (whose json_schema names the schema and may hold it). */
+const ResponseFormat = z
+  .looseObject({
+    type: z.enum(['text', 'json_object', 'json_schema']),
+    json_schema: z.looseObject({ name: FUNCTION_NAME, description: opt(z.string()), schema: opt(JsonSchemaObject), strict: opt(z.boolean()) }).optional(),
+  })
+  .superRefine((f, ctx) => {
+    if (f.type === 'json_schema' && f.json_schema === undefined) ctx.addIssue(needs('json_schema'));
+  });
+
+const toolChoiceNeedsTools = (b: { tools?: unknown[] | null; tool_choice?: unknown }) => b.tool_choice == null || (Array.isArray(b.tools) && b.tools.length > 0);
+const TOOL_CHOICE_MESSAGE = { message: "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.", path: ['tool_choice'], params: { code: 'invalid_value' } };
+const topLogprobsNeedLogprobs = (b: { logprobs?: boolean | null; top_logprobs?: number | null }) => b.top_logprobs == null || b.logprobs === true;
+const TOP_LOGPROBS_MESSAGE = { message: "Invalid value for 'top_logprobs': 'logprobs' must be set to true when 'top_logprobs' is used.", path: ['top_logprobs'], params: { code: 'invalid_value' } };
+
 const streamOptionsNeedStream = (b: { stream?: boolean | null; stream_options?: unknown }) => !(b.stream_options != null && b.stream !== true);
 const STREAM_OPTIONS_MESSAGE = { message: "The 'stream_options' parameter is only allowed when 'stream' is enabled.", path: ['stream_options'], params: { code: 'invalid_value' } };
 
@@ -77,11 +127,16 @@ export const ChatBody = z
     ...Sampling,
     logprobs: opt(z.boolean()),
     top_logprobs: opt(Int(0, MAX_TOP_LOGPROBS)),
-    tools: opt(z.array(z.unknown()).max(MAX_TOOLS)),
+    tools: opt(z.array(Tool).max(MAX_TOOLS)),
+    tool_choice: opt(ToolChoice),
     parallel_tool_calls: opt(z.boolean()),
-    response_format: opt(z.looseObject({ type: z.enum(['json_object', 'json_schema', 'text']) })),
+    response_format: opt(ResponseFormat),
+    // Deprecated by OpenAI for tools / tool_choice; still accepted there, so passed through here.
+    functions: opt(z.array(FunctionDefinition).max(MAX_TOOLS)),
   })
-  .refine(streamOptionsNeedStream, STREAM_OPTIONS_MESSAGE);
+  .refine(streamOptionsNeedStream, STREAM_OPTIONS_MESSAGE)
+  .refine(toolChoiceNeedsTools, TOOL_CHOICE_MESSAGE)
+  .refine(topLogprobsNeedLogprobs, TOP_LOGPROBS_MESSAGE);
 
 const TokenIds = z.array(Int(0, 10_000_000)).max(MAX_TOKENS_PER_REQUEST);
 const PromptInput = z.union([

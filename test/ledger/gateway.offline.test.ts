@@ -1,7 +1,7 @@
 /** The request path's pure parts: call figures, the provider SSE reader, catalog offers, usage grouping, rate windows. */
 import { describe, expect, it } from 'vitest';
 import {
-  MAX_EVENT_BYTES, chatPromptUpperBound, countChatPromptTokens, describeCall, groupUsage, listedModels, offersFor, retryAfterS, sseData, windowStartS,
+  MAX_EVENT_BYTES, chatExtrasText, chatPromptUpperBound, countChatPromptTokens, countTokens, describeCall, groupUsage, listedModels, offersFor, retryAfterS, sseData, windowStartS,
   type Catalog, type RoutingProvider, type UsageBucket,
 } from '../../packages/core/src/index.js';
 
@@ -30,6 +30,23 @@ describe('describeCall', () => {
     expect(c.sequences).toBe(3);
     expect(c).toMatchObject({ stream: true, include_usage: true });
     expect(open.completion_tokens_max).toBeNull(); // up to the model's context
+  });
+
+  it("chat: tools, functions and a JSON response_format are prompt in the bound and the estimate; 'text' adds nothing", () => {
+    // Prepare
+    const messages = [{ role: 'user', content: 'Weather in Paris?' }];
+    const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+    const response_format = { type: 'json_schema', json_schema: { name: 'w', schema: { type: 'object' } } };
+    // Act
+    const bare = describeCall('chat', { model: 'm', messages });
+    const full = describeCall('chat', { model: 'm', messages, tools, response_format });
+    const text = describeCall('chat', { model: 'm', messages, response_format: { type: 'text' } });
+    // Assess
+    const extras = `${JSON.stringify(tools)}\n${JSON.stringify(response_format)}`;
+    expect(chatExtrasText({ tools, response_format })).toBe(extras);
+    expect(full.prompt_tokens_max - bare.prompt_tokens_max).toBe(Buffer.byteLength(extras));
+    expect(full.prompt_tokens_estimate - bare.prompt_tokens_estimate).toBe(countTokens(extras));
+    expect([text.prompt_tokens_max, text.prompt_tokens_estimate]).toEqual([bare.prompt_tokens_max, bare.prompt_tokens_estimate]);
   });
 
   it("completions: OpenAI's default of 16 tokens, best_of, echo and several prompts", () => {

@@ -82,6 +82,20 @@ export function countChatPromptTokens(messages: readonly ChatMessageLike[]): num
 }
 
 /**
+ * The text a chat request's tool definitions and response schema add to its prompt: a model reads them as
+ * it reads the messages, so providers count them as prompt tokens. The JSON of `tools`, of the deprecated
+ * `functions`, and of a JSON `response_format` ("text" adds nothing), joined by "\n"; "" when none.
+ */
+export function chatExtrasText(body: { tools?: unknown; functions?: unknown; response_format?: unknown }): string {
+  const parts: string[] = [];
+  if (Array.isArray(body.tools) && body.tools.length > 0) parts.push(JSON.stringify(body.tools));
+  if (Array.isArray(body.functions) && body.functions.length > 0) parts.push(JSON.stringify(body.functions));
+  const rf = body.response_format as { type?: unknown } | null | undefined;
+  if (rf && typeof rf === 'object' && rf.type !== 'text') parts.push(JSON.stringify(rf));
+  return parts.join('\n');
+}
+
+/**
  * An upper bound on the prompt tokens ANY byte-level tokenizer can make of `text`: every token covers at
  * least one UTF-8 byte. The hold for a request is sized on this bound, so a provider's own count (whatever
  * its tokenizer) never exceeds what was reserved.

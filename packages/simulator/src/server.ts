@@ -1,50 +1,22 @@
 /**
  * startSimulator: an OpenAI-compatible HTTP server that plays a GPU provider.
  *
- * Request path: route → body (bounded, 413) → auth (401) → fault choice → pre-header faults
+ * Request path (here): route → body (bounded, 413) → auth (401) → fault choice → pre-header faults
  * (http_5xx, rate_limit, timeout_before_headers) → validation (400/404) → reply, where stream faults
- * (reset_after_frames, malformed_chunk, stream_without_usage, stream_without_done) act on the frames.
+ * (reset_after_frames, malformed_chunk, stream_without_usage, stream_without_done) act on the frames
+ * (replies.ts). A reply is planned whole before a byte is sent (plan.ts, choices.ts, frames.ts).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
+import { bad, isObject, RequestError } from './errors.js';
 import { FaultSpecError, parseFault, pickFault, type Fault } from './faults.js';
-import { embeddingToBase64, embeddingVector, generateTokens, rng, seedFrom } from './generate.js';
+import { embeddingToBase64, embeddingVector, rng, seedFrom } from './generate.js';
+import { freshStats, type SimulatorStats } from './stats.js';
+import { Replies, type Ctx, type SimState, type Timing } from './replies.js';
+import { optionalPositiveInt, plan, randomId } from './plan.js';
+import { chatPrompt, delay, header, headerNumber, INFERENCE, matchRoute, readBody, textInputs, type RouteKey } from './request.js';
 import { resolveOptions, type ResolvedOptions, type SimModel, type SimulatorOptions } from './options.js';
-import { countChatPromptTokens, countTokens, messageText, type ChatMessageLike } from './tokenizer.js';
-
-export interface SimulatorStats {
-  /** Requests received (any route). */
-  requests: number;
-  /** Requests per route key, e.g. 'POST /v1/chat/completions', 'GET /v1/models/{id}', 'other'. */
-  byRoute: Record<string, number>;
-  /** Replies per HTTP status; 'none' when the connection closed before any status was sent. */
-  byStatus: Record<string, number>;
-  /** Faults injected per fault name. */
-  byFault: Record<string, number>;
-  tokens: {
-    /** Prompt tokens of the requests that were answered (or started streaming). */
-    prompt: number;
-    /** Completion tokens actually written to clients (a stream cut short counts what was sent). */
-    completion: number;
-  };
-  streams: {
-    started: number;
-    /** Ended with the usual end (whether or not a fault dropped [DONE] / usage). */
-    completed: number;
-    /** The client went away before the stream ended. */
-    abortedByClient: number;
-    /** Cut by reset_after_frames. */
-    reset: number;
-    active: number;
-  };
-  /** Non-streamed requests (or held ones) whose client went away before the reply. */
-  abortedBeforeReply: number;
-  openConnections: number;
-  /** Connections accepted: a client that keeps its connections alive adds one per connection, not per request. */
-  connections: number;
-}
 
 export interface Simulator {
   /** Base URL, e.g. http://127.0.0.1:41234 (the OpenAI base URL is url + '/v1'). */
@@ -60,273 +32,43 @@ export interface Simulator {
   options(): Readonly<ResolvedOptions>;
 }
 
-interface ApiError {
-  status: number;
-  message: string;
-  type: string;
-  param?: string | null;
-  code?: string | null;
-  headers?: Record<string, string>;
-}
-
-class RequestError extends Error {
-  constructor(readonly apiError: ApiError) {
-    super(apiError.message);
-  }
-}
-
-const bad = (message: string, param: string | null = null, code: string | null = null): RequestError =>
-  new RequestError({ status: 400, message, type: 'invalid_request_error', param, code });
-
-type RouteKey =
-  | 'POST /v1/chat/completions'
-  | 'POST /v1/completions'
-  | 'POST /v1/embeddings'
-  | 'GET /v1/models'
-  | 'GET /v1/models/{id}'
-  | 'GET /health'
-  | 'other';
-
-const INFERENCE: ReadonlySet<RouteKey> = new Set(['POST /v1/chat/completions', 'POST /v1/completions', 'POST /v1/embeddings']);
-
-function matchRoute(method: string, path: string): { key: RouteKey; allowed?: string; modelId?: string } {
-  const p = path.length > 1 ? path.replace(/\/+$/, '') : path;
-  const post = (key: RouteKey) => (method === 'POST' ? { key } : { key: 'other' as RouteKey, allowed: 'POST' });
-  const get = (key: RouteKey, modelId?: string) =>
-    method === 'GET' ? (modelId === undefined ? { key } : { key, modelId }) : { key: 'other' as RouteKey, allowed: 'GET' };
-  if (p === '/v1/chat/completions') return post('POST /v1/chat/completions');
-  if (p === '/v1/completions') return post('POST /v1/completions');
-  if (p === '/v1/embeddings') return post('POST /v1/embeddings');
-  if (p === '/v1/models') return get('GET /v1/models');
-  if (p.startsWith('/v1/models/')) {
-    let id: string;
-    try {
-      id = decodeURIComponent(p.slice('/v1/models/'.length));
-    } catch {
-      id = p.slice('/v1/models/'.length);
-    }
-    return get('GET /v1/models/{id}', id);
-  }
-  if (p === '/health') return get('GET /health');
-  return { key: 'other' };
-}
-
-function randomId(prefix: string): string {
-  return prefix + randomBytes(15).toString('base64url').replace(/[-_]/g, 'x');
-}
-
-/** Resolves true after `ms`, or false as soon as `signal` aborts. Leaves no timer behind. */
-function delay(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  if (ms <= 0) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(true);
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function optionalPositiveInt(body: Record<string, unknown>, key: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  const v = body[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
-    throw bad(`Invalid '${key}': expected an integer between 1 and ${max}, got ${JSON.stringify(v)}.`, key, 'invalid_value');
-  }
-  return v;
-}
-
-/** One choice of a reply: its token pieces and why it ended. */
-interface ChoicePlan {
-  index: number;
-  tokens: string[];
-  finishReason: 'stop' | 'length';
-}
-
-interface GenerationPlan {
-  kind: 'chat' | 'completion';
-  id: string;
-  created: number;
-  model: string;
-  promptTokens: number;
-  choices: ChoicePlan[];
-  stream: boolean;
-  includeUsage: boolean;
-}
-
-interface Timing {
-  ttftMs: number;
-  tokensPerSecond: number;
-  tokensPerFrame: number;
-  completionTokens: { min: number; max: number };
-}
-
-interface Ctx {
-  req: IncomingMessage;
-  res: ServerResponse;
-  o: ResolvedOptions;
-  fault: Fault | undefined;
-  timing: Timing;
-  signal: AbortSignal;
-}
-
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
-  let o = resolveOptions(options);
-  let faultRandom = rng(o.seed ?? randomBytes(4).readUInt32LE(0));
+  const state: SimState = { o: resolveOptions(options), stats: freshStats(), activeStreams: 0, stopping: false, closedByUs: new WeakSet() };
+  const replies = new Replies(state);
+  let faultRandom = rng(state.o.seed ?? randomBytes(4).readUInt32LE(0));
   const startedAt = Math.floor(Date.now() / 1000);
 
-  const fresh = (): SimulatorStats => ({
-    requests: 0,
-    byRoute: {},
-    byStatus: {},
-    byFault: {},
-    tokens: { prompt: 0, completion: 0 },
-    streams: { started: 0, completed: 0, abortedByClient: 0, reset: 0, active: 0 },
-    abortedBeforeReply: 0,
-    openConnections: 0,
-    connections: 0,
-  });
-  let stats = fresh();
-  let activeStreams = 0;
   const bump = (rec: Record<string, number>, key: string, by = 1) => {
     rec[key] = (rec[key] ?? 0) + by;
   };
 
   const sockets = new Set<Socket>();
   const inflight = new Set<AbortController>();
-  /** Responses whose connection the simulator closed on purpose (a fault), not the client. */
-  const closedByUs = new WeakSet<ServerResponse>();
-  let stopping = false;
 
   // ---------- replies ----------
 
-  function sendError(res: ServerResponse, e: ApiError, fault?: Fault): void {
-    if (res.headersSent || res.destroyed) return;
-    const body = JSON.stringify({ error: { message: e.message, type: e.type, param: e.param ?? null, code: e.code ?? null } });
-    res.writeHead(e.status, {
-      ...e.headers,
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(body),
-      ...(fault ? { 'x-sim-fault-applied': fault.name } : {}),
-    });
-    res.end(body);
-  }
-
-  /** A JSON body, through the body faults: reset (half a body, then close), malformed (truncated), no usage. */
-  function sendJson(ctx: Ctx, status: number, value: Record<string, unknown>, completionTokens = 0): void {
-    const { res, fault } = ctx;
-    if (res.destroyed) return;
-    if (fault?.name === 'stream_without_usage') delete value.usage;
-    const body = Buffer.from(JSON.stringify(value));
-    const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': body.length };
-    if (fault) headers['x-sim-fault-applied'] = fault.name;
-    if (fault?.name === 'reset_after_frames') {
-      res.writeHead(status, headers);
-      stats.tokens.completion += completionTokens;
-      res.write(body.subarray(0, Math.floor(body.length / 2)), () => closeAbruptly(res));
-      return;
-    }
-    if (fault?.name === 'malformed_chunk') {
-      const cut = body.subarray(0, Math.max(1, Math.floor(body.length / 2)));
-      headers['content-length'] = cut.length;
-      res.writeHead(status, headers);
-      stats.tokens.completion += completionTokens;
-      res.end(cut);
-      return;
-    }
-    res.writeHead(status, headers);
-    stats.tokens.completion += completionTokens;
-    res.end(body);
-  }
-
-  /**
-   * Ends the connection mid-response: whatever was written is flushed, then the socket closes with no
-   * chunked terminator (or short of Content-Length), so the client sees the body cut off.
-   */
-  function closeAbruptly(res: ServerResponse): void {
-    closedByUs.add(res);
-    const socket = res.socket;
-    if (!socket || socket.destroyed) return;
-    const timer = setTimeout(() => socket.destroy(), 1000);
-    socket.once('close', () => clearTimeout(timer));
-    socket.end(() => socket.destroy());
-  }
-
   // ---------- request pieces ----------
 
-  function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too_large'> {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      req.resume();
-      return Promise.resolve('too_large');
-    }
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let over = false;
-      req.on('data', (c: Buffer) => {
-        if (over) return;
-        size += c.length;
-        if (size > limit) {
-          over = true;
-          chunks.length = 0;
-          resolve('too_large');
-          return;
-        }
-        chunks.push(c);
-      });
-      req.on('end', () => {
-        if (!over) resolve(Buffer.concat(chunks));
-      });
-      req.on('error', reject);
-      req.on('aborted', () => reject(new Error('request aborted')));
-    });
-  }
-
   async function authorized(req: IncomingMessage): Promise<boolean> {
-    if (!o.verifyToken && o.apiKey === undefined) return true;
+    if (!state.o.verifyToken && state.o.apiKey === undefined) return true;
     const h = req.headers.authorization ?? '';
     const m = /^Bearer\s+(.+)$/i.exec(h.trim());
     if (!m?.[1]) return false;
     const token = m[1].trim();
-    if (o.verifyToken) {
+    if (state.o.verifyToken) {
       try {
-        return (await o.verifyToken(token, req)) === true;
+        return (await state.o.verifyToken(token, req)) === true;
       } catch {
         return false;
       }
     }
     const a = Buffer.from(token);
-    const b = Buffer.from(o.apiKey ?? '');
+    const b = Buffer.from(state.o.apiKey ?? '');
     return a.length === b.length && timingSafeEqual(a, b);
   }
 
-  function header(req: IncomingMessage, name: string): string | undefined {
-    const v = req.headers[name];
-    return Array.isArray(v) ? v[0] : v;
-  }
-
-  function headerNumber(req: IncomingMessage, name: string, min: number, max: number, integer: boolean): number | undefined {
-    const raw = header(req, name);
-    if (raw === undefined) return undefined;
-    const n = raw.trim().toLowerCase() === 'inf' ? Infinity : Number(raw);
-    if (Number.isNaN(n) || n < min || n > max || (integer && !Number.isInteger(n)) || raw.trim() === '') {
-      throw bad(`Invalid ${name} header: expected ${integer ? 'an integer' : 'a number'} in [${min}, ${max}].`, name, 'invalid_sim_header');
-    }
-    return n;
-  }
-
   function chooseFault(req: IncomingMessage, key: RouteKey): Fault | undefined {
-    if (o.headerOverrides) {
+    if (state.o.headerOverrides) {
       const raw = header(req, 'x-sim-fault');
       if (raw !== undefined && raw.trim() !== '') {
         try {
@@ -338,23 +80,23 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       }
     }
     if (!INFERENCE.has(key)) return undefined;
-    if (o.fault) return o.fault;
-    if (o.faultTable.length > 0) return pickFault(o.faultTable, faultRandom());
+    if (state.o.fault) return state.o.fault;
+    if (state.o.faultTable.length > 0) return pickFault(state.o.faultTable, faultRandom());
     return undefined;
   }
 
   function timingFor(req: IncomingMessage): Timing {
     const t: Timing = {
-      ttftMs: o.ttftMs,
-      tokensPerSecond: o.tokensPerSecond,
-      tokensPerFrame: o.tokensPerFrame,
-      completionTokens: o.completionTokens,
+      ttftMs: state.o.ttftMs,
+      tokensPerSecond: state.o.tokensPerSecond,
+      tokensPerFrame: state.o.tokensPerFrame,
+      completionTokens: state.o.completionTokens,
     };
-    if (!o.headerOverrides) return t;
+    if (!state.o.headerOverrides) return t;
     t.ttftMs = headerNumber(req, 'x-sim-ttft-ms', 0, 600_000, false) ?? t.ttftMs;
     t.tokensPerSecond = headerNumber(req, 'x-sim-tps', 0.001, Infinity, false) ?? t.tokensPerSecond;
     t.tokensPerFrame = headerNumber(req, 'x-sim-tokens-per-frame', 1, 10_000, true) ?? t.tokensPerFrame;
-    const n = headerNumber(req, 'x-sim-completion-tokens', 0, o.maxTokensPerReply, true);
+    const n = headerNumber(req, 'x-sim-completion-tokens', 0, state.o.maxTokensPerReply, true);
     if (n !== undefined) t.completionTokens = { min: n, max: n };
     return t;
   }
@@ -362,7 +104,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   function findModel(body: Record<string, unknown>): SimModel {
     const id = body.model;
     if (typeof id !== 'string' || id.length === 0) throw bad('You must provide a model parameter.', 'model', 'missing_required_parameter');
-    const model = o.models.find((m) => m.id === id);
+    const model = state.o.models.find((m) => m.id === id);
     if (!model) {
       throw new RequestError({
         status: 404,
@@ -383,225 +125,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   // ---------- generation ----------
 
-  function plan(
-    kind: 'chat' | 'completion',
-    body: Record<string, unknown>,
-    model: SimModel,
-    prompts: Array<{ text: string; tokens: number }>,
-    promptTokens: number,
-    timing: Timing,
-  ): GenerationPlan {
-    const promptParam = kind === 'chat' ? 'messages' : 'prompt';
-    const stream = body.stream === true;
-    if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') {
-      throw bad("Invalid 'stream': expected a boolean.", 'stream', 'invalid_type');
-    }
-    const so = body.stream_options;
-    if (so !== undefined && so !== null) {
-      if (!stream) throw bad("The 'stream_options' parameter is only allowed when 'stream' is enabled.", 'stream_options', 'invalid_value');
-      if (!isObject(so)) throw bad("Invalid 'stream_options': expected an object.", 'stream_options', 'invalid_type');
-    }
-    const includeUsage = stream && isObject(so) && so.include_usage === true;
-    const n = optionalPositiveInt(body, 'n', 16) ?? 1;
-    if (prompts.length * n > 64) throw bad('Too many choices requested (prompts × n must be at most 64).', 'n', 'invalid_value');
-    const maxCompletion = optionalPositiveInt(body, 'max_completion_tokens');
-    const maxTokens = maxCompletion ?? optionalPositiveInt(body, 'max_tokens');
-    const maxParam = maxCompletion !== undefined ? 'max_completion_tokens' : 'max_tokens';
-    const seedParam = body.seed;
-    if (seedParam !== undefined && seedParam !== null && (typeof seedParam !== 'number' || !Number.isInteger(seedParam))) {
-      throw bad("Invalid 'seed': expected an integer.", 'seed', 'invalid_type');
-    }
-    const context = model.context_length ?? 8192;
-    const perPrompt = prompts.length > 0 ? Math.max(...prompts.map((p) => p.tokens)) : 0;
-    const checkedPrompt = kind === 'chat' ? promptTokens : perPrompt;
-    if (checkedPrompt + (maxTokens ?? 0) > context) {
-      throw bad(
-        `This model's maximum context length is ${context} tokens. However, you requested ${checkedPrompt + (maxTokens ?? 0)} tokens ` +
-          `(${checkedPrompt} in the ${promptParam}, ${maxTokens ?? 0} in the completion). Please reduce the length of the ${promptParam} or completion.`,
-        maxTokens !== undefined && checkedPrompt <= context ? maxParam : promptParam,
-        'context_length_exceeded',
-      );
-    }
-    const choices: ChoicePlan[] = [];
-    prompts.forEach((p, pi) => {
-      const room = context - (kind === 'chat' ? promptTokens : p.tokens);
-      for (let i = 0; i < n; i++) {
-        const seed = seedFrom(kind, model.id, p.text, String(seedParam ?? ''), String(i));
-        const { min, max } = timing.completionTokens;
-        const natural = Math.min(o.maxTokensPerReply, min === max ? min : min + Math.floor(rng(seed ^ 0x5bd1e995)() * (max - min + 1)));
-        const limit = Math.min(maxTokens ?? Infinity, room, o.maxTokensPerReply);
-        const count = Math.min(natural, limit);
-        choices.push({
-          index: pi * n + i,
-          tokens: generateTokens(seed, p.text, count),
-          finishReason: natural > limit ? 'length' : 'stop',
-        });
-      }
-    });
-    return {
-      kind,
-      id: randomId(kind === 'chat' ? 'chatcmpl-' : 'cmpl-'),
-      created: Math.floor(Date.now() / 1000),
-      model: model.id,
-      promptTokens,
-      choices,
-      stream,
-      includeUsage,
-    };
-  }
-
-  function usageOf(p: GenerationPlan): { prompt_tokens: number; completion_tokens: number; total_tokens: number } {
-    const completion = p.choices.reduce((s, c) => s + c.tokens.length, 0);
-    return { prompt_tokens: p.promptTokens, completion_tokens: completion, total_tokens: p.promptTokens + completion };
-  }
-
-  async function replyPlain(ctx: Ctx, p: GenerationPlan): Promise<void> {
-    const longest = Math.max(0, ...p.choices.map((c) => c.tokens.length));
-    const wait = ctx.timing.ttftMs + (longest * 1000) / ctx.timing.tokensPerSecond;
-    if (!(await delay(wait, ctx.signal))) return;
-    const usage = usageOf(p);
-    stats.tokens.prompt += p.promptTokens;
-    const choices = p.choices.map((c) =>
-      p.kind === 'chat'
-        ? { index: c.index, message: { role: 'assistant', content: c.tokens.join(''), refusal: null }, logprobs: null, finish_reason: c.finishReason }
-        : { index: c.index, text: c.tokens.join(''), logprobs: null, finish_reason: c.finishReason },
-    );
-    const value: Record<string, unknown> = {
-      id: p.id,
-      object: p.kind === 'chat' ? 'chat.completion' : 'text_completion',
-      created: p.created,
-      model: p.model,
-      choices,
-      usage,
-      system_fingerprint: 'fp_compux_sim',
-    };
-    sendJson(ctx, 200, value, usage.completion_tokens);
-  }
-
-  /** A streamed frame: its payload and the (per-choice) index of the last token it carries, for pacing. */
-  interface Frame {
-    data: Record<string, unknown>;
-    tokens: number;
-    at: number;
-  }
-
-  async function replyStream(ctx: Ctx, p: GenerationPlan): Promise<void> {
-    const { res, fault, timing, signal } = ctx;
-    if (activeStreams >= o.maxConcurrentStreams) {
-      sendError(res, {
-        status: 503,
-        message: 'The server is overloaded: too many concurrent streams. Please retry shortly.',
-        type: 'server_error',
-        code: 'overloaded',
-        headers: { 'retry-after': String(o.retryAfterSeconds) },
-      });
-      return;
-    }
-    activeStreams++;
-    stats.streams.started++;
-    stats.streams.active = activeStreams;
-    stats.tokens.prompt += p.promptTokens;
-    let outcome: 'completed' | 'aborted' | 'reset' = 'aborted';
-    try {
-      const headers: Record<string, string> = {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache',
-      };
-      if (fault) headers['x-sim-fault-applied'] = fault.name;
-      res.writeHead(200, headers);
-      res.flushHeaders();
-
-      const t0 = performance.now();
-      const tpf = timing.tokensPerFrame;
-      const base = { id: p.id, object: p.kind === 'chat' ? 'chat.completion.chunk' : 'text_completion', created: p.created, model: p.model };
-      const extra = p.kind === 'chat' ? { system_fingerprint: 'fp_compux_sim' } : {};
-      const usageNull = p.includeUsage ? { usage: null } : {};
-      const chunk = (choice: Record<string, unknown>): Record<string, unknown> => ({ ...base, ...extra, choices: [choice], ...usageNull });
-
-      // The frame list: role frames (chat), then content frames round-robin across choices, a finish frame
-      // per choice, then the usage frame. `at` is the per-choice index of the last token carried (pacing).
-      const list: Frame[] = [];
-      if (p.kind === 'chat') {
-        for (const c of p.choices) {
-          list.push({ data: chunk({ index: c.index, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }), tokens: 0, at: 0 });
-        }
-      }
-      const longest = Math.max(0, ...p.choices.map((c) => c.tokens.length));
-      for (let start = 0; start < longest; start += tpf) {
-        for (const c of p.choices) {
-          if (start >= c.tokens.length) continue;
-          const piece = c.tokens.slice(start, start + tpf);
-          const text = piece.join('');
-          list.push({
-            data: chunk(
-              p.kind === 'chat'
-                ? { index: c.index, delta: { content: text }, logprobs: null, finish_reason: null }
-                : { index: c.index, text, logprobs: null, finish_reason: null },
-            ),
-            tokens: piece.length,
-            at: start + piece.length - 1,
-          });
-        }
-      }
-      for (const c of p.choices) {
-        list.push({
-          data: chunk(
-            p.kind === 'chat'
-              ? { index: c.index, delta: {}, logprobs: null, finish_reason: c.finishReason }
-              : { index: c.index, text: '', logprobs: null, finish_reason: c.finishReason },
-          ),
-          tokens: 0,
-          at: Math.max(0, c.tokens.length - 1),
-        });
-      }
-      if (p.includeUsage && fault?.name !== 'stream_without_usage') {
-        list.push({ data: { ...base, ...extra, choices: [], usage: usageOf(p) }, tokens: 0, at: Math.max(0, longest - 1) });
-      }
-
-      const resetAt = fault?.name === 'reset_after_frames' ? (fault.k ?? o.resetAfterFrames) : -1;
-      const malformedAt = fault?.name === 'malformed_chunk' ? (fault.k ?? o.malformedAfterFrames) : -1;
-      const write = (text: string): Promise<boolean> =>
-        new Promise((resolve) => {
-          if (res.destroyed || signal.aborted) return resolve(false);
-          res.write(text, (err) => resolve(!err));
-        });
-
-      let written = 0;
-      let malformedSent = false;
-      const malformed = `data: {"id":"${p.id}","object":"${String(base.object)}","choices":[{"index":0,"delta":\n\n`;
-      for (const frame of list) {
-        if (written === resetAt) break;
-        if (written === malformedAt && !malformedSent) {
-          // Truncated JSON: what a provider emits when a frame is cut or garbled. The stream then goes on.
-          malformedSent = true;
-          if (!(await write(malformed))) return;
-        }
-        const target = timing.ttftMs + (frame.at * 1000) / timing.tokensPerSecond;
-        if (!(await delay(target - (performance.now() - t0), signal))) return;
-        if (!(await write(`data: ${JSON.stringify(frame.data)}\n\n`))) return;
-        stats.tokens.completion += frame.tokens;
-        written++;
-      }
-      if (resetAt >= 0) {
-        outcome = 'reset';
-        closeAbruptly(res);
-        return;
-      }
-      if (malformedAt >= 0 && !malformedSent && !(await write(malformed))) return;
-      if (fault?.name !== 'stream_without_done') {
-        if (!(await write('data: [DONE]\n\n'))) return;
-      }
-      outcome = 'completed';
-      res.end();
-    } finally {
-      activeStreams--;
-      stats.streams.active = activeStreams;
-      if (outcome === 'completed') stats.streams.completed++;
-      else if (outcome === 'reset') stats.streams.reset++;
-      else if (!stopping) stats.streams.abortedByClient++;
-    }
-  }
-
   // ---------- routes ----------
 
   async function chat(ctx: Ctx, body: Record<string, unknown>): Promise<void> {
@@ -609,41 +132,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (model.embedding) {
       throw bad(`The model \`${model.id}\` is an embedding model and does not support chat completions.`, 'model', 'model_not_supported');
     }
-    const messages = body.messages;
-    if (!Array.isArray(messages) || messages.length === 0) {
-      throw bad("Invalid 'messages': expected a non-empty array of messages.", 'messages', messages === undefined ? 'missing_required_parameter' : 'invalid_value');
-    }
-    if (messages.length > 10_000) throw bad("Invalid 'messages': too many messages.", 'messages', 'invalid_value');
-    messages.forEach((m, i) => {
-      if (!isObject(m) || typeof m.role !== 'string') throw bad(`Invalid 'messages[${i}]': expected an object with a role.`, `messages[${i}]`, 'invalid_value');
-      const c = m.content;
-      if (c !== undefined && c !== null && typeof c !== 'string' && !Array.isArray(c)) {
-        throw bad(`Invalid 'messages[${i}].content': expected a string or an array of content parts.`, `messages[${i}].content`, 'invalid_type');
-      }
+    const { msgs, promptText, promptTokens } = chatPrompt(body);
+    const p = plan({
+      kind: 'chat', body, model, prompts: [{ text: promptText, tokens: promptTokens }], promptTokens,
+      completionTokens: ctx.timing.completionTokens, maxTokensPerReply: state.o.maxTokensPerReply, lastRole: msgs[msgs.length - 1]?.role,
     });
-    const msgs = messages as ChatMessageLike[];
-    const promptText = msgs.map((m) => `${String(m.role)}: ${messageText(m)}`).join('\n');
-    const promptTokens = countChatPromptTokens(msgs);
-    const p = plan('chat', body, model, [{ text: promptText, tokens: promptTokens }], promptTokens, ctx.timing);
-    await (p.stream ? replyStream(ctx, p) : replyPlain(ctx, p));
-  }
-
-  function tokenArray(v: unknown): v is number[] {
-    return Array.isArray(v) && v.length > 0 && v.every((t) => typeof t === 'number' && Number.isInteger(t) && t >= 0);
-  }
-
-  /** prompt / input: a string, an array of strings, an array of token ids, or an array of such arrays. */
-  function textInputs(v: unknown, param: string): Array<{ text: string; tokens: number }> {
-    const one = (x: unknown, at: string): { text: string; tokens: number } => {
-      if (typeof x === 'string') return { text: x, tokens: countTokens(x) };
-      if (tokenArray(x)) return { text: x.join(' '), tokens: x.length };
-      throw bad(`Invalid '${at}': expected a string or an array of token ids.`, param, 'invalid_type');
-    };
-    if (v === undefined || v === null) throw bad(`You must provide '${param}'.`, param, 'missing_required_parameter');
-    if (typeof v === 'string' || tokenArray(v)) return [one(v, param)];
-    if (!Array.isArray(v) || v.length === 0) throw bad(`Invalid '${param}': expected a string or a non-empty array.`, param, 'invalid_value');
-    if (v.length > 2048) throw bad(`Invalid '${param}': at most 2048 items.`, param, 'invalid_value');
-    return v.map((x, i) => one(x, `${param}[${i}]`));
+    await (p.stream ? replies.replyStream(ctx, p) : replies.replyPlain(ctx, p));
   }
 
   async function completions(ctx: Ctx, body: Record<string, unknown>): Promise<void> {
@@ -653,8 +147,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     }
     const prompts = textInputs(body.prompt, 'prompt');
     const promptTokens = prompts.reduce((s, x) => s + x.tokens, 0);
-    const p = plan('completion', body, model, prompts, promptTokens, ctx.timing);
-    await (p.stream ? replyStream(ctx, p) : replyPlain(ctx, p));
+    const p = plan({ kind: 'completion', body, model, prompts, promptTokens, completionTokens: ctx.timing.completionTokens, maxTokensPerReply: state.o.maxTokensPerReply });
+    await (p.stream ? replies.replyStream(ctx, p) : replies.replyPlain(ctx, p));
   }
 
   async function embeddings(ctx: Ctx, body: Record<string, unknown>): Promise<void> {
@@ -682,29 +176,29 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     }
     if (!(await delay(ctx.timing.ttftMs, ctx.signal))) return;
     const promptTokens = inputs.reduce((s, x) => s + x.tokens, 0);
-    stats.tokens.prompt += promptTokens;
+    state.stats.tokens.prompt += promptTokens;
     const data = inputs.map((x, index) => {
       // The first `dims` values of the full vector, renormalised — what `dimensions` does for OpenAI's v3 models.
       const v = embeddingVector(seedFrom('embedding', model.id, x.text), dims);
       return { object: 'embedding', index, embedding: format === 'base64' ? embeddingToBase64(v) : v };
     });
-    sendJson(ctx, 200, { object: 'list', data, model: model.id, usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } });
+    replies.sendJson(ctx, 200, { object: 'list', data, model: model.id, usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } });
   }
 
   // ---------- the handler ----------
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    stats.requests++;
+    state.stats.requests++;
     res.setHeader('x-request-id', randomId('req_'));
     const url = new URL(req.url ?? '/', 'http://simulator');
     const route = matchRoute(req.method ?? 'GET', url.pathname);
-    bump(stats.byRoute, route.key);
+    bump(state.stats.byRoute, route.key);
 
     const ac = new AbortController();
     inflight.add(ac);
     res.on('close', () => {
-      if (!res.writableFinished && !res.headersSent && !closedByUs.has(res) && !stopping) stats.abortedBeforeReply++;
-      bump(stats.byStatus, res.headersSent ? String(res.statusCode) : 'none');
+      if (!res.writableFinished && !res.headersSent && !state.closedByUs.has(res) && !state.stopping) state.stats.abortedBeforeReply++;
+      bump(state.stats.byStatus, res.headersSent ? String(res.statusCode) : 'none');
       ac.abort();
       inflight.delete(ac);
     });
@@ -712,7 +206,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (route.key === 'other') {
       req.resume();
       if (route.allowed) res.setHeader('allow', route.allowed);
-      sendError(res, {
+      replies.sendError(res, {
         status: route.allowed ? 405 : 404,
         message: `Invalid URL (${req.method ?? ''} ${url.pathname})`,
         type: 'invalid_request_error',
@@ -728,12 +222,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
     let raw: Buffer | 'too_large' = Buffer.alloc(0);
     if (req.method === 'POST') {
-      raw = await readBody(req, o.maxBodyBytes);
+      raw = await readBody(req, state.o.maxBodyBytes);
       if (raw === 'too_large') {
         res.setHeader('connection', 'close');
-        sendError(res, {
+        replies.sendError(res, {
           status: 413,
-          message: `Request body too large: the limit is ${o.maxBodyBytes} bytes.`,
+          message: `Request body too large: the limit is ${state.o.maxBodyBytes} bytes.`,
           type: 'invalid_request_error',
           code: 'request_too_large',
         });
@@ -748,7 +242,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
     if (!(await authorized(req))) {
       const missing = !req.headers.authorization;
-      sendError(res, {
+      replies.sendError(res, {
         status: 401,
         message: missing
           ? "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
@@ -761,13 +255,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
     const fault = chooseFault(req, route.key);
     const timing = timingFor(req);
-    if (fault && fault.name !== 'none') bump(stats.byFault, fault.name);
-    const ctx: Ctx = { req, res, o, fault: fault?.name === 'none' ? undefined : fault, timing, signal: ac.signal };
+    if (fault && fault.name !== 'none') bump(state.stats.byFault, fault.name);
+    const ctx: Ctx = { req, res, o: state.o, fault: fault?.name === 'none' ? undefined : fault, timing, signal: ac.signal };
 
     // Faults before any header.
     if (ctx.fault?.status !== undefined) {
       const status = ctx.fault.status;
-      sendError(
+      replies.sendError(
         res,
         {
           status,
@@ -787,8 +281,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       return;
     }
     if (ctx.fault?.name === 'rate_limit') {
-      const after = ctx.fault.retryAfter ?? o.retryAfterSeconds;
-      sendError(
+      const after = ctx.fault.retryAfter ?? state.o.retryAfterSeconds;
+      replies.sendError(
         res,
         {
           status: 429,
@@ -808,8 +302,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     }
     if (ctx.fault?.name === 'timeout_before_headers') {
       // Accept and never answer; close the socket after a bound so nothing leaks.
-      await delay(ctx.fault.holdMs ?? o.holdMs, ac.signal);
-      closedByUs.add(res);
+      await delay(ctx.fault.holdMs ?? state.o.holdMs, ac.signal);
+      state.closedByUs.add(res);
       res.socket?.destroy();
       return;
     }
@@ -836,9 +330,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       case 'POST /v1/embeddings':
         return embeddings(ctx, body);
       case 'GET /v1/models':
-        return sendJson(ctx, 200, { object: 'list', data: o.models.map(modelObject) });
+        return replies.sendJson(ctx, 200, { object: 'list', data: state.o.models.map(modelObject) });
       case 'GET /v1/models/{id}': {
-        const m = o.models.find((x) => x.id === route.modelId);
+        const m = state.o.models.find((x) => x.id === route.modelId);
         if (!m) {
           throw new RequestError({
             status: 404,
@@ -848,29 +342,29 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
             code: 'model_not_found',
           });
         }
-        return sendJson(ctx, 200, modelObject(m));
+        return replies.sendJson(ctx, 200, modelObject(m));
       }
     }
   }
 
   const server = createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
-      if (e instanceof RequestError) return sendError(res, e.apiError);
+      if (e instanceof RequestError) return replies.sendError(res, e.apiError);
       if (res.headersSent) {
         res.destroy();
         return;
       }
       const message = e instanceof Error && e.message === 'request aborted' ? 'Client closed the request.' : 'The simulator failed on this request.';
-      sendError(res, { status: 500, message, type: 'server_error', code: 'simulator_error' });
+      replies.sendError(res, { status: 500, message, type: 'server_error', code: 'simulator_error' });
     });
   });
   server.on('connection', (s) => {
-    if (stopping) {
+    if (state.stopping) {
       s.destroy();
       return;
     }
     sockets.add(s);
-    stats.connections++;
+    state.stats.connections++;
     s.once('close', () => sockets.delete(s));
   });
   server.on('clientError', (_err, socket) => {
@@ -880,14 +374,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(o.port, o.host, () => {
+    server.listen(state.o.port, state.o.host, () => {
       server.off('error', reject);
       resolve();
     });
   });
   const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : o.port;
-  const hostForUrl = o.host.includes(':') ? `[${o.host}]` : o.host;
+  const port = typeof address === 'object' && address ? address.port : state.o.port;
+  const hostForUrl = state.o.host.includes(':') ? `[${state.o.host}]` : state.o.host;
   let stopped: Promise<void> | undefined;
 
   return {
@@ -895,7 +389,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     port,
     stop() {
       stopped ??= new Promise<void>((resolve) => {
-        stopping = true;
+        state.stopping = true;
         for (const ac of inflight) ac.abort();
         // Resolve on the next loop turn, after libuv has run the handles' close callbacks.
         server.close(() => setTimeout(resolve, 0));
@@ -905,21 +399,21 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       return stopped;
     },
     stats() {
-      const s = structuredClone(stats);
-      s.streams.active = activeStreams;
+      const s = structuredClone(state.stats);
+      s.streams.active = state.activeStreams;
       s.openConnections = sockets.size;
       return s;
     },
     resetStats() {
-      stats = fresh();
+      state.stats = freshStats();
     },
     setOptions(patch: SimulatorOptions) {
       const { host: _h, port: _p, ...rest } = patch;
-      o = resolveOptions(rest, o);
+      state.o = resolveOptions(rest, state.o);
       if (patch.seed !== undefined) faultRandom = rng(patch.seed);
     },
     options() {
-      return o;
+      return state.o;
     },
   };
 }

@@ -3,7 +3,7 @@
  * need (prompt bounds, the most completion tokens), and the body that goes upstream.
  */
 import { assert } from '../money.js';
-import { chatPromptUpperBound, countChatPromptTokens, countTokens, tokenUpperBound, type ChatMessageLike } from '../tokens.js';
+import { chatExtrasText, chatPromptUpperBound, countChatPromptTokens, countTokens, tokenUpperBound, type ChatMessageLike } from '../tokens.js';
 import type { Workload } from '../usage.js';
 import { isProgressive } from './progressive.js';
 
@@ -57,10 +57,12 @@ function describeChat(body: Record<string, unknown>, stream: boolean, include_us
   const messages = body.messages as ChatMessageLike[];
   const n = (body.n as number | undefined) ?? 1;
   const maxTokens = (body.max_completion_tokens as number | undefined) ?? (body.max_tokens as number | undefined) ?? null;
+  const extras = chatExtrasText(body);
   return {
     workload: 'chat', model: body.model as string, stream, include_usage, body,
-    prompt_tokens_max: chatPromptUpperBound(messages),
-    prompt_tokens_estimate: countChatPromptTokens(messages),
+    // Tool definitions and a JSON response schema are prompt too (providers count them): in the bound the hold is sized on.
+    prompt_tokens_max: chatPromptUpperBound(messages) + tokenUpperBound(extras),
+    prompt_tokens_estimate: countChatPromptTokens(messages) + countTokens(extras),
     completion_tokens_max: maxTokens === null ? null : maxTokens * n,
     sequences: n,
   };
