@@ -14,6 +14,7 @@ import { ACCOUNT_SHARDS } from '../../infra/table.js';
 import { auditAll, monthOf, nowIso } from '../../packages/core/src/index.js';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
 import { client } from './client.js';
+import { servedRequest } from './served.js';
 import { itemCount } from './table-items.js';
 import { casesFor, pathWith, type BadCase, type World } from './bad-input/cases.js';
 import type { RealCursor } from './bad-input/cursors.js';
@@ -55,7 +56,7 @@ beforeAll(async () => {
   await ok(call('POST', `/v1/facilities/${second.id}/unfreeze`, { key: keys.lender, headers: { 'idempotency-key': 'u1' } }));
   for (const usd of [2_000_000, 2_100_000]) await ok(call('PUT', '/v1/admin/spot-prices/H100', { key: rt.adminKey, body: { usd_per_gpu_hour_micros: usd } }));
   const keyId = (await ok(call('GET', '/v1/keys', { key: w.startupKey }))).data[0].id as string;
-  const requestId = await servedRequest(w.startupKey);
+  const requestId = await servedRequest(rt.baseUrl, w.startupKey);
 
   const period = monthOf(nowIso());
   world = {
@@ -83,19 +84,6 @@ beforeAll(async () => {
   itemsBefore = await itemCount(rt);
 });
 afterAll(async () => rt?.stop());
-
-/** One chat request, served and recorded: its id, once its record is readable (it lands just after the reply). */
-async function servedRequest(key: string): Promise<string> {
-  const res = await fetch(`${rt.baseUrl}/v1/chat/completions`, {
-    method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'llama-3.1-70b-instruct', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 }),
-  });
-  expect(res.status).toBe(200);
-  await res.text();
-  const id = res.headers.get('x-request-id')!;
-  for (let i = 0; i < 50 && (await call('GET', `/v1/requests/${id}`, { key })).status !== 200; i++) await new Promise((r) => setTimeout(r, 100));
-  return id;
-}
 
 /** For each row that takes a cursor and each role of it: a first page of one item, and its cursor if there is more. */
 async function realCursors(): Promise<RealCursor[]> {

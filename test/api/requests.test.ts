@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestRecords } from '../setup/records.js';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
 import { client } from './client.js';
+import { recordedRequest } from './served.js';
 
 const LLAMA = 'llama-3.1-70b-instruct';
 const messages = [{ role: 'user' as const, content: 'Tell me about request records.' }];
@@ -24,14 +25,7 @@ beforeAll(async () => {
 afterAll(async () => rt?.stop());
 
 /** The record by id, once written: it lands with the lease's flush, just after the reply's last byte. */
-async function recordById(id: string, key = rt.world!.startupKey) {
-  let r = await call('GET', `/v1/requests/${id}`, { key });
-  for (let i = 0; r.status === 404 && i < 50; i++) {
-    await new Promise((res) => setTimeout(res, 100));
-    r = await call('GET', `/v1/requests/${id}`, { key });
-  }
-  return r;
-}
+const recordById = (id: string, key = rt.world!.startupKey) => recordedRequest(rt.baseUrl, key, id);
 
 describe('a request by id', () => {
   it('gives the startup its request: the provider, model, tokens, GPU-seconds and cost its reply reported', async () => {

@@ -35,6 +35,7 @@ import { REPO_ROOT } from '../../local/aws.js';
 import { stateMachineArn } from '../../local/stepfunctions.js';
 import { startTestRuntime, type TestRuntime } from '../api/runtime.js';
 import { client, type Reply } from '../api/client.js';
+import { recordedRequest } from '../api/served.js';
 
 /** The month the routes test settles, fixed when the file loads: two before the open one, so settleable at any hour. */
 const SETTLED = shiftPeriod(monthOf(nowIso()), -2);
@@ -398,8 +399,7 @@ describe('every row stays inside its grant, on its normal and its error path', (
     const LLAMA = 'llama-3.1-70b-instruct';
     const chatted = await hit('POST', '/v1/chat/completions', 'normal', 200, '/v1/chat/completions', { key: startup, body: { model: LLAMA, max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] } });
     const requestId = chatted.headers.get('x-request-id')!;
-    // The record lands just after the reply's last byte.
-    for (let i = 0; i < 50 && (await call('GET', `/v1/requests/${requestId}`, { key: startup })).status !== 200; i++) await new Promise((r) => setTimeout(r, 100));
+    await recordedRequest(rt.baseUrl, startup, requestId);
     await hit('GET', '/v1/requests/{id}', 'normal', 200, `/v1/requests/${requestId}`, { key: startup });
     await hit('GET', '/v1/requests/{id}', 'error', 404, '/v1/requests/00000000-0000-4000-8000-000000000000', { key: startup });
     await hit('POST', '/v1/chat/completions', 'error', 404, '/v1/chat/completions', { key: startup, body: { model: 'no-such-model', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }] } });

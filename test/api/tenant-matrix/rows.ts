@@ -43,7 +43,7 @@ const FACILITY_TERMS = { principal_micros: 5_000_000, multiplier: 1.25, term_mon
 const CHAT_MODEL = 'llama-3.1-70b-instruct';
 
 /** Nouns of functions/lib/params.ts whose values belong to a tenant; the other kinds (a model, a month, an accelerator) are everyone's. */
-export const OWNED_NOUNS = new Set(['startup', 'key', 'facility', 'provider', 'booking', 'webhook endpoint', 'event']);
+export const OWNED_NOUNS = new Set(['startup', 'key', 'facility', 'provider', 'booking', 'webhook endpoint', 'event', 'request']);
 
 export const MATRIX: Readonly<Record<string, MatrixEntry>> = {
   'GET /openapi.json': { owner: null },
@@ -77,6 +77,7 @@ export const MATRIX: Readonly<Record<string, MatrixEntry>> = {
   'GET /v1/models': { owner: null },
   'GET /v1/models/{id+}': { owner: null, request: () => ({ params: { id: CHAT_MODEL } }) },
   'GET /v1/usage': { owner: null, request: () => ({ query: 'group_by=key' }) },
+  'GET /v1/requests/{id}': { owner: 'startup', request: (o) => ({ params: { id: o.request } }) },
   'POST /v1/providers': {
     owner: null, request: () => ({ body: { name: 'Matrix GPU Gamma', contact_email: 'ops@matrix-gamma.example', regions: ['us-east-1'], accelerators: ['H100'] } }),
   },

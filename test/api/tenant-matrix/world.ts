@@ -4,6 +4,7 @@
  * (the provider by application, then the operator's approval). Each side owns one object of every kind a path or a
  * body can name; `unknown` holds ids of the same shapes that name nothing.
  */
+import { servedRequest } from '../served.js';
 import { expect } from 'vitest';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { DEMO_PROVIDERS } from '../../../local/demo.js';
@@ -33,6 +34,8 @@ export interface Objects {
   endpointToRoll: string;
   /** An event of the startup (facility.frozen). */
   event: string;
+  /** A chat request of the startup, recorded (its x-request-id). */
+  request: string;
 }
 
 export interface Tenant {
@@ -62,6 +65,7 @@ const Q = 'QQQQQQQQQQQQQQQQQQQQ';
 const UNKNOWN: Objects = {
   startup: `stu_${Q}`, spareKey: `key_${Q}`, facility: `fac_${Q}`, provider: `prv_${Q}`, booking: `bkg_${Q}`, providerBooking: `bkg_${Q}`,
   quote: `quo_${Q}`, offer: `ofr_${Q}`, endpoint: `whe_${Q}`, endpointToRoll: `whe_${Q}`, event: `evt_${Q}`,
+  request: '00000000-0000-4000-8000-000000000000',
 };
 const FACILITY_TERMS = { multiplier: 1.25, term_months: 12, origination_fee_bps: 200, servicing_fee_bps: 75 };
 /** Endpoints subscribe to an event nothing here emits, so no delivery writes while the matrix counts items. */
@@ -122,14 +126,15 @@ export async function buildWorld(rt: TestRuntime, call: Call): Promise<MatrixWor
     const endpoint = await ok(call('POST', '/v1/webhook-endpoints', { key: t.startup.key, body: { url: 'http://127.0.0.1:9/matrix', events: QUIET_EVENTS } }), 201);
     const toRoll = await ok(call('POST', '/v1/webhook-endpoints', { key: t.startup.key, body: { url: 'http://127.0.0.1:9/matrix-roll', events: QUIET_EVENTS } }), 201);
     const keys = (await ok(call('GET', '/v1/keys', { key: t.startup.key }), 200)).data as Array<{ id: string }>;
+    const request = await servedRequest(rt.baseUrl, t.startup.key, 'matrix');
     objects[side] = {
       startup: t.startup.id, spareKey: spare.id, facility: facilities[side], provider: t.provider.id,
       booking: UNKNOWN.booking, providerBooking: UNKNOWN.booking, quote: UNKNOWN.quote, offer: UNKNOWN.offer,
-      endpoint: endpoint.id, endpointToRoll: toRoll.id, event: events.data[0].id,
+      endpoint: endpoint.id, endpointToRoll: toRoll.id, event: events.data[0].id, request,
     };
     secrets[side].push(
       ...Object.values(t).flatMap((x: Tenant) => [x.id, x.key, ...(x.webhookSecret ? [x.webhookSecret] : [])]),
-      spare.key, facilities[side], endpoint.id, endpoint.secret, toRoll.id, toRoll.secret,
+      spare.key, facilities[side], endpoint.id, endpoint.secret, toRoll.id, toRoll.secret, request,
       ...keys.map((k) => k.id), ...(events.data as Array<{ id: string }>).map((e) => e.id),
     );
   }
