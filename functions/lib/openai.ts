@@ -4,9 +4,11 @@
  * OpenAI's own bounds (its API reference and openapi.yaml), so a request OpenAI refuses is refused here with
  * OpenAI's code (openai-issues.ts) rather than by a provider. Other fields pass through untouched to the provider
  * (looseObject): OpenAI adds parameters often, and a field it accepts tomorrow must not break a client here today.
+ * The routing preferences (`provider`, `models`: routing-schemas.ts) are CompuX's own, strict, and not forwarded.
  */
 import { z } from 'zod';
 import { MAX_CHOICES, MAX_TOKENS_PER_REQUEST, MODEL_ID } from '../../packages/core/src/index.js';
+import { RoutingFields } from './routing-schemas.js';
 
 /** Largest inference request body (the local server and API Gateway streaming carry at most this too). */
 export const MAX_INFERENCE_BODY_BYTES = 1024 * 1024;
@@ -80,6 +82,7 @@ export const ChatBody = z
     tools: opt(z.array(z.unknown()).max(MAX_TOOLS)),
     parallel_tool_calls: opt(z.boolean()),
     response_format: opt(z.looseObject({ type: z.enum(['json_object', 'json_schema', 'text']) })),
+    ...RoutingFields,
   })
   .refine(streamOptionsNeedStream, STREAM_OPTIONS_MESSAGE);
 
@@ -102,6 +105,7 @@ export const CompletionBody = z
     echo: opt(z.boolean()),
     logprobs: opt(Int(0, MAX_COMPLETION_LOGPROBS)),
     suffix: opt(z.string()),
+    ...RoutingFields,
   })
   .refine(streamOptionsNeedStream, STREAM_OPTIONS_MESSAGE);
 
@@ -111,6 +115,7 @@ export const EmbeddingBody = z.looseObject({
   encoding_format: z.enum(['float', 'base64']).optional(),
   dimensions: Int(1, 65_536).optional(),
   user: z.string().max(256).optional(),
+  ...RoutingFields,
 });
 
 /** null means "not set" in OpenAI's API: drop nulls of the fields we read, so the figures see absence. */
