@@ -100,9 +100,11 @@ export function resolvePreferences(
   const p = merged.provider ?? {};
   const lists = { order: p.order ?? [], only: p.only ?? [], ignore: p.ignore ?? [] };
   const byRef = new Map<string, string>();
-  for (const pr of providers) byRef.set(pr.id, pr.id);
-  // The startup's opaque references cost a hash each: made only when a list names one.
-  if (Object.values(lists).some((l) => l.some((r) => r.startsWith('cpr_')))) {
+  const named = Object.values(lists).some((l) => l.length > 0);
+  // Most requests name no provider: nothing to index then. The startup's opaque references cost a hash each:
+  // made only when a list names one.
+  if (named) for (const pr of providers) byRef.set(pr.id, pr.id);
+  if (named && Object.values(lists).some((l) => l.some((r) => r.startsWith('cpr_')))) {
     for (const pr of providers) byRef.set(Bookings.providerRef(startupId, pr.id), pr.id);
   }
   const ids: Record<keyof typeof lists, string[]> = { order: [], only: [], ignore: [] };
