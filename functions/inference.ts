@@ -22,6 +22,7 @@ import { httpErrorOf, openAiInternalError } from './lib/openai-errors.js';
 import { usageDay } from './lib/days.js';
 import type { RouteDef } from '../infra/routes.js';
 import { ChatBody, CompletionBody, EmbeddingBody, MAX_INFERENCE_BODY_BYTES, withoutNulls, type UsageQuery } from './lib/openai.js';
+import { requestRouting } from './lib/routing-schemas.js';
 import { logger, metrics } from './lib/powertools.js';
 import { StreamSink } from './lib/sink.js';
 import { shapeStreamedReply } from './lib/reply.js';
@@ -57,6 +58,7 @@ function inferenceRoute(handlerId: string, workload: Workload) {
 
       const sink = new StreamSink();
       const call = describeCall(workload, body);
+      const routing = requestRouting(body);
       const work = deps()
         .gateway.handle(
           {
@@ -67,6 +69,7 @@ function inferenceRoute(handlerId: string, workload: Workload) {
             idempotency_key: idem,
             caller_idempotency_key: headers['idempotency-key'] !== undefined,
             request_hash: requestHash({ path: event.path, body }),
+            ...(routing ? { routing } : {}),
             deadline_ms: Date.now() + Math.max(1_000, context.getRemainingTimeInMillis() - SETTLE_RESERVE_MS),
           },
           sink,

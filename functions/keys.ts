@@ -1,6 +1,6 @@
 /** A startup's own keys (SPEC §10: POST/GET/DELETE /v1/keys), sharing creation with the operator's route. */
 import type { z } from 'zod';
-import { budgetSlot, now, ownerView, type ApiKeyRecord, type IdempotencyClaim } from '../packages/core/src/index.js';
+import { budgetSlot, now, ownerView, resolvePreferences, type ApiKeyRecord, type IdempotencyClaim, type RoutingPreferences } from '../packages/core/src/index.js';
 import { DynamoKeyBudgetStore } from '../packages/core/src/adapters/dynamodb/index.js';
 import { apiRoute, idempotentReply, startupIdOf, type ApiReply } from './lib/api.js';
 import { deps } from './lib/deps.js';
@@ -23,7 +23,20 @@ export async function keyView(k: ApiKeyRecord) {
 }
 
 /** Creates a startup key; the reply carries the secret once. Used by the operator's and the startup's routes. */
+/**
+ * A key's routing defaults may only name providers the catalog knows (as a request's may): a typo in `ignore`
+ * would otherwise never match, and route to the provider it meant to avoid. Read fresh: not on a request path.
+ */
+async function checkRoutingRefs(startupId: string, routing: RoutingPreferences | undefined): Promise<void> {
+  const p = routing?.provider;
+  if (!p || (!p.order && !p.only && !p.ignore)) return;
+  const { providers } = await deps().catalog.load();
+  const r = resolvePreferences(routing, '', providers, startupId, new Set(['order', 'only', 'ignore']));
+  if (!r.ok) throw badRequest(`Unknown provider reference '${r.ref}' in routing.${r.param}: name a provider as x-compux-provider shows it, or by the provider_ref of a capacity-booking offer.`, `routing.${r.param}`, 'unknown_provider');
+}
+
 export async function createKeyReply(startupId: string, body: z.infer<typeof CreateKeyBody>, idem: Omit<IdempotencyClaim, 'status_code' | 'reply'> | undefined): Promise<ApiReply> {
+  await checkRoutingRefs(startupId, body.routing);
   const r = await deps().tenants.createStartupKey(startupId, body, idem && { ...idem, status_code: 201, reply: null });
   if (r.ok) return idempotentReply(r, (k) => ({ status: 201, body: { ...ownerView(k, now()), key: k.key } }));
   switch (r.code) {

@@ -192,6 +192,11 @@ function describe(issue: Issue, schema: z.ZodType, depth: number): OpenAiIssue {
       return { code: 'invalid_value', param, message: `Invalid value: ${quoted(issue.input)}. Supported values are: ${supported(issue.values)}.` };
     case 'invalid_union':
       return unionIssue(issue, schema, depth);
+    case 'unrecognized_keys': {
+      // Only the strict objects (the routing preferences) refuse keys: OpenAI's wording for a nested unknown field.
+      const unknown = paramOf([...issue.path, issue.keys[0] ?? '']) ?? name;
+      return { code: 'unknown_parameter', param: unknown, message: `Unknown parameter: '${unknown}'.` };
+    }
     case 'custom': {
       // A refinement names its own OpenAI code (params.code) and words its own message, but for a missing
       // parameter: only here is its full path known.

@@ -5,9 +5,11 @@
  * OpenAI's own bounds (its API reference and openapi.yaml), so a request OpenAI refuses is refused here with
  * OpenAI's code (openai-issues.ts) rather than by a provider. Other fields pass through untouched to the provider
  * (looseObject): OpenAI adds parameters often, and a field it accepts tomorrow must not break a client here today.
+ * The routing preferences (`provider`, `models`: routing-schemas.ts) are CompuX's own, strict, and not forwarded.
  */
 import { z } from 'zod';
 import { MAX_CHOICES, MAX_TOKENS_PER_REQUEST, MODEL_ID } from '../../packages/core/src/index.js';
+import { RoutingFields } from './routing-schemas.js';
 
 /** Largest inference request body (the local server and API Gateway streaming carry at most this too). */
 export const MAX_INFERENCE_BODY_BYTES = 1024 * 1024;
@@ -133,6 +135,7 @@ export const ChatBody = z
     response_format: opt(ResponseFormat),
     // Deprecated by OpenAI for tools / tool_choice; still accepted there, so passed through here.
     functions: opt(z.array(FunctionDefinition).max(MAX_TOOLS)),
+    ...RoutingFields,
   })
   .refine(streamOptionsNeedStream, STREAM_OPTIONS_MESSAGE)
   .refine(toolChoiceNeedsTools, TOOL_CHOICE_MESSAGE)
@@ -157,6 +160,7 @@ export const CompletionBody = z
     echo: opt(z.boolean()),
     logprobs: opt(Int(0, MAX_COMPLETION_LOGPROBS)),
     suffix: opt(z.string()),
+    ...RoutingFields,
   })
   .refine(streamOptionsNeedStream, STREAM_OPTIONS_MESSAGE);
 
@@ -166,6 +170,7 @@ export const EmbeddingBody = z.looseObject({
   encoding_format: z.enum(['float', 'base64']).optional(),
   dimensions: Int(1, 65_536).optional(),
   user: z.string().max(256).optional(),
+  ...RoutingFields,
 });
 
 /** null means "not set" in OpenAI's API: drop nulls of the fields we read, so the figures see absence. */

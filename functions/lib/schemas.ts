@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { MAX_KEY_MAX_IN_FLIGHT } from '../../packages/core/src/concurrency.js';
+import { KeyRoutingSchema } from './routing-schemas.js';
 
 /** Upper bound on any single amount: 10^15 micros = 1 billion USD. Keeps every sum a safe integer. */
 export const MAX_AMOUNT_MICROS = 1_000_000_000_000_000;
@@ -37,6 +38,8 @@ export const CreateKeyBody = z.strictObject({
   tpm: z.number().int().min(1).max(100_000_000).optional(),
   /** Requests in flight at once, streams included (default 64): over it, 429 concurrency_limit_key. */
   max_in_flight: z.number().int().min(1).max(MAX_KEY_MAX_IN_FLIGHT).optional(),
+  /** Routing defaults for the key's requests (`provider`, `models`: docs/api.md "Routing preferences"); a request's own win field by field. */
+  routing: KeyRoutingSchema.optional(),
 });
 export const KeyReply = z.object({
   id: Id,
@@ -55,6 +58,8 @@ export const KeyReply = z.object({
   tpm: z.number().int().nullable(),
   /** Requests in flight at once (streams included); the default when the key sets none. */
   max_in_flight: z.number().int(),
+  /** The key's routing defaults; null without. */
+  routing: KeyRoutingSchema.nullable(),
   created_at: z.string(),
   revoked_at: z.string().nullable(),
 });

@@ -9,6 +9,7 @@ import type { Hold } from './holds.js';
 import type { Journal, Lease, LeaseClose } from './leases/lease.js';
 import type { AccountSpec, Posting, PostingLine } from './ledger.js';
 import type { UsageBucket, UsageRecord } from './usage.js';
+import type { RoutingPreferences } from './gateway/preferences.js';
 
 export interface Startup { id: string; name: string; segment: string; created_at: string }
 export interface Lender { id: string; name: string; created_at: string }
@@ -31,6 +32,8 @@ export interface ApiKeyRecord {
   tpm: number | null;
   /** Requests in flight at once (streams included); absent or null: DEFAULT_KEY_MAX_IN_FLIGHT (concurrency.ts). */
   max_in_flight?: number | null;
+  /** Routing defaults for the key's requests (`provider`, `models`); a request's own win field by field. Absent or null: none. */
+  routing?: RoutingPreferences | null;
   /** What is left of a lifetime budget_micros: reserved spend is taken at once, the unspent part returned on settle. (A period's is on its own item.) */
   budget_left_micros: number | null;
   created_at: string;

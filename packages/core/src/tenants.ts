@@ -10,6 +10,7 @@ import { now } from './clock.js';
 import { TtlCache } from './cache.js';
 import { checkBudgetTerms, periodWindow, type BudgetPeriod } from './key-budgets.js';
 import type { ApiKeyRecord, IdempotencyClaim, Idempotent, Lender, Role, Startup, TenantStore } from './store.js';
+import type { RoutingPreferences } from './gateway/preferences.js';
 
 export interface Principal {
   role: Role;
@@ -107,7 +108,7 @@ export class Tenants {
 
   async createStartupKey(
     startupId: string,
-    input: { name: string; budget_micros?: number; budget_period?: BudgetPeriod; budget_soft_micros?: number; models?: string[]; rpm?: number; tpm?: number; max_in_flight?: number },
+    input: { name: string; budget_micros?: number; budget_period?: BudgetPeriod; budget_soft_micros?: number; models?: string[]; rpm?: number; tpm?: number; max_in_flight?: number; routing?: RoutingPreferences },
     idem?: IdempotencyClaim,
   ): Promise<Idempotent<ApiKeyRecord & { key: string }> | { ok: false; code: 'startup_not_found' | 'too_many_keys' } | { ok: false; code: 'invalid_budget'; field: string; message: string }> {
     const terms = checkBudgetTerms(input);
@@ -120,6 +121,7 @@ export class Tenants {
     const rec: ApiKeyRecord = {
       id: newId('key'), role: 'startup', tenant_id: startupId, name: input.name, key_sha256: sha256Hex(secret),
       budget_micros: input.budget_micros ?? null, budget_period: input.budget_period ?? null, budget_soft_micros: input.budget_soft_micros ?? null, models: input.models ?? null, rpm: input.rpm ?? null, tpm: input.tpm ?? null, max_in_flight: input.max_in_flight ?? null,
+      routing: input.routing ?? null,
       budget_left_micros: input.budget_micros ?? null,
       created_at: this.clock().toISOString(), revoked_at: null,
     };
@@ -162,7 +164,7 @@ export function publicKey(k: ApiKeyRecord) {
 /** A key as its owner sees it at `at`, with when its period budget resets (null: a lifetime budget, or none). */
 export function ownerView(k: ApiKeyRecord, at: Date) {
   return {
-    ...publicKey(k), max_in_flight: k.max_in_flight ?? DEFAULT_KEY_MAX_IN_FLIGHT,
+    ...publicKey(k), max_in_flight: k.max_in_flight ?? DEFAULT_KEY_MAX_IN_FLIGHT, routing: k.routing ?? null,
     budget_resets_at: k.budget_micros !== null && k.budget_period !== null ? periodWindow(k.budget_period, at).resets_at : null,
   };
 }

@@ -7,22 +7,22 @@
 import { assert } from '../money.js';
 import { MAX_TOKENS_PER_REQUEST, maxCostMicros } from '../pricing.js';
 import { rankCandidates } from '../routing.js';
-import { offersFor, type CatalogSource, type Offer } from '../catalog.js';
+import type { CatalogSource, Offer } from '../catalog.js';
 import type { Credits } from '../credits.js';
 import type { Hold } from '../holds.js';
 import type { RateLimiter } from '../ratelimit.js';
-import { WORKLOAD_KIND } from '../usage.js';
 import type { Breakers } from './breakers.js';
 import type { GatewayCall } from './call.js';
-import { CONTENTION, modelNotFound, type ErrorSpec } from './errors.js';
-import { firstSliceTokens } from './progressive.js';
+import { CONTENTION, type ErrorSpec } from './errors.js';
+import type { LatencyTracker } from './latency.js';
+import { planRoute, priceOffers, type RoutePlan } from './route-plan.js';
 import type { GatewayClock, GatewayRequest } from './ports.js';
 
 /**
  * `hold_micros`: what the request reserves (without max_tokens, its first slice); `whole_micros`: its most
  * possible cost on the dearest offer (the whole context), which a hold, unable to grow, takes when it can.
  */
-export type Admitted = { ok: true; offers: Offer[]; hold_micros: number; whole_micros: number } | { ok: false; refusal: ErrorSpec };
+export type Admitted = { ok: true; offers: Offer[]; plan: RoutePlan; hold_micros: number; whole_micros: number } | { ok: false; refusal: ErrorSpec };
 export type Held = { ok: true; hold: Hold } | { ok: false; refusal: ErrorSpec };
 
 export interface AdmissionDeps {
@@ -31,6 +31,8 @@ export interface AdmissionDeps {
   breakers: Breakers;
   clock: GatewayClock;
   max_attempts: number;
+  /** Each endpoint's time to first byte as this process saw it (`provider.sort: "latency"`). */
+  latency?: LatencyTracker;
 }
 
 /**
@@ -40,10 +42,7 @@ export interface AdmissionDeps {
  */
 export function rankOffers(call: GatewayCall, offers: Offer[], breakers: Breakers, clock: GatewayClock, maxAttempts: number, region?: string): Offer[] {
   const nowIso = clock.now().toISOString();
-  for (const o of offers) {
-    const completion = call.completion_tokens_max ?? firstSliceTokens(call, o.entry.context_length);
-    o.price_micros = maxCostMicros(call.prompt_tokens_max, completion, o.entry.context_length, o.entry, o.spot_micros_per_gpu_hour, Math.max(1, call.sequences));
-  }
+  priceOffers(call, offers);
   const choice = rankCandidates(offers, { model: call.model, now: nowIso, circuit: (id) => breakers.state(id, clock.elapsedMs()), ...(region ? { region } : {}) });
   return choice.ranked.slice(0, maxAttempts);
 }
@@ -64,15 +63,12 @@ export async function admit(req: GatewayRequest, deps: AdmissionDeps): Promise<A
       },
     };
   }
-  const offers = offersFor(await deps.catalog.load(), call.model, WORKLOAD_KIND[call.workload]);
-  if (!offers.some((o) => o.status === 'live')) {
-    return { ok: false, refusal: modelNotFound(call.model) };
-  }
-  const tryList = rankOffers(call, offers, deps.breakers, deps.clock, deps.max_attempts, req.region);
-  if (tryList.length === 0) {
-    return { ok: false, refusal: { status: 503, type: 'server_error', code: 'no_capacity', message: `No provider can serve ${call.model} right now; retry shortly.`, headers: { 'retry-after': '5' } } };
-  }
-  // The hold covers the dearest offer this request may be tried on, so failover never needs a second hold.
+  // The route over the requested model and its fallbacks, under the caller's preferences (route-plan.ts).
+  const planned = planRoute(req, await deps.catalog.load(), deps);
+  if (!planned.ok) return planned;
+  const tryList = planned.plan.offers;
+  // The hold covers the dearest offer this request may be tried on (over every fallback model too), so neither
+  // failover nor a fallback model ever needs a second hold.
   // Without max_tokens that is the first slice there; relaying extends it (progressive.ts).
   const holdMicros = Math.max(...tryList.map((o) => o.price_micros), 1);
   assert(Number.isSafeInteger(holdMicros) && holdMicros >= 1, 'the hold is a positive whole number of micros');
@@ -90,7 +86,7 @@ export async function admit(req: GatewayRequest, deps: AdmissionDeps): Promise<A
   }
   const wholeMicros = call.completion_tokens_max !== null ? holdMicros
     : Math.max(holdMicros, ...tryList.map((o) => maxCostMicros(call.prompt_tokens_max, o.entry.context_length, o.entry.context_length, o.entry, o.spot_micros_per_gpu_hour)));
-  return { ok: true, offers: tryList, hold_micros: holdMicros, whole_micros: wholeMicros };
+  return { ok: true, offers: tryList, plan: planned.plan, hold_micros: holdMicros, whole_micros: wholeMicros };
 }
 
 /** The hold: one conditional transaction across facilities in draw order (and the key's budget slot, key-budgets.ts). */

@@ -108,10 +108,12 @@ function describeEmbedding(body: Record<string, unknown>): GatewayCall {
 /**
  * The body forwarded upstream: a stream always asks for usage (the bill needs it; the relay hides it when not
  * asked). A chat request without max_tokens is streamed from the provider even when the caller wants one
- * JSON reply, so it can be cut where its credit ends (progressive.ts); the gateway answers it whole.
+ * JSON reply, so it can be cut where its credit ends (progressive.ts); the gateway answers it whole. The routing
+ * preferences (`provider`, `models`) are not forwarded.
  */
 export function upstreamBodyText(call: GatewayCall): string {
-  const upstreamBody = { ...call.body };
+  // The routing preferences are CompuX's to read (preferences.ts), not the provider's: they name other providers.
+  const { provider: _provider, models: _models, ...upstreamBody } = call.body;
   if (call.stream || isProgressive(call)) {
     upstreamBody.stream = true;
     upstreamBody.stream_options = { ...((call.body.stream_options as object | undefined) ?? {}), include_usage: true };

@@ -20,6 +20,8 @@ export const INFERENCE_ERROR_CODES = [
   'invalid_api_key', 'exceeds_credit', 'key_budget_exceeded', 'credits_frozen', 'model_not_allowed', 'forbidden',
   'model_not_found', 'idempotency_key_reused', 'idempotency_conflict', 'body_too_large', 'rate_limit_exceeded',
   'concurrency_limit_key', 'concurrency_limit_startup',
+  // routing preferences (preferences.ts, route-plan.ts) and nested fields OpenAI does not know
+  'unknown_parameter', 'unknown_provider', 'max_price_exceeded', 'no_allowed_provider',
   'internal_error', 'upstream_error', 'upstream_failed_mid_stream', 'upstream_rate_limited', 'no_capacity', 'contention',
   'upstream_timeout', 'client_closed_request',
 ] as const;

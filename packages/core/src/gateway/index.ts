@@ -2,7 +2,9 @@
  * The paid request path (SPEC §4, §5): admit → hold → route with failover → meter → settle, one file a stage:
  *
  *   call.ts       the call's figures (prompt bounds, the most completion tokens) and the body forwarded upstream
- *   admission.ts  the key's allow-list, the offers priced and ranked, the rate window, then the hold
+ *   admission.ts  the key's allow-list, the route planned, the rate window, then the hold
+ *   route-plan.ts the offers of the model and its fallbacks, priced, ranked, under the caller's preferences
+ *   preferences.ts the `provider` object and `models` (OpenRouter's), merged with the key's, resolved, applied
  *   attempts.ts   the ranked offers in turn behind their circuit breakers; failover before the first byte
  *   stream.ts     after the first event: relay, meter, settle, end (no failover past the first byte)
  *   settle.ts     the hold closed to the metered cost (never above it) with the request record
@@ -24,6 +26,7 @@ import { InProcessSlots, type TicketStore } from '../concurrency.js';
 import { budgetSlot } from '../key-budgets.js';
 import { serveAttempts } from './attempts.js';
 import { BreakerBoard } from './breakers.js';
+import { LatencyBoard } from './latency.js';
 import { upstreamBodyText } from './call.js';
 import { requestContext } from './context.js';
 import { CONTENTION, openAiError, type ErrorSpec } from './errors.js';
@@ -43,6 +46,9 @@ export { BreakerBoard, type Breakers } from './breakers.js';
 export { requestContext, type RequestContext } from './context.js';
 export { serveAttempts, type AttemptDeps } from './attempts.js';
 export { rankOffers } from './admission.js';
+export * from './preferences.js';
+export { planRoute, priceOffers, type RoutePlan, type Planned } from './route-plan.js';
+export { LatencyBoard, expectedLatencyMs, type LatencyTracker } from './latency.js';
 export { settler, type Settle, type Settled } from './settle.js';
 export { holdPayment, leasePayment, SETTLE_ATTEMPTS, type HoldCloser, type Payment } from './payment.js';
 export * from './ports.js';
@@ -79,6 +85,8 @@ async function untilOrDeadline(p: Promise<void>, ms: number): Promise<void> {
 
 export class Gateway {
   private readonly breakers = new BreakerBoard();
+  /** Each endpoint's time to first byte as this process saw it (`provider.sort: "latency"`). */
+  private readonly latency = new LatencyBoard();
   /** This process's in-flight counts for the default caps (gateway/tickets.ts). */
   private readonly slots = new InProcessSlots();
   private readonly cfg: GatewayConfig;
@@ -111,7 +119,7 @@ export class Gateway {
       return { status: e.status, outcome: 'refused', code: e.code, record: null, settled: false, attempts: [] };
     };
 
-    const admitted = await admit(req, { catalog: this.deps.catalog, limiter: this.deps.limiter, breakers: this.breakers, clock: this.clock, max_attempts: this.cfg.max_attempts });
+    const admitted = await admit(req, { catalog: this.deps.catalog, limiter: this.deps.limiter, breakers: this.breakers, clock: this.clock, max_attempts: this.cfg.max_attempts, latency: this.latency });
     if (!admitted.ok) return refuse(admitted.refusal);
     const ticket = await takeTickets(req, { slots: this.slots, tickets: this.deps.tickets, startup_max_in_flight: this.cfg.startup_max_in_flight, clock: this.clock, log: this.deps.log });
     if (!ticket.ok) return refuse(ticket.refusal);
@@ -135,9 +143,12 @@ export class Gateway {
     if (!paid.ok) return refuse(paid.refusal);
 
     // Route, meter, settle: the payment is always closed on the way out.
-    const ctx = requestContext({ req, call: req.call, sink: paid.sink, started_ms: startedMs, payment: paid.payment, offers: admitted.offers, body_text: upstreamBodyText(req.call) });
+    const ctx = requestContext({
+      req, call: req.call, sink: paid.sink, started_ms: startedMs, payment: paid.payment, offers: admitted.offers, body_text: upstreamBodyText(req.call),
+      reasons: admitted.plan.reasons, restricted: admitted.plan.restricted,
+    });
     const result = await serveAttempts(ctx, {
-      upstream: this.deps.upstream, breakers: this.breakers, clock: this.clock, settle: this.settle, cfg: this.cfg,
+      upstream: this.deps.upstream, breakers: this.breakers, clock: this.clock, settle: this.settle, cfg: this.cfg, latency: this.latency,
       ...(this.deps.relay ? { relay: this.deps.relay } : {}), ...(this.deps.log ? { log: this.deps.log } : {}),
     });
     // After the reply: what each provider tried did feeds its SLA standing, in batches (sla-buffer.ts).

@@ -7,6 +7,7 @@ import { MAX_ATTEMPTS_PER_REQUEST } from '../routing.js';
 import type { ApiKeyRecord } from '../store.js';
 import type { Outcome, UsageRecord } from '../usage.js';
 import type { GatewayCall } from './call.js';
+import type { RoutingPreferences } from './preferences.js';
 
 // ---------- the provider side ----------
 
@@ -76,7 +77,11 @@ export interface GatewayRequest {
   /** The caller sent the Idempotency-Key (a replay must be told apart); false or absent: derived, unique. */
   caller_idempotency_key?: boolean;
   request_hash: string;
-  region?: string;
+  /**
+   * The request's own routing preferences (`provider`, `models`; preferences.ts), as it sent them: merged with
+   * its key's defaults field by field in admission. Absent: the key's, else the default ranking.
+   */
+  routing?: RoutingPreferences;
   /** Wall-clock deadline (ms since epoch) after which nothing new is started: the function's own timeout minus room to settle. */
   deadline_ms: number;
 }

@@ -48,7 +48,8 @@ function usageRecord(ctx: RequestContext, clock: GatewayClock, offer: Offer | nu
     key_id: req.key.id,
     hold_id: payment.id,
     workload: call.workload,
-    model: call.model,
+    // The model that served (a fallback model's when one did); the requested one when none did.
+    model: offer?.entry.model ?? call.model,
     provider_id: offer?.provider_id ?? '-',
     endpoint_id: offer?.endpoint_id ?? '-',
     accelerator: offer?.accelerator ?? '-',

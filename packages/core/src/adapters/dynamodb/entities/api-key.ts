@@ -27,6 +27,7 @@ export function toApiKey(i: Record<string, unknown>): ApiKeyRecord {
     rpm: (i.rpm ?? null) as number | null,
     tpm: (i.tpm ?? null) as number | null,
     max_in_flight: (i.max_in_flight ?? null) as number | null,
+    routing: (i.routing ?? null) as ApiKeyRecord['routing'],
     budget_left_micros: (i.budget_left_micros ?? null) as number | null,
     created_at: i.created_at as string,
     revoked_at: (i.revoked_at ?? null) as string | null,
