@@ -13,8 +13,9 @@ const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 
 const GATEWAY_FILES = readdirSync(join(ROOT, 'packages/core/src/gateway')).filter((f) => f.endsWith('.ts')).map((f) => `packages/core/src/gateway/${f}`);
 /** The handler-side files an OpenAI-compatible request goes through. */
-const RESPONSES_FILES = ['functions/responses.ts', 'functions/lib/responses.ts', 'functions/lib/responses-schemas.ts', 'packages/core/src/responses/prepare.ts', 'packages/core/src/responses/sink.ts'];
-const HANDLER_FILES = ['functions/inference.ts', 'functions/lib/api.ts', 'functions/lib/errors.ts', 'functions/lib/openai.ts', 'functions/lib/openai-errors.ts', 'functions/lib/openai-issues.ts', ...RESPONSES_FILES];
+/** The Responses API's files that raise codes (its schema file, like openai.ts, holds zod's own `code: 'custom'` sites). */
+const RESPONSES_FILES = ['functions/responses.ts', 'functions/lib/responses.ts', 'packages/core/src/responses/prepare.ts', 'packages/core/src/responses/sink.ts'];
+const HANDLER_FILES = ['functions/inference.ts', 'functions/lib/api.ts', 'functions/lib/errors.ts', 'functions/lib/openai.ts', 'functions/lib/openai-errors.ts', 'functions/lib/openai-issues.ts', 'functions/lib/responses-schemas.ts', ...RESPONSES_FILES];
 
 /** Literals on those paths that are not codes an OpenAI-compatible route answers, each with why. */
 const NOT_ANSWERED = new Set([
