@@ -5,7 +5,8 @@
  * `useResponsesApi: true`. Each reply's usage is what the credits fall by.
  */
 import { createOpenAI } from '@ai-sdk/openai';
-import { generateText, streamText, type ModelMessage } from 'ai';
+import { generateText, jsonSchema, stepCountIs, streamText, tool, type ModelMessage } from 'ai';
+import OpenAI from 'openai';
 import { ChatOpenAI } from '@langchain/openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
@@ -151,5 +152,75 @@ describe('LangChain ChatOpenAI with useResponsesApi', () => {
     expect(text.length).toBeGreaterThan(0);
     expect(usage?.output_tokens).toBe(countTokens(text));
     expect(after.spent_micros - before.spent_micros).toBe(expectedCost(usage!.input_tokens, usage!.output_tokens));
+  });
+});
+
+/**
+ * Whether the simulated provider calls tools and answers in JSON yet (issue 15, point 2, built in parallel): asked once,
+ * through chat. Until it does, the tests below are reported skipped (never passed): the translation of tool calls and
+ * JSON formats is pinned offline meanwhile (responses-translation.offline.test.ts).
+ */
+let capabilities: Promise<{ tools: boolean; json: boolean }> | null = null;
+function simulatorCapabilities() {
+  return (capabilities ??= (async () => {
+    const body = (extra: Record<string, unknown>) => ({ model: LLAMA, max_tokens: 40, messages: [{ role: 'user', content: 'Price of an H100?' }], ...extra });
+    const tools = await call('POST', '/v1/chat/completions', { key: rt.world!.startupKey, body: body({ tools: [SPOT_TOOL_CHAT], tool_choice: 'required' }) });
+    const json = await call('POST', '/v1/chat/completions', { key: rt.world!.startupKey, body: body({ response_format: { type: 'json_schema', json_schema: { name: 'quote', schema: QUOTE_SCHEMA, strict: true } } }) });
+    const parses = (t: unknown) => { try { return typeof t === 'string' && typeof JSON.parse(t) === 'object'; } catch { return false; } };
+    return { tools: (tools.body?.choices?.[0]?.message?.tool_calls?.length ?? 0) > 0, json: parses(json.body?.choices?.[0]?.message?.content) };
+  })());
+}
+
+const SPOT_PARAMETERS = { type: 'object', properties: { accelerator: { type: 'string' } }, required: ['accelerator'], additionalProperties: false };
+const SPOT_TOOL_CHAT = { type: 'function', function: { name: 'spot_price', description: 'The spot price of an accelerator', parameters: SPOT_PARAMETERS } };
+const QUOTE_SCHEMA = { type: 'object', properties: { accelerator: { type: 'string' }, usd_per_hour: { type: 'number' } }, required: ['accelerator', 'usd_per_hour'], additionalProperties: false };
+
+describe('tool calls and structured output on the Responses API (wait for the simulator to call tools and answer JSON)', () => {
+  it('official client, streamed: a forced function call arrives as function_call events, its arguments in deltas, billed exactly', async (ctx) => {
+    if (!(await simulatorCapabilities()).tools) return ctx.skip();
+    // Prepare
+    const ai = new OpenAI({ apiKey: rt.world!.startupKey, baseURL: `${rt.baseUrl}/v1`, maxRetries: 0 });
+    const before = await settled();
+    // Act
+    const stream = await ai.responses.create({ model: LLAMA, input: 'Price of an H100?', stream: true, max_output_tokens: 64, tool_choice: 'required', tools: [{ type: 'function', name: 'spot_price', parameters: SPOT_PARAMETERS, strict: true }] });
+    const seen: OpenAI.Responses.ResponseStreamEvent[] = [];
+    for await (const e of stream) seen.push(e);
+    const after = await settled();
+    // Assess
+    const added = seen.find((e) => e.type === 'response.output_item.added' && e.item.type === 'function_call') as OpenAI.Responses.ResponseOutputItemAddedEvent;
+    const deltas = seen.filter((e) => e.type === 'response.function_call_arguments.delta').map((e) => (e as OpenAI.Responses.ResponseFunctionCallArgumentsDeltaEvent).delta).join('');
+    const done = seen.find((e) => e.type === 'response.function_call_arguments.done') as OpenAI.Responses.ResponseFunctionCallArgumentsDoneEvent;
+    const completed = seen.at(-1) as OpenAI.Responses.ResponseCompletedEvent;
+    expect(added.item).toMatchObject({ type: 'function_call', name: 'spot_price' });
+    expect(done.arguments).toBe(deltas);
+    expect(JSON.parse(done.arguments)).toHaveProperty('accelerator');
+    expect(completed.response.output.find((i) => i.type === 'function_call')).toMatchObject({ call_id: (added.item as { call_id: string }).call_id, arguments: deltas });
+    expect(after.spent_micros - before.spent_micros).toBe(expectedCost(completed.response.usage!.input_tokens, completed.response.usage!.output_tokens));
+  });
+
+  it('Vercel AI SDK: a tool round trip (the call, its result sent back as function_call_output, the answer)', async (ctx) => {
+    if (!(await simulatorCapabilities()).tools) return ctx.skip();
+    // Prepare
+    const spot = tool({ description: 'The spot price of an accelerator', inputSchema: jsonSchema<{ accelerator: string }>(SPOT_PARAMETERS as never), execute: async () => ({ usd_per_hour: 2.1 }) });
+    // Act
+    const r = await generateText({ model: vercel()(LLAMA), prompt: 'Price of an H100?', tools: { spot_price: spot }, stopWhen: stepCountIs(2), maxOutputTokens: 64 });
+    // Assess
+    expect(r.steps[0]!.toolCalls.length).toBeGreaterThan(0);
+    expect(sent.at(-1)!.input).toEqual(expect.arrayContaining([
+      expect.objectContaining({ type: 'function_call', name: 'spot_price' }),
+      expect.objectContaining({ type: 'function_call_output', call_id: r.steps[0]!.toolCalls[0]!.toolCallId }),
+    ]));
+  });
+
+  it('official client: text.format json_schema gives JSON that fits the schema', async (ctx) => {
+    if (!(await simulatorCapabilities()).json) return ctx.skip();
+    // Act
+    const r = await new OpenAI({ apiKey: rt.world!.startupKey, baseURL: `${rt.baseUrl}/v1`, maxRetries: 0 }).responses.create({
+      model: LLAMA, input: 'Quote an H100.', max_output_tokens: 64, text: { format: { type: 'json_schema', name: 'quote', schema: QUOTE_SCHEMA, strict: true } },
+    });
+    // Assess
+    const quote = JSON.parse(r.output_text) as Record<string, unknown>;
+    expect(typeof quote.accelerator).toBe('string');
+    expect(typeof quote.usd_per_hour).toBe('number');
   });
 });

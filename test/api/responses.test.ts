@@ -353,6 +353,19 @@ describe("refusals, in OpenAI's shape", () => {
     expect(after.spent_micros).toBe(before.spent_micros);
   });
 
+  it('a conversation too large to store is refused before anything is held (send store: false)', async () => {
+    // Prepare
+    const before = await settled();
+    const input = 'gpu '.repeat(70_000); // 280,000 bytes: over the 256 KB a stored conversation may hold
+    // Act
+    const r = await call('POST', '/v1/responses', { key: rt.world!.startupKey, body: { model: LLAMA, input, max_output_tokens: 16 } });
+    const after = await settled();
+    // Assess
+    expect(r.status).toBe(400);
+    expect(r.body.error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_value', param: 'input', message: expect.stringMatching(/store": false/) });
+    expect(after.spent_micros).toBe(before.spent_micros);
+  });
+
   it('an unknown model is the one model not-found (404 model_not_found)', async () => {
     // Act
     const err = await ai.responses.create({ model: 'no-such-model', input: 'hi' }).catch((e: unknown) => e);
