@@ -1,7 +1,8 @@
 /**
- * The OpenAI-compatible API (SPEC §4): chat completions, completions, embeddings (paid, routed, metered
- * by packages/core/src/gateway/), models, and usage. The three paid routes are response-streaming rows:
- * a plain reply is written to the stream in one piece, a `stream: true` one as server-sent events.
+ * The OpenAI-compatible API (SPEC §4): chat completions, completions, embeddings and responses (paid, routed,
+ * metered by packages/core/src/gateway/; responses as a chat completion retold, functions/lib/responses.ts), models,
+ * and usage. The four paid routes are response-streaming rows: a plain reply is written to the stream in one piece,
+ * a `stream: true` one as server-sent events.
  */
 import middy from '@middy/core';
 import { executionModeStreamifyResponse } from '@middy/core/StreamifyResponse';
@@ -11,7 +12,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import {
-  MAX_USAGE_RANGE_DAYS, describeCall, groupUsage, listedModels, modelNotFound, openAiError, requestHash, type GatewayCall, type GatewayResult, type Principal, type ResponseSink, type Workload,
+  MAX_USAGE_RANGE_DAYS, describeCall, groupUsage, listedModels, modelNotFound, openAiError, requestHash, type Workload,
 } from '../packages/core/src/index.js';
 import { now as clockNow } from '../packages/core/src/clock.js';
 import { UsageTooLargeError } from '../packages/core/src/adapters/dynamodb/index.js';
@@ -25,7 +26,7 @@ import { ChatBody, CompletionBody, EmbeddingBody, MAX_INFERENCE_BODY_BYTES, with
 import { ResponsesBody } from './lib/responses-schemas.js';
 import { serveResponse } from './lib/responses.js';
 import { logger, metrics } from './lib/powertools.js';
-import { StreamSink } from './lib/sink.js';
+import { StreamSink, type Serve } from './lib/sink.js';
 import { shapeStreamedReply } from './lib/reply.js';
 
 /** Each invocation's gateway run, keyed by its Lambda context (weak: nothing outlives the invocation). */
@@ -36,18 +37,6 @@ const SETTLE_RESERVE_MS = 5_000;
 
 /** Deeper than management bodies: a tool's parameters are a JSON Schema of their own. */
 const MAX_INFERENCE_JSON_DEPTH = 128;
-
-/**
- * What an inference route makes of its validated body: the call the gateway serves and the sink it writes to (the
- * client's, or one that retells chat in another API's shapes), and what to do once the gateway is done (after the
- * reply). A refusal is thrown as an HttpError.
- */
-export interface Served {
-  call: GatewayCall;
-  sink: ResponseSink;
-  after?: (r: GatewayResult) => Promise<void>;
-}
-export type Serve = (body: Record<string, unknown>, o: { principal: Principal & { tenant_id: string }; requestId: string; sink: StreamSink }) => Promise<Served>;
 
 /** Chat, completions and embeddings: the body is the call, written to the client as the provider answers it. */
 const direct = (workload: Workload): Serve => async (body, { sink }) => ({ call: describeCall(workload, body), sink });

@@ -6,7 +6,7 @@
  */
 import { RESPONSE_RETENTION_S, ResponsesSink, describeCall, isRefusal, newId, prepareResponse, type ResponsesRequest } from '../../packages/core/src/index.js';
 import { nowMs } from '../../packages/core/src/clock.js';
-import type { Serve } from '../inference.js';
+import type { Serve } from './sink.js';
 import { deps } from './deps.js';
 import { httpErrorOf } from './openai-errors.js';
 import { logger } from './powertools.js';
