@@ -1,7 +1,8 @@
 /**
- * The OpenAI-compatible API (SPEC §4): chat completions, completions, embeddings (paid, routed, metered
- * by packages/core/src/gateway/), models, and usage. The three paid routes are response-streaming rows:
- * a plain reply is written to the stream in one piece, a `stream: true` one as server-sent events.
+ * The OpenAI-compatible API (SPEC §4): chat completions, completions, embeddings and responses (paid, routed,
+ * metered by packages/core/src/gateway/; responses as a chat completion retold, functions/lib/responses.ts), models,
+ * and usage. The four paid routes are response-streaming rows: a plain reply is written to the stream in one piece,
+ * a `stream: true` one as server-sent events.
  */
 import middy from '@middy/core';
 import { executionModeStreamifyResponse } from '@middy/core/StreamifyResponse';
@@ -23,8 +24,10 @@ import { usageDay } from './lib/days.js';
 import type { RouteDef } from '../infra/routes.js';
 import { ChatBody, CompletionBody, EmbeddingBody, MAX_INFERENCE_BODY_BYTES, withoutNulls, type UsageQuery } from './lib/openai.js';
 import { requestRouting } from './lib/routing-schemas.js';
+import { ResponsesBody } from './lib/responses-schemas.js';
+import { serveResponse } from './lib/responses.js';
 import { logger, metrics } from './lib/powertools.js';
-import { StreamSink } from './lib/sink.js';
+import { StreamSink, type Serve } from './lib/sink.js';
 import { shapeStreamedReply } from './lib/reply.js';
 
 /** Each invocation's gateway run, keyed by its Lambda context (weak: nothing outlives the invocation). */
@@ -33,19 +36,21 @@ const pendingWork = new WeakMap<Context, { work: Promise<unknown>; sink: StreamS
 /** Room left, before the function's own timeout, to meter and settle after the provider. */
 const SETTLE_RESERVE_MS = 5_000;
 
-const BODY: Record<Workload, z.ZodType> = { chat: ChatBody, completion: CompletionBody, embedding: EmbeddingBody };
 /** Deeper than management bodies: a tool's parameters are a JSON Schema of their own. */
 const MAX_INFERENCE_JSON_DEPTH = 128;
 
-function parseInferenceBody(route: RouteDef, workload: Workload, event: APIGatewayProxyEvent): Record<string, unknown> {
+/** Chat, completions and embeddings: the body is the call, written to the client as the provider answers it. */
+const direct = (workload: Workload): Serve => async (body, { sink }) => ({ call: describeCall(workload, body), sink });
+
+function parseInferenceBody(route: RouteDef, schema: z.ZodType, event: APIGatewayProxyEvent): Record<string, unknown> {
   const raw = rawBodyOf(event, MAX_INFERENCE_BODY_BYTES);
   if (raw.trim() === '') throw badRequest('A JSON request body is required.', null, 'missing_body');
   const json = parseJson(raw, MAX_INFERENCE_JSON_DEPTH, 'We could not parse the JSON body of your request.');
   if (!json || typeof json !== 'object' || Array.isArray(json)) throw badRequest('The request body must be a JSON object.', null, 'invalid_json');
-  return withoutNulls(parseBodyWith(route, BODY[workload], json) as Record<string, unknown>);
+  return withoutNulls(parseBodyWith(route, schema, json) as Record<string, unknown>);
 }
 
-function inferenceRoute(handlerId: string, workload: Workload) {
+function inferenceRoute(handlerId: string, schema: z.ZodType, serve: Serve) {
   const route = routeFor(handlerId);
   const core = async (event: APIGatewayProxyEvent, context: Context) => {
     const requestId = requestIdOf(event, context);
@@ -53,11 +58,12 @@ function inferenceRoute(handlerId: string, workload: Workload) {
     try {
       const principal = await authenticate(route, headers);
       if (principal?.role !== 'startup' || !principal.key || !principal.tenant_id) throw forbidden('Inference routes take a startup key.');
-      const body = parseInferenceBody(route, workload, event);
+      const body = parseInferenceBody(route, schema, event);
       const idem = idempotencyKeyOf(headers, requestId);
 
       const sink = new StreamSink();
-      const call = describeCall(workload, body);
+      const served = await serve(body, { principal: { ...principal, tenant_id: principal.tenant_id }, requestId, sink });
+      const { call } = served;
       const routing = requestRouting(body);
       const work = deps()
         .gateway.handle(
@@ -72,12 +78,14 @@ function inferenceRoute(handlerId: string, workload: Workload) {
             ...(routing ? { routing } : {}),
             deadline_ms: Date.now() + Math.max(1_000, context.getRemainingTimeInMillis() - SETTLE_RESERVE_MS),
           },
-          sink,
+          served.sink,
         )
-        .then((r) => {
+        .then(async (r) => {
           metrics.addMetric(`gateway_${r.outcome}`, MetricUnit.Count, 1);
           if (r.record) metrics.addMetric('billed_micros', MetricUnit.Count, r.record.cost_micros);
           logger.debug('inference request', { requestId, status: r.status, outcome: r.outcome, code: r.code, attempts: r.attempts, cost_micros: r.record?.cost_micros });
+          // After the reply's last byte (the gateway resolves only then): nothing of this is on the reply's path.
+          await served.after?.(r).catch((err: unknown) => logger.error('after-reply work failed', { error: err as Error, requestId }));
           return r;
         })
         .catch((err: unknown) => {
@@ -115,9 +123,11 @@ function inferenceRoute(handlerId: string, workload: Workload) {
   }).use(injectLambdaContext(logger)).use(logMetrics(metrics));
 }
 
-export const chat = inferenceRoute('functions/inference.chat', 'chat');
-export const completions = inferenceRoute('functions/inference.completions', 'completion');
-export const embeddings = inferenceRoute('functions/inference.embeddings', 'embedding');
+export const chat = inferenceRoute('functions/inference.chat', ChatBody, direct('chat'));
+export const completions = inferenceRoute('functions/inference.completions', CompletionBody, direct('completion'));
+export const embeddings = inferenceRoute('functions/inference.embeddings', EmbeddingBody, direct('embedding'));
+/** The Responses API: translated to a chat completion and served by the same gateway (functions/lib/responses.ts). */
+export const responses = inferenceRoute('functions/inference.responses', ResponsesBody, serveResponse);
 
 /** `created` of a model object: fixed, so the list is stable (OpenAI's is the model's release time). */
 const MODEL_CREATED_S = 1_735_689_600; // 2025-01-01T00:00:00Z

@@ -11,6 +11,7 @@ import type { TableAccess } from './access.js';
 import { CapacityReport } from '../events/capacity.js';
 import * as S from '../functions/lib/schemas.js';
 import * as O from '../functions/lib/openai.js';
+import * as R from '../functions/lib/responses-schemas.js';
 import * as P from '../functions/lib/provider-schemas.js';
 import * as PR from '../functions/lib/pricing-schemas.js';
 import * as D from '../functions/lib/dashboard-schemas.js';
@@ -216,6 +217,21 @@ export const ROUTES: readonly RouteDef[] = [
     method: 'POST', path: '/v1/embeddings', handler: 'functions/inference.embeddings', auth: ['startup'], access: INFERENCE_ACCESS,
     streaming: true, cors: true, openai: true, timeoutSeconds: 60, body: O.EmbeddingBody,
     summary: 'OpenAI embeddings, billed for their input tokens',
+  },
+  {
+    // INFERENCE_ACCESS covers the stored responses too: the previous response's read (GetItem) and the store after the reply (PutItem).
+    method: 'POST', path: '/v1/responses', handler: 'functions/inference.responses', auth: ['startup'], access: INFERENCE_ACCESS,
+    streaming: true, cors: true, openai: true, timeoutSeconds: INFERENCE_TIMEOUT_S, body: R.ResponsesBody,
+    summary: "OpenAI's Responses API (stream: true for its event stream), served as a chat completion: held, routed, metered and billed as chat; stored 30 days unless store: false",
+  },
+  {
+    method: 'GET', path: '/v1/responses/{id}', handler: 'functions/responses.get', auth: ['startup'], access: ['read'], cors: true, openai: true,
+    summary: 'A stored response (Responses API), for the startup that made it', reply: R.ResponseReply,
+  },
+  {
+    // A delete leaves a tombstone (PutItem) until the item's TTL: no DeleteItem grant.
+    method: 'DELETE', path: '/v1/responses/{id}', handler: 'functions/responses.remove', auth: ['startup'], access: ['read', 'write'], cors: true, openai: true,
+    summary: 'Delete a stored response (Responses API)', reply: R.DeletedResponseReply,
   },
   {
     method: 'GET', path: '/v1/models', handler: 'functions/inference.listModels', auth: ['startup'], access: ['read', 'query'], cors: true, openai: true,

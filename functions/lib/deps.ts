@@ -3,7 +3,7 @@
  * comes from the SDK's own AWS_ENDPOINT_URL_DYNAMODB, so the local runtime and AWS run this same code.
  */
 import { BookingLifecycle, Bookings, CATALOG_CACHE_TTL_MS, CachedCatalog, Credits, nowMs, DEFAULT_LEASE_RESERVE_S, DEFAULT_LEASE_SPEND_S, DEFAULT_HOLDER_CONFIG, Gateway, KEY_CACHE_TTL_MS, LEASE_SWEEP_GRACE_S, LeaseCloser, LeaseHolder, Lending, MAX_CATALOG_CACHE_TTL_MS, MAX_KEY_CACHE_TTL_MS, MAX_LEASE_RESERVE_S, MAX_LEASE_SPEND_S, RelaySigner, Tenants, ttlFromEnv, type LeaseTiming } from '../../packages/core/src/index.js';
-import { DynamoBookings, DynamoCatalog, DynamoCreditStore, DynamoProviders, DynamoRateLimiter, DynamoDashboard, DynamoRelayKeys, DynamoSettlement, DynamoSla, DynamoTickets, documentClient, routingEpoch } from '../../packages/core/src/adapters/dynamodb/index.js';
+import { DynamoBookings, DynamoCatalog, DynamoCreditStore, DynamoProviders, DynamoRateLimiter, DynamoDashboard, DynamoRelayKeys, DynamoResponseStore, DynamoSettlement, DynamoSla, DynamoTickets, documentClient, routingEpoch } from '../../packages/core/src/adapters/dynamodb/index.js';
 import { HttpUpstream } from '../../packages/core/src/adapters/http/upstream.js';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -43,6 +43,8 @@ export interface Deps {
   /** A booking's life after acceptance: start, hourly billing, completion, cancellation during, interruption. */
   lifecycle: BookingLifecycle;
   bookingStore: DynamoBookings;
+  /** Stored Responses API responses (packages/core/src/responses/store.ts). */
+  responses: DynamoResponseStore;
 }
 
 /** A positive integer from the environment, or the default. */
@@ -101,7 +103,7 @@ export function deps(): Deps {
   const bookingStore = new DynamoBookings(doc, table);
   const bookings = new Bookings(bookingStore, bookingStore, catalog, credits, nowMs);
   const lifecycle = new BookingLifecycle(bookingStore, bookings, credits, nowMs);
-  cached = { bookings, lifecycle, bookingStore, doc, table, store, credits, lending: new Lending(store), tenants, catalog, routingCatalog, gateway, limiter, tickets, providers: new DynamoProviders(doc, table), upstream, relayKeys, relay, sla, settlement: new DynamoSettlement(doc, table, store.ledger), dashboard: new DynamoDashboard(doc, table), holder, leaseTiming: timing,
+  cached = { bookings, lifecycle, bookingStore, doc, table, store, credits, lending: new Lending(store), tenants, catalog, routingCatalog, gateway, limiter, tickets, providers: new DynamoProviders(doc, table), upstream, relayKeys, relay, sla, responses: new DynamoResponseStore(doc, table), settlement: new DynamoSettlement(doc, table, store.ledger), dashboard: new DynamoDashboard(doc, table), holder, leaseTiming: timing,
     leases: new LeaseCloser(store, undefined, envSeconds('COMPUX_LEASE_SWEEP_GRACE_S', LEASE_SWEEP_GRACE_S, 3_600)) };
   return cached;
 }

@@ -70,3 +70,12 @@ export function asOpenAi(e: HttpError): HttpError {
 export function openAiInternalError(): ErrorSpec {
   return { status: 500, type: 'server_error', code: 'internal_error', message: 'The server had an error while processing your request. Sorry about that! You can retry your request; x-request-id names it.' };
 }
+
+/** Longest response id quoted back (a malformed path value may be anything). */
+const QUOTED_ID_MAX_CHARS = 80;
+
+/** A stored response that does not exist for this startup (never made, another startup's, deleted, expired): one 404. */
+export function responseNotFound(id: string): HttpError {
+  const quoted = id.length > QUOTED_ID_MAX_CHARS ? `${id.slice(0, QUOTED_ID_MAX_CHARS)}…` : id;
+  return new HttpError(404, `Response with id '${quoted}' not found.`, 'response_not_found', 'invalid_request_error', 'response_id');
+}

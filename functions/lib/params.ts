@@ -12,7 +12,7 @@ import { MODEL_ID, modelNotFound, parsePeriod } from '../../packages/core/src/in
 import type { RouteDef } from '../../infra/routes.js';
 import { Accelerator } from '../../events/capacity.js';
 import { HttpError, badRequest } from './errors.js';
-import { httpErrorOf } from './openai-errors.js';
+import { httpErrorOf, responseNotFound } from './openai-errors.js';
 
 /**
  * The characters after an id's prefix and how many: ids are made base62 (20 or 24 characters, packages/core/src/ids.ts);
@@ -54,6 +54,8 @@ const REQUEST_ID = new RegExp(`^${ID_BODY}$`);
 const REQUEST: PathParamKind = { noun: 'request', valid: (v) => REQUEST_ID.test(v), refusal: 'not_found' };
 /** A model id that cannot be one is answered as OpenAI answers any unknown model (quoted, cut at 64 characters). */
 const MODEL: PathParamKind = { noun: 'model', valid: (v) => MODEL_ID.test(v), refusal: 'not_found', refuse: (v) => httpErrorOf(modelNotFound(v)), errorParam: 'model' };
+/** A stored response's id (resp_ and base62): one that cannot be one is answered as an unknown one, in OpenAI's shape. */
+const RESPONSE: PathParamKind = { ...idOf('resp', 'response'), refuse: (v) => responseNotFound(v), errorParam: 'response_id' };
 const ACCELERATOR: PathParamKind = { noun: 'accelerator', valid: (v) => Accelerator.safeParse(v).success, refusal: 'not_found' };
 /** The period is checked whole by periodParam below: the same 400 as ever. */
 const PERIOD: PathParamKind = {
@@ -76,6 +78,7 @@ const KINDS: Readonly<Record<string, PathParamKind>> = {
   'events/{id}': EVENT,
   'requests/{id}': REQUEST,
   'models/{id+}': MODEL,
+  'responses/{id}': RESPONSE,
   'spot-prices/{accelerator}': ACCELERATOR,
   'settlements/{period}': PERIOD,
   'statements/{period}': PERIOD,

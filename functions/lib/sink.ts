@@ -9,7 +9,7 @@
  *   while a settlement is in flight.
  */
 import { Readable } from 'node:stream';
-import type { ResponseSink } from '../../packages/core/src/index.js';
+import type { GatewayCall, GatewayResult, Principal, ResponseSink } from '../../packages/core/src/index.js';
 
 export interface Head {
   status: number;
@@ -100,3 +100,15 @@ export class StreamSink implements ResponseSink {
     if (!this.readable.destroyed && !this.readable.readableEnded) this.readable.push(null);
   }
 }
+
+/**
+ * What an inference route makes of its validated body: the call the gateway serves and the sink it writes to (the
+ * client's, or one that retells chat in another API's shapes), and what to do once the gateway is done (after the
+ * reply). A refusal is thrown as an HttpError.
+ */
+export interface Served {
+  call: GatewayCall;
+  sink: ResponseSink;
+  after?: (r: GatewayResult) => Promise<void>;
+}
+export type Serve = (body: Record<string, unknown>, o: { principal: Principal & { tenant_id: string }; requestId: string; sink: StreamSink }) => Promise<Served>;

@@ -74,6 +74,8 @@ beforeAll(async () => {
       event: { prefix: 'evt', existing: 'evt_QQQQQQQQQQQQQQQQQQQQ', unknown: 'evt_QQQQQQQQQQQQQQQQQQQQ' },
       request: { prefix: '', existing: requestId, unknown: '00000000-0000-4000-8000-000000000000' },
       model: { prefix: '', existing: 'llama-3.1-70b-instruct', unknown: 'no-such-model' },
+      // No stored response exists in this world (the suite pays for nothing): both ids read as unknown.
+      response: { prefix: 'resp', existing: 'resp_QQQQQQQQQQQQQQQQQQQQ', unknown: 'resp_QQQQQQQQQQQQQQQQQQQQ' },
       accelerator: { prefix: '', existing: 'H100', unknown: null },
       // A month that has not ended: a settlement of it is refused (409) whatever else.
       period: { prefix: '', existing: period, unknown: null },

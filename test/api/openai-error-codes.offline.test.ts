@@ -13,7 +13,9 @@ const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 
 const GATEWAY_FILES = readdirSync(join(ROOT, 'packages/core/src/gateway')).filter((f) => f.endsWith('.ts')).map((f) => `packages/core/src/gateway/${f}`);
 /** The handler-side files an OpenAI-compatible request goes through. */
-const HANDLER_FILES = ['functions/inference.ts', 'functions/lib/api.ts', 'functions/lib/errors.ts', 'functions/lib/openai.ts', 'functions/lib/openai-errors.ts', 'functions/lib/openai-issues.ts'];
+/** The Responses API's files that raise codes (its schema file, like openai.ts, holds zod's own `code: 'custom'` sites). */
+const RESPONSES_FILES = ['functions/responses.ts', 'functions/lib/responses.ts', 'packages/core/src/responses/prepare.ts', 'packages/core/src/responses/sink.ts'];
+const HANDLER_FILES = ['functions/inference.ts', 'functions/lib/api.ts', 'functions/lib/errors.ts', 'functions/lib/openai.ts', 'functions/lib/openai-errors.ts', 'functions/lib/openai-issues.ts', 'functions/lib/responses-schemas.ts', ...RESPONSES_FILES];
 
 /** Literals on those paths that are not codes an OpenAI-compatible route answers, each with why. */
 const NOT_ANSWERED = new Set([
@@ -76,7 +78,7 @@ describe('error codes: docs/api.md and the code', () => {
 
   it('every code raised on the inference path is listed', () => {
     // Act
-    const raised = [...raisedCodes([...GATEWAY_FILES, 'functions/inference.ts', 'functions/lib/api.ts', 'functions/lib/errors.ts', 'functions/lib/openai-errors.ts'])];
+    const raised = [...raisedCodes([...GATEWAY_FILES, ...RESPONSES_FILES, 'functions/inference.ts', 'functions/lib/api.ts', 'functions/lib/errors.ts', 'functions/lib/openai-errors.ts'])];
     // Assess: the scan sees each kind of site (else it would pass by seeing nothing), and nothing unlisted
     expect(raised).toEqual(expect.arrayContaining(['model_not_found', 'invalid_request', 'body_too_large', 'invalid_idempotency_key', 'unexpected_query']));
     expect(raised.filter((c) => !NOT_ANSWERED.has(c) && !(INFERENCE_ERROR_CODES as readonly string[]).includes(c))).toEqual([]);

@@ -411,6 +411,14 @@ describe('every row stays inside its grant, on its normal and its error path', (
     await hit('GET', '/v1/models', 'error', 401, '/v1/models', { key: badKey });
     await hit('GET', '/v1/models/{id+}', 'normal', 200, `/v1/models/${LLAMA}`, { key: startup });
     await hit('GET', '/v1/models/{id+}', 'error', 404, '/v1/models/org/no-such-model', { key: startup });
+    // The Responses API: the store's write (after the reply), its read for previous_response_id, GET and DELETE.
+    const stored = (await hit('POST', '/v1/responses', 'normal', 200, '/v1/responses', { key: startup, body: { model: LLAMA, max_output_tokens: 16, input: 'hi' } })).body;
+    await hit('POST', '/v1/responses', 'error', 400, '/v1/responses', { key: startup, body: { model: LLAMA, input: 'hi', previous_response_id: 'resp_nosuchresponse000' } });
+    await waitFor('the stored response', async () => (await call('GET', `/v1/responses/${stored.id}`, { key: startup })).status === 200);
+    await hit('GET', '/v1/responses/{id}', 'normal', 200, `/v1/responses/${stored.id}`, { key: startup });
+    await hit('GET', '/v1/responses/{id}', 'error', 404, '/v1/responses/resp_nosuchresponse000', { key: startup });
+    await hit('DELETE', '/v1/responses/{id}', 'normal', 200, `/v1/responses/${stored.id}`, { key: startup });
+    await hit('DELETE', '/v1/responses/{id}', 'error', 404, `/v1/responses/${stored.id}`, { key: startup });
     await hit('GET', '/v1/usage', 'normal', 200, '/v1/usage?group_by=provider', { key: startup });
     await hit('GET', '/v1/usage', 'error', 400, '/v1/usage?group_by=planet', { key: startup });
 

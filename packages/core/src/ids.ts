@@ -13,8 +13,8 @@ function base62(bytes: Uint8Array, length: number): string {
   return out.padEnd(length, '0');
 }
 
-/** bkg: a capacity booking; quo: a quote; ofr: an offer of a quote; cpr: a provider's opaque reference in offers; evt: an event; whe: a webhook endpoint. */
-export type IdPrefix = 'stu' | 'len' | 'fac' | 'key' | 'hold' | 'pst' | 'prv' | 'req' | 'lse' | 'hld' | 'bkg' | 'quo' | 'ofr' | 'cpr' | 'evt' | 'whe' | 'flh';
+/** bkg: a capacity booking; quo: a quote; ofr: an offer of a quote; cpr: a provider's opaque reference in offers; evt: an event; whe: a webhook endpoint; resp: a Responses API response. */
+export type IdPrefix = 'stu' | 'len' | 'fac' | 'key' | 'hold' | 'pst' | 'prv' | 'req' | 'lse' | 'hld' | 'bkg' | 'quo' | 'ofr' | 'cpr' | 'evt' | 'whe' | 'flh' | 'resp';
 
 /** A random id such as fac_3kT9…, 20 base62 characters (~119 bits). */
 export function newId(prefix: IdPrefix): string {

@@ -41,3 +41,4 @@ export * from './key-budgets.js';
 export * from './key-budget-alerts.js';
 export * from './loans.js';
 export * from './loan-service.js';
+export * from './responses/index.js';

@@ -34,3 +34,4 @@ export { DynamoCovenantStore } from './covenants.js';
 export { DynamoCreditAlertStore } from './credit-alerts.js';
 export { DynamoKeyBudgetStore } from './key-budgets.js';
 export { DynamoLoanBook } from './loan-store.js';
+export { DynamoResponseStore } from './responses.js';
