@@ -23,7 +23,7 @@ export interface Cell {
   /** Refused cells run first, with the table's items counted around them; allowed cells after. */
   refused: boolean;
   /** 'through': a 2xx, or the entry's domain refusal. */
-  expect: 401 | 403 | 404 | 'through';
+  expect: 401 | 403 | 404 | 400 | 'through';
   domain?: string;
   key?: string;
   /** A webhook secret that signs the body instead of a key. */
@@ -117,7 +117,7 @@ export function cellsOf(row: RouteDef, entry: MatrixEntry, w: MatrixWorld): Cell
     // Every tenant of this role that does not own the object: the owner's other of the same role, or both of another role.
     for (const s of entry.owner === role ? [other(side)] : (['A', 'B'] as const)) {
       const t = w.tenants[s][role];
-      const base = { refused: true, expect: 404 as const, key: t.key, sees: s };
+      const base = { refused: true, expect: entry.missing ?? (404 as const), key: t.key, sees: s };
       cells.push({ ...base, label: `${role} ${s} naming ${entry.owner} ${side}'s`, sent: send(ownerObjects, role), unknown: send(w.objects.unknown, role) });
       if (entry.self && entry.owner === role) {
         const own = { [entry.self]: t.id };

@@ -36,6 +36,11 @@ export interface MatrixEntry {
    * reply but a 2xx fails, so a request that stopped being valid for its owner is noticed.
    */
   domain?: string;
+  /**
+   * What an id that names nothing gets when it is not 404: OpenAI answers an unknown `previous_response_id` in a body
+   * 400 `previous_response_not_found`. Another tenant's id must still get exactly that reply.
+   */
+  missing?: 400;
 }
 
 const at = (h: number) => new Date(floorHour(nowMs()) + h * HOUR_MS).toISOString();
@@ -43,7 +48,7 @@ const FACILITY_TERMS = { principal_micros: 5_000_000, multiplier: 1.25, term_mon
 const CHAT_MODEL = 'llama-3.1-70b-instruct';
 
 /** Nouns of functions/lib/params.ts whose values belong to a tenant; the other kinds (a model, a month, an accelerator) are everyone's. */
-export const OWNED_NOUNS = new Set(['startup', 'key', 'facility', 'provider', 'booking', 'webhook endpoint', 'event', 'request']);
+export const OWNED_NOUNS = new Set(['startup', 'key', 'facility', 'provider', 'booking', 'webhook endpoint', 'event', 'request', 'response']);
 
 export const MATRIX: Readonly<Record<string, MatrixEntry>> = {
   'GET /openapi.json': { owner: null },
@@ -73,6 +78,10 @@ export const MATRIX: Readonly<Record<string, MatrixEntry>> = {
   'PUT /v1/facilities/{id}/covenants': { owner: 'lender', request: (o) => ({ params: { id: o.facility }, body: { covenants: [] } }) },
   'POST /v1/chat/completions': { owner: null, request: () => ({ body: { model: CHAT_MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 } }) },
   'POST /v1/completions': { owner: null, request: () => ({ body: { model: CHAT_MODEL, prompt: 'hi', max_tokens: 4 } }) },
+  // The body names a stored response to continue: the owner's, or another's (as unknown). Nothing is stored.
+  'POST /v1/responses': { owner: 'startup', request: (o) => ({ body: { model: CHAT_MODEL, input: 'and then?', max_output_tokens: 16, previous_response_id: o.response, store: false } }), missing: 400 },
+  'GET /v1/responses/{id}': { owner: 'startup', request: (o) => ({ params: { id: o.response } }) },
+  'DELETE /v1/responses/{id}': { owner: 'startup', request: (o) => ({ params: { id: o.responseToDelete } }) },
   'POST /v1/embeddings': { owner: null, request: () => ({ body: { model: 'text-embedding-3-small', input: 'hi' } }) },
   'GET /v1/models': { owner: null },
   'GET /v1/models/{id+}': { owner: null, request: () => ({ params: { id: CHAT_MODEL } }) },

@@ -36,6 +36,9 @@ export interface Objects {
   event: string;
   /** A chat request of the startup, recorded (its x-request-id). */
   request: string;
+  /** Stored responses of the startup (POST /v1/responses): one the matrix reads and continues, one it deletes. */
+  response: string;
+  responseToDelete: string;
 }
 
 export interface Tenant {
@@ -65,7 +68,7 @@ const Q = 'QQQQQQQQQQQQQQQQQQQQ';
 const UNKNOWN: Objects = {
   startup: `stu_${Q}`, spareKey: `key_${Q}`, facility: `fac_${Q}`, provider: `prv_${Q}`, booking: `bkg_${Q}`, providerBooking: `bkg_${Q}`,
   quote: `quo_${Q}`, offer: `ofr_${Q}`, endpoint: `whe_${Q}`, endpointToRoll: `whe_${Q}`, event: `evt_${Q}`,
-  request: '00000000-0000-4000-8000-000000000000',
+  request: '00000000-0000-4000-8000-000000000000', response: `resp_${Q}`, responseToDelete: `resp_${Q}`,
 };
 const FACILITY_TERMS = { multiplier: 1.25, term_months: 12, origination_fee_bps: 200, servicing_fee_bps: 75 };
 /** Endpoints subscribe to an event nothing here emits, so no delivery writes while the matrix counts items. */
@@ -127,14 +130,16 @@ export async function buildWorld(rt: TestRuntime, call: Call): Promise<MatrixWor
     const toRoll = await ok(call('POST', '/v1/webhook-endpoints', { key: t.startup.key, body: { url: 'http://127.0.0.1:9/matrix-roll', events: QUIET_EVENTS } }), 201);
     const keys = (await ok(call('GET', '/v1/keys', { key: t.startup.key }), 200)).data as Array<{ id: string }>;
     const request = await servedRequest(rt.baseUrl, t.startup.key, 'matrix');
+    const response = await storedResponse(call, t.startup.key);
+    const responseToDelete = await storedResponse(call, t.startup.key);
     objects[side] = {
       startup: t.startup.id, spareKey: spare.id, facility: facilities[side], provider: t.provider.id,
       booking: UNKNOWN.booking, providerBooking: UNKNOWN.booking, quote: UNKNOWN.quote, offer: UNKNOWN.offer,
-      endpoint: endpoint.id, endpointToRoll: toRoll.id, event: events.data[0].id, request,
+      endpoint: endpoint.id, endpointToRoll: toRoll.id, event: events.data[0].id, request, response, responseToDelete,
     };
     secrets[side].push(
       ...Object.values(t).flatMap((x: Tenant) => [x.id, x.key, ...(x.webhookSecret ? [x.webhookSecret] : [])]),
-      spare.key, facilities[side], endpoint.id, endpoint.secret, toRoll.id, toRoll.secret, request,
+      spare.key, facilities[side], endpoint.id, endpoint.secret, toRoll.id, toRoll.secret, request, response, responseToDelete,
       ...keys.map((k) => k.id), ...(events.data as Array<{ id: string }>).map((e) => e.id),
     );
   }
@@ -150,6 +155,13 @@ export async function buildWorld(rt: TestRuntime, call: Call): Promise<MatrixWor
   await settle(rt, call, op, settledPeriod);
   await quiet(rt);
   return { tenants, objects, operatorKey: op, revokedKey: revoked.key, settledPeriod, openPeriod, secrets };
+}
+
+/** A response the startup stored (POST /v1/responses): its id, once GET finds it (it is stored just after the reply). */
+async function storedResponse(call: Call, key: string): Promise<string> {
+  const id = (await ok(call('POST', '/v1/responses', { key, body: { model: 'llama-3.1-70b-instruct', input: 'matrix', max_output_tokens: 16 } }), 200)).id as string;
+  for (let i = 0; i < 50 && (await call('GET', `/v1/responses/${id}`, { key })).status !== 200; i++) await sleep(100);
+  return id;
 }
 
 /** Two pending bookings of startup A on Aurora's blocks (one for the startup's rows, one for the provider's), and an open quote. */
