@@ -2,7 +2,8 @@
  * The Responses API through the client libraries startups use, changed only in their base URL and key: the Vercel AI
  * SDK's default `openai(model)` (which speaks the Responses API) with generateText and streamText, a multi-turn
  * conversation the SDK continues with `item_reference`s to stored items, and LangChain's ChatOpenAI with
- * `useResponsesApi: true`. Each reply's usage is what the credits fall by.
+ * `useResponsesApi: true`. Each reply's usage is what the credits fall by. Then a first proof of tool calls and JSON on
+ * this API; each client's tool round trips and structured output, streamed and not, are in responses-{openai,vercel,langchain}.test.ts.
  */
 import { createOpenAI } from '@ai-sdk/openai';
 import { generateText, jsonSchema, stepCountIs, streamText, tool, type ModelMessage } from 'ai';
@@ -187,7 +188,9 @@ describe('tool calls and structured output on the Responses API', () => {
     // Act
     const r = await generateText({ model: vercel()(LLAMA), prompt: 'Price of an H100?', tools: { spot_price: spot }, stopWhen: stepCountIs(2), maxOutputTokens: 64 });
     // Assess
+    expect(r.steps.map((s) => s.finishReason)).toEqual(['tool-calls', 'stop']);
     expect(r.steps[0]!.toolCalls.length).toBeGreaterThan(0);
+    expect(r.text.length).toBeGreaterThan(0);
     expect(sent.at(-1)!.input).toEqual(expect.arrayContaining([
       expect.objectContaining({ type: 'function_call', name: 'spot_price' }),
       expect.objectContaining({ type: 'function_call_output', call_id: r.steps[0]!.toolCalls[0]!.toolCallId }),

@@ -119,7 +119,7 @@ describe('structured output', () => {
     // Assess
     expect(r.output_parsed).not.toBeNull();
     expect(Recipe.parse(r.output_parsed)).toEqual(r.output_parsed);
-    expect(r.text.format).toMatchObject({ type: 'json_schema', name: 'recipe' });
+    expect(r.text?.format).toMatchObject({ type: 'json_schema', name: 'recipe' });
     expect(bill.completion_tokens).toBe(countTokens(r.output_text));
     expect(tokensOf(r)).toEqual([bill.prompt_tokens, bill.completion_tokens]);
   });
