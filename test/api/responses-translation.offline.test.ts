@@ -1,8 +1,8 @@
 /**
  * The Responses API's translation, without a runtime: what the gateway would write (chat completion replies and
  * chat stream frames, as OpenAI's chat API sends them, tool calls included) through ResponsesSink into a recording
- * sink, and the chat request prepareResponse makes of tools, tool_choice and text.format. The simulated provider
- * does not call tools or answer JSON yet; these pin the translation of what a real provider sends.
+ * sink, and the chat request prepareResponse makes of tools, tool_choice and text.format: the translation of what a
+ * real provider sends, pinned frame by frame (the clients' end-to-end runs are in responses-{openai,vercel,langchain}.test.ts).
  */
 import { describe, expect, it } from 'vitest';
 import { ResponsesSink, prepareResponse, isRefusal, type ResponseShell, type ResponseSink, type ResponseStore, type ResponsesRequest } from '../../packages/core/src/index.js';

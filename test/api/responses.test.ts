@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
 import { client } from './client.js';
 import { DEMO_PROVIDERS, DEMO_SPOT } from '../../local/demo.js';
-import { countChatPromptTokens, countTokens, requestEconomics, type ChatMessageLike } from '../../packages/core/src/index.js';
+import { chatExtrasText, countChatPromptTokens, countTokens, requestEconomics, type ChatMessageLike } from '../../packages/core/src/index.js';
 
 process.env.COMPUX_UPSTREAM_FIRST_BYTE_TIMEOUT_MS = '1500';
 
@@ -136,11 +136,14 @@ describe('POST /v1/responses, whole', () => {
       { role: 'assistant', content: null, tool_calls: [{ id: 'call_spot1', type: 'function', function: { name: 'spot_price', arguments: '{"accelerator":"H100"}' } }] },
       { role: 'tool', content: '{"usd_per_hour":2.1}' },
     ];
+    const parameters = { type: 'object', properties: { accelerator: { type: 'string' } } };
+    // The tool as chat carries it: its definition is prompt text too (the provider counts it, as OpenAI does).
+    const chatTools = [{ type: 'function', function: { name: 'spot_price', parameters, strict: false } }];
     // Act
-    const r = await ai.responses.create({ model: LLAMA, input, max_output_tokens: 16, tools: [{ type: 'function', name: 'spot_price', parameters: { type: 'object', properties: { accelerator: { type: 'string' } } }, strict: false }] });
+    const r = await ai.responses.create({ model: LLAMA, input, max_output_tokens: 16, tools: [{ type: 'function', name: 'spot_price', parameters, strict: false }] });
     // Assess
     expect(r.status).toBe('completed');
-    expect(r.usage!.input_tokens).toBe(countChatPromptTokens(asChat));
+    expect(r.usage!.input_tokens).toBe(countChatPromptTokens(asChat) + countTokens(chatExtrasText({ tools: chatTools })));
     expect(r.tools).toMatchObject([{ type: 'function', name: 'spot_price', strict: false }]);
   });
 });
