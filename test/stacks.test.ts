@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { TABLE } from '../infra/table.js';
 import { ROUTES, routeKey, takesCursor } from '../infra/routes.js';
 import { CURSOR_SECRET_ENV, RELAY_KMS_KEY_ENV } from '../functions/lib/settings.js';
+import { RELAY_KEY_PURPOSE } from '../packages/core/src/relay-at-rest.js';
 import { QUEUES } from '../infra/queues.js';
 import { WORKFLOWS } from '../infra/workflows.js';
 import { SCHEDULES } from '../infra/schedules.js';
@@ -348,7 +349,10 @@ describe.each(STAGES)('stage %s: the relay key-encryption key', (stage) => {
       rows().filter((row) => {
         const fn = lambdaFor(synth, row.handler);
         const on = functionStatements(synth, fn).filter((st) => actionsOf(st).includes(action));
-        for (const st of on) expect(resourcesOf(st).map((r) => target(synth, r, fn.stack)?.id), `${row.handler} ${action}`).toEqual([key.id]);
+        for (const st of on) {
+          expect(resourcesOf(st).map((r) => target(synth, r, fn.stack)?.id), `${row.handler} ${action}`).toEqual([key.id]);
+          expect((st as Statement & { Condition?: unknown }).Condition, `${row.handler} ${action}`).toEqual({ StringEquals: { 'kms:EncryptionContext:purpose': RELAY_KEY_PURPOSE } });
+        }
         return on.length > 0;
       }).map((row) => row.handler).sort();
     // Act
