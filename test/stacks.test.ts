@@ -322,13 +322,14 @@ describe.each(STAGES)('stage %s: the relay key-encryption key', (stage) => {
     ...ROUTES, ...QUEUES.map((q) => ({ handler: q.consumer })), ...WORKFLOWS.flatMap((w) => Object.values(w.tasks)),
     ...SCHEDULES.flatMap((sc) => ('handler' in sc.target ? [sc.target] : [])),
   ];
+  /** Storage's one KMS key (Monitoring has its own, for the alarm topic). */
   const relayKek = (synth: Synth) => {
-    const keys = resources(synth, 'AWS::KMS::Key');
+    const keys = resources(synth, 'AWS::KMS::Key', 'Storage');
     expect(keys).toHaveLength(1);
     return keys[0] as Res;
   };
 
-  it('is one KMS key in Storage, yearly rotation on, kept on prod; its key policy names only the account', () => {
+  it('is a KMS key in Storage, yearly rotation on, kept on prod; its key policy names only the account', () => {
     // Prepare
     const synth = synths[stage];
     // Act
@@ -358,7 +359,8 @@ describe.each(STAGES)('stage %s: the relay key-encryption key', (stage) => {
     // Act
     const decrypt = holding('kms:Decrypt');
     const generate = holding('kms:GenerateDataKey');
-    const kmsActions = allStatements(synth).flatMap(({ statement }) => actionsOf(statement)).filter((a) => a.startsWith('kms:'));
+    // Every identity statement of the app with a KMS action: where it is, its actions, what it names.
+    const kms = allStatements(synth).filter(({ statement }) => actionsOf(statement).some((a) => a.startsWith('kms:')));
     const knowing = rows().filter((row) => (lambdaFor(synth, row.handler).props.Environment.Variables as Json)[RELAY_KMS_KEY_ENV] !== undefined).map((r) => r.handler).sort();
     // Assess
     const signers = [
@@ -368,7 +370,10 @@ describe.each(STAGES)('stage %s: the relay key-encryption key', (stage) => {
     expect(decrypt).toEqual(signers);
     expect(generate).toEqual([...signers, 'functions/relay.rotate'].sort());
     expect(knowing).toEqual([...signers, 'functions/relay.rotate'].sort());
-    expect(new Set(kmsActions)).toEqual(new Set(['kms:Decrypt', 'kms:GenerateDataKey']));
+    expect(new Set(kms.flatMap(({ statement }) => actionsOf(statement)))).toEqual(new Set(['kms:Decrypt', 'kms:GenerateDataKey']));
+    for (const { where, statement } of kms) {
+      expect(resourcesOf(statement).map((r) => target(synth, r, where.split('/')[0]!)?.id), where).toEqual([key.id]);
+    }
   });
 });
 
