@@ -7,7 +7,9 @@ import { relayPublishLeadS } from './lib/settings.js';
 
 export const jwks = apiRoute('functions/relay.jwks', async () => ({
   status: 200,
-  body: jwksOf(await deps().relayKeys.load(), nowIso()),
+  // The public halves only: this route holds no grant on the key-encryption key and opens nothing. Before the first
+  // key exists (made by the first signature or rotation) there is nothing to verify, so nothing is published.
+  body: await deps().relayKeys.publicKeys().then((set) => (set ? jwksOf(set, nowIso()) : { keys: [] })),
   // Part of the publish lead (relay.ts): a new key is published this long plus the kit's cache before it signs.
   headers: { 'cache-control': `public, max-age=${JWKS_MAX_AGE_S}` },
 }));

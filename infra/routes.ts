@@ -7,7 +7,7 @@
  * handler: "<file without extension>.<export>", relative to the repo root (SST v2's own format).
  */
 import type { z } from 'zod';
-import type { TableAccess } from './access.js';
+import type { RelayKeyUse, TableAccess } from './access.js';
 import { CapacityReport } from '../events/capacity.js';
 import * as S from '../functions/lib/schemas.js';
 import * as O from '../functions/lib/openai.js';
@@ -65,6 +65,11 @@ export interface RouteDef {
    * on exactly those state machines and sets their WorkflowDef.arnEnv. Optional, additive.
    */
   starts?: readonly string[];
+  /**
+   * The relay key-encryption key (infra/access.ts RelayKeyUse): 'sign' on the routes that sign relay tokens (the
+   * inference routes), 'rotate' on the rotation. stacks/ApiFunctions.ts grants the KMS actions and sets its key id.
+   */
+  relayKey?: RelayKeyUse;
   body?: z.ZodType;
   /** The handler reads the body itself, as received (a signed webhook); `body` then only documents it. */
   rawBody?: boolean;
@@ -204,23 +209,23 @@ export const ROUTES: readonly RouteDef[] = [
     body: C.SetCovenantsBody, reply: C.CovenantsReply,
   },
   {
-    method: 'POST', path: '/v1/chat/completions', handler: 'functions/inference.chat', auth: ['startup'], access: INFERENCE_ACCESS,
+    method: 'POST', path: '/v1/chat/completions', handler: 'functions/inference.chat', auth: ['startup'], access: INFERENCE_ACCESS, relayKey: 'sign',
     streaming: true, cors: true, openai: true, timeoutSeconds: INFERENCE_TIMEOUT_S, body: O.ChatBody,
     summary: "OpenAI chat completions (stream: true for server-sent events): held, routed, metered and billed to the caller's credits",
   },
   {
-    method: 'POST', path: '/v1/completions', handler: 'functions/inference.completions', auth: ['startup'], access: INFERENCE_ACCESS,
+    method: 'POST', path: '/v1/completions', handler: 'functions/inference.completions', auth: ['startup'], access: INFERENCE_ACCESS, relayKey: 'sign',
     streaming: true, cors: true, openai: true, timeoutSeconds: INFERENCE_TIMEOUT_S, body: O.CompletionBody,
     summary: 'OpenAI (legacy) completions, streamed or not, billed like chat',
   },
   {
-    method: 'POST', path: '/v1/embeddings', handler: 'functions/inference.embeddings', auth: ['startup'], access: INFERENCE_ACCESS,
+    method: 'POST', path: '/v1/embeddings', handler: 'functions/inference.embeddings', auth: ['startup'], access: INFERENCE_ACCESS, relayKey: 'sign',
     streaming: true, cors: true, openai: true, timeoutSeconds: 60, body: O.EmbeddingBody,
     summary: 'OpenAI embeddings, billed for their input tokens',
   },
   {
     // INFERENCE_ACCESS covers the stored responses too: the previous response's read (GetItem) and the store after the reply (PutItem).
-    method: 'POST', path: '/v1/responses', handler: 'functions/inference.responses', auth: ['startup'], access: INFERENCE_ACCESS,
+    method: 'POST', path: '/v1/responses', handler: 'functions/inference.responses', auth: ['startup'], access: INFERENCE_ACCESS, relayKey: 'sign',
     streaming: true, cors: true, openai: true, timeoutSeconds: INFERENCE_TIMEOUT_S, body: R.ResponsesBody,
     summary: "OpenAI's Responses API (stream: true for its event stream), served as a chat completion: held, routed, metered and billed as chat; stored 30 days unless store: false",
   },
@@ -294,11 +299,11 @@ export const ROUTES: readonly RouteDef[] = [
     summary: 'SLA standing over the rolling 30 days (uptime, p95 time to first token, samples) and breach alerts, newest first',
   },
   {
-    method: 'GET', path: '/v1/relay/keys', handler: 'functions/relay.jwks', auth: ['public'], access: ['read', 'write'], reply: P.RelayJwksReply,
+    method: 'GET', path: '/v1/relay/keys', handler: 'functions/relay.jwks', auth: ['public'], access: ['read'], reply: P.RelayJwksReply,
     summary: "The marketplace's relay-token public keys (JWKS, Ed25519): providers verify forwarded requests with them",
   },
   {
-    method: 'POST', path: '/v1/admin/relay-keys/rotate', handler: 'functions/relay.rotate', auth: ['operator'], access: ['read', 'write'], reply: P.RelayRotateReply,
+    method: 'POST', path: '/v1/admin/relay-keys/rotate', handler: 'functions/relay.rotate', auth: ['operator'], access: ['read', 'write'], relayKey: 'rotate', reply: P.RelayRotateReply,
     summary: 'Rotate the relay-token signing key: the new key signs, the old one stays valid for 15 minutes',
   },
   {

@@ -2,7 +2,7 @@
  * THE schedule table: EventBridge rules in stacks/Schedules.ts, the local scheduler in local/scheduler.ts.
  * Expressions are EventBridge's own rate()/cron() syntax.
  */
-import type { TableAccess } from './access.js';
+import type { RelayKeyUse, TableAccess } from './access.js';
 
 export interface ScheduleDef {
   name: string;
@@ -10,7 +10,8 @@ export interface ScheduleDef {
   description: string;
   /** Either a handler to invoke (with the table access it needs) or a workflow (infra/workflows.ts name) to start. */
   /** `sends`: infra/queues.ts names the handler sends to (sqs:SendMessage on exactly those, and their urlEnv). */
-  target: { handler: string; access: readonly TableAccess[]; timeout_s?: number; sends?: readonly string[] } | { workflow: string };
+  /** `relayKey`: the handler signs relay tokens (its probes; infra/access.ts RelayKeyUse). */
+  target: { handler: string; access: readonly TableAccess[]; timeout_s?: number; sends?: readonly string[]; relayKey?: RelayKeyUse } | { workflow: string };
   /**
    * false: runs must never overlap. On AWS the handler gets reserved concurrency 1 (a fire during a run is
    * throttled, waits in Lambda's async queue at most a minute, then is dropped); the local scheduler skips a
@@ -40,7 +41,7 @@ export const SCHEDULES: readonly ScheduleDef[] = [
     expression: 'rate(1 minute)',
     overlap: false,
     // 320 probes, 32 at a time, 5 s each at worst: under a minute, so runs do not pile up.
-    target: { handler: 'functions/sla.probeAll', access: ['read', 'write', 'query', 'transact'], timeout_s: 60, sends: ['webhook-deliveries'] },
+    target: { handler: 'functions/sla.probeAll', access: ['read', 'write', 'query', 'transact'], timeout_s: 60, sends: ['webhook-deliveries'], relayKey: 'sign' },
     description: "Probes every live provider endpoint, then recomputes each live provider's 30-day SLA standing and its routing priority (alerts on breach and recovery, sent to the provider as sla.breach / sla.recovered).",
   },
   {

@@ -4,7 +4,7 @@
  * with DefinitionSubstitutions, local/stepfunctions.ts binds them to the same handlers.
  * JSONPath only (no JSONata: the local interpreter ignores it).
  */
-import type { TableAccess } from './access.js';
+import type { RelayKeyUse, TableAccess } from './access.js';
 
 export interface WorkflowDef {
   name: string;
@@ -13,8 +13,9 @@ export interface WorkflowDef {
    * timeout_s: the task function's timeout (default: the app's 10 s), used by the stack and the local runner alike.
    * sends: infra/queues.ts names the task sends to (sqs:SendMessage on exactly those, and their urlEnv), as a
    * schedule's handler target does.
+   * relayKey: the task signs relay tokens (infra/access.ts RelayKeyUse).
    */
-  tasks: Record<string, { handler: string; access: readonly TableAccess[]; timeout_s?: number; sends?: readonly string[] }>;
+  tasks: Record<string, { handler: string; access: readonly TableAccess[]; timeout_s?: number; sends?: readonly string[]; relayKey?: RelayKeyUse }>;
   /** Env var through which starters learn the state machine ARN. */
   arnEnv: string;
   /**
@@ -24,7 +25,7 @@ export interface WorkflowDef {
   resumable?: true;
 }
 
-/** Probing tasks read the provider, sign relay tokens (the key set is created on first use) and record steps. */
+/** Probing tasks read the provider, sign relay tokens (the key set is created on first use: write) and record steps. */
 const PROBE_ACCESS: readonly TableAccess[] = ['read', 'write', 'transact'];
 /**
  * What emitting a webhook event needs besides its queue (functions/lib/webhooks.ts): the tenant's endpoints
@@ -50,10 +51,10 @@ export const WORKFLOWS: readonly WorkflowDef[] = [
     asl: 'infra/asl/provider-validation.asl.json',
     tasks: {
       // Probing steps send bounded probes (30 s each at most, 4 at a time): minutes, not seconds.
-      RelayHandshakeFn: { handler: 'functions/validation.relayHandshake', access: PROBE_ACCESS, timeout_s: 300 },
-      ReliabilityFn: { handler: 'functions/validation.reliability', access: PROBE_ACCESS, timeout_s: 300 },
-      ThroughputFn: { handler: 'functions/validation.throughput', access: PROBE_ACCESS, timeout_s: 300 },
-      SlaLatencyFn: { handler: 'functions/validation.slaLatency', access: PROBE_ACCESS, timeout_s: 300 },
+      RelayHandshakeFn: { handler: 'functions/validation.relayHandshake', access: PROBE_ACCESS, relayKey: 'sign', timeout_s: 300 },
+      ReliabilityFn: { handler: 'functions/validation.reliability', access: PROBE_ACCESS, relayKey: 'sign', timeout_s: 300 },
+      ThroughputFn: { handler: 'functions/validation.throughput', access: PROBE_ACCESS, relayKey: 'sign', timeout_s: 300 },
+      SlaLatencyFn: { handler: 'functions/validation.slaLatency', access: PROBE_ACCESS, relayKey: 'sign', timeout_s: 300 },
       PricingReviewFn: { handler: 'functions/validation.pricingReview', access: ['read', 'query', 'transact'] },
       // The machine's two ends tell the provider (provider.validation.completed).
       GoLiveFn: { handler: 'functions/validation.goLive', access: EMIT_ACCESS, sends: ['webhook-deliveries'] },

@@ -3,7 +3,8 @@
  *
  * Each function the stacks deploy is granted exactly what its row says (infra/access.ts grantOf: the row's
  * tableActions on the table and `<table>/index/*`, sqs:SendMessage on its `sends` queues, states:StartExecution
- * on its `starts` state machines). Locally every handler runs in this one process and shares its SDK clients,
+ * on its `starts` state machines, its `relayKey` actions on the relay key-encryption key). Locally every handler
+ * runs in this one process and shares its SDK clients,
  * so the grant travels with the invocation instead:
  *
  * - the runtime runs each handler invocation (HTTP route, queue consumer, schedule, workflow task) inside an
@@ -11,7 +12,8 @@
  *   streaming path of local/http.ts). Everything the invocation does, including work after its reply or a
  *   streamed body, runs in that scope;
  * - every client a handler uses carries the call guard of packages/core/src/adapters/clients.ts (the DynamoDB
- *   document client, the functions' SQS and Step Functions clients); installGrantEnforcement() registers the
+ *   document client, the functions' SQS and Step Functions clients; the local relay key-encryption key, which does
+ *   KMS's work in-process, shows each use as its KMS call, adapters/kek/file.ts); installGrantEnforcement() registers the
  *   guard that maps each call to the IAM actions and resources AWS evaluates (permissionsFor) and refuses one
  *   the scope's grant lacks with an error shaped like AWS's AccessDenied (accessDenied), before anything is
  *   sent (so it is never retried);
@@ -24,6 +26,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
 import { SQSServiceException } from '@aws-sdk/client-sqs';
 import { SFNServiceException } from '@aws-sdk/client-sfn';
+import { KMSServiceException } from '@aws-sdk/client-kms';
 import { QUEUE_SEND_ACTIONS, WORKFLOW_START_ACTIONS, grantOf, type GrantSource } from '../infra/access.js';
 import { registerCallGuard, type AwsCall, type AwsService } from '../packages/core/src/adapters/clients.js';
 import { nowIso } from '../packages/core/src/clock.js';
@@ -48,6 +51,9 @@ export interface ResolvedGrant {
   queueArns: ReadonlySet<string>;
   /** State machine ARNs it may states:StartExecution. */
   stateMachineArns: ReadonlySet<string>;
+  /** KMS actions it may perform on `relayKeyArn` (the relay key-encryption key); none when absent. */
+  relayKeyActions?: ReadonlySet<string>;
+  relayKeyArn?: string;
   /** Where refusals are recorded. */
   onDenied?: (denial: Denial) => void;
 }
@@ -112,6 +118,7 @@ export function permissionsFor(call: AwsCall): Permission[] {
     const action = operation === 'SendMessageBatch' ? 'sqs:SendMessage' : `sqs:${operation}`;
     return [{ action, resource: input.QueueUrl ? queueArnFromUrl(str(input.QueueUrl)) : '*' }];
   }
+  if (service === 'kms') return [{ action: `kms:${operation}`, resource: str(input.KeyId) || '*' }];
   const resource = str(input.stateMachineArn) || str(input.executionArn) || str(input.activityArn) || '*';
   return [{ action: `states:${operation}`, resource }];
 }
@@ -124,6 +131,7 @@ export function allows(grant: ResolvedGrant, p: Permission): boolean {
   }
   if (service === 'sqs') return QUEUE_SEND_ACTIONS.includes(p.action) && grant.queueArns.has(p.resource);
   if (service === 'states') return WORKFLOW_START_ACTIONS.includes(p.action) && grant.stateMachineArns.has(p.resource);
+  if (service === 'kms') return grant.relayKeyArn !== undefined && p.resource === grant.relayKeyArn && (grant.relayKeyActions?.has(p.action) ?? false);
   return false;
 }
 
@@ -145,7 +153,7 @@ export function accessDenied(service: AwsService, functionName: string, p: Permi
   if (service === 'sqs') {
     return new SQSServiceException({ ...base, name: 'AccessDenied', $metadata: { httpStatusCode: 403, requestId, attempts: 1, totalRetryDelay: 0 } });
   }
-  const Ctor = service === 'dynamodb' ? DynamoDBServiceException : SFNServiceException;
+  const Ctor = service === 'dynamodb' ? DynamoDBServiceException : service === 'kms' ? KMSServiceException : SFNServiceException;
   return new Ctor({ ...base, name: 'AccessDeniedException', $metadata: { httpStatusCode: 400, requestId, attempts: 1, totalRetryDelay: 0 } });
 }
 
@@ -206,6 +214,8 @@ export class LocalGrants {
       queueArn: (name: string) => string;
       /** infra/workflows.ts name → the state machine's ARN; throws on an unknown name. */
       stateMachineArn: (name: string) => string;
+      /** The relay key-encryption key's ARN (local/relay-kek.ts); absent: no function may use it. */
+      relayKeyArn?: string;
     },
   ) {
     installGrantEnforcement();
@@ -225,6 +235,8 @@ export class LocalGrants {
         tableArn: dynamoTableArn(this.resources.tableName),
         queueArns: new Set(g.queues.map((q) => this.resources.queueArn(q))),
         stateMachineArns: new Set(g.workflows.map((w) => this.resources.stateMachineArn(w))),
+        relayKeyActions: new Set(g.relayKeyActions),
+        ...(this.resources.relayKeyArn ? { relayKeyArn: this.resources.relayKeyArn } : {}),
         onDenied: (d) => {
           this.denials.push(d);
           if (this.denials.length > MAX_DENIALS_KEPT) this.denials.splice(0, this.denials.length - MAX_DENIALS_KEPT);

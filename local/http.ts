@@ -44,7 +44,7 @@ const HEADERS_TIMEOUT_MS = 10_000;
 /** Whole request (headers + body) must arrive within this. */
 const REQUEST_TIMEOUT_MS = 30_000;
 
-export type HttpRoute = Pick<RouteDef, 'method' | 'path' | 'handler' | 'streaming' | 'timeoutSeconds'> & Partial<Pick<RouteDef, 'access' | 'sends' | 'starts' | 'cors'>>;
+export type HttpRoute = Pick<RouteDef, 'method' | 'path' | 'handler' | 'streaming' | 'timeoutSeconds'> & Partial<Pick<RouteDef, 'access' | 'sends' | 'starts' | 'relayKey' | 'cors'>>;
 
 export interface HttpServerOptions {
   routes: readonly HttpRoute[];
@@ -239,7 +239,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<LocalHtt
     const timeoutMs = routeTimeouts(m.route).functionSeconds * 1000;
     const context = createLambdaContext({ functionName: functionNameFor(m.route.handler), timeoutMs, requestId });
     const handler = await opts.resolveHandler(m.route.handler);
-    const grant = opts.grants?.for({ handler: m.route.handler, access: m.route.access ?? [], sends: m.route.sends ?? [], starts: m.route.starts ?? [] });
+    const grant = opts.grants?.for({ handler: m.route.handler, access: m.route.access ?? [], sends: m.route.sends ?? [], starts: m.route.starts ?? [], ...(m.route.relayKey ? { relayKey: m.route.relayKey } : {}) });
 
     if (isStreamingHandler(handler)) return streamResponse(handler, event, context, timeoutMs, res, grant);
     if (m.route.streaming) console.warn(`[http] ${m.route.method} ${m.route.path} is a streaming row but its handler is not wrapped in awslambda.streamifyResponse; answering buffered`);

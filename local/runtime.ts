@@ -26,7 +26,8 @@ import { LocalGrants, queueArnFromUrl, type Denial } from './grants.js';
 import { startScheduler, type Scheduler } from './scheduler.js';
 import { startHttpServer, type HttpRoute } from './http.js';
 import { createHandlerResolver, type HandlerResolver } from './lambda.js';
-import { CURSOR_SECRET_ENV, checkSettings } from '../functions/lib/settings.js';
+import { CURSOR_SECRET_ENV, RELAY_KEK_FILE_ENV, RELAY_KMS_KEY_ENV, checkSettings } from '../functions/lib/settings.js';
+import { localRelayKek } from './relay-kek.js';
 import { MIN_CURSOR_KEY_BYTES } from '../packages/core/src/adapters/dynamodb/cursor.js';
 
 export const DEFAULT_TABLE_NAME = 'compux-local';
@@ -181,6 +182,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       ddbClient = ddb.client;
     }
     await createTable(ddbClient, tableName);
+    // The relay key-encryption key: a file outside the table (local/relay-kek.ts), as KMS is on AWS.
+    const kek = localRelayKek(dataDir);
+    stops.push(async () => kek.remove());
 
     // 2. SQS
     const sqs = await startLocalSqs({ queues: tables.queues, ...(options.host ? { host: options.host } : {}) });
@@ -189,6 +193,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     // Each handler invocation runs under its row's grant, as on AWS (local/grants.ts).
     const grants = new LocalGrants({
       tableName,
+      relayKeyArn: kek.keyArn,
       queueArn: (name) => {
         const q = sqs.queues.get(name);
         if (!q) throw new Error(`a row sends to unknown queue "${name}" (infra/queues.ts)`);
@@ -214,6 +219,9 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       TABLE_NAME: tableName,
       COMPUX_ADMIN_KEY_SHA256: sha256Hex(adminKey),
       [CURSOR_SECRET_ENV]: localCursorSecret(dataDir),
+      // Every handler here sees these (one process); only the functions granted relayKey may use the key (local/grants.ts).
+      [RELAY_KEK_FILE_ENV]: kek.file,
+      [RELAY_KMS_KEY_ENV]: kek.keyArn,
       AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
       AWS_ENDPOINT_URL_SQS: sqs.endpoint,
       AWS_ENDPOINT_URL_SFN: sfnEndpoint.endpoint,

@@ -188,7 +188,7 @@ export function startScheduler(opts: SchedulerOptions): Scheduler {
           const handler = await opts.resolveHandler(s.target.handler);
           const timeoutMs = (s.target.timeout_s ?? DEFAULT_FUNCTION_TIMEOUT_SECONDS) * 1000;
           const context = createLambdaContext({ functionName: functionNameFor(s.target.handler), timeoutMs });
-          await invokeHandler(handler, event, context, timeoutMs, opts.grants?.for({ handler: s.target.handler, access: s.target.access, sends: s.target.sends ?? [] }));
+          await invokeHandler(handler, event, context, timeoutMs, opts.grants?.for({ handler: s.target.handler, access: s.target.access, sends: s.target.sends ?? [], ...(s.target.relayKey ? { relayKey: s.target.relayKey } : {}) }));
         } else {
           await opts.runWorkflow(s.target.workflow, event);
         }

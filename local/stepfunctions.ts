@@ -321,7 +321,7 @@ export class LocalStepFunctions {
     const context = createLambdaContext({ functionName: functionNameFor(task.handler), timeoutMs });
     try {
       // Lambda serialises the payload: the handler gets its own copy, and the result must be JSON.
-      const grant = this.#grants?.for({ handler: task.handler, access: task.access, sends: task.sends ?? [] });
+      const grant = this.#grants?.for({ handler: task.handler, access: task.access, sends: task.sends ?? [], ...(task.relayKey ? { relayKey: task.relayKey } : {}) });
       const result = await invokeHandler(handler, structuredClone(input), context, timeoutMs, grant);
       return result === undefined ? null : (JSON.parse(JSON.stringify(result)) as JsonValue);
     } catch (err) {

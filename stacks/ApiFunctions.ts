@@ -6,7 +6,8 @@
  * the Api stack and by Monitoring's alarms).
  *
  * Each Lambda gets only its row's table access, plus sqs:SendMessage / states:StartExecution on exactly the
- * queues / workflows its row names in `sends` / `starts`. Routes with an identical grant (same access, sends
+ * queues / workflows its row names in `sends` / `starts`, and the KMS actions of its `relayKey` on the relay
+ * key-encryption key. Routes with an identical grant (same access, sends
  * and starts: `grantProfile`) share one execution role, its policy and its log group (stacks/common.ts
  * `tableFunction`), so roles, policies and log groups grow with the number of distinct grants, not of routes.
  *
@@ -22,7 +23,7 @@ import { QUEUE_SEND_ACTIONS, WORKFLOW_START_ACTIONS, grantOf } from '../infra/ac
 import { Storage, PROD_STAGE } from './Storage.js';
 import { Queues } from './Queues.js';
 import { Workflows } from './Workflows.js';
-import { constructId, tableFunction } from './common.js';
+import { constructId, relayKeyGrant, tableFunction } from './common.js';
 
 /**
  * The operator key's SHA-256 (hex), read at synth time from the environment (or the stage's .env file,
@@ -49,6 +50,7 @@ export function grantProfile(row: RouteDef): string {
     grant.tableActions.map((a) => a.replace(/^dynamodb:/, '')).join('_') || 'NoTable',
     ...grant.queues.map((q) => `sends_${q}`),
     ...grant.workflows.map((w) => `starts_${w}`),
+    ...(row.relayKey ? [`relayKey_${row.relayKey}`] : []),
   );
 }
 
@@ -58,7 +60,7 @@ export function routeFunctionId(row: RouteDef): string {
 }
 
 export function ApiFunctions({ stack, app }: StackContext) {
-  const { cdkTable, cursorSecret } = use(Storage);
+  const { cdkTable, cursorSecret, relayKek } = use(Storage);
   const { queues } = use(Queues);
   const { workflows } = use(Workflows);
   const adminKey = adminKeySha256(app.stage);
@@ -73,7 +75,10 @@ export function ApiFunctions({ stack, app }: StackContext) {
     // Rows that page a list seal and open its cursors with the stage's cursor secret, and only they get it: a
     // CloudFormation dynamic reference, resolved at deploy, so the value is in no template and needs no call at start.
     if (takesCursor(row)) environment[CURSOR_SECRET_ENV] = cursorSecret.secretValue.unsafeUnwrap();
-    const statements: PolicyStatement[] = [];
+    // Only the rows that sign relay tokens or rotate their keys may use the key-encryption key, and know its id.
+    const relay = relayKeyGrant(row.relayKey, relayKek);
+    Object.assign(environment, relay.environment);
+    const statements: PolicyStatement[] = [...relay.statements];
 
     const grant = grantOf(row);
     for (const name of grant.queues) {

@@ -19,7 +19,7 @@ import { Storage } from './Storage.js';
 import { Workflows } from './Workflows.js';
 import { Queues } from './Queues.js';
 import { QUEUE_SEND_ACTIONS } from '../infra/access.js';
-import { constructId, tableFunction } from './common.js';
+import { constructId, relayKeyGrant, tableFunction } from './common.js';
 
 /** EventBridge's delivery retries per target: a minute schedule's event is stale after a minute, a workflow's is not. */
 export function targetRetryPolicy(def: ScheduleDef): { maxEventAge: Duration; retryAttempts: number } {
@@ -29,7 +29,7 @@ export function targetRetryPolicy(def: ScheduleDef): { maxEventAge: Duration; re
 }
 
 export function Schedules({ stack, app }: StackContext) {
-  const { cdkTable } = use(Storage);
+  const { cdkTable, relayKek } = use(Storage);
   const { workflows } = use(Workflows);
   const { queues } = use(Queues);
   const rules: Record<string, events.Rule> = {};
@@ -61,6 +61,10 @@ export function Schedules({ stack, app }: StackContext) {
         environment[q.def.urlEnv] = q.queue.queueUrl;
         statements.push(new PolicyStatement({ effect: Effect.ALLOW, actions: [...QUEUE_SEND_ACTIONS], resources: [q.queue.queueArn] }));
       }
+      // A handler that signs relay tokens (the SLA probes): the KMS actions of its `relayKey`, and the key's id.
+      const relay = relayKeyGrant(def.target.relayKey, relayKek);
+      Object.assign(environment, relay.environment);
+      statements.push(...relay.statements);
       const fn = tableFunction(stack, constructId('Scheduled', def.name), {
         handler: def.target.handler,
         access: def.target.access,

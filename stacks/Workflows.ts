@@ -18,7 +18,7 @@ import { WORKFLOWS, type WorkflowDef } from '../infra/workflows.js';
 import { QUEUE_SEND_ACTIONS } from '../infra/access.js';
 import { Storage, PROD_STAGE } from './Storage.js';
 import { Queues, type DeployedQueue } from './Queues.js';
-import { constructId, tableFunction } from './common.js';
+import { constructId, relayKeyGrant, tableFunction } from './common.js';
 
 export interface DeployedWorkflow {
   def: WorkflowDef;
@@ -58,7 +58,7 @@ export function taskSends(task: string, sends: readonly string[], queues: Readon
 }
 
 export function Workflows({ stack, app }: StackContext) {
-  const { cdkTable } = use(Storage);
+  const { cdkTable, relayKek } = use(Storage);
   const { queues } = use(Queues);
   const root = useProject().paths.root;
   const isProd = app.stage === PROD_STAGE;
@@ -75,11 +75,15 @@ export function Workflows({ stack, app }: StackContext) {
 
     const tasks: Record<string, SstFunction> = {};
     for (const [taskName, task] of Object.entries(def.tasks)) {
+      const sends = taskSends(`${def.name}.${taskName}`, task.sends ?? [], queues);
+      // The probing tasks sign relay tokens: the KMS actions of `relayKey` on the key-encryption key, and its id.
+      const relay = relayKeyGrant(task.relayKey, relayKek);
       tasks[taskName] = tableFunction(stack, constructId('Task', def.name, taskName), {
         handler: task.handler,
         access: task.access,
         table: cdkTable,
-        ...taskSends(`${def.name}.${taskName}`, task.sends ?? [], queues),
+        environment: { ...sends.environment, ...relay.environment },
+        statements: [...sends.statements, ...relay.statements],
         ...(task.timeout_s ? { timeout: task.timeout_s } : {}),
       });
     }

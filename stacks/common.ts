@@ -18,7 +18,10 @@ import { Effect, PolicyStatement, Role, ServicePrincipal, type IRole } from 'aws
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Function as LambdaFunction, type IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { tableActions, type TableAccess } from '../infra/access.js';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import { RELAY_KEY_ACTIONS, tableActions, type RelayKeyUse, type TableAccess } from '../infra/access.js';
+import { RELAY_KMS_KEY_ENV } from '../functions/lib/settings.js';
+import { RELAY_KEY_PURPOSE } from '../packages/core/src/relay-at-rest.js';
 import { PROD_STAGE } from './Storage.js';
 
 /** The statement granting exactly `tableActions(access)` on the table and its indexes; undefined for no access. */
@@ -30,6 +33,25 @@ export function tableStatement(table: ITable, access: readonly TableAccess[]): P
     actions,
     resources: [table.tableArn, `${table.tableArn}/index/*`],
   });
+}
+
+/**
+ * A row's `relayKey` as its function's grant: RELAY_KEY_ACTIONS of that use on exactly the relay key-encryption key
+ * (stacks/Storage.ts), and the key's ARN in RELAY_KMS_KEY_ENV. No use: nothing, not even the key's id. The grant holds
+ * only for the relay keys' EncryptionContext purpose (packages/core/src/adapters/kek/kms.ts sends it on every call),
+ * so a signer cannot use the key for anything else.
+ */
+export function relayKeyGrant(use: RelayKeyUse | undefined, key: IKey): { environment: Record<string, string>; statements: PolicyStatement[] } {
+  if (!use) return { environment: {}, statements: [] };
+  return {
+    environment: { [RELAY_KMS_KEY_ENV]: key.keyArn },
+    statements: [
+      new PolicyStatement({
+        effect: Effect.ALLOW, actions: [...RELAY_KEY_ACTIONS[use]], resources: [key.keyArn],
+        conditions: { StringEquals: { 'kms:EncryptionContext:purpose': RELAY_KEY_PURPOSE } },
+      }),
+    ],
+  };
 }
 
 /** Log retention of every function's log group (and the API access log): a year on prod, two weeks elsewhere. */

@@ -6,11 +6,12 @@ import fs from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TABLE } from '../infra/table.js';
 import { ROUTES, routeKey, takesCursor } from '../infra/routes.js';
-import { CURSOR_SECRET_ENV } from '../functions/lib/settings.js';
+import { CURSOR_SECRET_ENV, RELAY_KMS_KEY_ENV } from '../functions/lib/settings.js';
+import { RELAY_KEY_PURPOSE } from '../packages/core/src/relay-at-rest.js';
 import { QUEUES } from '../infra/queues.js';
 import { WORKFLOWS } from '../infra/workflows.js';
 import { SCHEDULES } from '../infra/schedules.js';
-import { tableActions, type TableAccess } from '../infra/access.js';
+import { RELAY_KEY_ACTIONS, tableActions, type RelayKeyUse, type TableAccess } from '../infra/access.js';
 import { GATEWAY_RESPONSE_CORS_HEADERS, corsMethodsByPath, preflightHeaders } from '../infra/cors.js';
 import { MIN_COMPRESSION_BYTES } from '../infra/compression.js';
 import { apiThrottles, BUFFERED_FUNCTION_TIMEOUT_SECONDS, BUFFERED_INTEGRATION_TIMEOUT_SECONDS, isInferenceRoute } from '../stacks/Api.js';
@@ -241,6 +242,7 @@ describe.each(STAGES)('stage %s: Api', (stage) => {
       const expectedExtra = [
         ...(row.sends ?? []).map((q) => ['sqs:SendMessage', q]),
         ...(row.starts ?? []).map((w) => ['states:StartExecution', w]),
+        ...(row.relayKey ? [[RELAY_KEY_ACTIONS[row.relayKey].join(','), 'relay key-encryption key']] : []),
       ];
       const extra = nonTableStatements(synth, fn);
       expect(extra.map((s) => actionsOf(s).join(',')).sort(), routeKey(row)).toEqual(expectedExtra.map(([a]) => a).sort());
@@ -310,6 +312,67 @@ describe.each(STAGES)('stage %s: every stack', (stage) => {
       if (actions.some((a) => a.toLowerCase().startsWith('dynamodb:'))) {
         expect(resourcesOf(statement), where).not.toContain('*');
       }
+    }
+  });
+});
+
+describe.each(STAGES)('stage %s: the relay key-encryption key', (stage) => {
+  /** Every function row of infra/ with its relayKey use (routes, workflow tasks, schedule handlers; queue consumers have none). */
+  const rows = (): Array<{ handler: string; relayKey?: RelayKeyUse }> => [
+    ...ROUTES, ...QUEUES.map((q) => ({ handler: q.consumer })), ...WORKFLOWS.flatMap((w) => Object.values(w.tasks)),
+    ...SCHEDULES.flatMap((sc) => ('handler' in sc.target ? [sc.target] : [])),
+  ];
+  /** Storage's one KMS key (Monitoring has its own, for the alarm topic). */
+  const relayKek = (synth: Synth) => {
+    const keys = resources(synth, 'AWS::KMS::Key', 'Storage');
+    expect(keys).toHaveLength(1);
+    return keys[0] as Res;
+  };
+
+  it('is a KMS key in Storage, yearly rotation on, kept on prod; its key policy names only the account', () => {
+    // Prepare
+    const synth = synths[stage];
+    // Act
+    const key = relayKek(synth);
+    const principals = (key.props.KeyPolicy.Statement as Json[]).map((st) => JSON.stringify(st.Principal));
+    // Assess
+    expect(key.stack).toBe('Storage');
+    expect(key.props.EnableKeyRotation).toBe(true);
+    expect(key.raw.DeletionPolicy).toBe(stage === 'prod' ? 'Retain' : 'Delete');
+    expect(principals.every((p) => p.includes(':root'))).toBe(true);
+  });
+
+  it('holds kms:Decrypt on it for exactly the functions that sign relay tokens, GenerateDataKey for them and the rotation; only they know its ARN', () => {
+    // Prepare
+    const synth = synths[stage];
+    const key = relayKek(synth);
+    const holding = (action: string) =>
+      rows().filter((row) => {
+        const fn = lambdaFor(synth, row.handler);
+        const on = functionStatements(synth, fn).filter((st) => actionsOf(st).includes(action));
+        for (const st of on) {
+          expect(resourcesOf(st).map((r) => target(synth, r, fn.stack)?.id), `${row.handler} ${action}`).toEqual([key.id]);
+          expect((st as Statement & { Condition?: unknown }).Condition, `${row.handler} ${action}`).toEqual({ StringEquals: { 'kms:EncryptionContext:purpose': RELAY_KEY_PURPOSE } });
+        }
+        return on.length > 0;
+      }).map((row) => row.handler).sort();
+    // Act
+    const decrypt = holding('kms:Decrypt');
+    const generate = holding('kms:GenerateDataKey');
+    // Every identity statement of the app with a KMS action: where it is, its actions, what it names.
+    const kms = allStatements(synth).filter(({ statement }) => actionsOf(statement).some((a) => a.startsWith('kms:')));
+    const knowing = rows().filter((row) => (lambdaFor(synth, row.handler).props.Environment.Variables as Json)[RELAY_KMS_KEY_ENV] !== undefined).map((r) => r.handler).sort();
+    // Assess
+    const signers = [
+      'functions/inference.chat', 'functions/inference.completions', 'functions/inference.embeddings', 'functions/inference.responses', 'functions/sla.probeAll',
+      'functions/validation.relayHandshake', 'functions/validation.reliability', 'functions/validation.slaLatency', 'functions/validation.throughput',
+    ];
+    expect(decrypt).toEqual(signers);
+    expect(generate).toEqual([...signers, 'functions/relay.rotate'].sort());
+    expect(knowing).toEqual([...signers, 'functions/relay.rotate'].sort());
+    expect(new Set(kms.flatMap(({ statement }) => actionsOf(statement)))).toEqual(new Set(['kms:Decrypt', 'kms:GenerateDataKey']));
+    for (const { where, statement } of kms) {
+      expect(resourcesOf(statement).map((r) => target(synth, r, where.split('/')[0]!)?.id), where).toEqual([key.id]);
     }
   });
 });
@@ -420,8 +483,10 @@ describe.each(STAGES)('stage %s: Workflows', (stage) => {
       const queueNames = extra.flatMap(resourcesOf).map((arn) => target(synth, arn, fn.stack)?.props.QueueName);
 
       // Assess
-      expect(extra.map((st) => actionsOf(st).join(',')), task.id).toEqual((task.sends ?? []).map(() => 'sqs:SendMessage'));
-      expect(queueNames, task.id).toEqual((task.sends ?? []).map((q) => `${stage}-compux-${q}`));
+      expect(extra.map((st) => actionsOf(st).join(',')), task.id).toEqual([
+        ...(task.sends ?? []).map(() => 'sqs:SendMessage'), ...(task.relayKey ? [RELAY_KEY_ACTIONS[task.relayKey].join(',')] : []),
+      ]);
+      expect(queueNames.filter((n) => n !== undefined), task.id).toEqual((task.sends ?? []).map((q) => `${stage}-compux-${q}`));
       for (const def of QUEUES) {
         const url = env[def.urlEnv];
         if (!(task.sends ?? []).includes(def.name)) expect(url, `${task.id} ${def.urlEnv}`).toBeUndefined();
@@ -612,7 +677,7 @@ describe.each(STAGES)('stage %s: Api headroom and guardrails', (stage) => {
     // Prepare
     const synth = synths[stage];
     const grant = (row: (typeof ROUTES)[number]) =>
-      JSON.stringify([tableActions(row.access), [...new Set(row.sends ?? [])].sort(), [...new Set(row.starts ?? [])].sort()]);
+      JSON.stringify([tableActions(row.access), [...new Set(row.sends ?? [])].sort(), [...new Set(row.starts ?? [])].sort(), row.relayKey ?? null]);
 
     // Act
     const byRole = new Map<string, Set<string>>();

@@ -11,6 +11,7 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { guardClient } from '../../packages/core/src/adapters/clients.js';
 import { logger, tracer } from './powertools.js';
 import { holdTtlS, startupMaxInFlight } from './settings.js';
+import { relayKeyWrapper } from './kek.js';
 
 export interface Deps {
   doc: DynamoDBDocumentClient;
@@ -83,7 +84,8 @@ export function deps(): Deps {
   const routingCatalog = new CachedCatalog(catalog, { ttlMs: ttlFromEnv(process.env.COMPUX_CATALOG_CACHE_TTL_MS, CATALOG_CACHE_TTL_MS, MAX_CATALOG_CACHE_TTL_MS), epoch: routingEpoch });
   const limiter = new DynamoRateLimiter(doc, table);
   const upstream = new HttpUpstream();
-  const relayKeys = new DynamoRelayKeys(doc, table);
+  // The private keys are sealed at rest; only functions granted the key-encryption key open them (functions/lib/kek.ts).
+  const relayKeys = new DynamoRelayKeys(doc, table, relayKeyWrapper());
   const relay = new RelaySigner(relayKeys);
   const sla = new DynamoSla(doc, table);
   const tickets = new DynamoTickets(doc, table);

@@ -48,6 +48,13 @@ export function startupMaxInFlight(text: string | undefined = process.env.COMPUX
 /** The secret list cursors are sealed with (functions/lib/cursors.ts): every row that takes a cursor needs it. */
 export const CURSOR_SECRET_ENV = 'COMPUX_CURSOR_SECRET';
 
+/**
+ * The relay key-encryption key (packages/core/src/relay-at-rest.ts): its KMS key ARN, set only on the functions whose
+ * row has `relayKey` (infra/access.ts); locally the runtime's key ARN, with RELAY_KEK_FILE_ENV naming the key file.
+ */
+export const RELAY_KMS_KEY_ENV = 'COMPUX_RELAY_KMS_KEY_ID';
+export const RELAY_KEK_FILE_ENV = 'COMPUX_RELAY_KEK_FILE';
+
 /** Checks every setting above at once (the runtime's start): throws the first error. */
 export function checkSettings(): void {
   holdTtlS();

@@ -21,6 +21,8 @@ export * from './sse.js';
 export * from './providers.js';
 export * from '../../provider-kit/src/signature.js';
 export * from './relay.js';
+export * from './envelope.js';
+export * from './relay-at-rest.js';
 export * from './signing-secrets.js';
 export * from './sla.js';
 export * from './probe.js';

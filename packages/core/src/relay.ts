@@ -32,12 +32,11 @@ export const MAX_RELAY_KEYS = 3;
 export const SIGNER_RELOAD_MS = 60_000;
 export const SIGNER_MAX_STALE_MS = 5 * 60_000;
 
-export interface RelayKey {
+/** What is known of a key without its secret: enough to publish it (JWKS) and to pick the one that signs. */
+export interface RelayKeyMeta {
   kid: string;
   /** Ed25519 public key, base64url (the JWK's x). */
   x: string;
-  /** Ed25519 private key, PKCS#8 PEM. */
-  private_pem: string;
   created_at: string;
   /** When it starts signing (published before): absent on keys from before the lead, which sign from created_at. */
   signs_from?: string;
@@ -45,9 +44,15 @@ export interface RelayKey {
   retire_at: string | null;
 }
 
-export interface RelayKeySet {
+/** A key with its secret, opened (in a signer's memory only: at rest it is sealed, relay-at-rest.ts). */
+export interface RelayKey extends RelayKeyMeta {
+  /** Ed25519 private key, PKCS#8 PEM. */
+  private_pem: string;
+}
+
+export interface RelayKeySet<K extends RelayKeyMeta = RelayKey> {
   active_kid: string;
-  keys: RelayKey[];
+  keys: K[];
 }
 
 export function newRelayKey(at: string): RelayKey {
@@ -61,34 +66,47 @@ export function firstKeySet(at: string): RelayKeySet {
   return { active_kid: k.kid, keys: [k] };
 }
 
-export type RotateResult = { ok: true; set: RelayKeySet } | { ok: false; code: 'rotation_in_progress' };
+export type RotateResult<K extends RelayKeyMeta = RelayKey> = { ok: true; set: RelayKeySet<K> } | { ok: false; code: 'rotation_in_progress' };
+
+const liveAt = <K extends RelayKeyMeta>(set: RelayKeySet<K>, at: string) => set.keys.filter((k) => k.retire_at === null || k.retire_at > at);
+
+/** Whether a rotation at `at` is refused: the set still holds MAX_RELAY_KEYS live keys (the last one's overlap). */
+export function rotationInProgress(set: RelayKeySet<RelayKeyMeta>, at: string): boolean {
+  return liveAt(set, at).length >= MAX_RELAY_KEYS;
+}
 
 /**
  * A new active key, published now and signing from `at + leadS`; the old one signs until then and retires the
  * overlap after; keys already past retirement are dropped.
  */
 export function rotateKeySet(set: RelayKeySet, at: string, leadS: number = RELAY_PUBLISH_LEAD_S): RotateResult {
+  return rotateWith(set, at, leadS, newRelayKey(at));
+}
+
+/** rotateKeySet with the new key given (`fresh`, minted at `at`): the store seals it before it rotates. */
+export function rotateWith<K extends RelayKeyMeta>(set: RelayKeySet<K>, at: string, leadS: number, fresh: K): RotateResult<K> {
   assert(Number.isInteger(leadS) && leadS >= MIN_RELAY_PUBLISH_LEAD_S && leadS <= MAX_RELAY_PUBLISH_LEAD_S, 'publish lead in bounds');
-  const live = set.keys.filter((k) => k.retire_at === null || k.retire_at > at);
+  assert(fresh.created_at === at && set.keys.every((k) => k.kid !== fresh.kid), 'a fresh key minted for this rotation');
+  const live = liveAt(set, at);
   if (live.length >= MAX_RELAY_KEYS) return { ok: false, code: 'rotation_in_progress' };
   const signsFrom = new Date(Date.parse(at) + leadS * 1000).toISOString();
   const retireAt = new Date(Date.parse(signsFrom) + ROTATION_OVERLAP_S * 1000).toISOString();
-  const next = { ...newRelayKey(at), signs_from: signsFrom };
+  const next = { ...fresh, signs_from: signsFrom };
   const keys = [...live.map((k) => (k.kid === set.active_kid ? { ...k, retire_at: retireAt } : k)), next];
   const out = { active_kid: next.kid, keys };
   checkKeySet(out);
   return { ok: true, set: out };
 }
 
-export function checkKeySet(set: RelayKeySet): void {
+export function checkKeySet(set: RelayKeySet<RelayKeyMeta>): void {
   assert(set.keys.length >= 1 && set.keys.length <= MAX_RELAY_KEYS, `1..${MAX_RELAY_KEYS} relay keys`);
   const active = set.keys.filter((k) => k.kid === set.active_kid);
   assert(active.length === 1 && active[0]!.retire_at === null, 'exactly one active relay key, not retiring');
 }
 
 /** The key that signs at `at`: of the keys published then, the one that began signing last. */
-export function signingKey(set: RelayKeySet, at: string): RelayKey {
-  const from = (k: RelayKey) => k.signs_from ?? k.created_at;
+export function signingKey<K extends RelayKeyMeta>(set: RelayKeySet<K>, at: string): K {
+  const from = (k: RelayKeyMeta) => k.signs_from ?? k.created_at;
   const live = set.keys.filter((k) => k.retire_at === null || k.retire_at > at).sort((a, b) => from(b).localeCompare(from(a)));
   // A clock behind every key's start (a skewed container) signs with the oldest live key: published longest.
   const signing = live.find((k) => from(k) <= at) ?? live.at(-1) ?? set.keys.find((k) => k.kid === set.active_kid);
@@ -97,7 +115,7 @@ export function signingKey(set: RelayKeySet, at: string): RelayKey {
 }
 
 /** The published keys (JWKS): every key not yet retired. */
-export function jwksOf(set: RelayKeySet, at: string): { keys: RelayJwk[] } {
+export function jwksOf(set: RelayKeySet<RelayKeyMeta>, at: string): { keys: RelayJwk[] } {
   return {
     keys: set.keys
       .filter((k) => k.retire_at === null || k.retire_at > at)
@@ -105,9 +123,16 @@ export function jwksOf(set: RelayKeySet, at: string): { keys: RelayJwk[] } {
   };
 }
 
-/** Where the key set lives (the DynamoDB adapter: one item, created on first use). */
+/** Where the key set lives (the DynamoDB adapter: one item, created on first use, its private keys sealed). */
 export interface RelayKeyStore {
+  /** The set with its private keys opened. */
   load(): Promise<RelayKeySet>;
+  /**
+   * Throws when this caller may not use the private keys (the local runtime, where one process holds a signer
+   * for every function, checks the calling function's grant here); absent where each function has its own
+   * process and opening the keys is the only gate (AWS: KMS Decrypt under IAM).
+   */
+  check?(): void;
 }
 
 /** Mints relay tokens with the active key, reloading the set every SIGNER_RELOAD_MS (see the staleness bounds above). */
@@ -126,6 +151,7 @@ export class RelaySigner {
    * is younger than SIGNER_MAX_STALE_MS, and fails past that.
    */
   async ready(): Promise<RelayKeySet> {
+    this.store.check?.();
     const held = this.set;
     const age = this.clock() - this.loadedAt;
     if (held && age < SIGNER_RELOAD_MS) return held;

@@ -60,9 +60,9 @@ export function meaninglessness(row: RouteDef, entry: MatrixEntry): string | nul
   return null;
 }
 
-/** String leaves of a body that are ids (prefix_…): a reply echoing them is not a leak. */
+/** String leaves of a body that are ids (prefix_…, `resp_` too): a reply echoing them is not a leak. */
 function idsIn(v: unknown): string[] {
-  if (typeof v === 'string') return /^[a-z]{3}_[A-Za-z0-9_-]+$/.test(v) ? [v] : [];
+  if (typeof v === 'string') return /^[a-z]{3,4}_[A-Za-z0-9_-]+$/.test(v) ? [v] : [];
   if (Array.isArray(v)) return v.flatMap(idsIn);
   if (v && typeof v === 'object') return Object.values(v).flatMap(idsIn);
   return [];

@@ -1,7 +1,7 @@
 /**
  * The one port every AWS SDK client a handler uses goes through when it is created: the DynamoDB document
- * client (./dynamodb/index.ts documentClient) and the functions' SQS and Step Functions clients
- * (functions/lib/deps.ts). guardClient() adds one SDK middleware that shows each call, before it is signed or
+ * client (./dynamodb/index.ts documentClient), the functions' SQS and Step Functions clients
+ * (functions/lib/deps.ts) and the KMS client of the relay key-encryption key (./kek/kms.ts). guardClient() adds one SDK middleware that shows each call, before it is signed or
  * sent, to the call guards registered in this process.
  *
  * On AWS none is registered (IAM enforces each function's grants) and the middleware does nothing. The local
@@ -10,7 +10,7 @@
  */
 
 /** The services handlers call, by their IAM prefix. */
-export type AwsService = 'dynamodb' | 'sqs' | 'states';
+export type AwsService = 'dynamodb' | 'sqs' | 'states' | 'kms';
 
 /** One SDK call as the guard sees it: the operation ("GetItem") and its input. */
 export interface AwsCall {
@@ -31,6 +31,14 @@ export function registerCallGuard(guard: CallGuard): () => void {
     const i = guards.indexOf(guard);
     if (i >= 0) guards.splice(i, 1);
   };
+}
+
+/**
+ * Shows the guards a call that goes through no SDK client: the local runtime's key-encryption key
+ * (adapters/kek/file.ts) does KMS's work in-process and asks here first, as KMS asks IAM.
+ */
+export function checkCall(call: AwsCall): void {
+  for (const guard of guards) guard(call);
 }
 
 /** The part of an SDK v3 client this needs. */

@@ -1,7 +1,7 @@
 /**
  * The relay-token signing key set: one item (at most 3 keys, a few KB), versioned so two rotations
- * cannot both win. The private keys sit here, encrypted at rest with the table; only functions granted
- * read access to the table can sign.
+ * cannot both win. Each key's public half is in clear (the JWKS); its private key is sealed under the
+ * relay key-encryption key (packages/core/src/relay-at-rest.ts): reading the item opens nothing without it.
  */
 import type { Key } from './keys.js';
 
