@@ -4,11 +4,12 @@
  * LangChain into tool calls), parallel calls, withStructuredOutput (json_schema and function calling) parsed
  * against its zod schema (json_object mode carries no schema, so it is not one of them), and usage_metadata equal to what the startup is billed.
  */
-import { AIMessage, AIMessageChunk, HumanMessage, ToolMessage, type BaseMessage } from '@langchain/core/messages';
+import { AIMessage, AIMessageChunk, HumanMessage, type BaseMessage } from '@langchain/core/messages';
 import { tool } from '@langchain/core/tools';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
-import { billed, langchainChat, Recipe, Recorder, TimeArgs, timeOf, WeatherArgs, weatherOf } from './clients-kit.js';
+import { billed, langchainChat, Recipe, Recorder, WeatherArgs } from './clients-kit.js';
+import { getTime, getWeather, langchainQuestion, runTools, tokensOf } from './client-tools.js';
 
 let rt: TestRuntime;
 let recorder: Recorder;
@@ -19,25 +20,7 @@ beforeAll(async () => {
 });
 afterAll(async () => rt?.stop());
 
-const getWeather = tool(async (a) => JSON.stringify(weatherOf(a)), { name: 'get_weather', description: 'Forecast for a city', schema: WeatherArgs });
-const getTime = tool(async (a) => JSON.stringify(timeOf(a)), { name: 'get_time', description: 'Local time in a zone', schema: TimeArgs });
-
-/** Runs each tool call of `ai` (its args checked by the tool's own zod schema): the tool messages. */
-async function runTools(ai: AIMessage): Promise<ToolMessage[]> {
-  const out: ToolMessage[] = [];
-  for (const call of ai.tool_calls ?? []) {
-    // A tool given the whole call answers with a ToolMessage bound to the call's id.
-    const message = call.name === 'get_weather' ? await getWeather.invoke(call) : await getTime.invoke(call);
-    out.push(message as ToolMessage);
-  }
-  return out;
-}
-
-const question = [new HumanMessage('What is the weather and the time in Lisbon?')];
-const tokensOf = (...messages: AIMessage[]) => [
-  messages.reduce((n, m) => n + (m.usage_metadata?.input_tokens ?? 0), 0),
-  messages.reduce((n, m) => n + (m.usage_metadata?.output_tokens ?? 0), 0),
-];
+const question = langchainQuestion();
 
 describe('tools', () => {
   it('bindTools + invoke: parallel calls, their results, then the final answer; usage_metadata is what was billed', async () => {

@@ -8,7 +8,8 @@
 import { generateObject, generateText, isStepCount, Output, streamText, tool } from 'ai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
-import { billed, LLAMA, Recipe, Recorder, TimeArgs, timeOf, vercelProvider, WeatherArgs, weatherOf } from './clients-kit.js';
+import { billed, LLAMA, Recipe, Recorder, TimeArgs, vercelProvider, WeatherArgs } from './clients-kit.js';
+import { TOOL_QUESTION, vercelTools } from './client-tools.js';
 
 let rt: TestRuntime;
 let recorder: Recorder;
@@ -21,22 +22,12 @@ beforeAll(async () => {
 });
 afterAll(async () => rt?.stop());
 
-/** The tools with their executions counted, so a test sees which ran and with what. */
-function tools() {
-  const ran: string[] = [];
-  const set = {
-    get_weather: tool({ description: 'Forecast for a city', inputSchema: WeatherArgs, execute: async (a) => (ran.push('get_weather'), weatherOf(a)) }),
-    get_time: tool({ description: 'Local time in a zone', inputSchema: TimeArgs, execute: async (a) => (ran.push('get_time'), timeOf(a)) }),
-  };
-  return { set, ran };
-}
-
-const prompt = 'What is the weather and the time in Lisbon?';
+const prompt = TOOL_QUESTION;
 
 describe('tools', () => {
   it('generateText runs the tool loop: parallel calls executed, then the final text; usage is what was billed', async () => {
     // Prepare
-    const t = tools();
+    const t = vercelTools();
     // Act
     const { value: r, bill } = await billed(rt, recorder, () => generateText({ model, prompt, tools: t.set, stopWhen: isStepCount(3), maxRetries: 0 }));
     // Assess
@@ -52,7 +43,7 @@ describe('tools', () => {
 
   it('streamText runs the same loop over streamed tool-call deltas', async () => {
     // Prepare
-    const t = tools();
+    const t = vercelTools();
     // Act
     const { value, bill } = await billed(rt, recorder, async () => {
       const s = streamText({ model, prompt, tools: t.set, stopWhen: isStepCount(3), maxRetries: 0 });
@@ -71,7 +62,7 @@ describe('tools', () => {
 
   it('toolChoice naming one tool makes exactly that call', async () => {
     // Prepare
-    const t = tools();
+    const t = vercelTools();
     // Act
     const { value: r } = await billed(rt, recorder, () => generateText({ model, prompt, tools: t.set, toolChoice: { type: 'tool', toolName: 'get_time' }, maxRetries: 0 }));
     // Assess

@@ -9,7 +9,8 @@ import { AIMessage, AIMessageChunk, HumanMessage, ToolMessage, type BaseMessage 
 import { tool } from '@langchain/core/tools';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
-import { billed, langchainChat, Recipe, Recorder, TimeArgs, timeOf, WeatherArgs, weatherOf } from './clients-kit.js';
+import { billed, langchainChat, Recipe, Recorder, WeatherArgs } from './clients-kit.js';
+import { getTime, getWeather, langchainQuestion, runTools, tokensOf } from './client-tools.js';
 
 let rt: TestRuntime;
 let recorder: Recorder;
@@ -29,25 +30,7 @@ afterAll(async () => rt?.stop());
 /** ChatOpenAI on the Responses API, recording what it sent. */
 const chat = () => langchainChat(rt, recorder, { useResponsesApi: true, configuration: { baseURL: `${rt.baseUrl}/v1`, fetch: keepBody } });
 
-const getWeather = tool(async (a) => JSON.stringify(weatherOf(a)), { name: 'get_weather', description: 'Forecast for a city', schema: WeatherArgs });
-const getTime = tool(async (a) => JSON.stringify(timeOf(a)), { name: 'get_time', description: 'Local time in a zone', schema: TimeArgs });
-
-/** Runs each tool call of `ai` (its args checked by the tool's own zod schema): the tool messages. */
-async function runTools(ai: AIMessage): Promise<ToolMessage[]> {
-  const out: ToolMessage[] = [];
-  for (const call of ai.tool_calls ?? []) {
-    // A tool given the whole call answers with a ToolMessage bound to the call's id.
-    const message = call.name === 'get_weather' ? await getWeather.invoke(call) : await getTime.invoke(call);
-    out.push(message as ToolMessage);
-  }
-  return out;
-}
-
-const question = [new HumanMessage('What is the weather and the time in Lisbon?')];
-const tokensOf = (...messages: AIMessage[]) => [
-  messages.reduce((n, m) => n + (m.usage_metadata?.input_tokens ?? 0), 0),
-  messages.reduce((n, m) => n + (m.usage_metadata?.output_tokens ?? 0), 0),
-];
+const question = langchainQuestion();
 /** The items of one type in a sent body's input. */
 const itemsSent = (body: Record<string, unknown>, type: string) => (body.input as { type?: string; call_id?: string }[]).filter((i) => i.type === type);
 

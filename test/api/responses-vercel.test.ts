@@ -9,7 +9,8 @@ import { createOpenAI, type OpenAIResponsesProviderOptions } from '@ai-sdk/opena
 import { generateObject, generateText, isStepCount, Output, streamText, tool } from 'ai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
-import { billed, LLAMA, Recipe, Recorder, TimeArgs, timeOf, WeatherArgs, weatherOf } from './clients-kit.js';
+import { billed, LLAMA, Recipe, Recorder, TimeArgs, WeatherArgs } from './clients-kit.js';
+import { TOOL_QUESTION, vercelTools } from './client-tools.js';
 
 let rt: TestRuntime;
 let recorder: Recorder;
@@ -28,17 +29,7 @@ beforeAll(async () => {
 });
 afterAll(async () => rt?.stop());
 
-/** The tools with their executions counted, so a test sees which ran and with what. */
-function tools() {
-  const ran: string[] = [];
-  const set = {
-    get_weather: tool({ description: 'Forecast for a city', inputSchema: WeatherArgs, execute: async (a) => (ran.push('get_weather'), weatherOf(a)) }),
-    get_time: tool({ description: 'Local time in a zone', inputSchema: TimeArgs, execute: async (a) => (ran.push('get_time'), timeOf(a)) }),
-  };
-  return { set, ran };
-}
-
-const prompt = 'What is the weather and the time in Lisbon?';
+const prompt = TOOL_QUESTION;
 
 /** The function_call_output items of a sent body's input, by call id. */
 const outputsSent = (body: Record<string, unknown>) =>
@@ -47,7 +38,7 @@ const outputsSent = (body: Record<string, unknown>) =>
 describe('tools', () => {
   it('generateText runs the tool loop: parallel calls executed, their outputs sent back, then the final text; usage is what was billed', async () => {
     // Prepare
-    const t = tools();
+    const t = vercelTools();
     // Act
     const { value: r, bill } = await billed(rt, recorder, () => generateText({ model, prompt, tools: t.set, stopWhen: isStepCount(3), maxRetries: 0 }));
     // Assess
@@ -64,7 +55,7 @@ describe('tools', () => {
 
   it('streamText runs the same loop over streamed function-call argument deltas', async () => {
     // Prepare
-    const t = tools();
+    const t = vercelTools();
     // Act
     const { value, bill } = await billed(rt, recorder, async () => {
       const s = streamText({ model, prompt, tools: t.set, stopWhen: isStepCount(3), maxRetries: 0 });
@@ -85,8 +76,8 @@ describe('tools', () => {
 
   it('parallelToolCalls false makes one call; toolChoice naming a tool makes exactly that call', async () => {
     // Prepare
-    const one = tools();
-    const named = tools();
+    const one = vercelTools();
+    const named = vercelTools();
     const providerOptions = { openai: { parallelToolCalls: false } satisfies OpenAIResponsesProviderOptions };
     // Act
     const { value } = await billed(rt, recorder, async () => ({

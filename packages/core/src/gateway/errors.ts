@@ -24,8 +24,9 @@ export const INFERENCE_ERROR_CODES = [
   'unknown_parameter', 'unknown_provider', 'max_price_exceeded', 'no_allowed_provider',
   'internal_error', 'upstream_error', 'upstream_failed_mid_stream', 'upstream_rate_limited', 'no_capacity', 'contention',
   'upstream_timeout', 'client_closed_request',
-  // The Responses API (packages/core/src/responses/, functions/responses.ts, functions/lib/responses-schemas.ts)
-  'unknown_parameter', 'unsupported_parameter', 'previous_response_not_found', 'response_not_found',
+  // The Responses API (packages/core/src/responses/, functions/responses.ts, functions/lib/responses-schemas.ts);
+  // its unknown fields share `unknown_parameter` above
+  'unsupported_parameter', 'previous_response_not_found', 'response_not_found',
 ] as const;
 export type InferenceErrorCode = (typeof INFERENCE_ERROR_CODES)[number];
 
