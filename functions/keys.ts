@@ -22,7 +22,6 @@ export async function keyView(k: ApiKeyRecord) {
   return { ...ownerView(k, at), budget_left_micros: use.budget_left_micros };
 }
 
-/** Creates a startup key; the reply carries the secret once. Used by the operator's and the startup's routes. */
 /**
  * A key's routing defaults may only name providers the catalog knows (as a request's may): a typo in `ignore`
  * would otherwise never match, and route to the provider it meant to avoid. Read fresh: not on a request path.
@@ -35,6 +34,7 @@ async function checkRoutingRefs(startupId: string, routing: RoutingPreferences |
   if (!r.ok) throw badRequest(`Unknown provider reference '${r.ref}' in routing.${r.param}: name a provider as x-compux-provider shows it, or by the provider_ref of a capacity-booking offer.`, `routing.${r.param}`, 'unknown_provider');
 }
 
+/** Creates a startup key; the reply carries the secret once. Used by the operator's and the startup's routes. */
 export async function createKeyReply(startupId: string, body: z.infer<typeof CreateKeyBody>, idem: Omit<IdempotencyClaim, 'status_code' | 'reply'> | undefined): Promise<ApiReply> {
   await checkRoutingRefs(startupId, body.routing);
   const r = await deps().tenants.createStartupKey(startupId, body, idem && { ...idem, status_code: 201, reply: null });

@@ -85,7 +85,8 @@ export function deps(): Deps {
   const limiter = new DynamoRateLimiter(doc, table);
   const upstream = new HttpUpstream();
   // The private keys are sealed at rest; only functions granted the key-encryption key open them (functions/lib/kek.ts).
-  const relayKeys = new DynamoRelayKeys(doc, table, relayKeyWrapper());
+  // A set still holding keys in clear is sealed back only when asked (a one-time migration), else refused.
+  const relayKeys = new DynamoRelayKeys(doc, table, relayKeyWrapper(), { sealPlainKeys: () => process.env.COMPUX_RELAY_SEAL_PLAIN_KEYS === '1' });
   const relay = new RelaySigner(relayKeys);
   const sla = new DynamoSla(doc, table);
   const tickets = new DynamoTickets(doc, table);

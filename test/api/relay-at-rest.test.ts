@@ -105,12 +105,34 @@ describe('the relay key set at rest', () => {
     }
   });
 
-  it('a set stored in clear before sealing still signs, and the load that reads it seals it back', async () => {
+  it('a set holding a key in clear is refused: nothing signs with it, nothing seals it (a table writer could plant one)', async () => {
+    // Prepare: the item as it was written before keys were sealed, or as anyone who may write the table could write it.
+    const { version } = await storeInClear();
+    deps().relay.invalidate();
+    try {
+      // Act
+      const served = await chat();
+      const after = (await stored())!;
+      // Assess
+      expect(served.status).toBeGreaterThanOrEqual(500);
+      expect(after.version).toBe(version);
+      expect(after.text).toMatch(/PRIVATE KEY/);
+    } finally {
+      // Seal it back for the next tests.
+      process.env.COMPUX_RELAY_SEAL_PLAIN_KEYS = '1';
+      deps().relay.invalidate();
+      expect((await chat()).status).toBe(200);
+      delete process.env.COMPUX_RELAY_SEAL_PLAIN_KEYS;
+    }
+  });
+
+  it('with COMPUX_RELAY_SEAL_PLAIN_KEYS=1, a set stored in clear before sealing still signs, and the load that reads it seals it back', async () => {
     // Prepare: the item as it was written before keys were sealed (private_pem in clear).
     const { plain, version } = await storeInClear();
     deps().relay.invalidate();
+    process.env.COMPUX_RELAY_SEAL_PLAIN_KEYS = '1';
     // Act
-    const served = await chat();
+    const served = await chat().finally(() => delete process.env.COMPUX_RELAY_SEAL_PLAIN_KEYS);
     const after = (await stored())!;
     // Assess
     expect(served.status).toBe(200);
@@ -121,11 +143,12 @@ describe('the relay key set at rest', () => {
     expect(rt.denials).toEqual([]);
   });
 
-  it('a set stored in clear is sealed back by a rotation too (which never opens a key)', async () => {
+  it('with COMPUX_RELAY_SEAL_PLAIN_KEYS=1, a set stored in clear is sealed back by a rotation too (which never opens a key)', async () => {
     // Prepare
     const { plain } = await storeInClear();
+    process.env.COMPUX_RELAY_SEAL_PLAIN_KEYS = '1';
     // Act
-    const rotated = await call('POST', '/v1/admin/relay-keys/rotate', { key: rt.adminKey });
+    const rotated = await call('POST', '/v1/admin/relay-keys/rotate', { key: rt.adminKey }).finally(() => delete process.env.COMPUX_RELAY_SEAL_PLAIN_KEYS);
     const after = (await stored())!;
     // Assess
     expect(rotated.status).toBe(200);

@@ -139,8 +139,9 @@ describe('sort', () => {
     // out: earlier tests may have seen it answer fast, or not at all (its tier's 500 ms).
     sim(CIRRUS).setOptions({ ttftMs: 600 });
     for (let i = 0; i < 3; i++) {
-      await chat({ provider: { only: [CIRRUS] } });
-      await chat({ provider: { only: [AURORA] } });
+      // Streams: their first event is what the latency sort measures.
+      await chat({ provider: { only: [CIRRUS] }, stream: true });
+      await chat({ provider: { only: [AURORA] }, stream: true });
     }
     // Act
     const r = await chat({ provider: { sort: 'latency', ignore: [BASALT] } });

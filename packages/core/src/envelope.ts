@@ -2,7 +2,8 @@
  * Envelope encryption of secrets kept at rest (the relay signing keys, relay-at-rest.ts).
  *
  * Each seal draws a fresh 256-bit data key from a DataKeySource, encrypts the secret with it (AES-256-GCM, the
- * context's `kid` as additional authenticated data, so a sealed secret moved under another kid does not open) and
+ * context's purpose and kid as additional authenticated data, so a sealed secret moved under another kid or
+ * purpose does not open) and
  * keeps only the data key as the source wrapped it with its key-encryption key (KEK). What is stored is the
  * ciphertext, its IV and tag, the wrapped data key and the KEK's id: nothing that opens without the KEK.
  *
@@ -13,7 +14,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { assert } from './money.js';
 
-/** What a sealed secret is for: bound into the data key's wrapping (KMS EncryptionContext) and, as `kid`, the AAD. */
+/** What a sealed secret is for: bound into the data key's wrapping (KMS EncryptionContext) and into the AAD. */
 export interface SealContext {
   purpose: string;
   kid: string;
@@ -57,7 +58,7 @@ const TAG_BYTES = 16;
 /** Bound on a sealed secret's size (a PEM is a few hundred bytes): anything larger is not ours. */
 export const MAX_SEALED_PLAINTEXT_BYTES = 16 * 1024;
 
-/** The kid as AAD: the ciphertext opens only under the kid it was sealed for. */
+/** The purpose and kid as AAD: the ciphertext opens only under the purpose and kid it was sealed for. */
 const aadOf = (context: SealContext) => Buffer.from(`${context.purpose}\n${context.kid}`, 'utf8');
 
 /** AES-256-GCM of `plaintext` under `key` with the context as AAD (a fresh IV). */

@@ -49,10 +49,6 @@ export async function sealSet(set: RelayKeySet<StoredRelayKey>, wrapper: KeyWrap
   return { active_kid: set.active_kid, keys };
 }
 
-export async function openSet(set: RelayKeySet<StoredRelayKey>, wrapper: KeyWrapper): Promise<RelayKeySet> {
-  return { active_kid: set.active_kid, keys: await Promise.all(set.keys.map((k) => openRelayKey(k, wrapper))) };
-}
-
 export function publicSet(set: RelayKeySet<StoredRelayKey>): RelayKeySet<RelayKeyMeta> {
   return { active_kid: set.active_kid, keys: set.keys.map(metaOf) };
 }

@@ -16,7 +16,7 @@ import { now as clockNow } from '../clock.js';
 import { drawOrder } from '../holds.js';
 import { facilityAccount } from '../ledger.js';
 import { MAX_FACILITIES_PER_STARTUP } from '../facilities.js';
-import type { FacilityStore, LeaseStore, LedgerStore } from '../store.js';
+import type { FacilityStore, FlushLeaseResult, LeaseStore, LedgerStore } from '../store.js';
 import type { UsageRecord } from '../usage.js';
 import { LeaseCloser } from './closer.js';
 import { addToJournal, journalEntries, journalGroups, MAX_COUNTERS_PER_FLUSH, MAX_LEASE_ECON_GROUPS, MAX_LEASE_GROUPS, MAX_LEASE_MICROS, econGroups, MAX_RECORDS_PER_FLUSH, MAX_RECORDS_PER_LEASE, newLease, takePosting, type Journal, type Lease, type LeaseTiming } from './lease.js';
@@ -327,7 +327,11 @@ export class LeaseHolder {
       }
       l.pending.splice(0, batch.length);
       l.flushing = true;
-      const r = await this.store.flushLease(l.lease, l.seq, counters, batch.map((p) => p.record)).finally(() => (l.flushing = false));
+      // A throw (an error the store does not retry) counts as contention: the batch is tried again, then noted lost,
+      // never dropped unseen (it was taken out of `pending` above).
+      const r = await this.store.flushLease(l.lease, l.seq, counters, batch.map((p) => p.record))
+        .catch((err: unknown): FlushLeaseResult => (this.log?.('warn', 'a lease flush failed; it is tried again', { lease_id: l.lease.id, error: String(err) }), { ok: false, code: 'contention' }))
+        .finally(() => (l.flushing = false));
       if (r.ok) {
         l.seq++;
         this.report.flushes++;

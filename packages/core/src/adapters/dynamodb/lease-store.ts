@@ -3,13 +3,13 @@
  * available → leased (refused while frozen or short) and the key budget's take. A flush is one transaction: the
  * flush item of its sequence number (create-only), holding its request records and journal counters, and each
  * record's item by id (entities/request.ts, one JSON attribute each) so GET /v1/requests/{id} reads it with one
- * GetItem: one call for a batch of requests, never a record by id without its flush, nor a flush without them. Closing is one transaction: the lease's open → closed, an end
- * marker in the place of the next flush (create-only: a flush that landed since the read makes the close
+ * GetItem: one call for a batch of requests, never a record by id without its flush, nor a flush without them.
+ * Closing is one transaction: the lease's open → closed, an end marker in the place of the next flush (create-only: a flush that landed since the read makes the close
  * fail, a flush after the close is refused), the close posting with the record pages, and as many of the
  * shared buckets as fit (the rest in conditioned follow-ups).
  */
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { InvariantError } from '../../money.js';
+import { InvariantError, assert } from '../../money.js';
 import { MAX_COUNTERS_PER_FLUSH, MAX_RECORDS_PER_FLUSH, MAX_RECORDS_PER_LEASE, type Journal, type Lease, type LeaseClose } from '../../leases/lease.js';
 import type { Posting } from '../../ledger.js';
 import { newId, shardOf } from '../../ids.js';
@@ -24,6 +24,9 @@ import type { Table, Tagged } from './table.js';
 import { MAX_TRANSACT_ITEMS, transact, type TransactItem } from './transact.js';
 import { hasRequestItem, requestItem } from './entities/request.js';
 import { providerHourUpdate, usageDayUpdate } from './usage-store.js';
+
+// A flush is one transaction of its flush item and a record item per request: it must fit one.
+assert(MAX_RECORDS_PER_FLUSH + 1 <= MAX_TRANSACT_ITEMS, 'a flush and its records by id fit one transaction');
 
 export class DynamoLeaseStore implements LeaseStore {
   constructor(private readonly table: Table) {}
