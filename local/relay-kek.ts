@@ -23,6 +23,8 @@ export interface LocalRelayKek {
   keyArn: string;
   /** Removes a key made for this run only. */
   remove(): void;
+  /** Made for this run only (no data folder, no file given): removed at stop. */
+  temporary: boolean;
 }
 
 const arnOf = (file: string) => `arn:aws:kms:${LOCAL_REGION}:${LOCAL_ACCOUNT_ID}:key/${localKekId(parseKekFile(readFileSync(file, 'utf8')))}`;
@@ -34,12 +36,12 @@ function makeKey(file: string): void {
 
 export function localRelayKek(dataDir: string | null): LocalRelayKek {
   const given = process.env[RELAY_KEK_FILE_ENV]?.trim();
-  if (given) return { file: given, keyArn: arnOf(given), remove: () => {} };
+  if (given) return { file: given, keyArn: arnOf(given), remove: () => {}, temporary: false };
   if (!dataDir) {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'compux-relay-kek-'));
     const file = path.join(dir, RELAY_KEK_FILE);
     makeKey(file);
-    return { file, keyArn: arnOf(file), remove: () => rmSync(dir, { recursive: true, force: true }) };
+    return { file, keyArn: arnOf(file), remove: () => rmSync(dir, { recursive: true, force: true }), temporary: true };
   }
   const file = path.join(dataDir, RELAY_KEK_FILE);
   mkdirSync(dataDir, { recursive: true });
@@ -49,5 +51,5 @@ export function localRelayKek(dataDir: string | null): LocalRelayKek {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
   // A malformed kept file is an error, not replaced: the relay keys sealed under it would never open again.
-  return { file, keyArn: arnOf(file), remove: () => {} };
+  return { file, keyArn: arnOf(file), remove: () => {}, temporary: false };
 }

@@ -184,7 +184,15 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     await createTable(ddbClient, tableName);
     // The relay key-encryption key: a file outside the table (local/relay-kek.ts), as KMS is on AWS.
     const kek = localRelayKek(dataDir);
-    stops.push(async () => kek.remove());
+    stops.push(async () => {
+      kek.remove();
+      // A key made for this run is gone with it: a runtime started after (or a child spawned with this env, as
+      // bench:proxy's) must not be pointed at it.
+      if (process.env[RELAY_KEK_FILE_ENV] === kek.file && kek.temporary) {
+        delete process.env[RELAY_KEK_FILE_ENV];
+        delete process.env[RELAY_KMS_KEY_ENV];
+      }
+    });
 
     // 2. SQS
     const sqs = await startLocalSqs({ queues: tables.queues, ...(options.host ? { host: options.host } : {}) });
