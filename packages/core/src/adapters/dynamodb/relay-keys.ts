@@ -13,7 +13,7 @@
  * load() opens each sealed key once per process (by kid and ciphertext): a signer's reload every minute costs no KMS
  * call unless a rotation brought a new key.
  */
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   RELAY_PUBLISH_LEAD_S, checkKeySet, firstKeySet, newRelayKey, rotateWith, rotationInProgress,
   type RelayKey, type RelayKeyMeta, type RelayKeySet, type RelayKeyStore, type RotateResult,
@@ -22,7 +22,7 @@ import { isPlainKey, openRelayKey, publicSet, sealRelayKey, sealSet, type Sealed
 import type { KeyWrapper } from '../../envelope.js';
 import { assert } from '../../money.js';
 import { relayKeySetKey } from './entities/relay-keys.js';
-import { unlessConditionFailed } from './transact.js';
+import { putVersion } from './transact.js';
 import { nowIso } from '../../clock.js';
 
 const MAX_ATTEMPTS = 3;
@@ -52,17 +52,7 @@ export class DynamoRelayKeys implements RelayKeyStore {
   private async write(set: RelayKeySet<SealedRelayKey>, version: number): Promise<boolean> {
     checkKeySet(set);
     assert(!set.keys.some((k) => isPlainKey(k as StoredRelayKey)), 'only sealed relay keys are written');
-    const written = await unlessConditionFailed(
-      this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { ...relayKeySetKey(), type: 'relay_keys', version: version + 1, set },
-          ConditionExpression: version === 0 ? 'attribute_not_exists(pk)' : 'version = :v',
-          ...(version === 0 ? {} : { ExpressionAttributeValues: { ':v': version } }),
-        }),
-      ),
-    );
-    return written !== null;
+    return putVersion(this.doc, this.tableName, { ...relayKeySetKey(), type: 'relay_keys', version: version + 1, set });
   }
 
   /** The stored set, every key sealed: created when absent, sealed back when it holds plain keys from before. */
