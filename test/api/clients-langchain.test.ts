@@ -4,12 +4,11 @@
  * LangChain into tool calls), parallel calls, withStructuredOutput (json_schema and function calling) parsed
  * against its zod schema (json_object mode carries no schema, so it is not one of them), and usage_metadata equal to what the startup is billed.
  */
-import { AIMessage, AIMessageChunk, HumanMessage, type BaseMessage } from '@langchain/core/messages';
-import { tool } from '@langchain/core/tools';
+import { AIMessage, HumanMessage, type BaseMessage } from '@langchain/core/messages';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
 import { billed, langchainChat, Recipe, Recorder, WeatherArgs } from './clients-kit.js';
-import { getTime, getWeather, langchainQuestion, runTools, tokensOf } from './client-tools.js';
+import { getTime, getWeather, langchainQuestion, runTools, streamedRoundTrip, tokensOf } from './client-tools.js';
 
 let rt: TestRuntime;
 let recorder: Recorder;
@@ -44,18 +43,8 @@ describe('tools', () => {
   it('streamed: the chunks concatenate into valid tool calls, and the streamed answer follows', async () => {
     // Prepare
     const model = langchainChat(rt, recorder).bindTools([getWeather, getTime], { parallel_tool_calls: false });
-    const collect = async (messages: BaseMessage[]): Promise<AIMessageChunk> => {
-      let all: AIMessageChunk | undefined;
-      for await (const chunk of await model.stream(messages)) all = all ? all.concat(chunk) : chunk;
-      return all!;
-    };
     // Act
-    const { value, bill } = await billed(rt, recorder, async () => {
-      const first = await collect(question);
-      const results = await runTools(first);
-      const final = await collect([...question, first, ...results] as BaseMessage[]);
-      return { first, results, final };
-    });
+    const { value, bill } = await billed(rt, recorder, () => streamedRoundTrip(model));
     // Assess
     expect(value.first.tool_calls!.map((c) => c.name)).toEqual(['get_weather']);
     expect(WeatherArgs.parse(value.first.tool_calls![0]!.args)).toBeTruthy();

@@ -5,11 +5,11 @@
  * against its zod schema, and what the SDK reports as usage is what the startup is billed.
  * (`openai(model)`, the Responses API, is the Responses suites' to prove, with the same helpers.)
  */
-import { generateObject, generateText, isStepCount, Output, streamText, tool } from 'ai';
+import { generateObject, generateText, isStepCount, Output, streamText } from 'ai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRuntime, type TestRuntime } from './runtime.js';
 import { billed, LLAMA, Recipe, Recorder, TimeArgs, vercelProvider, WeatherArgs } from './clients-kit.js';
-import { TOOL_QUESTION, vercelTools } from './client-tools.js';
+import { streamToolLoop, TOOL_QUESTION, vercelTools } from './client-tools.js';
 
 let rt: TestRuntime;
 let recorder: Recorder;
@@ -45,12 +45,7 @@ describe('tools', () => {
     // Prepare
     const t = vercelTools();
     // Act
-    const { value, bill } = await billed(rt, recorder, async () => {
-      const s = streamText({ model, prompt, tools: t.set, stopWhen: isStepCount(3), maxRetries: 0 });
-      const deltas: string[] = [];
-      for await (const part of s.fullStream) if (part.type === 'tool-input-delta') deltas.push(part.delta);
-      return { steps: await s.steps, text: await s.text, usage: await s.totalUsage, deltas };
-    });
+    const { value, bill } = await billed(rt, recorder, () => streamToolLoop(model, t.set));
     // Assess
     expect(value.steps.map((s) => s.finishReason)).toEqual(['tool-calls', 'stop']);
     expect(value.steps[0]!.toolCalls.map((c) => WeatherArgs.or(TimeArgs).parse(c.input))).toHaveLength(2);
