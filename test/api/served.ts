@@ -15,12 +15,15 @@ export async function servedRequest(baseUrl: string, key: string, content = 'hi'
 }
 
 /** GET /v1/requests/{id} until the record is there (up to 5 s), and its last reply. */
-export async function recordedRequest(baseUrl: string, key: string, id: string) {
+export const recordedRequest = (baseUrl: string, key: string, id: string) => foundLater(baseUrl, key, `/v1/requests/${id}`);
+
+/** GET `path` until it is no longer a 404 (up to 5 s): for what is written just after a reply. Its last reply. */
+export async function foundLater(baseUrl: string, key: string, path: string) {
   const call = client(baseUrl);
-  let r = await call('GET', `/v1/requests/${id}`, { key });
+  let r = await call('GET', path, { key });
   for (let i = 0; r.status === 404 && i < 50; i++) {
     await new Promise((res) => setTimeout(res, 100));
-    r = await call('GET', `/v1/requests/${id}`, { key });
+    r = await call('GET', path, { key });
   }
   return r;
 }

@@ -4,7 +4,7 @@
  * (the provider by application, then the operator's approval). Each side owns one object of every kind a path or a
  * body can name; `unknown` holds ids of the same shapes that name nothing.
  */
-import { servedRequest } from '../served.js';
+import { foundLater, servedRequest } from '../served.js';
 import { expect } from 'vitest';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { DEMO_PROVIDERS } from '../../../local/demo.js';
@@ -130,8 +130,8 @@ export async function buildWorld(rt: TestRuntime, call: Call): Promise<MatrixWor
     const toRoll = await ok(call('POST', '/v1/webhook-endpoints', { key: t.startup.key, body: { url: 'http://127.0.0.1:9/matrix-roll', events: QUIET_EVENTS } }), 201);
     const keys = (await ok(call('GET', '/v1/keys', { key: t.startup.key }), 200)).data as Array<{ id: string }>;
     const request = await servedRequest(rt.baseUrl, t.startup.key, 'matrix');
-    const response = await storedResponse(call, t.startup.key);
-    const responseToDelete = await storedResponse(call, t.startup.key);
+    const response = await storedResponse(rt, call, t.startup.key);
+    const responseToDelete = await storedResponse(rt, call, t.startup.key);
     objects[side] = {
       startup: t.startup.id, spareKey: spare.id, facility: facilities[side], provider: t.provider.id,
       booking: UNKNOWN.booking, providerBooking: UNKNOWN.booking, quote: UNKNOWN.quote, offer: UNKNOWN.offer,
@@ -158,9 +158,9 @@ export async function buildWorld(rt: TestRuntime, call: Call): Promise<MatrixWor
 }
 
 /** A response the startup stored (POST /v1/responses): its id, once GET finds it (it is stored just after the reply). */
-async function storedResponse(call: Call, key: string): Promise<string> {
+async function storedResponse(rt: TestRuntime, call: Call, key: string): Promise<string> {
   const id = (await ok(call('POST', '/v1/responses', { key, body: { model: 'llama-3.1-70b-instruct', input: 'matrix', max_output_tokens: 16 } }), 200)).id as string;
-  for (let i = 0; i < 50 && (await call('GET', `/v1/responses/${id}`, { key })).status !== 200; i++) await sleep(100);
+  await ok(foundLater(rt.baseUrl, key, `/v1/responses/${id}`), 200);
   return id;
 }
 
